@@ -1,0 +1,113 @@
+"""Where bundled files are read from and where per-user files are written.
+
+One helper serves every way the app runs: from a source checkout (or an editable
+install), from an installed wheel, and frozen by PyInstaller. Writable state
+(settings, logs, matplotlib's cache) always goes to the per-user folder, never into
+the bundle.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+APP_NAME = "bcdesktop"
+DATA_FILE = "breast-cancer-wisconsin.data"
+DEFAULT_MODEL_FILE = "default_model.npz"
+
+
+def is_frozen() -> bool:
+    """True inside a PyInstaller bundle."""
+    return bool(getattr(sys, "frozen", False)) and hasattr(sys, "_MEIPASS")
+
+
+def _roots() -> list[Path]:
+    """Folders that may hold ``data/`` and ``assets/``, best first."""
+    roots = []
+    if is_frozen():
+        roots.append(Path(sys._MEIPASS))  # type: ignore[attr-defined]
+    roots.append(Path(__file__).resolve().parent.parent)  # source checkout / editable
+    return roots
+
+
+def resource_path(*parts: str) -> Path:
+    """Path of a bundled file, e.g. ``resource_path("data", DATA_FILE)``.
+
+    Looks in the bundle (frozen), the source tree, then the installed package
+    ``bcdesktop._bundled`` (for ``data/``). Returns the first that exists, else the
+    first candidate (so the caller's error names a sensible path).
+    """
+    candidates = [root.joinpath(*parts) for root in _roots()]
+    if parts and parts[0] == "data":
+        candidates.append(Path(__file__).resolve().parent.joinpath("_bundled", *parts[1:]))
+    for path in candidates:
+        if path.exists():
+            return path
+    return candidates[0]
+
+
+def bundled_data_path() -> Path:
+    """The bundled Wisconsin Breast Cancer (Original) file."""
+    return resource_path("data", DATA_FILE)
+
+
+def default_model_path() -> Path:
+    """The model shipped with the app."""
+    return resource_path("data", DEFAULT_MODEL_FILE)
+
+
+def user_dir() -> Path:
+    """Per-user writable folder for settings and logs (created on demand).
+
+    ``BCDESKTOP_HOME`` overrides it (tests use this). Otherwise the platform's usual
+    place: ``%APPDATA%\\bcdesktop`` on Windows, ``~/Library/Application Support/bcdesktop``
+    on macOS, ``$XDG_CONFIG_HOME/bcdesktop`` (default ``~/.config/bcdesktop``) elsewhere.
+    """
+    override = os.environ.get("BCDESKTOP_HOME")
+    if override:
+        path = Path(override)
+    elif sys.platform.startswith("win"):
+        path = Path(os.environ.get("APPDATA") or Path.home() / "AppData" / "Roaming") / APP_NAME
+    elif sys.platform == "darwin":
+        path = Path.home() / "Library" / "Application Support" / APP_NAME
+    else:
+        path = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config") / APP_NAME
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def user_cache_dir() -> Path:
+    """Per-user cache folder (matplotlib's font cache goes here when frozen)."""
+    override = os.environ.get("BCDESKTOP_HOME")
+    if override:
+        path = Path(override) / "cache"
+    elif sys.platform.startswith("win"):
+        path = Path(os.environ.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local") / APP_NAME / "cache"
+    elif sys.platform == "darwin":
+        path = Path.home() / "Library" / "Caches" / APP_NAME
+    else:
+        path = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / APP_NAME
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file in the same folder and
+    ``os.replace``, so a reader never sees a half-written file."""
+    import tempfile
+
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
