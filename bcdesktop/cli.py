@@ -1,0 +1,476 @@
+"""Command line: ``bcdesktop [gui] | train | evaluate | predict | score``.
+
+Every command is a thin layer over the core; heavy libraries are imported inside the
+command that needs them so that ``bcdesktop --version`` and ``predict`` stay quick.
+Errors a user can fix print one line on stderr and exit with status 2; a traceback is
+printed only with ``--debug``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+from bcdesktop import DISCLAIMER, __version__
+from bcdesktop.errors import Cancelled, UserError
+
+EXIT_USER_ERROR = 2
+EXIT_INTERNAL_ERROR = 1
+EXIT_INTERRUPTED = 130
+DEFAULT_MODEL_OUT = "bcdesktop-model.npz"
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports a usage error in one line, the house style for errors."""
+
+    def error(self, message: str) -> None:  # noqa: D401 - argparse's signature
+        raise UserError(f"{self.prog}: {message} (see '{self.prog} --help')")
+
+
+# ---------------------------------------------------------------- small helpers
+def _ensure_streams() -> None:
+    """A windowed (no console) frozen build has ``sys.stdout``/``sys.stderr`` set to None."""
+    for name in ("stdout", "stderr"):
+        if getattr(sys, name) is None:
+            setattr(sys, name, open(os.devnull, "w", encoding="utf-8"))
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} must be at least 1")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{value} must not be negative")
+    return value
+
+
+def _float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number") from None
+    if value != value or value in (float("inf"), float("-inf")):
+        raise argparse.ArgumentTypeError(f"'{text}' is not a finite number")
+    return value
+
+
+def _threshold(text: str) -> float:
+    value = _float(text)
+    if not 0.0 < value < 1.0:
+        raise argparse.ArgumentTypeError(f"threshold {value} must lie strictly between 0 and 1")
+    return value
+
+
+def _hidden(text: str) -> tuple[int, ...]:
+    """``15`` or ``15,8`` (one number per hidden layer)."""
+    try:
+        sizes = tuple(int(part) for part in text.replace(" ", "").split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"'{text}' is not a list of whole numbers such as 15 or 15,8") from None
+    if not sizes or min(sizes) < 1:
+        raise argparse.ArgumentTypeError(f"hidden layer sizes must be at least 1, got '{text}'")
+    return sizes
+
+
+class _Progress:
+    """A one-line progress bar on stderr, drawn only when stderr is a terminal."""
+
+    def __init__(self, total: float, label: str, enabled: bool = True):
+        self.total = max(float(total), 1.0)
+        self.label = label
+        self.enabled = enabled and sys.stderr is not None and sys.stderr.isatty()
+        self.started = time.perf_counter()
+        self._last = 0.0
+
+    def update(self, done: float, extra: str = "", force: bool = False) -> None:
+        if not self.enabled:
+            return
+        now = time.perf_counter()
+        if not force and now - self._last < 0.1:
+            return
+        self._last = now
+        frac = min(max(done / self.total, 0.0), 1.0)
+        width = 28
+        bar = "#" * int(frac * width) + "-" * (width - int(frac * width))
+        elapsed = now - self.started
+        eta = elapsed * (1 - frac) / frac if frac > 0 else float("nan")
+        eta_text = f"{eta:5.1f}s left" if eta == eta else "   ..."
+        sys.stderr.write(f"\r{self.label} [{bar}] {frac * 100:5.1f}% {eta_text} {extra}\033[K")
+        sys.stderr.flush()
+
+    def close(self) -> None:
+        if self.enabled:
+            sys.stderr.write("\n")
+            sys.stderr.flush()
+
+
+def _print_json(obj) -> None:
+    sys.stdout.write(json.dumps(obj, indent=None, allow_nan=False, default=_json_default) + "\n")
+
+
+def _json_default(obj):
+    import numpy as np
+
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, Path):
+        return str(obj)
+    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
+
+
+def _finite_or_none(value):
+    """JSON has no NaN: an undefined rate (e.g. no positives) becomes null."""
+    if value is None:
+        return None
+    value = float(value)
+    return value if value == value and abs(value) != float("inf") else None
+
+
+def _rates_summary(metrics) -> dict:
+    """The contract's per-split summary: accuracy, sensitivity, specificity, n."""
+    return {
+        "accuracy": _finite_or_none(metrics.accuracy.value),
+        "sensitivity": _finite_or_none(metrics.sensitivity.value),
+        "specificity": _finite_or_none(metrics.specificity.value),
+        "n": int(metrics.tp + metrics.fp + metrics.tn + metrics.fn),
+    }
+
+
+def _load_model(path: str | None):
+    from bcdesktop import persistence
+
+    return persistence.load_default_model() if path is None else persistence.load_model(path)
+
+
+def _load_data(path: str | None):
+    from bcdesktop import data
+
+    return data.load_bundled() if path is None else data.load_csv(path)
+
+
+# ---------------------------------------------------------------- commands
+def cmd_gui(args) -> int:
+    try:
+        from bcdesktop.gui.app import run
+    except ImportError as exc:  # tkinter missing from this Python
+        raise UserError(f"The window cannot open: {exc}. Install Tk for Python "
+                        "(e.g. 'apt-get install python3-tk') or use the commands "
+                        "train, evaluate, predict and score.") from None
+    return int(run(data=args.data, model=args.model, self_test=args.self_test,
+                   ready_file=args.ready_file) or 0)
+
+
+def _check_model_out(out: Path, data_path: str | None) -> None:
+    """Refuse to replace anything but an earlier model file (never a user's input)."""
+    if data_path is not None and out.exists() and os.path.samefile(out, data_path):
+        raise UserError(f"--out {out} is the training data file; choose another file name.")
+    if out.is_dir():
+        raise UserError(f"--out {out} is a folder; give a file name such as {out / DEFAULT_MODEL_OUT}.")
+    if out.exists():
+        from bcdesktop import persistence
+
+        try:
+            persistence.load_model(out)
+        except UserError:
+            raise UserError(f"--out {out} exists and is not a bcdesktop model; refusing to "
+                            "overwrite it. Choose another file name.") from None
+    if not out.parent.exists():
+        raise UserError(f"Folder {out.parent} does not exist; create it or choose another --out.")
+
+
+def _train_config(args):
+    from bcdesktop.training import TrainConfig
+
+    defaults = TrainConfig()
+    values = {
+        "hidden": args.hidden, "lr": args.lr, "iterations": args.iterations,
+        "optimizer": args.optimizer, "init": args.init, "seed": args.seed,
+        "log_every": args.log_every, "schedule": args.schedule, "l2": args.l2,
+        "patience": args.patience,
+    }
+    merged = defaults.to_dict()
+    merged.update({k: v for k, v in values.items() if v is not None})
+    return TrainConfig.from_dict(merged)
+
+
+def cmd_train(args) -> int:
+    from bcdesktop import evaluation
+
+    config = _train_config(args)
+    out = Path(args.out)
+    _check_model_out(out, args.data)
+    dataset = _load_data(args.data)
+
+    bar = _Progress(config.iterations, "training", enabled=not args.json)
+    log_lines = []
+
+    def progress(p) -> None:
+        val = "" if p.val_loss is None else f" validation loss {p.val_loss:.6f}"
+        bar.update(p.iteration, f"loss {p.train_loss:.6f}")
+        if not args.json and p.iteration % config.log_every == 0 and p.iteration < config.iterations:
+            line = f"iteration {p.iteration:>7d}  training loss {p.train_loss:.6f}{val}"
+            log_lines.append(line)
+            if bar.enabled:
+                sys.stderr.write("\r\033[K" + line + "\n")
+            else:
+                print(line)
+
+    outcome = evaluation.fit_model(
+        dataset, config, split=args.split, val_fraction=args.val_fraction,
+        train_rows=args.train_rows, threshold=args.threshold, progress=progress)
+    bar.update(config.iterations, force=True)
+    bar.close()
+    from bcdesktop import persistence
+
+    persistence.save_model(outcome.bundle, out)
+    result = outcome.result
+    curve = [[int(it), float(tr), _finite_or_none(va)]
+             for it, tr, va in result.loss_curve if it % config.log_every == 0 and it < result.iterations_run]
+    summary = {
+        "loss_curve": curve,
+        "train": _rates_summary(outcome.train_metrics),
+        "validation": _rates_summary(outcome.val_metrics),
+        "model": str(out),
+        "model_id": outcome.bundle.model_id,
+        "threshold": outcome.bundle.threshold,
+        "iterations_run": int(result.iterations_run),
+        "best_iteration": int(result.best_iteration),
+        "stopped": result.stopped,
+        "seconds": round(float(result.seconds), 3),
+        "settings": outcome.bundle.settings,
+        "data": {"path": str(dataset.path), "rows_read": dataset.n_read,
+                 "usable": dataset.n_usable, "rejected": dataset.n_rejected,
+                 "sha256": dataset.sha256},
+    }
+    if args.json:
+        _print_json(summary)
+        return 0
+    print(f"data: {dataset.path}: {dataset.n_read} rows read, {dataset.n_usable} usable, "
+          f"{dataset.n_rejected} rejected")
+    print(f"stopped: {result.stopped} after {result.iterations_run} iterations "
+          f"({result.seconds:.2f} s); best iteration {result.best_iteration}")
+    for name, m in (("training", outcome.train_metrics), ("validation", outcome.val_metrics)):
+        print(_format_metrics(name, m))
+    print(f"model saved to {out} (id {outcome.bundle.model_id}, threshold {outcome.bundle.threshold:g})")
+    return 0
+
+
+def _format_rate(rate) -> str:
+    if rate.value is None or rate.value != rate.value:
+        return "  n/a"
+    return f"{rate.value:.3f} (95% CI {rate.low:.3f}-{rate.high:.3f})"
+
+
+def _format_metrics(name: str, m) -> str:
+    n = m.tp + m.fp + m.tn + m.fn
+    return "\n".join([
+        f"{name} (n={n}):",
+        f"  accuracy    {_format_rate(m.accuracy)}",
+        f"  sensitivity {_format_rate(m.sensitivity)}",
+        f"  specificity {_format_rate(m.specificity)}",
+        f"  PPV         {_format_rate(m.ppv)}",
+        f"  NPV         {_format_rate(m.npv)}",
+        f"  confusion   TP {m.tp}  FN {m.fn}  FP {m.fp}  TN {m.tn}",
+    ])
+
+
+def cmd_evaluate(args) -> int:
+    from bcdesktop import evaluation
+    from bcdesktop.training import TrainConfig
+
+    dataset = _load_data(args.data)
+    if dataset.y is None:
+        raise UserError(f"{dataset.path} has no class column; cross-validation needs labels.")
+    config = TrainConfig()
+    total = args.folds * args.repeats
+    bar = _Progress(total, "cross-validating", enabled=not args.json)
+
+    def progress(p) -> None:
+        bar.update(getattr(p, "done", 0), f"fold {getattr(p, 'done', 0)}/{total}")
+
+    cv = evaluation.cross_validate(dataset.X, dataset.y, config, folds=args.folds,
+                                   repeats=args.repeats, seed=args.seed,
+                                   grouped=not args.no_group, progress=progress)
+    bar.close()
+    result = cv.to_dict()
+    if args.json:
+        _print_json(result)
+        return 0
+    grouped = ("identical feature vectors kept in one fold" if result["grouped"]
+               else "identical feature vectors may straddle folds (optimistic)")
+    print(f"{result['repeats']} x {result['folds']}-fold stratified cross-validation "
+          f"of the default settings on {dataset.n_usable} rows; {grouped}")
+    for key in ("accuracy", "roc_auc", "sensitivity", "specificity", "brier"):
+        print(f"  {key:<12s} {result[key]['mean']:.4f} ± {result[key]['sd']:.4f}")
+    return 0
+
+
+def cmd_predict(args) -> int:
+    from bcdesktop import data
+
+    scores = data.parse_scores(args.scores)
+    bundle = _load_model(args.model)
+    threshold = bundle.threshold if args.threshold is None else args.threshold
+    probability = float(bundle.predict_proba(scores.reshape(1, -1))[0])
+    call = "malignant" if probability >= threshold else "benign"
+    if args.json:
+        _print_json({"probability": probability, "prediction": call,
+                     "threshold": threshold, "model": bundle.model_id})
+        return 0
+    print(f"malignancy probability: {probability:.4f} ({probability * 100:.1f}%)")
+    print(f"call at threshold {threshold:g}: {call}")
+    print(f"model: {bundle.model_id}")
+    print(DISCLAIMER)
+    return 0
+
+
+def cmd_score(args) -> int:
+    from bcdesktop import scoring
+
+    bundle = _load_model(args.model)
+    output = Path(args.output) if args.output else scoring.default_output_path(args.input)
+    bar = _Progress(1.0, "scoring")
+
+    def progress(p) -> None:
+        total = getattr(p, "bytes_total", 0) or 0
+        frac = (p.bytes_done / total) if total else 0.0
+        bar.update(frac, f"{p.rows_done:,} rows, {p.rows_per_s:,.0f} rows/s")
+
+    summary = scoring.score_csv(args.input, output, bundle, threshold=args.threshold,
+                                force=args.force, progress=progress)
+    bar.update(1.0, force=True)
+    bar.close()
+    print(f"wrote {summary.output}", file=sys.stderr)
+    if summary.metrics is not None:
+        m = summary.metrics
+        print(_format_metrics("labelled rows", m), file=sys.stderr)
+    print(summary.summary_line(), file=sys.stderr)
+    return 0
+
+
+# ---------------------------------------------------------------- parser
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                        help="show the full traceback of an error")
+    parser = _Parser(prog="bcdesktop", parents=[common],
+                     description="Malignancy estimates from the nine Wisconsin cytology scores. "
+                                 + DISCLAIMER)
+    parser.add_argument("--version", action="version", version=f"bcdesktop {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    p = sub.add_parser("gui", parents=[common], help="open the window (the default)")
+    p.add_argument("data", nargs="?", help="a CSV to load instead of the bundled data set")
+    p.add_argument("--model", help="a model file to use instead of the shipped default")
+    p.add_argument("--self-test", action="store_true",
+                   help="open, predict a typical malignant patient, print JSON, close")
+    p.add_argument("--ready-file", help="write a timestamp here once the window is ready")
+    p.set_defaults(func=cmd_gui)
+
+    p = sub.add_parser("train", parents=[common], help="train a model and save it")
+    p.add_argument("--data", help="training CSV (default: the bundled UCI data set)")
+    p.add_argument("--out", default=DEFAULT_MODEL_OUT,
+                   help=f"model file to write (default: {DEFAULT_MODEL_OUT}); only an earlier "
+                        "model file is ever replaced")
+    p.add_argument("--hidden", type=_hidden, help="hidden layer sizes, e.g. 15 or 15,8")
+    p.add_argument("--lr", type=_float, help="learning rate")
+    p.add_argument("--iterations", type=_positive_int, help="full-batch iterations")
+    p.add_argument("--optimizer", choices=("gd", "momentum", "adam"))
+    p.add_argument("--init", choices=("article", "he", "xavier"))
+    p.add_argument("--schedule", choices=("constant", "exponential", "step", "cosine", "onecycle"))
+    p.add_argument("--l2", type=_float, help="L2 weight decay")
+    p.add_argument("--patience", type=_non_negative_int,
+                   help="early stopping: iterations without validation improvement (0 = off)")
+    p.add_argument("--seed", type=_non_negative_int)
+    p.add_argument("--split", choices=("stratified", "first"), default="stratified")
+    p.add_argument("--val-fraction", type=_float, default=0.2)
+    p.add_argument("--train-rows", type=_positive_int, default=500,
+                   help="with --split first: how many leading rows train")
+    p.add_argument("--threshold", type=_threshold, default=0.5)
+    p.add_argument("--log-every", type=_positive_int)
+    p.add_argument("--json", action="store_true", help="print one JSON object and nothing else")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("evaluate", parents=[common],
+                       help="cross-validate the default settings")
+    p.add_argument("--data", help="labelled CSV (default: the bundled UCI data set)")
+    p.add_argument("--folds", type=_positive_int, default=10)
+    p.add_argument("--repeats", type=_positive_int, default=5)
+    p.add_argument("--seed", type=_non_negative_int, default=0)
+    p.add_argument("--no-group", action="store_true",
+                   help="let identical feature vectors fall in different folds (optimistic)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("predict", parents=[common], help="one patient's malignancy probability")
+    p.add_argument("--model", help="model file (default: the shipped model)")
+    p.add_argument("--threshold", type=_threshold)
+    p.add_argument("--json", action="store_true")
+    p.add_argument("scores", nargs="*", metavar="S",
+                   help="the nine scores 1-10, in the order: Clump Thickness, Uniformity of "
+                        "Cell Size, Uniformity of Cell Shape, Marginal Adhesion, Single "
+                        "Epithelial Cell Size, Bare Nuclei, Bland Chromatin, Normal Nucleoli, "
+                        "Mitoses")
+    p.set_defaults(func=cmd_predict)
+
+    p = sub.add_parser("score", parents=[common], help="score every row of a CSV")
+    p.add_argument("input", help="CSV of patients")
+    p.add_argument("-o", "--output", help="output CSV (default: INPUT_STEM.scored.csv beside it)")
+    p.add_argument("--model", help="model file (default: the shipped model)")
+    p.add_argument("--threshold", type=_threshold)
+    p.add_argument("--force", action="store_true", help="replace an existing output file")
+    p.set_defaults(func=cmd_score)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    _ensure_streams()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    debug = "--debug" in argv
+    commands = {"gui", "train", "evaluate", "predict", "score"}
+    first = next((a for a in argv if a != "--debug"), None)
+    if first is None or first not in commands | {"--version", "-h", "--help"}:
+        argv = ["gui", *argv]  # `bcdesktop`, `bcdesktop FILE.csv`, `bcdesktop --model M`
+    try:
+        args = build_parser().parse_args(argv)
+        return args.func(args)
+    except UserError as exc:
+        if debug:
+            import traceback
+
+            traceback.print_exc()
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except (Cancelled, KeyboardInterrupt):
+        print("cancelled", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Exception as exc:  # a bug: say so plainly, details only on request
+        if debug:
+            import traceback
+
+            traceback.print_exc()
+        print(f"internal error: {type(exc).__name__}: {exc} (run again with --debug for "
+              "the details, and please report it)", file=sys.stderr)
+        return EXIT_INTERNAL_ERROR
+
+
+if __name__ == "__main__":
+    sys.exit(main())
