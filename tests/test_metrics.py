@@ -1,0 +1,187 @@
+"""Metrics: Wilson intervals, rates at a threshold, sweeps, ROC/AUC, Brier, calibration."""
+
+import json
+import math
+import time
+
+import numpy as np
+import pytest
+
+from bcdesktop import metrics
+from bcdesktop.errors import UserError
+
+
+def _data(n=300, seed=0):
+    rng = np.random.default_rng(seed)
+    y = (rng.random(n) < 0.35).astype(np.int8)
+    # informative but overlapping scores, with ties (rounded to 2 decimals)
+    p = np.clip(np.round(rng.beta(2, 5, n) * (1 - y) + rng.beta(5, 2, n) * y, 2), 0, 1)
+    return y, p
+
+
+# ---------------------------------------------------------------- Wilson
+@pytest.mark.parametrize("k, n, low, high", [
+    # reference values from inverting the score test numerically (R: prop.test(k, n, correct = FALSE))
+    (81, 263, 0.2553, 0.3662),
+    (0, 10, 0.0, 0.2775),
+    (10, 10, 0.7225, 1.0),
+    (1, 2, 0.0945, 0.9055),
+    (95, 100, 0.8882, 0.9785),
+])
+def test_wilson_matches_published_values(k, n, low, high):
+    lo, hi = metrics.wilson_interval(k, n)
+    assert lo == pytest.approx(low, abs=1e-4)
+    assert hi == pytest.approx(high, abs=1e-4)
+
+
+def test_wilson_is_symmetric_and_contains_the_estimate():
+    for n in (1, 7, 50, 683):
+        for k in range(0, n + 1, max(1, n // 7)):
+            lo, hi = metrics.wilson_interval(k, n)
+            lo2, hi2 = metrics.wilson_interval(n - k, n)
+            assert 0.0 <= lo <= k / n <= hi <= 1.0
+            assert lo == pytest.approx(1 - hi2, abs=1e-12)
+            assert hi == pytest.approx(1 - lo2, abs=1e-12)
+
+
+def test_wilson_empty_and_invalid():
+    lo, hi = metrics.wilson_interval(0, 0)
+    assert math.isnan(lo) and math.isnan(hi)
+    with pytest.raises(ValueError):
+        metrics.wilson_interval(5, 4)
+
+
+# ---------------------------------------------------------------- metrics_at
+def test_metrics_at_agrees_with_sklearn():
+    from sklearn.metrics import accuracy_score, confusion_matrix, precision_score, recall_score
+
+    y, p = _data()
+    for t in (0.2, 0.5, 0.73):
+        m = metrics.metrics_at(y, p, t)
+        called = (p >= t).astype(int)
+        tn, fp, fn, tp = confusion_matrix(y, called, labels=[0, 1]).ravel()
+        assert (m.tp, m.fp, m.tn, m.fn) == (tp, fp, tn, fn)
+        np.testing.assert_array_equal(m.confusion.as_matrix(), confusion_matrix(y, called))
+        assert m.accuracy.value == pytest.approx(accuracy_score(y, called))
+        assert m.sensitivity.value == pytest.approx(recall_score(y, called))
+        assert m.specificity.value == pytest.approx(recall_score(y, called, pos_label=0))
+        assert m.ppv.value == pytest.approx(precision_score(y, called))
+        assert m.npv.value == pytest.approx(precision_score(y, called, pos_label=0))
+        assert (m.sensitivity.k, m.sensitivity.n) == (tp, tp + fn)
+        assert (m.npv.k, m.npv.n) == (tn, tn + fn)
+        assert m.sensitivity.low <= m.sensitivity.value <= m.sensitivity.high
+
+
+def test_threshold_is_inclusive():
+    m = metrics.metrics_at([1, 0], [0.5, 0.49], 0.5)
+    assert (m.tp, m.fp, m.tn, m.fn) == (1, 0, 1, 0)
+
+
+def test_undefined_rates_are_explained_and_json_safe():
+    m = metrics.metrics_at([0, 0, 0], [0.1, 0.2, 0.3], 0.5)   # no malignant case, no malignant call
+    assert math.isnan(m.sensitivity.value) and not m.sensitivity.defined
+    assert "no malignant cases" in m.sensitivity.note
+    assert "called malignant" in m.ppv.note
+    assert m.specificity.value == 1.0 and m.specificity.note is None
+    d = m.to_dict()
+    text = json.dumps(d, allow_nan=False)      # would raise on NaN
+    assert json.loads(text)["sensitivity"] is None
+    assert d["sensitivity_ci"] == [None, None]
+    assert set(d["notes"]) == {"sensitivity", "ppv"}
+    assert d["n"] == 3 and d["accuracy"] == 1.0
+    assert "n/a" in str(m.sensitivity) and "n/a" in repr(m)
+
+
+def test_bad_inputs_are_refused():
+    with pytest.raises(ValueError):
+        metrics.metrics_at([0, 1], [0.5], 0.5)
+    with pytest.raises(ValueError):
+        metrics.metrics_at([0, 2], [0.5, 0.5], 0.5)
+    with pytest.raises(ValueError):
+        metrics.metrics_at([0, 1], [0.5, np.nan], 0.5)
+    with pytest.raises(ValueError):
+        metrics.metrics_at([0, 1], [0.5, 1.5], 0.5)
+
+
+# ---------------------------------------------------------------- sweep
+def test_sweep_matches_metrics_at_at_every_threshold():
+    y, p = _data()
+    thresholds = np.concatenate([np.linspace(0, 1, 101), np.unique(p)])  # include exact ties
+    s = metrics.sweep(y, p, thresholds)
+    assert len(s) == thresholds.size
+    for i, t in enumerate(thresholds):
+        m = metrics.metrics_at(y, p, t)
+        assert (s.tp[i], s.fp[i], s.tn[i], s.fn[i]) == (m.tp, m.fp, m.tn, m.fn)
+        for name in ("accuracy", "sensitivity", "specificity", "ppv", "npv"):
+            expected = getattr(m, name).value
+            got = getattr(s, name)[i]
+            assert (math.isnan(got) and math.isnan(expected)) or got == pytest.approx(expected)
+    assert np.all(np.diff(s.sensitivity[np.argsort(thresholds)]) <= 0)
+
+
+def test_sweep_is_fast_enough_for_a_slider():
+    y, p = _data(600)
+    t = np.linspace(0, 1, 201)
+    metrics.sweep(y, p, t)
+    started = time.perf_counter()
+    for _ in range(20):
+        metrics.sweep(y, p, t)
+        metrics.metrics_at(y, p, 0.37)
+    per_call = (time.perf_counter() - started) / 20
+    assert per_call < 0.01, f"{per_call * 1e3:.2f} ms per sweep + metrics_at"
+
+
+# ---------------------------------------------------------------- threshold for a sensitivity
+@pytest.mark.parametrize("target", [0.5, 0.9, 0.95, 0.975, 0.99, 1.0])
+def test_threshold_for_sensitivity_is_the_highest_that_reaches_the_target(target):
+    y, p = _data()
+    t = metrics.threshold_for_sensitivity(y, p, target)
+    assert metrics.metrics_at(y, p, t).sensitivity.value >= target
+    # the next representable threshold above misses the target: t is the highest
+    assert metrics.metrics_at(y, p, np.nextafter(t, 2.0)).sensitivity.value < target
+    # and no threshold with the target reached has better specificity
+    s = metrics.sweep(y, p, np.unique(p))
+    ok = s.sensitivity >= target
+    assert metrics.metrics_at(y, p, t).specificity.value == pytest.approx(s.specificity[ok].max())
+
+
+def test_threshold_for_sensitivity_edge_cases():
+    assert metrics.threshold_for_sensitivity([1, 1, 0], [0.2, 0.9, 0.5], 1.0) == 0.2
+    assert metrics.threshold_for_sensitivity([1, 1, 0], [0.2, 0.9, 0.5], 0.5) == 0.9
+    with pytest.raises(UserError, match="no malignant cases"):
+        metrics.threshold_for_sensitivity([0, 0], [0.2, 0.3], 0.9)
+    for bad in (0.0, 1.01, -1):
+        with pytest.raises(ValueError):
+            metrics.threshold_for_sensitivity([1, 0], [0.2, 0.3], bad)
+
+
+# ---------------------------------------------------------------- ROC, Brier, calibration
+def test_roc_auc_and_brier_agree_with_direct_computation():
+    y, p = _data()
+    roc = metrics.roc_curve_auc(y, p)
+    # AUC as the probability that a malignant case outranks a benign one (ties count 1/2)
+    pos, neg = p[y == 1], p[y == 0]
+    pairs = (pos[:, None] > neg[None, :]).mean() + 0.5 * (pos[:, None] == neg[None, :]).mean()
+    assert roc.auc == pytest.approx(pairs)
+    assert metrics.auc(y, p) == pytest.approx(pairs)
+    assert np.trapezoid(roc.tpr, roc.fpr) == pytest.approx(roc.auc)
+    assert roc.fpr[0] == 0 and roc.tpr[-1] == 1
+    assert metrics.brier(y, p) == pytest.approx(np.mean((p - y) ** 2))
+
+
+def test_roc_with_one_class_is_undefined_not_an_error():
+    roc = metrics.roc_curve_auc([0, 0, 0], [0.1, 0.2, 0.3])
+    assert math.isnan(roc.auc) and roc.fpr.size == 0
+    assert math.isnan(metrics.auc([1, 1], [0.1, 0.2]))
+
+
+@pytest.mark.parametrize("strategy", ["uniform", "quantile"])
+def test_calibration_bins(strategy):
+    y, p = _data()
+    cal = metrics.calibration(y, p, bins=5, strategy=strategy)
+    assert cal.counts.sum() == y.size
+    assert cal.predicted.shape == cal.observed.shape == cal.counts.shape
+    # the counts belong to the bins: weighted means reproduce the overall means
+    assert np.dot(cal.predicted, cal.counts) / y.size == pytest.approx(p.mean())
+    assert np.dot(cal.observed, cal.counts) / y.size == pytest.approx(y.mean())
+    assert np.all(np.diff(cal.predicted) > 0)
