@@ -1,0 +1,864 @@
+"""The schema (nine cytology scores, each 1..10), and reading it from CSV files.
+
+Everything that reads a table goes through one pipeline, so training and batch
+scoring apply exactly the same rules:
+
+1. :func:`sniff_layout` looks at the file once: encoding (UTF-8 with or without BOM,
+   else cp1252, else latin-1), delimiter (comma, semicolon or tab), whether the first
+   row is a header, and which columns hold the sample id, the nine scores, the class
+   and anything else. A file that cannot be used at all raises one
+   :class:`~bcdesktop.errors.UserError`.
+2. :func:`iter_chunks` reads the file in chunks of raw records (bytes, so scoring can
+   copy every original cell through untouched) and validates each chunk with
+   vectorised NumPy/pandas code (:func:`validate_frame`), giving for every record its
+   line number, the scores, the class and, for a bad record, the reason in words.
+3. :func:`load_csv` is a loop over those chunks that keeps the usable rows and a
+   :class:`Rejection` for every other row; ``bcdesktop.scoring`` is another loop.
+
+Rows are never dropped silently. A row with several problems gets one rejection whose
+``column`` is the first bad column (in the nine-score order, then the class) and whose
+``reason`` lists every problem, separated by ``"; "``. Completely blank lines are not
+data rows: they are skipped (and still counted in line numbers).
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import hashlib
+import io
+import os
+import re
+import time
+from dataclasses import dataclass, field
+from itertools import islice
+from pathlib import Path
+from typing import Callable, Iterator, Sequence
+
+import numpy as np
+
+from .errors import Cancelled, UserError
+
+FEATURES: tuple[str, ...] = (
+    "Clump Thickness",
+    "Uniformity of Cell Size",
+    "Uniformity of Cell Shape",
+    "Marginal Adhesion",
+    "Single Epithelial Cell Size",
+    "Bare Nuclei",
+    "Bland Chromatin",
+    "Normal Nucleoli",
+    "Mitoses",
+)
+
+FEATURE_DESCRIPTIONS: dict[str, str] = {
+    "Clump Thickness": "1 = cells in a mono-layer, 10 = cells in multiple layers",
+    "Uniformity of Cell Size": "1 = cells all the same size, 10 = sizes vary widely",
+    "Uniformity of Cell Shape": "1 = cells all the same shape, 10 = shapes vary widely",
+    "Marginal Adhesion": "1 = cells stick together, 10 = cells have lost adhesion",
+    "Single Epithelial Cell Size": "1 = normal-sized epithelial cells, 10 = markedly enlarged",
+    "Bare Nuclei": "1 = nuclei surrounded by cytoplasm, 10 = most nuclei bare",
+    "Bland Chromatin": "1 = fine, uniform chromatin, 10 = coarse chromatin",
+    "Normal Nucleoli": "1 = nucleoli small or invisible, 10 = prominent nucleoli",
+    "Mitoses": "1 = no or rare mitoses, 10 = many cells dividing",
+}
+
+SCORE_MIN, SCORE_MAX = 1, 10
+ID_NAME = "Sample code number"
+CLASS_NAME = "Class"
+
+#: Values accepted in the class column (compared after stripping and lower-casing).
+CLASS_VALUES: dict[str, int] = {
+    "2": 0, "4": 1, "0": 0, "1": 1, "2.0": 0, "4.0": 1, "0.0": 0, "1.0": 1,
+    "benign": 0, "malignant": 1, "b": 0, "m": 1,
+}
+
+#: Header aliases, compared after lower-casing and removing everything but a-z, 0-9.
+_ALIASES: dict[str, tuple[str, ...]] = {
+    "Clump Thickness": ("clumpthickness", "clump", "clthickness", "thickness"),
+    "Uniformity of Cell Size": (
+        "uniformityofcellsize", "uniformitycellsize", "uniformcellsize", "cellsizeuniformity",
+        "sizeuniformity", "cellsize", "unifcellsize", "ucellsize",
+    ),
+    "Uniformity of Cell Shape": (
+        "uniformityofcellshape", "uniformitycellshape", "uniformcellshape",
+        "cellshapeuniformity", "shapeuniformity", "cellshape", "unifcellshape", "ucellshape",
+    ),
+    "Marginal Adhesion": ("marginaladhesion", "margadhesion", "adhesion"),
+    "Single Epithelial Cell Size": (
+        "singleepithelialcellsize", "singleepithelialsize", "epithelialcellsize",
+        "singleepicellsize", "epithcsize", "epithelialsize", "secsize",
+    ),
+    "Bare Nuclei": ("barenuclei", "barenucleoli", "barenucleus", "nuclei"),
+    "Bland Chromatin": ("blandchromatin", "blchromatin", "blcromatin", "blandcromatin", "chromatin"),
+    "Normal Nucleoli": ("normalnucleoli", "nucleoli"),
+    "Mitoses": ("mitoses", "mitosis"),
+}
+_ID_ALIASES = ("samplecodenumber", "samplecode", "sampleid", "sample", "id", "codenumber",
+               "patientid", "caseid", "scn")
+_CLASS_ALIASES = ("class", "diagnosis", "label", "target", "outcome", "classlabel")
+# Column names of the 30-feature Wisconsin Diagnostic (WDBC) data set, to say so by name.
+_WDBC_HINTS = ("radiusmean", "texturemean", "perimetermean", "areamean", "smoothnessmean",
+               "concavitymean", "radius", "texture", "perimeter", "smoothness", "compactness",
+               "concavepoints", "fractaldimension")
+
+_DELIMITERS = (",", ";", "\t")
+_DELIM_NAMES = {",": "comma", ";": "semicolon", "\t": "tab"}
+_SNIFF_BYTES = 256 * 1024
+_NA_VALUES = ["?", "", "NA", "N/A", "n/a", "na", "NaN", "nan", "null", "NULL", "None", "-", "#N/A"]
+_CELL_SHOWN = 24  # characters of a bad cell quoted in a message
+
+_LOADING_HINT = ("The file should hold the nine cytology scores (1-10) of the Wisconsin "
+                 "Breast Cancer (Original) data set, optionally with a sample id and a class.")
+
+
+def _norm(name: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", name.lower())
+
+
+_LOOKUP: dict[str, str] = {}
+for _feature, _names in _ALIASES.items():
+    for _alias in _names:
+        _LOOKUP[_alias] = _feature
+for _alias in _ID_ALIASES:
+    _LOOKUP[_alias] = ID_NAME
+for _alias in _CLASS_ALIASES:
+    _LOOKUP[_alias] = CLASS_NAME
+for _feature in FEATURES:
+    _LOOKUP[_norm(_feature)] = _feature
+
+
+# --------------------------------------------------------------------------- results
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """One row that was not used, and why.
+
+    ``line`` is the 1-based line number a text editor shows; ``column`` the first bad
+    column (a feature name or ``"Class"``), or None when the whole row is wrong (for
+    example the wrong number of fields); ``reason`` a sentence for a person.
+    """
+
+    line: int
+    sample_id: str
+    column: str | None
+    reason: str
+
+    def __str__(self) -> str:
+        sid = f" (sample {self.sample_id})" if self.sample_id else ""
+        return f"line {self.line}{sid}: {self.reason}"
+
+
+@dataclass
+class Dataset:
+    """The usable rows of a file and the report of every row that was not used.
+
+    Attributes
+    ----------
+    X : ndarray, shape (n, 9), float64
+        The nine scores of the usable rows, in :data:`FEATURES` order, each 1..10.
+    y : ndarray, shape (n,), int8, or None
+        0 benign, 1 malignant; None when the file has no class column.
+    ids : ndarray, shape (n,), object
+        Sample ids as text ("" when the file has none).
+    lines : ndarray, shape (n,), int64
+        1-based line number of each usable row.
+    rejected : list of Rejection
+    n_read : int
+        Data rows read (usable + rejected).
+    path : Path
+    sha256 : str
+        SHA-256 of the file's bytes.
+    """
+
+    X: np.ndarray
+    y: np.ndarray | None
+    ids: np.ndarray
+    lines: np.ndarray
+    rejected: list[Rejection]
+    n_read: int
+    path: Path
+    sha256: str
+
+    @property
+    def n_usable(self) -> int:
+        return int(self.X.shape[0])
+
+    @property
+    def n_rejected(self) -> int:
+        return len(self.rejected)
+
+    @property
+    def has_labels(self) -> bool:
+        return self.y is not None
+
+    def summary(self) -> str:
+        """E.g. ``"699 rows read, 683 usable, 16 rejected"``."""
+        return f"{self.n_read} rows read, {self.n_usable} usable, {self.n_rejected} rejected"
+
+    def __repr__(self) -> str:
+        labels = "labelled" if self.y is not None else "unlabelled"
+        return f"Dataset({self.path.name!r}, {self.summary()}, {labels})"
+
+
+@dataclass(frozen=True)
+class CsvLayout:
+    """How a file is laid out, found once by :func:`sniff_layout`.
+
+    Column positions are 0-based field indices. ``columns`` names every field for
+    output (the header's own text, or UCI names for a headerless file).
+    """
+
+    path: Path
+    encoding: str  # Python codec name used to decode (never "utf-8-sig": the BOM is in ``bom``)
+    bom: bytes
+    delimiter: str
+    newline: str
+    has_header: bool
+    n_fields: int
+    id_col: int | None
+    feature_cols: tuple[int, ...]
+    class_col: int | None
+    extra_cols: tuple[int, ...]
+    columns: tuple[str, ...]
+    header_line: int  # line number of the header (0 when none)
+    size: int
+
+    @property
+    def has_labels(self) -> bool:
+        return self.class_col is not None
+
+    def describe(self) -> str:
+        """One line for a person, e.g. ``"comma-separated, UTF-8, header, 11 columns"``."""
+        head = "header row" if self.has_header else "no header"
+        extra = f", {len(self.extra_cols)} extra" if self.extra_cols else ""
+        return (f"{_DELIM_NAMES[self.delimiter]}-separated, {self.encoding}, {head}, "
+                f"{self.n_fields} columns{extra}")
+
+    def __repr__(self) -> str:
+        return f"CsvLayout({self.path.name!r}: {self.describe()})"
+
+
+@dataclass(frozen=True)
+class LoadProgress:
+    """Progress of reading a file: data rows so far and bytes read of the total."""
+
+    rows: int
+    bytes_done: int
+    bytes_total: int
+
+    @property
+    def fraction(self) -> float:
+        return self.bytes_done / self.bytes_total if self.bytes_total else 1.0
+
+
+@dataclass
+class Chunk:
+    """One validated chunk of data records (blank lines already left out).
+
+    Attributes
+    ----------
+    raw : list of bytes, length n
+        Each record exactly as in the file, without its line ending (and without a BOM).
+    lines : ndarray (n,) int64
+        1-based line number where each record starts.
+    X : ndarray (n, 9) float64
+        Scores; NaN where a cell is missing or unusable.
+    features_ok : ndarray (n,) bool
+        Right number of fields and all nine scores usable.
+    reasons : ndarray (n,) object
+        "" where ``features_ok``, else the reason(s) in words.
+    first_bad : ndarray (n,) object
+        The first bad column name, or None (whole-row problem or nothing wrong).
+    y : ndarray (n,) int8
+        0/1, or -1 where there is no class column or the class cell is unusable.
+    class_reasons : ndarray (n,) object
+        "" or the reason the class cell is unusable (only with a class column).
+    ids : ndarray (n,) object or None
+        Sample ids as text (only when asked for).
+    """
+
+    raw: list
+    lines: np.ndarray
+    X: np.ndarray
+    features_ok: np.ndarray
+    reasons: np.ndarray
+    first_bad: np.ndarray
+    y: np.ndarray
+    class_reasons: np.ndarray
+    ids: np.ndarray | None
+
+    def __len__(self) -> int:
+        return len(self.raw)
+
+    def sample_id(self, i: int, layout: CsvLayout) -> str:
+        """Sample id of record ``i`` (read from the raw record when ids were not kept)."""
+        if self.ids is not None:
+            return str(self.ids[i])
+        if layout.id_col is None:
+            return ""
+        fields = _split_record(self.raw[i], layout)
+        return fields[layout.id_col].strip() if layout.id_col < len(fields) else ""
+
+
+# --------------------------------------------------------------------------- single values
+
+
+def check_score(text) -> tuple[int | None, str | None]:
+    """Check one score typed into a form field.
+
+    Returns ``(value, None)`` for a whole number 1..10, else ``(None, message)``.
+    """
+    s = "" if text is None else str(text).strip()
+    if s == "" or s == "?":
+        return None, f"enter a whole number from {SCORE_MIN} to {SCORE_MAX}"
+    try:
+        value = float(s)
+    except ValueError:
+        return None, f"'{_shorten(s)}' is not a number; enter a whole number from {SCORE_MIN} to {SCORE_MAX}"
+    if not np.isfinite(value):
+        return None, f"enter a whole number from {SCORE_MIN} to {SCORE_MAX}"
+    if value != int(value):
+        return None, f"{s} is not a whole number; scores are whole numbers from {SCORE_MIN} to {SCORE_MAX}"
+    if not SCORE_MIN <= value <= SCORE_MAX:
+        return None, f"{s} is outside {SCORE_MIN}..{SCORE_MAX}"
+    return int(value), None
+
+
+def parse_scores(values: Sequence) -> np.ndarray:
+    """The nine scores of one case as a float64 array of shape (9,).
+
+    Raises
+    ------
+    UserError
+        Naming the feature, when a value is missing, not a whole number or not in 1..10,
+        or when there are not exactly nine values.
+    """
+    values = list(values)
+    if len(values) != len(FEATURES):
+        raise UserError(f"Expected {len(FEATURES)} scores ({', '.join(FEATURES)}), got {len(values)}.")
+    out = np.empty(len(FEATURES), dtype=np.float64)
+    for i, (name, text) in enumerate(zip(FEATURES, values)):
+        value, message = check_score(text)
+        if message is not None:
+            raise UserError(f"{name}: {message}.")
+        out[i] = value
+    return out
+
+
+# --------------------------------------------------------------------------- sniffing
+
+
+def _shorten(text: str) -> str:
+    text = text.replace("\r", " ").replace("\n", " ")
+    return text if len(text) <= _CELL_SHOWN else text[: _CELL_SHOWN - 3] + "..."
+
+
+def _open_checked(path: Path):
+    try:
+        if path.is_dir():
+            raise UserError(f"{path} is a folder, not a file. Choose a CSV file.")
+        return open(path, "rb")
+    except FileNotFoundError:
+        raise UserError(f"{path} does not exist. Check the file name and folder.") from None
+    except PermissionError:
+        raise UserError(f"{path} cannot be read: permission denied.") from None
+    except IsADirectoryError:
+        raise UserError(f"{path} is a folder, not a file. Choose a CSV file.") from None
+    except OSError as exc:
+        raise UserError(f"{path} cannot be read: {exc.strerror or exc}.") from None
+
+
+def _detect_encoding(path: Path, head: bytes) -> tuple[str, bytes]:
+    """(codec, bom): UTF-8 when the whole file decodes as UTF-8, else cp1252, else latin-1."""
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE, codecs.BOM_UTF32_LE)):
+        raise UserError(f"{path} is saved as UTF-16 ('Unicode text'). Save it as "
+                        "'CSV UTF-8 (comma delimited)' and try again.")
+    bom = codecs.BOM_UTF8 if head.startswith(codecs.BOM_UTF8) else b""
+    for encoding in ("utf-8", "cp1252"):
+        decoder = codecs.getincrementaldecoder(encoding)()
+        try:
+            with open(path, "rb") as fh:
+                while block := fh.read(1 << 20):
+                    decoder.decode(block)
+                decoder.decode(b"", final=True)
+            return encoding, bom
+        except UnicodeDecodeError:
+            continue
+    return "latin-1", bom
+
+
+def _split_record(raw: bytes, layout: CsvLayout) -> list[str]:
+    text = raw.decode(layout.encoding, errors="replace")
+    return next(csv.reader([text], delimiter=layout.delimiter), [])
+
+
+def _sniff_delimiter(rows_text: list[str]) -> str:
+    best, best_score = ",", (-1, -1)
+    for d in _DELIMITERS:
+        counts = [len(r) for r in csv.reader(rows_text, delimiter=d)]
+        if not counts:
+            continue
+        mode = max(set(counts), key=counts.count)
+        score = (counts.count(mode) if mode > 1 else 0, mode)
+        if score > best_score:
+            best, best_score = d, score
+    return best
+
+
+def _is_number(cell: str) -> bool:
+    try:
+        float(cell)
+        return True
+    except ValueError:
+        return False
+
+
+def _looks_like_header(cells: list[str]) -> bool:
+    cells = [c.strip() for c in cells]
+    known = sum(_norm(c) in _LOOKUP for c in cells)
+    words = sum(bool(c) and c != "?" and not _is_number(c) and _norm(c) not in ("benign", "malignant", "b", "m")
+                for c in cells)
+    return known > 0 or words > len(cells) / 2
+
+
+def _wdbc_error(path: Path) -> UserError:
+    return UserError(
+        f"{path} looks like the Wisconsin Diagnostic (WDBC) data set, with 30 features "
+        "measured from images. This app needs the nine cytology scores (1-10) of the "
+        "Wisconsin Breast Cancer (Original) data set.")
+
+
+def _headerless_roles(path: Path, rows: list[list[str]], n: int):
+    """(id_col, feature_cols, class_col) of a headerless file with ``n`` fields."""
+    if n == 11:
+        return 0, tuple(range(1, 10)), 10
+    if n == 9:
+        return None, tuple(range(9)), None
+    if n == 10:
+        first = [r[0].strip() for r in rows if len(r) == n]
+        last = [r[-1].strip().lower() for r in rows if len(r) == n]
+        first_is_score = all(c in ("", "?") or (_is_number(c) and SCORE_MIN <= float(c) <= SCORE_MAX)
+                             for c in first)
+        last_is_class = all(c in CLASS_VALUES for c in last)
+        if first_is_score and last_is_class:
+            return None, tuple(range(9)), 9
+        return 0, tuple(range(1, 10)), None
+    if n in (31, 32) and any(r[1 if n == 32 else 0].strip().upper() in ("M", "B") for r in rows if len(r) == n):
+        raise _wdbc_error(path)
+    raise UserError(
+        f"{path} has {n} columns and no header row. Without a header the app reads 9 columns "
+        "(the nine scores), 10 (sample id and nine scores, or nine scores and class) or 11 "
+        "(sample id, nine scores, class, as in the UCI file). Add a header row naming the "
+        "columns, e.g. 'Clump Thickness', 'Bare Nuclei', 'Class'.")
+
+
+def _header_roles(path: Path, header: list[str]):
+    """(id_col, feature_cols, class_col, extra_cols) from header names."""
+    roles: dict[str, list[int]] = {}
+    for i, cell in enumerate(header):
+        canonical = _LOOKUP.get(_norm(cell))
+        if canonical is not None:
+            roles.setdefault(canonical, []).append(i)
+    missing = [f for f in FEATURES if f not in roles]
+    if missing:
+        normed = {_norm(c) for c in header}
+        if sum(any(h.startswith(w) for h in normed) for w in _WDBC_HINTS) >= 3:
+            raise _wdbc_error(path)
+        found = [f for f in FEATURES if f in roles]
+        if not found:
+            shown = ", ".join(f"'{_shorten(c.strip())}'" for c in header[:12])
+            raise UserError(
+                f"{path}: the header row ({shown}) names none of the nine cytology scores. "
+                + _LOADING_HINT + " Name the columns e.g. 'Clump Thickness', ..., 'Mitoses'.")
+        raise UserError(f"{path}: the header row has no column for {', '.join(missing)}. "
+                        "Add or rename the column(s); the nine scores are: " + ", ".join(FEATURES) + ".")
+    for name, cols in roles.items():
+        if len(cols) > 1:
+            shown = " and ".join(f"'{header[c].strip()}' (column {c + 1})" for c in cols)
+            raise UserError(f"{path}: {shown} both look like {name}. Rename or remove one of them.")
+    feature_cols = tuple(roles[f][0] for f in FEATURES)
+    id_col = roles[ID_NAME][0] if ID_NAME in roles else None
+    class_col = roles[CLASS_NAME][0] if CLASS_NAME in roles else None
+    used = set(feature_cols) | {id_col, class_col}
+    extra = tuple(i for i in range(len(header)) if i not in used)
+    return id_col, feature_cols, class_col, extra
+
+
+def sniff_layout(path: str | os.PathLike) -> CsvLayout:
+    """Find how a CSV file is laid out, reading its start (and checking its encoding).
+
+    Raises
+    ------
+    UserError
+        Missing file, folder, permission denied, empty, binary, not a table, header
+        only, wrong schema, a header without some of the nine scores, duplicate columns.
+    """
+    path = Path(path)
+    with _open_checked(path) as fh:
+        try:
+            head = fh.read(_SNIFF_BYTES)
+            size = os.fstat(fh.fileno()).st_size
+        except OSError as exc:
+            raise UserError(f"{path} cannot be read: {exc.strerror or exc}.") from None
+    if not head.strip(codecs.BOM_UTF8 + b" \t\r\n"):
+        raise UserError(f"{path} is empty. " + _LOADING_HINT)
+    encoding, bom = _detect_encoding(path, head)
+    if b"\x00" in head:
+        raise UserError(f"{path} is not a text file (it contains binary data). "
+                        "Choose a CSV file exported from a spreadsheet or a database.")
+    text = head[len(bom):].decode(encoding, errors="replace")
+    all_lines = [ln.rstrip("\r") for ln in text.split("\n")]
+    if len(head) == _SNIFF_BYTES and len(all_lines) > 1:
+        all_lines = all_lines[:-1]  # the last one may be cut in half
+    numbered = [(i + 1, ln) for i, ln in enumerate(all_lines) if ln.strip()]
+    if not numbered:
+        raise UserError(f"{path} is empty. " + _LOADING_HINT)
+    sample = [ln for _, ln in numbered[:200]]
+    delimiter = _sniff_delimiter(sample)
+    rows = list(csv.reader(sample, delimiter=delimiter))
+    newline = "\r\n" if "\r\n" in text[: text.find("\n") + 1] else "\n"
+
+    first = rows[0]
+    has_header = _looks_like_header(first)
+    if has_header:
+        header = [c.strip() for c in first]
+        n_fields = len(header)
+        if n_fields < len(FEATURES):
+            shown = ", ".join(f"'{_shorten(c)}'" for c in header[:12])
+            if n_fields == 1:
+                raise UserError(f"{path} is not a table of comma-, semicolon- or tab-separated "
+                                f"values (first line: {shown}). " + _LOADING_HINT)
+        id_col, feature_cols, class_col, extra = _header_roles(path, header)
+        columns = tuple(h if h else f"column {i + 1}" for i, h in enumerate(header))
+        header_line = numbered[0][0]
+        if len(numbered) == 1 and len(head) < _SNIFF_BYTES:
+            raise UserError(f"{path} has a header row but no data rows.")
+    else:
+        counts = [len(r) for r in rows]
+        n_fields = max(set(counts), key=counts.count)
+        if n_fields == 1:
+            raise UserError(f"{path} is not a table of comma-, semicolon- or tab-separated values. "
+                            + _LOADING_HINT)
+        id_col, feature_cols, class_col = _headerless_roles(path, rows, n_fields)
+        extra = ()
+        names = {c: f for c, f in zip(feature_cols, FEATURES)}
+        if id_col is not None:
+            names[id_col] = ID_NAME
+        if class_col is not None:
+            names[class_col] = CLASS_NAME
+        columns = tuple(names[i] for i in range(n_fields))
+        header_line = 0
+    return CsvLayout(path=path, encoding=encoding, bom=bom, delimiter=delimiter, newline=newline,
+                     has_header=has_header, n_fields=n_fields, id_col=id_col,
+                     feature_cols=feature_cols, class_col=class_col, extra_cols=extra,
+                     columns=columns, header_line=header_line, size=size)
+
+
+# --------------------------------------------------------------------------- chunks
+
+
+def _records(buf: bytes, delimiter: str):
+    """Split ``buf`` (complete records) into records, vectorised.
+
+    Returns (starts, ends, n_fields, n_newlines_before) as arrays; ``ends`` exclude the
+    line ending. Quotes are honoured: delimiters and line breaks inside quotes do not
+    count, so a quoted cell may hold commas and even line breaks.
+    """
+    a = np.frombuffer(buf, dtype=np.uint8)
+    nl = a == 10
+    has_quotes = buf.find(b'"') >= 0
+    if has_quotes:
+        inside = (np.cumsum(a == 34, dtype=np.uint8) & 1).astype(bool)  # wraps, keeps parity
+        rec_end = np.flatnonzero(nl & ~inside)
+        delim = (a == ord(delimiter)) & ~inside
+    else:
+        rec_end = np.flatnonzero(nl)
+        delim = a == ord(delimiter)
+    if len(a) and not nl[-1]:
+        rec_end = np.append(rec_end, len(a))
+    starts = np.empty_like(rec_end)
+    starts[0:1] = 0
+    starts[1:] = rec_end[:-1] + 1
+    cum = np.concatenate(([0], np.cumsum(delim, dtype=np.int64)))
+    n_fields = cum[rec_end] - cum[starts] + 1
+    if has_quotes:
+        cum_nl = np.concatenate(([0], np.cumsum(nl, dtype=np.int64)))
+        nl_before = cum_nl[starts]
+    else:
+        nl_before = np.arange(len(starts), dtype=np.int64)
+    ends = rec_end.copy()
+    cr = ends > starts
+    cr[cr] = a[ends[cr] - 1] == 13
+    ends[cr] -= 1
+    return starts, ends, n_fields, nl_before
+
+
+def _read_blocks(fh, chunksize: int) -> Iterator[bytes]:
+    """Blocks of about ``chunksize`` complete lines; never splits a quoted cell."""
+    while True:
+        lines = list(islice(fh, chunksize))
+        if not lines:
+            return
+        buf = b"".join(lines)
+        if buf.count(b'"') % 2:
+            more = []
+            for line in fh:
+                more.append(line)
+                if line.count(b'"') % 2:
+                    break
+            buf += b"".join(more)
+        yield buf
+
+
+def validate_frame(frame, layout: CsvLayout, n_fields: np.ndarray):
+    """Validate the score and class columns of one chunk, vectorised.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        Columns are field positions; holds at least ``layout.feature_cols`` and
+        ``layout.class_col``, as parsed by :func:`iter_chunks`.
+    layout : CsvLayout
+    n_fields : ndarray (n,) int
+        Number of fields of each record.
+
+    Returns
+    -------
+    X : (n, 9) float64, NaN where unusable
+    features_ok : (n,) bool
+    reasons : (n,) object, "" where ok
+    first_bad : (n,) object, column name or None
+    y : (n,) int8, -1 where unknown
+    class_reasons : (n,) object
+    """
+    import pandas as pd
+
+    n = len(frame)
+    X = np.empty((n, len(FEATURES)), dtype=np.float64)
+    problems = []  # per feature: (missing, not_number, not_whole, outside, strings)
+    any_bad = np.zeros(n, dtype=bool)
+    for j, col in enumerate(layout.feature_cols):
+        s = frame[col]
+        if pd.api.types.is_numeric_dtype(s.dtype):
+            v = s.to_numpy(dtype=np.float64, na_value=np.nan)
+            missing = np.isnan(v)
+            not_number = np.zeros(n, dtype=bool)
+        else:
+            missing = s.isna().to_numpy() | (s.str.strip() == "").to_numpy(dtype=bool, na_value=False)
+            v = pd.to_numeric(s, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+            not_number = np.isnan(v) & ~missing
+        finite = np.isfinite(v)
+        not_whole = finite & (v != np.floor(np.where(finite, v, 0)))
+        outside = ~np.isnan(v) & ~not_whole & ((v < SCORE_MIN) | (v > SCORE_MAX))
+        bad = missing | not_number | not_whole | outside
+        X[:, j] = np.where(bad, np.nan, v)
+        any_bad |= bad
+        problems.append((missing, not_number, not_whole, outside, s, v))
+    wrong_count = n_fields != layout.n_fields
+    features_ok = ~any_bad & ~wrong_count
+    reasons = np.full(n, "", dtype=object)
+    first_bad = np.full(n, None, dtype=object)
+    for i in np.flatnonzero(~features_ok):
+        if wrong_count[i]:
+            k = int(n_fields[i])
+            reasons[i] = f"row has {k} field{'s' if k != 1 else ''}, expected {layout.n_fields}"
+            continue
+        parts = []
+        for name, (missing, not_number, not_whole, outside, s, v) in zip(FEATURES, problems):
+            if missing[i]:
+                parts.append(f"{name} is missing")
+            elif not_number[i]:
+                parts.append(f"{name} '{_shorten(str(s.iat[i]).strip())}' is not a whole number")
+            elif not_whole[i]:
+                parts.append(f"{name} = {_fmt_number(v[i])} is not a whole number")
+            elif outside[i]:
+                parts.append(f"{name} = {_fmt_number(v[i])} is outside {SCORE_MIN}..{SCORE_MAX}")
+            else:
+                continue
+            if first_bad[i] is None:
+                first_bad[i] = name
+        reasons[i] = "; ".join(parts)
+
+    y = np.full(n, -1, dtype=np.int8)
+    class_reasons = np.full(n, "", dtype=object)
+    if layout.class_col is not None:
+        s = frame[layout.class_col]
+        if pd.api.types.is_numeric_dtype(s.dtype):
+            v = s.to_numpy(dtype=np.float64, na_value=np.nan)
+            y[(v == 2) | (v == 0)] = 0
+            y[(v == 4) | (v == 1)] = 1
+            texts = None
+        else:
+            texts = s.str.strip().str.lower()
+            y = texts.map(CLASS_VALUES).fillna(-1).to_numpy(dtype=np.int8)
+        for i in np.flatnonzero(y < 0):
+            cell = "" if texts is None or pd.isna(s.iat[i]) else str(s.iat[i]).strip()
+            if texts is None and not np.isnan(v[i]):
+                cell = _fmt_number(v[i])
+            if wrong_count[i] and layout.class_col >= n_fields[i]:
+                class_reasons[i] = f"row has {int(n_fields[i])} fields, expected {layout.n_fields}"
+            elif cell == "":
+                class_reasons[i] = "Class is missing"
+            else:
+                class_reasons[i] = f"Class '{_shorten(cell)}' is not benign/malignant (2/4, 0/1)"
+    return X, features_ok, reasons, first_bad, y, class_reasons
+
+
+def _fmt_number(v: float) -> str:
+    return str(int(v)) if np.isfinite(v) and v == int(v) else f"{v:g}"
+
+
+def iter_chunks(layout: CsvLayout, *, chunksize: int = 100_000, want_ids: bool = False,
+                progress: Callable[[LoadProgress], None] | None = None, cancel=None,
+                hasher=None) -> Iterator[Chunk]:
+    """Read and validate the data records of a file in chunks, in file order.
+
+    Parameters
+    ----------
+    layout : CsvLayout
+        From :func:`sniff_layout`.
+    chunksize : int
+        Lines per chunk (memory stays proportional to this, not to the file).
+    want_ids : bool
+        Also parse the sample-id column of every record into ``Chunk.ids``.
+    progress : callable, optional
+        Called with a :class:`LoadProgress` after each chunk.
+    cancel : threading.Event, optional
+        When set, raises :class:`~bcdesktop.errors.Cancelled` before the next chunk.
+    hasher : hashlib object, optional
+        Updated with every byte of the file.
+    """
+    import pandas as pd
+
+    usecols = list(layout.feature_cols)
+    dtype: dict[int, object] = {}
+    if layout.class_col is not None:
+        usecols.append(layout.class_col)
+    if want_ids and layout.id_col is not None:
+        usecols.append(layout.id_col)
+        dtype[layout.id_col] = str
+    usecols = sorted(set(usecols))
+    names = list(range(layout.n_fields))
+    rows_done = 0
+    line_no = 1
+    with _open_checked(layout.path) as fh:
+        first = True
+        for buf in _read_blocks(fh, chunksize):
+            if cancel is not None and cancel.is_set():
+                raise Cancelled()
+            if hasher is not None:
+                hasher.update(buf)
+            if first:
+                first = False
+                buf = buf[len(layout.bom):]
+                if layout.has_header:  # drop everything up to and including the header line
+                    cut = 0
+                    for _ in range(layout.header_line):
+                        nxt = buf.find(b"\n", cut)
+                        cut = len(buf) if nxt < 0 else nxt + 1
+                    buf, line_no = buf[cut:], layout.header_line + 1
+                if not buf:
+                    continue
+            starts, ends, n_fields, nl_before = _records(buf, layout.delimiter)
+            lines = line_no + nl_before
+            line_no += buf.count(b"\n")
+            lengths = ends - starts
+            keep = lengths > 0
+            if not keep.all():
+                starts, ends, n_fields, lines = starts[keep], ends[keep], n_fields[keep], lines[keep]
+            if len(starts) == 0:
+                continue
+            raw = [buf[s:e] for s, e in zip(starts.tolist(), ends.tolist())]
+            data = b"\n".join(raw)
+            try:
+                frame = pd.read_csv(
+                    io.BytesIO(data), sep=layout.delimiter, header=None, names=names, usecols=usecols,
+                    dtype=dtype or None, encoding=layout.encoding, skipinitialspace=True,
+                    na_values=_NA_VALUES, keep_default_na=False, skip_blank_lines=False,
+                    engine="c", low_memory=False)
+            except Exception as exc:  # pandas' own parse errors: not a usable table
+                raise UserError(f"{layout.path} could not be read as a table near line {int(lines[0])}: "
+                                f"{exc}.") from None
+            if len(frame) != len(raw):
+                raise UserError(f"{layout.path} could not be read as a table near line {int(lines[0])} "
+                                "(unbalanced quotes?). Check the file in a spreadsheet program.")
+            X, ok, reasons, first_bad, y, class_reasons = validate_frame(frame, layout, n_fields)
+            ids = None
+            if want_ids:
+                if layout.id_col is not None:
+                    ids = frame[layout.id_col].fillna("").str.strip().to_numpy(dtype=object)
+                else:
+                    ids = np.full(len(raw), "", dtype=object)
+            rows_done += len(raw)
+            yield Chunk(raw=raw, lines=lines, X=X, features_ok=ok, reasons=reasons, first_bad=first_bad,
+                        y=y, class_reasons=class_reasons, ids=ids)
+            if progress is not None:
+                progress(LoadProgress(rows_done, fh.tell(), layout.size))
+
+
+# --------------------------------------------------------------------------- whole files
+
+
+def load_csv(path: str | os.PathLike, *, progress: Callable[[LoadProgress], None] | None = None,
+             cancel=None, chunksize: int = 100_000) -> Dataset:
+    """Read a CSV of cases: the usable rows plus a :class:`Rejection` for every other.
+
+    With a class column, a row needs a usable class too (it is rejected otherwise).
+
+    Raises
+    ------
+    UserError
+        When the file cannot be used at all (see :func:`sniff_layout`) or no row is usable.
+    Cancelled
+        When ``cancel`` is set.
+    """
+    layout = sniff_layout(path)
+    hasher = hashlib.sha256()
+    Xs, ys, ids, lines = [], [], [], []
+    rejected: list[Rejection] = []
+    n_read = 0
+    for chunk in iter_chunks(layout, chunksize=chunksize, want_ids=True, progress=progress,
+                             cancel=cancel, hasher=hasher):
+        usable = chunk.features_ok.copy()
+        if layout.has_labels:
+            usable &= chunk.y >= 0
+        n_read += len(chunk)
+        for i in np.flatnonzero(~usable):
+            if not chunk.features_ok[i]:
+                reason, column = chunk.reasons[i], chunk.first_bad[i]
+                if layout.has_labels and chunk.y[i] < 0 and column is not None:
+                    reason = f"{reason}; {chunk.class_reasons[i]}"
+            else:
+                reason, column = chunk.class_reasons[i], CLASS_NAME
+            rejected.append(Rejection(int(chunk.lines[i]), str(chunk.ids[i]), column, reason))
+        Xs.append(chunk.X[usable])
+        ys.append(chunk.y[usable])
+        ids.append(chunk.ids[usable])
+        lines.append(chunk.lines[usable])
+    if n_read == 0:
+        raise UserError(f"{layout.path} has a header row but no data rows." if layout.has_header
+                        else f"{layout.path} has no data rows.")
+    X = np.concatenate(Xs) if Xs else np.empty((0, len(FEATURES)))
+    if len(X) == 0:
+        first = "; ".join(str(r) for r in rejected[:3])
+        raise UserError(f"None of the {n_read} rows of {layout.path} is usable ({first}). "
+                        "Check that the columns hold the nine scores 1-10.")
+    return Dataset(
+        X=X,
+        y=np.concatenate(ys).astype(np.int8) if layout.has_labels else None,
+        ids=np.concatenate(ids),
+        lines=np.concatenate(lines).astype(np.int64),
+        rejected=rejected,
+        n_read=n_read,
+        path=layout.path,
+        sha256=hasher.hexdigest(),
+    )
+
+
+def load_bundled() -> Dataset:
+    """The bundled Wisconsin Breast Cancer (Original) file (699 rows, 683 usable)."""
+    from .resources import bundled_data_path
+
+    return load_csv(bundled_data_path())

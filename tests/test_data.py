@@ -1,0 +1,229 @@
+"""Reading CSV files of cases: layouts, encodings, every kind of bad row and bad file."""
+
+import os
+import threading
+
+import numpy as np
+import pytest
+
+from bcdesktop import data
+from bcdesktop.data import FEATURES, check_score, load_bundled, load_csv, parse_scores, sniff_layout
+from bcdesktop.errors import Cancelled, UserError
+
+ROW = "5,1,1,1,2,1,3,1,1"  # nine scores of the first UCI row
+UCI_HEADER = "Sample code number," + ",".join(FEATURES) + ",Class"
+
+
+def write(tmp_path, text, name="cases.csv", encoding="utf-8"):
+    path = tmp_path / name
+    path.write_bytes(text if isinstance(text, bytes) else text.encode(encoding))
+    return path
+
+
+# ---------------------------------------------------------------- the bundled file
+
+def test_bundled_file_counts():
+    ds = load_bundled()
+    assert ds.n_read == 699
+    assert ds.n_usable == 683
+    assert ds.n_rejected == 16
+    assert all(r.reason == "Bare Nuclei is missing" and r.column == "Bare Nuclei" for r in ds.rejected)
+    assert ds.X.shape == (683, 9) and ds.X.dtype == np.float64
+    assert ds.X.min() == 1 and ds.X.max() == 10
+    assert np.bincount(ds.y).tolist() == [444, 239]
+    # the first rejected row is line 24 of the file, sample 1057013
+    assert (ds.rejected[0].line, ds.rejected[0].sample_id) == (24, "1057013")
+    assert ds.lines[:3].tolist() == [1, 2, 3] and ds.ids[0] == "1000025"
+    assert ds.sha256 == "402c585309c399237740f635ef9919dc512cca12cbeb20de5e563a4593f22b64"
+
+
+def test_chunked_reading_gives_the_same_result_and_reports_progress():
+    whole = load_bundled()
+    seen = []
+    chunked = load_csv(whole.path, chunksize=50, progress=seen.append)
+    np.testing.assert_array_equal(chunked.X, whole.X)
+    np.testing.assert_array_equal(chunked.y, whole.y)
+    np.testing.assert_array_equal(chunked.lines, whole.lines)
+    assert chunked.rejected == whole.rejected
+    assert len(seen) == 14 and seen[-1].rows == 699 and seen[-1].bytes_done == seen[-1].bytes_total
+    assert [p.rows for p in seen] == sorted(p.rows for p in seen)
+
+
+def test_cancel_raises():
+    stop = threading.Event()
+    stop.set()
+    with pytest.raises(Cancelled):
+        load_csv(load_bundled().path, cancel=stop)
+
+
+# ---------------------------------------------------------------- layouts
+
+@pytest.mark.parametrize("text, labelled, ids", [
+    (f"1000025,{ROW},2\n", True, "1000025"),            # UCI, headerless 11
+    (f"1000025,{ROW}\n", False, "1000025"),             # id + nine
+    (f"{ROW},4\n", True, ""),                           # nine + class
+    (f"{ROW}\n", False, ""),                            # nine only
+])
+def test_headerless_layouts(tmp_path, text, labelled, ids):
+    ds = load_csv(write(tmp_path, text * 3))
+    assert ds.n_usable == 3
+    assert ds.X[0].tolist() == [5, 1, 1, 1, 2, 1, 3, 1, 1]
+    assert (ds.y is not None) == labelled
+    assert ds.ids[0] == ids
+
+
+def test_header_with_variants_in_any_order_and_extra_columns(tmp_path):
+    names = ["patient name", "clump_thickness", "Uniformity-Of-Cell-Size", "cell_shape_uniformity",
+             "MARGINAL ADHESION", "single_epithelial_cell_size", "bare_nucleoli", "Bland Chromatin",
+             "normal_nucleoli", "Mitoses", "Diagnosis", "sample id", "date"]
+    text = ";".join(names) + "\r\n" + '"Smith; Jane";5;1;1;1;2;10;3;1;1;Malignant;"1 7";2024-01-01\r\n'
+    path = write(tmp_path, "\ufeff" + text)
+    layout = sniff_layout(path)
+    assert layout.delimiter == ";" and layout.has_header and layout.bom
+    assert layout.extra_cols == (0, 12) and layout.id_col == 11 and layout.class_col == 10
+    ds = load_csv(path)
+    assert ds.X[0].tolist() == [5, 1, 1, 1, 2, 10, 3, 1, 1]
+    assert ds.y.tolist() == [1] and ds.ids.tolist() == ["1 7"] and ds.lines.tolist() == [2]
+
+
+def test_reordered_columns_map_to_the_right_features(tmp_path):
+    order = list(reversed(FEATURES))
+    values = [str(i + 1) for i in range(9)]
+    path = write(tmp_path, "\t".join(order) + "\n" + "\t".join(values) + "\n")
+    ds = load_csv(path)
+    assert ds.X[0].tolist() == [float(v) for v in reversed(values)]
+    assert ds.y is None
+
+
+@pytest.mark.parametrize("classes, expected", [
+    (["2", "4"], [0, 1]), (["0", "1"], [0, 1]), (["benign", "MALIGNANT"], [0, 1]), (["B", "m"], [0, 1]),
+])
+def test_class_spellings(tmp_path, classes, expected):
+    text = "".join(f"{i},{ROW},{c}\n" for i, c in enumerate(classes))
+    assert load_csv(write(tmp_path, text)).y.tolist() == expected
+
+
+def test_quotes_spaces_crlf_and_cp1252(tmp_path):
+    text = 'id,' + ",".join(FEATURES) + ',Class,Note\r\n"7", 5 ,"1",1 , 1,2,1,3,1,1, 2 ,"café, ""quoted"""\r\n'
+    ds = load_csv(write(tmp_path, text, encoding="cp1252"))
+    assert sniff_layout(tmp_path / "cases.csv").encoding == "cp1252"
+    assert ds.n_usable == 1 and ds.X[0].tolist() == [5, 1, 1, 1, 2, 1, 3, 1, 1] and ds.ids[0] == "7"
+
+
+def test_latin1_fallback(tmp_path):
+    # 0x81 is undefined in cp1252, so only latin-1 decodes this
+    path = write(tmp_path, f"Name,{','.join(FEATURES)}\n".encode() + b"A\x81," + ROW.encode() + b"\n")
+    assert sniff_layout(path).encoding == "latin-1"
+    assert load_csv(path).n_usable == 1
+
+
+def test_blank_lines_are_skipped_but_counted_in_line_numbers(tmp_path):
+    text = f"\n{UCI_HEADER}\n\n1,{ROW},2\n\n2,{ROW},4\n\n"
+    ds = load_csv(write(tmp_path, text))
+    assert ds.n_read == 2 and ds.lines.tolist() == [4, 6]
+
+
+def test_quoted_line_break_keeps_line_numbers(tmp_path):
+    text = f"Note,{','.join(FEATURES)}\n\"two\nlines\",{ROW}\nx,{ROW.replace('5', '11', 1)}\n"
+    ds = load_csv(write(tmp_path, text))
+    assert ds.lines.tolist() == [2]
+    assert ds.rejected[0].line == 4
+
+
+# ---------------------------------------------------------------- bad rows
+
+@pytest.mark.parametrize("row, column, reason", [
+    (f"9,5,1,1,1,2,?,3,1,1,2", "Bare Nuclei", "Bare Nuclei is missing"),
+    (f"9,5,1,1,1,2,,3,1,1,2", "Bare Nuclei", "Bare Nuclei is missing"),
+    (f"9,5,1,1,1,2,1,3,1,11,2", "Mitoses", "Mitoses = 11 is outside 1..10"),
+    (f"9,0,1,1,1,2,1,3,1,1,2", "Clump Thickness", "Clump Thickness = 0 is outside 1..10"),
+    (f"9,abc,1,1,1,2,1,3,1,1,2", "Clump Thickness", "Clump Thickness 'abc' is not a whole number"),
+    (f"9,3.5,1,1,1,2,1,3,1,1,2", "Clump Thickness", "Clump Thickness = 3.5 is not a whole number"),
+    (f"9,{ROW},x", "Class", "Class 'x' is not benign/malignant (2/4, 0/1)"),
+    (f"9,{ROW},", "Class", "Class is missing"),
+    ("9,5,1,1,1,2,1,3", None, "row has 8 fields, expected 11"),
+    (f"9,{ROW},2,7", None, "row has 12 fields, expected 11"),
+    ("9,5,1,1,1,2,?,3,1,11,2", "Bare Nuclei", "Bare Nuclei is missing; Mitoses = 11 is outside 1..10"),
+])
+def test_each_bad_row_is_reported_with_line_id_column_and_reason(tmp_path, row, column, reason):
+    text = f"1,{ROW},2\n{row}\n3,{ROW},4\n"
+    ds = load_csv(write(tmp_path, text))
+    assert ds.n_read == 3 and ds.n_usable == 2
+    assert ds.rejected == [data.Rejection(2, "9", column, reason)]
+    assert ds.lines.tolist() == [1, 3]
+
+
+# ---------------------------------------------------------------- unusable files
+
+def _msg(path):
+    with pytest.raises(UserError) as info:
+        load_csv(path)
+    return str(info.value)
+
+
+def test_unusable_files(tmp_path):
+    assert "does not exist" in _msg(tmp_path / "nope.csv")
+    assert "folder" in _msg(tmp_path)
+    assert "empty" in _msg(write(tmp_path, ""))
+    assert "empty" in _msg(write(tmp_path, "\ufeff\r\n  \n"))
+    assert "no data rows" in _msg(write(tmp_path, UCI_HEADER + "\n"))
+    assert "not a text file" in _msg(write(tmp_path, b"\x89PNG\r\n\x1a\n\x00\x00\x00IHDR" * 10))
+    assert "not a table" in _msg(write(tmp_path, "hello world\nthis is prose\n"))
+    assert "UTF-16" in _msg(write(tmp_path, ("\ufeff" + f"1,{ROW},2\n").encode("utf-16-le")))
+    assert "15 columns" in _msg(write(tmp_path, "1,2,3,4,5,6,7,8,9,10,11,12,13,14,15\n"))
+
+
+def test_wrong_schema_wdbc_is_named(tmp_path):
+    header = "id,diagnosis," + ",".join(f"{f}_{k}" for k in ("mean", "se", "worst") for f in (
+        "radius", "texture", "perimeter", "area", "smoothness", "compactness", "concavity",
+        "concave points", "symmetry", "fractal_dimension"))
+    row = "842302,M," + ",".join(["17.99"] * 30)
+    assert "Diagnostic" in _msg(write(tmp_path, header + "\n" + row + "\n"))
+    assert "Diagnostic" in _msg(write(tmp_path, row + "\n" + row + "\n"))
+
+
+def test_header_missing_features_or_duplicates(tmp_path):
+    names = list(FEATURES[:-2])
+    msg = _msg(write(tmp_path, ",".join(names) + "\n" + "1," * 6 + "1\n"))
+    assert "Normal Nucleoli" in msg and "Mitoses" in msg and "no column" in msg
+    msg = _msg(write(tmp_path, ",".join(FEATURES) + ",mitosis\n" + ROW + ",1\n"))
+    assert "Mitoses" in msg and "mitosis" in msg
+
+
+def test_every_row_rejected(tmp_path):
+    msg = _msg(write(tmp_path, f"1,{ROW.replace('5', '12', 1)},2\n2,{ROW.replace('5', '12', 1)},2\n"))
+    assert "None of the 2 rows" in msg and "Clump Thickness = 12" in msg
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root can read anything")
+def test_permission_denied(tmp_path):
+    path = write(tmp_path, f"1,{ROW},2\n")
+    path.chmod(0)
+    assert "permission denied" in _msg(path)
+
+
+# ---------------------------------------------------------------- single values
+
+@pytest.mark.parametrize("text, value", [("1", 1), (" 10 ", 10), ("7.0", 7)])
+def test_check_score_ok(text, value):
+    assert check_score(text) == (value, None)
+
+
+def test_check_score_messages_differ():
+    messages = [check_score(t)[1] for t in ("", "0", "11", "3.5", "abc")]
+    assert all(messages) and len(set(messages)) == 5
+    assert "outside" in messages[1] and "outside" in messages[2]
+    assert "whole number" in messages[3] and "not a number" in messages[4]
+
+
+def test_parse_scores():
+    assert parse_scores(["5", 1, 1, 1, 2, 1, 3, 1, 1]).tolist() == [5, 1, 1, 1, 2, 1, 3, 1, 1]
+    with pytest.raises(UserError, match="Bare Nuclei"):
+        parse_scores([5, 1, 1, 1, 2, "?", 3, 1, 1])
+    with pytest.raises(UserError, match="9 scores"):
+        parse_scores([1, 2])
+
+
+def test_feature_descriptions_cover_every_feature():
+    assert list(data.FEATURE_DESCRIPTIONS) == list(FEATURES)
+    assert all(d.startswith("1 = ") and "10 = " in d for d in data.FEATURE_DESCRIPTIONS.values())
