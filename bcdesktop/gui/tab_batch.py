@@ -1,14 +1,345 @@
-"""The Batch tab (being filled in)."""
+"""The Batch tab: score a whole CSV of cases in the background.
+
+It drives :func:`bcdesktop.scoring.score_csv` through ``app.run_in_thread``: a
+progress bar with rows, rows/s and time left, Cancel (or Escape) that leaves no output
+behind, then a summary, the rejected rows with their reasons, and metrics when the
+file had labels.
+"""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import tkinter as tk
+from pathlib import Path
 from tkinter import ttk
+
+from bcdesktop.errors import Cancelled, UserError
+from bcdesktop.gui.tab_patient import WARNING_MARK, format_threshold, wrap_chars
+from bcdesktop.gui.widgets import ConfusionGrid, MetricsTable, ScrolledTree
+
+CSV_TYPES = [("CSV and data files", "*.csv *.data *.txt *.tsv"), ("All files", "*")]
+COUNTS = (("rows_read", "Rows read"), ("scored", "Scored"), ("rejected", "Rejected"),
+          ("malignant", "Malignant"), ("benign", "Benign"))
+
+
+def open_folder(path: str | os.PathLike) -> None:
+    """Show ``path`` (a folder) in the system's file manager."""
+    path = os.fspath(path)
+    try:
+        if sys.platform.startswith("win"):
+            os.startfile(path)  # type: ignore[attr-defined]
+        else:
+            subprocess.Popen(["open" if sys.platform == "darwin" else "xdg-open", path],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    except OSError as exc:
+        raise UserError(f"Could not open the folder {path}: {exc.strerror or exc}. "
+                        "Open it from your file manager instead.") from exc
+
+
+def format_seconds(seconds: float | None) -> str:
+    """``75 -> "about 1 min 15 s"``; empty when unknown."""
+    if seconds is None or seconds != seconds or seconds < 0:
+        return ""
+    seconds = round(seconds)
+    if seconds < 60:
+        return f"about {seconds} s"
+    return f"about {seconds // 60} min {seconds % 60} s"
+
+
+def same_file(a: Path, b: Path) -> bool:
+    """True when ``a`` and ``b`` name the same file (resolving links and ``..``)."""
+    try:
+        if a.exists() and b.exists():
+            return os.path.samefile(a, b)
+    except OSError:
+        pass
+    return a.resolve() == b.resolve()
 
 
 class BatchTab(ttk.Frame):
-    """The Batch tab, built as ``BatchTab(notebook, app)``."""
+    """Input and output files, Score / Cancel with progress, and the results.
+
+    Widgets tests read: ``input_var``, ``output_var``, ``score_button``,
+    ``cancel_button``, ``message_label``, ``progress_label``, ``progressbar``,
+    ``count_labels`` (``rows_read scored rejected malignant benign`` -> label),
+    ``rejected_tree`` (widgets.ScrolledTree), ``metrics_label``, ``confusion``,
+    ``metrics_table``, ``open_button``. ``open_folder`` may be replaced (tests do).
+    """
 
     def __init__(self, master, app):
-        super().__init__(master, padding=8)
+        super().__init__(master, padding=10)
         self.app = app
-        ttk.Label(self, text="Batch").grid(row=0, column=0, sticky="nw")
+        self.job = None
+        self.summary = None
+        self.open_folder = open_folder
+        self._default_output = ""
+
+        self.columnconfigure(0, weight=1)
+        self.rowconfigure(3, weight=1)
+        self._build_files().grid(row=0, column=0, sticky="ew")
+        self._build_run().grid(row=1, column=0, sticky="ew", pady=(10, 0))
+        self._build_summary().grid(row=2, column=0, sticky="ew", pady=(10, 0))
+        rejected = ttk.LabelFrame(self, text="Rejected rows (kept in the output with their reason)", padding=6)
+        rejected.grid(row=3, column=0, sticky="nsew", pady=(10, 0))
+        self.rejected_tree = ScrolledTree(rejected, (("line", "Line", 70, "e"), ("id", "Sample id", 110, "w"),
+                                                     ("column", "Column", 170, "w"),
+                                                     ("reason", "Reason", 480, "w")), height=6)
+        self.rejected_tree.pack(fill="both", expand=True)
+
+        self.winfo_toplevel().bind("<Escape>", self._on_escape, add="+")
+        for sequence in ("<<ModelChanged>>", "<<ThresholdChanged>>"):
+            app.root.bind(sequence, lambda _e: self._refresh_state(), add="+")
+        self._refresh_state()
+
+    # ----------------------------------------------------------------- layout
+    def _build_files(self) -> ttk.Frame:
+        box = ttk.LabelFrame(self, text="Files", padding=8)
+        box.columnconfigure(1, weight=1)
+        self.input_var = tk.StringVar(self, "")
+        self.output_var = tk.StringVar(self, "")
+        for row, (text, var, command) in enumerate((("Input CSV", self.input_var, self.choose_input),
+                                                    ("Output CSV", self.output_var, self.choose_output))):
+            ttk.Label(box, text=text).grid(row=row, column=0, sticky="w", pady=2)
+            entry = ttk.Entry(box, textvariable=var)
+            entry.grid(row=row, column=1, sticky="ew", padx=8, pady=2)
+            entry.bind("<Return>", lambda _e: self.score())
+            button = ttk.Button(box, text="Choose\u2026", command=command)
+            button.grid(row=row, column=2, pady=2)
+        self.input_var.trace_add("write", lambda *_: self._refresh_state())
+        self.output_var.trace_add("write", lambda *_: self._refresh_state())
+        ttk.Label(box, text="Every input row comes back in the same order with its original columns, "
+                            "plus probability, prediction, threshold and status (the reason a row "
+                            "could not be scored).", style="Small.TLabel",
+                  wraplength=wrap_chars(self, 100)).grid(row=2, column=0, columnspan=3, sticky="w", pady=(4, 0))
+        return box
+
+    def _build_run(self) -> ttk.Frame:
+        box = ttk.Frame(self)
+        box.columnconfigure(2, weight=1)
+        self.score_button = ttk.Button(box, text="Score", command=self.score)
+        self.score_button.grid(row=0, column=0, sticky="w")
+        self.cancel_button = ttk.Button(box, text="Cancel (Esc)", command=self.cancel)
+        self.cancel_button.grid(row=0, column=1, sticky="w", padx=(6, 0))
+        for button in (self.score_button, self.cancel_button):
+            button.bind("<Return>", lambda _e, b=button: b.invoke())
+        self.progressbar = ttk.Progressbar(box, orient="horizontal", mode="determinate", maximum=1.0)
+        self.progressbar.grid(row=0, column=2, sticky="ew", padx=(12, 0))
+        self.progress_label = ttk.Label(box, text="", style="Muted.TLabel")
+        self.progress_label.grid(row=1, column=2, sticky="w", padx=(12, 0))
+        self.model_label = ttk.Label(box, text="", style="Muted.TLabel")
+        self.model_label.grid(row=1, column=0, columnspan=2, sticky="w", pady=(4, 0))
+        self.message_label = ttk.Label(box, text="", wraplength=wrap_chars(self, 100))
+        self.message_label.grid(row=2, column=0, columnspan=3, sticky="w", pady=(4, 0))
+        return box
+
+    def _build_summary(self) -> ttk.Frame:
+        box = ttk.LabelFrame(self, text="Summary", padding=8)
+        counts = ttk.Frame(box)
+        counts.grid(row=0, column=0, sticky="w")
+        self.count_labels = {}
+        for col, (key, title) in enumerate(COUNTS):
+            ttk.Label(counts, text=title, style="Muted.TLabel").grid(row=0, column=col, sticky="w", padx=(0, 24))
+            label = ttk.Label(counts, text="\u2014", font="BcTitle")
+            label.grid(row=1, column=col, sticky="w", padx=(0, 24))
+            self.count_labels[key] = label
+        where = ttk.Frame(box)
+        where.grid(row=1, column=0, sticky="ew", pady=(8, 0))
+        self.output_label = ttk.Label(where, text="", wraplength=wrap_chars(self, 80))
+        self.output_label.pack(side="left")
+        self.open_button = ttk.Button(where, text="Open output folder", command=self._open_output_folder)
+        self.open_button.pack(side="left", padx=(12, 0))
+        self.open_button.bind("<Return>", lambda _e: self.open_button.invoke())
+        self.metrics_label = ttk.Label(box, text="", style="Muted.TLabel", wraplength=wrap_chars(self, 100))
+        self.metrics_label.grid(row=2, column=0, sticky="w", pady=(8, 0))
+        self.metrics_frame = ttk.Frame(box)
+        self.confusion = ConfusionGrid(self.metrics_frame, "Calls against the file's labels")
+        self.confusion.grid(row=0, column=0, sticky="nw")
+        self.metrics_table = MetricsTable(self.metrics_frame, height=5)
+        self.metrics_table.grid(row=0, column=1, sticky="nsew", padx=(16, 0))
+        return box
+
+    # ------------------------------------------------------------------ state
+    @property
+    def running(self) -> bool:
+        return self.job is not None
+
+    def _refresh_state(self) -> None:
+        model = self.app.model
+        if model is None:
+            self.model_label.configure(text="No model is loaded: open or train one before scoring.")
+        else:
+            self.model_label.configure(
+                text=f"Model {model.model_id}, threshold {format_threshold(self.app.threshold)}")
+        ready = (model is not None and not self.running and self.input_var.get().strip() != ""
+                 and self.output_var.get().strip() != "")
+        self.score_button.state(["!disabled"] if ready else ["disabled"])
+        self.cancel_button.state(["!disabled"] if self.running else ["disabled"])
+        self.open_button.state(["!disabled"] if self.summary is not None else ["disabled"])
+
+    def _say(self, text: str, error: bool = False) -> None:
+        self.message_label.configure(text=f"{WARNING_MARK} {text}" if error else text,
+                                     style="Error.TLabel" if error else "TLabel")
+
+    # ----------------------------------------------------------------- files
+    def choose_input(self) -> None:
+        current = self.input_var.get().strip()
+        path = self.app.dialogs.askopenfilename(
+            title="Choose the CSV to score", filetypes=CSV_TYPES,
+            initialdir=str(Path(current).parent) if current else None)
+        if path:
+            self.set_input(path)
+
+    def set_input(self, path: str | os.PathLike) -> None:
+        """Use ``path`` as input; the output follows with the default name unless the user chose one."""
+        from bcdesktop import scoring
+
+        path = os.fspath(path)
+        self.input_var.set(path)
+        if self.output_var.get().strip() in ("", self._default_output):
+            self._default_output = os.fspath(scoring.default_output_path(path))
+            self.output_var.set(self._default_output)
+
+    def choose_output(self) -> None:
+        current = Path(self.output_var.get().strip() or self.input_var.get().strip() or "scored.csv")
+        path = self.app.dialogs.asksaveasfilename(
+            title="Save the scored CSV as", filetypes=[("CSV files", "*.csv"), ("All files", "*")],
+            defaultextension=".csv", initialfile=current.name,
+            initialdir=str(current.parent) if str(current.parent) not in ("", ".") else None)
+        if path:
+            self.output_var.set(os.fspath(path))
+
+    # ----------------------------------------------------------------- scoring
+    def score(self) -> None:
+        """Check the files, ask before replacing an existing output, then score in the background."""
+        if self.running:
+            return
+        model = self.app.model
+        source = self.input_var.get().strip()
+        target = self.output_var.get().strip()
+        if model is None:
+            self._say("No model is loaded: open or train one before scoring.", error=True)
+            return
+        if not source or not target:
+            self._say("Choose an input CSV and an output file first.", error=True)
+            return
+        source_path, target_path = Path(source).expanduser(), Path(target).expanduser()
+        if not source_path.is_file():
+            self._say(f"The input file {source_path} does not exist. Choose another.", error=True)
+            return
+        if same_file(source_path, target_path):
+            self._say("The output file is the input file: scoring would overwrite your data. "
+                      "Choose a different output file.", error=True)
+            return
+        force = False
+        if target_path.exists():
+            if not self.app.dialogs.askyesno(
+                    "Replace the output file?",
+                    f"{target_path} already exists.\n\nReplace it with the new scores?"):
+                self._say(f"Not scored: {target_path.name} already exists and was kept. "
+                          "Choose another output file, or score again and agree to replace it.",
+                          error=True)
+                return
+            force = True
+
+        threshold = self.app.threshold
+        bundle = model
+
+        def work(report, cancel):
+            from bcdesktop import scoring
+
+            return scoring.score_csv(source_path, target_path, bundle, threshold=threshold, force=force,
+                                     progress=report, cancel=cancel)
+
+        self._clear_results()
+        self._say(f"Scoring {source_path.name} at threshold {format_threshold(threshold)}\u2026")
+        self.progress_label.configure(text="Starting\u2026")
+        self.progressbar.configure(value=0)
+        self.job = self.app.run_in_thread(work, self._on_done, progress=self._on_progress)
+        self._refresh_state()
+        self.cancel_button.focus_set()
+
+    def _on_escape(self, _event=None) -> None:
+        notebook = self.master
+        visible = not isinstance(notebook, ttk.Notebook) or notebook.select() == str(self)
+        if self.running and visible:
+            self.cancel()
+
+    def cancel(self) -> None:
+        """Ask the running scoring to stop; no output file is left behind."""
+        if self.running:
+            self.job.cancel()
+            self.progress_label.configure(text="Cancelling\u2026")
+            self.cancel_button.state(["disabled"])
+
+    def _on_progress(self, msg) -> None:
+        rows = getattr(msg, "rows_done", None)
+        rate = getattr(msg, "rows_per_s", None)
+        fraction = getattr(msg, "fraction", None)
+        parts = []
+        if rows is not None:
+            parts.append(f"{rows:,} rows")
+        if rate:
+            parts.append(f"{rate:,.0f} rows/s")
+        left = format_seconds(getattr(msg, "eta_s", None))
+        if left:
+            parts.append(f"{left} left")
+        self.progress_label.configure(text=" \u00b7 ".join(parts))
+        if fraction is not None:
+            self.progressbar.configure(value=max(0.0, min(1.0, fraction)))
+
+    def _on_done(self, ok: bool, result) -> None:
+        self.job = None
+        if ok:
+            self.progressbar.configure(value=1.0)
+            self.progress_label.configure(text="Done.")
+            self._show_summary(result)
+        elif isinstance(result, Cancelled):
+            self.progressbar.configure(value=0)
+            self.progress_label.configure(text="")
+            self._say("Cancelled: no output file was written.")
+        else:
+            self.progress_label.configure(text="")
+            self._say("Scoring stopped with an error (shown in the message box).", error=True)
+            self.app.report_exception(result)
+        self._refresh_state()
+
+    # ----------------------------------------------------------------- results
+    def _clear_results(self) -> None:
+        self.summary = None
+        for label in self.count_labels.values():
+            label.configure(text="\u2014")
+        self.output_label.configure(text="")
+        self.metrics_label.configure(text="")
+        self.metrics_frame.grid_remove()
+        self.rejected_tree.replace_rows([])
+
+    def _show_summary(self, summary) -> None:
+        self.summary = summary
+        for key, label in self.count_labels.items():
+            label.configure(text=f"{getattr(summary, key):,}")
+        self.output_label.configure(text=f"Written to {summary.output}")
+        self._say(f"Scored {summary.scored:,} of {summary.rows_read:,} rows"
+                  + (f"; {summary.rejected:,} could not be scored (see below)." if summary.rejected else "."))
+        self.rejected_tree.replace_rows(
+            (r.line, r.sample_id, r.column or "(whole row)", r.reason) for r in summary.rejections)
+        m = summary.metrics
+        if m is None:
+            self.metrics_label.configure(text="The file has no class column, so the calls cannot be "
+                                              "checked against labels.")
+            self.metrics_frame.grid_remove()
+        else:
+            self.metrics_label.configure(text=f"The file has labels: the calls on its {m.n:,} labelled "
+                                              f"scored rows, with 95% Wilson intervals.")
+            self.confusion.show(m.tp, m.fp, m.tn, m.fn)
+            self.metrics_table.show(m)
+            self.metrics_frame.grid(row=3, column=0, sticky="w", pady=(4, 0))
+
+    def _open_output_folder(self) -> None:
+        if self.summary is None:
+            return
+        try:
+            self.open_folder(Path(self.summary.output).parent)
+        except Exception as exc:  # UserError or a bug: one handler shows it
+            self.app.report_exception(exc)

@@ -1,14 +1,328 @@
-"""The Threshold tab (being filled in)."""
+"""The Threshold tab: choose where "malignant" begins, and see what it costs.
+
+The metrics are computed on the model's held-out probabilities (validation rows or
+out-of-fold predictions) with plain NumPy, so they follow the slider at once; the
+pictures (ROC curve with the operating point, probability distribution per class
+with the threshold line) update their artists in place and redraw at most every
+``REDRAW_MS``. The threshold is applied through ``app.set_threshold``, which the
+Patient and Batch tabs follow and which is saved with the model.
+"""
 
 from __future__ import annotations
 
+import math
+import tkinter as tk
 from tkinter import ttk
+
+import numpy as np
+
+from bcdesktop import metrics
+from bcdesktop.errors import UserError
+from bcdesktop.gui.tab_patient import WARNING_MARK, format_threshold, wrap_chars
+from bcdesktop.gui.widgets import BENIGN, ERROR_TEXT, MALIGNANT, ConfusionGrid, MetricsTable
+
+T_MIN, T_MAX = 0.01, 0.99
+REDRAW_MS = 60
+
+def parse_threshold(text: str) -> tuple[float | None, str | None]:
+    """``(threshold, None)`` for a number in 0.01..0.99 (``"35%"`` means 0.35), else ``(None, message)``."""
+    raw = text.strip()
+    try:
+        value = float(raw[:-1]) / 100 if raw.endswith("%") else float(raw)
+    except ValueError:
+        return None, f"'{raw}' is not a number: enter a threshold from 0.01 to 0.99." if raw else \
+            "Enter a threshold from 0.01 to 0.99."
+    if not (T_MIN <= value <= T_MAX) or math.isnan(value):
+        return None, f"{raw} is outside 0.01 to 0.99."
+    return value, None
+
+
+def roc_points(y: np.ndarray, p: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+    """ROC curve ``(fpr, tpr, auc)`` from one :func:`metrics.sweep` over every distinct
+    probability (plain NumPy: no scikit-learn import on the Tk thread). The trapezoid
+    area over these points equals ``roc_auc_score``; NaN AUC with a single class."""
+    thresholds = np.concatenate(([np.inf], np.unique(p)[::-1]))
+    s = metrics.sweep(y, p, thresholds)
+    fpr, tpr = 1.0 - s.specificity, s.sensitivity
+    if np.isnan(fpr).any() or np.isnan(tpr).any():
+        return np.empty(0), np.empty(0), math.nan
+    return fpr, tpr, float(np.trapezoid(tpr, fpr))
 
 
 class ThresholdTab(ttk.Frame):
-    """The Threshold tab, built as ``ThresholdTab(notebook, app)``."""
+    """Threshold slider and entry, metrics, ROC and distribution plots.
+
+    Widgets tests read: ``scale``, ``entry_var``, ``entry_message``, ``source_label``,
+    ``confusion`` (widgets.ConfusionGrid), ``metrics_table`` (widgets.MetricsTable),
+    ``target_var``, ``find_button``, ``find_label``;
+    after :meth:`ensure_plots`: ``figure``, ``canvas``, ``threshold_line``,
+    ``roc_point``.
+    """
 
     def __init__(self, master, app):
-        super().__init__(master, padding=8)
+        super().__init__(master, padding=10)
         self.app = app
-        ttk.Label(self, text="Threshold").grid(row=0, column=0, sticky="nw")
+        self._syncing = False
+        self._draw_job = None
+        self._y = self._p = None
+        self._roc = (np.empty(0), np.empty(0), math.nan)
+        self.figure = self.canvas = None
+
+        self.columnconfigure(1, weight=1)
+        self.rowconfigure(1, weight=1)
+        self._build_controls().grid(row=0, column=0, columnspan=2, sticky="ew")
+        self._build_metrics().grid(row=1, column=0, sticky="nsew", pady=(10, 0))
+        self.plot_frame = ttk.LabelFrame(self, text="ROC curve and predicted probabilities", padding=4)
+        self.plot_frame.grid(row=1, column=1, sticky="nsew", padx=(10, 0), pady=(10, 0))
+        # matplotlib costs ~0.5 s to import: build the pictures when the tab is first shown.
+        self.plot_frame.bind("<Map>", lambda _e: self.ensure_plots(), add="+")
+
+        app.root.bind("<<ModelChanged>>", lambda _e: self._on_model_changed(), add="+")
+        app.root.bind("<<ThresholdChanged>>", lambda _e: self._on_threshold_changed(), add="+")
+        self._on_model_changed()
+
+    # ----------------------------------------------------------------- layout
+    def _build_controls(self) -> ttk.Frame:
+        box = ttk.LabelFrame(self, text="Malignancy threshold", padding=8)
+        box.columnconfigure(1, weight=1)
+        ttk.Label(box, text="Threshold").grid(row=0, column=0, sticky="w")
+        self.scale = ttk.Scale(box, from_=T_MIN, to=T_MAX, orient="horizontal",
+                               length=wrap_chars(self, 40), command=self._on_slide)
+        self.scale.grid(row=0, column=1, sticky="ew", padx=8)
+        for keys, step in ((("<Left>", "<Down>"), -0.01), (("<Right>", "<Up>"), 0.01),
+                           (("<Prior>",), 0.1), (("<Next>",), -0.1)):
+            for key in keys:
+                self.scale.bind(key, lambda _e, s=step: self._nudge(s))
+        self.entry_var = tk.StringVar(self, "")
+        self.entry = ttk.Entry(box, textvariable=self.entry_var, width=7, justify="right")
+        self.entry.grid(row=0, column=2, sticky="w")
+        self.entry.bind("<Return>", lambda _e: self.apply_entry())
+        self.entry.bind("<KP_Enter>", lambda _e: self.apply_entry())
+        self.entry.bind("<FocusOut>", lambda _e: self.apply_entry())
+        self.entry_message = ttk.Label(box, text="", style="Error.TLabel")
+        self.entry_message.grid(row=0, column=3, sticky="w", padx=(8, 0))
+        ttk.Label(box, text="Cases whose malignancy probability is at or above the threshold are "
+                            "called malignant. The threshold applies at once to the Patient and Batch "
+                            "tabs and is saved with the model.", style="Muted.TLabel",
+                  wraplength=wrap_chars(self, 100)).grid(row=1, column=0, columnspan=4, sticky="w",
+                                                            pady=(4, 8))
+
+        find = ttk.Frame(box)
+        find.grid(row=2, column=0, columnspan=4, sticky="w")
+        ttk.Label(find, text="Find the threshold for sensitivity \u2265").pack(side="left")
+        self.target_var = tk.StringVar(self, "95")
+        self.target_entry = ttk.Entry(find, textvariable=self.target_var, width=5, justify="right")
+        self.target_entry.pack(side="left", padx=4)
+        self.target_entry.bind("<Return>", lambda _e: self.find_for_sensitivity())
+        self.target_entry.bind("<KP_Enter>", lambda _e: self.find_for_sensitivity())
+        ttk.Label(find, text="%").pack(side="left")
+        self.find_button = ttk.Button(find, text="Find", command=self.find_for_sensitivity)
+        self.find_button.pack(side="left", padx=(8, 0))
+        self.find_button.bind("<Return>", lambda _e: self.find_button.invoke())
+        self.find_label = ttk.Label(find, text="")
+        self.find_label.pack(side="left", padx=(12, 0))
+        ttk.Label(box, text="Picks the highest threshold that still calls at least X% of the malignant "
+                            "cases malignant: of all such thresholds it has the best specificity "
+                            "(fewest benign cases called malignant).", style="Small.TLabel",
+                  wraplength=wrap_chars(self, 110)).grid(
+            row=3, column=0, columnspan=4, sticky="w", pady=(2, 0))
+        return box
+
+    def _build_metrics(self) -> ttk.Frame:
+        box = ttk.Frame(self)
+        box.columnconfigure(0, weight=1)
+        self.source_label = ttk.Label(box, text="", style="Bold.TLabel", wraplength=wrap_chars(self, 50))
+        self.source_label.grid(row=0, column=0, sticky="w")
+        self.confusion = ConfusionGrid(box, "Calls at this threshold")
+        self.confusion.grid(row=1, column=0, sticky="w", pady=(8, 0))
+        ttk.Label(box, text="95% Wilson confidence intervals", style="Muted.TLabel").grid(
+            row=2, column=0, sticky="w", pady=(10, 2))
+        self.metrics_table = MetricsTable(box)
+        self.metrics_table.tree.column("metric", width=wrap_chars(self, 30))  # fit "NPV (negative ...)"
+        self.metrics_table.grid(row=3, column=0, sticky="ew")
+        ttk.Label(box, text="Sensitivity: malignant cases called malignant. Specificity: benign cases "
+                            "called benign. PPV / NPV: malignant / benign calls that are right.",
+                  style="Small.TLabel", wraplength=wrap_chars(self, 50)).grid(row=4, column=0, sticky="w",
+                                                                             pady=(4, 0))
+        return box
+
+    def ensure_plots(self) -> None:
+        """Build the embedded figure (once) and draw the current model's pictures."""
+        if self.figure is not None:
+            return
+        from matplotlib.backends.backend_tkagg import FigureCanvasTkAgg
+        from matplotlib.figure import Figure
+
+        self.figure = Figure(figsize=(7.5, 3.6), dpi=96, layout="constrained")
+        self.ax_roc, self.ax_hist = self.figure.subplots(1, 2, width_ratios=(1, 1.15))
+        self.canvas = FigureCanvasTkAgg(self.figure, master=self.plot_frame)
+        self.canvas.get_tk_widget().pack(fill="both", expand=True)
+        self._redraw_model()
+
+    # ------------------------------------------------------------- the model
+    def _on_model_changed(self) -> None:
+        model = self.app.model
+        p = getattr(model, "eval_probs", None)
+        y = getattr(model, "eval_labels", None)
+        if model is None or p is None or y is None or len(p) == 0:
+            self._y = self._p = None
+            self._roc = (np.empty(0), np.empty(0), math.nan)
+            self.source_label.configure(
+                text="No model is loaded." if model is None else
+                "This model carries no held-out predictions, so its threshold cannot be evaluated "
+                "here. Train a model with a validation split, or cross-validate, to see these figures.",
+                foreground=ERROR_TEXT)
+        else:
+            self._y = np.asarray(y).astype(np.int8)
+            self._p = np.asarray(p, dtype=np.float64)
+            self._roc = roc_points(self._y, self._p)
+            kind = getattr(model, "eval_kind", "validation")
+            what = (f"out-of-fold predictions (n={self._p.size})" if kind == "out-of-fold"
+                    else f"validation rows (n={self._p.size})")
+            self.source_label.configure(text=f"Evaluated on {what} of model {model.model_id}",
+                                        foreground="")
+        for state in (self.find_button, self.target_entry):
+            state.state(["!disabled"] if self._p is not None else ["disabled"])
+        self.find_label.configure(text="")
+        self._redraw_model()
+        self._on_threshold_changed()
+
+    def _redraw_model(self) -> None:
+        """Rebuild the pictures' artists for the current held-out probabilities."""
+        if self.figure is None:
+            return
+        t = self.app.threshold
+        for ax in (self.ax_roc, self.ax_hist):
+            ax.clear()
+        fpr, tpr, auc = self._roc
+        ax = self.ax_roc
+        ax.plot([0, 1], [0, 1], color="0.7", linestyle=":", linewidth=1)
+        ax.plot(fpr, tpr, color="black", linewidth=1.5)
+        (self.roc_point,) = ax.plot([], [], marker="o", markersize=9, linestyle="none",
+                                    markerfacecolor=MALIGNANT, markeredgecolor="black")
+        ax.set_xlim(-0.02, 1.02)
+        ax.set_ylim(-0.02, 1.02)
+        ax.set_aspect("equal")
+        ax.set_xlabel("1 \u2212 specificity")
+        ax.set_ylabel("Sensitivity")
+        ax.set_title("ROC curve" + ("" if math.isnan(auc) else f" (AUC {auc:.3f})"), fontsize="medium")
+
+        ax = self.ax_hist
+        if self._p is not None:
+            bins = np.linspace(0.0, 1.0, 21)
+            for label, name, colour, hatch in ((0, "Benign", BENIGN, "//"),
+                                               (1, "Malignant", MALIGNANT, "\\\\")):
+                values = self._p[self._y == label]
+                ax.hist(values, bins=bins, histtype="stepfilled", facecolor=colour, alpha=0.3,
+                        edgecolor=colour, hatch=hatch, linewidth=1.5, label=f"{name} (n={values.size})")
+            # Most cases sit near 0 or 1; a log count axis keeps the few in between visible.
+            ax.set_yscale("log")
+            ax.set_ylim(0.7, None)
+            ax.yaxis.set_major_formatter("{x:g}")
+            ax.legend(loc="upper center", fontsize="small", frameon=False)
+        else:
+            ax.text(0.5, 0.5, "No held-out predictions", ha="center", va="center", transform=ax.transAxes)
+            self.ax_roc.text(0.5, 0.5, "No held-out predictions", ha="center", va="center",
+                             transform=self.ax_roc.transAxes)
+        self.threshold_line = ax.axvline(t, color="black", linestyle="--", linewidth=1.5)
+        ax.set_xlim(0, 1)
+        ax.set_xlabel("Predicted probability of malignancy")
+        ax.set_ylabel("Cases (log scale)" if self._p is not None else "Cases")
+        ax.set_title("Probabilities by true class", fontsize="medium")
+        self._update_artists(t)
+        self.canvas.draw_idle()
+
+    # ------------------------------------------------------------ the threshold
+    def _on_slide(self, value: str) -> None:
+        if self._syncing:
+            return
+        self._apply(round(float(value), 2))
+
+    def _nudge(self, step: float) -> str:
+        self._apply(min(T_MAX, max(T_MIN, round(self.app.threshold + step, 2))))
+        return "break"
+
+    def apply_entry(self) -> None:
+        """Apply the exact value typed in the entry, or show why it cannot be used."""
+        value, message = parse_threshold(self.entry_var.get())
+        if message:
+            self.entry_message.configure(text=f"{WARNING_MARK} {message}")
+            return
+        self.entry_message.configure(text="")
+        self._apply(value)
+
+    def _apply(self, t: float) -> None:
+        if abs(t - self.app.threshold) > 1e-12:
+            self.app.set_threshold(t)  # -> <<ThresholdChanged>> -> _on_threshold_changed
+        else:
+            self._on_threshold_changed()
+
+    def _on_threshold_changed(self) -> None:
+        t = self.app.threshold
+        self._syncing = True
+        try:
+            self.scale.set(t)
+        finally:
+            self._syncing = False
+        if self.focus_get() is not self.entry or not self.entry_message.cget("text"):
+            self.entry_var.set(format_threshold(t))
+            self.entry_message.configure(text="")
+        self._show_metrics(t)
+        if self.figure is not None:
+            self._update_artists(t)
+            self._schedule_draw()
+
+    def _show_metrics(self, t: float) -> None:
+        m = None if self._p is None else metrics.metrics_at(self._y, self._p, t)
+        self.metrics_table.show(m)
+        if m is None:
+            self.confusion.show(None, None, None, None)
+        else:
+            self.confusion.show(m.tp, m.fp, m.tn, m.fn)
+
+    def _update_artists(self, t: float) -> None:
+        self.threshold_line.set_xdata([t, t])
+        if self._p is None:
+            self.roc_point.set_data([], [])
+            return
+        c = metrics.confusion(self._y, self._p, t)
+        sens = c.tp / (c.tp + c.fn) if c.tp + c.fn else math.nan
+        spec = c.tn / (c.tn + c.fp) if c.tn + c.fp else math.nan
+        self.roc_point.set_data([1.0 - spec], [sens])
+
+    def _schedule_draw(self) -> None:
+        if self._draw_job is None:
+            self._draw_job = self.after(REDRAW_MS, self._draw)
+
+    def _draw(self) -> None:
+        self._draw_job = None
+        if self.canvas is not None:
+            self.canvas.draw_idle()
+
+    def find_for_sensitivity(self) -> None:
+        """Apply the highest threshold whose held-out sensitivity is at least the target."""
+        if self._p is None:
+            return
+        raw = self.target_var.get().strip().rstrip("%")
+        try:
+            target = float(raw)
+        except ValueError:
+            target = math.nan
+        if not (0 < target <= 100):
+            self.find_label.configure(text=f"{WARNING_MARK} Enter a sensitivity above 0 and at most 100 (%).",
+                                      foreground=ERROR_TEXT)
+            return
+        try:
+            best = metrics.threshold_for_sensitivity(self._y, self._p, target / 100)
+        except UserError as exc:
+            self.find_label.configure(text=f"{WARNING_MARK} {exc}", foreground=ERROR_TEXT)
+            return
+        # Round down (a lower threshold never loses sensitivity) and keep to the slider's range.
+        t = min(T_MAX, max(T_MIN, math.floor(best * 10_000) / 10_000))
+        m = metrics.metrics_at(self._y, self._p, t)
+        met = "meets" if m.sensitivity.value * 100 >= target - 1e-9 else "cannot reach"
+        self.find_label.configure(
+            text=f"Threshold {format_threshold(t)}: sensitivity {100 * m.sensitivity.value:.1f}% "
+                 f"({met} {target:g}%), specificity {100 * m.specificity.value:.1f}%.",
+            foreground="")
+        self._apply(t)
