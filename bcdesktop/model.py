@@ -1,0 +1,417 @@
+"""The NumPy network: a min-max scaler and a small multilayer perceptron.
+
+The network has ReLU hidden layers and one sigmoid output unit giving the
+probability that a tumour is malignant. Its loss is the (weighted) mean binary
+cross-entropy, computed stably from the logits ``z``::
+
+    loss = sum_i w_i * (log(1 + exp(z_i)) - y_i * z_i) / sum_i w_i
+
+Weights are stored ``(n_out, n_in)`` like the article this project reproduces,
+and examples are laid out as columns inside the passes (``A`` is
+``(n_units, n_samples)``). Each layer's weights and bias share one packed matrix
+``[W | b]`` of shape ``(n_out, n_in + 1)``, and each activation buffer carries a
+last row of ones, so ``Z = W @ A + b`` is one product ``[W | b] @ [A; 1]`` and the
+gradient of ``[W | b]`` is one product too. All packed matrices are views into one
+flat parameter vector, which lets an optimizer update every parameter at once.
+
+Only NumPy is imported here: this module is on the application's start-up path.
+"""
+
+import math
+
+import numpy as np
+
+__all__ = ["Scaler", "MLP", "Pass", "INITS", "ACTIVATIONS", "DERIVATIVES"]
+
+INITS = ("article", "he", "xavier")
+
+
+# --- activations, in place, as lookup tables (after scikit-learn's _base.py) ---
+# ``ACTIVATIONS[name](Z, active)`` overwrites Z with the activation of Z; ReLU also
+# writes to the float array ``active`` 1 where Z > 0 and 0 elsewhere: its derivative.
+# ``DERIVATIVES[name](active, delta)`` multiplies delta by that derivative.
+
+def inplace_relu(Z, active):
+    """Rectified linear unit ``max(Z, 0)`` in place, as ``Z * (Z > 0)``."""
+    np.greater(Z, 0.0, out=active)
+    np.multiply(Z, active, out=Z)
+
+
+def inplace_relu_derivative(active, delta):
+    """``delta *= relu'(Z)``, which is 1 where the unit was active and 0 elsewhere."""
+    np.multiply(delta, active, out=delta)
+
+
+def inplace_logistic(Z, active=None):
+    """Sigmoid ``1 / (1 + exp(-Z))`` in place, as ``(1 + tanh(Z / 2)) / 2``.
+
+    The tanh form never overflows, whatever the size of ``Z``.
+    """
+    np.multiply(Z, 0.5, out=Z)
+    np.tanh(Z, out=Z)
+    np.multiply(Z, 0.5, out=Z)
+    np.add(Z, 0.5, out=Z)
+
+
+ACTIVATIONS = {"relu": inplace_relu, "logistic": inplace_logistic}
+DERIVATIVES = {"relu": inplace_relu_derivative}
+
+
+class Scaler:
+    """Min-max scaling of each feature to 0..1, fitted on training rows only.
+
+    Parameters
+    ----------
+    data_min, data_max : array-like, shape (n_features,)
+        Smallest and largest value of each feature in the rows it was fitted on.
+        A constant feature (min == max) is mapped to 0 instead of dividing by 0.
+    """
+
+    def __init__(self, data_min, data_max):
+        data_min = np.array(data_min, dtype=np.float64).reshape(-1)
+        data_max = np.array(data_max, dtype=np.float64).reshape(-1)
+        if data_min.shape != data_max.shape:
+            raise ValueError(
+                f"Scaler: data_min has {data_min.size} values but data_max has {data_max.size}.")
+        if not (np.all(np.isfinite(data_min)) and np.all(np.isfinite(data_max))):
+            raise ValueError("Scaler: data_min and data_max must be finite numbers.")
+        if np.any(data_max < data_min):
+            raise ValueError("Scaler: data_max is smaller than data_min for some feature.")
+        self.data_min = data_min
+        self.data_max = data_max
+
+    @classmethod
+    def fit(cls, X):
+        """Scaler fitted on the rows of ``X``, shape (n_samples, n_features)."""
+        X = np.asarray(X, dtype=np.float64)
+        if X.ndim != 2 or X.shape[0] == 0:
+            raise ValueError(f"Scaler.fit needs a non-empty 2-D array, got shape {X.shape}.")
+        return cls(X.min(axis=0), X.max(axis=0))
+
+    @property
+    def n_features(self):
+        return self.data_min.size
+
+    def transform(self, X):
+        """Scaled copy of ``X`` (n_samples, n_features): ``(X - min) / (max - min)``."""
+        X = np.asarray(X, dtype=np.float64)
+        if X.ndim != 2 or X.shape[1] != self.n_features:
+            raise ValueError(
+                f"Scaler expects {self.n_features} features per row, got shape {X.shape}.")
+        span = self.data_max - self.data_min
+        return (X - self.data_min) / np.where(span > 0, span, 1.0)
+
+    def __repr__(self):
+        return (f"Scaler(data_min={self.data_min.tolist()}, "
+                f"data_max={self.data_max.tolist()})")
+
+
+class MLP:
+    """Multilayer perceptron: ReLU hidden layers and one sigmoid output unit.
+
+    Parameters
+    ----------
+    n_inputs : int
+        Number of input features (9 for the Wisconsin scores).
+    hidden : sequence of int
+        Sizes of the hidden layers, e.g. ``(15,)`` or ``(16, 8)``.
+    init : {"article", "he", "xavier"}
+        ``article`` replays the article's legacy ``np.random.RandomState(seed)``
+        stream: each layer draws ``randn(n_out, n_in) / sqrt(n_in)`` in order,
+        biases 0. ``he``: normal with standard deviation ``sqrt(2 / n_in)``;
+        ``xavier``: Glorot uniform on ``+-sqrt(6 / (n_in + n_out))``; both through
+        ``np.random.default_rng(seed)``, biases 0.
+    seed : int
+        Seed of the initialisation.
+
+    Attributes
+    ----------
+    layer_sizes : tuple of int
+        ``(n_inputs, *hidden, 1)``.
+    theta : ndarray, shape (n_parameters,)
+        Every parameter in one flat vector; ``packed[l]`` are views into it.
+    packed : list of ndarray, each (n_out, n_in + 1)
+        ``[W | b]`` of each layer.
+    """
+
+    hidden_activation = "relu"
+    out_activation = "logistic"
+
+    def __init__(self, n_inputs=9, hidden=(15,), init="he", seed=0):
+        if isinstance(hidden, (int, np.integer)):
+            hidden = (hidden,)
+        hidden = tuple(hidden)
+        if not _is_count(n_inputs):
+            raise ValueError(f"n_inputs must be a positive whole number, got {n_inputs!r}.")
+        if not all(_is_count(h) for h in hidden):
+            raise ValueError(f"hidden layer sizes must be positive whole numbers, got {hidden!r}.")
+        if init not in INITS:
+            raise ValueError(f"init must be one of {', '.join(INITS)}, got {init!r}.")
+        if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
+            raise ValueError(f"seed must be a whole number >= 0, got {seed!r}.")
+        self.layer_sizes = (int(n_inputs), *(int(h) for h in hidden), 1)
+        self.init = init
+        self.seed = int(seed)
+        self._allocate()
+        self._initialise(init, int(seed))
+
+    def _allocate(self):
+        shapes = [(n_out, n_in + 1) for n_in, n_out in zip(self.layer_sizes, self.layer_sizes[1:])]
+        self.theta = np.zeros(sum(r * c for r, c in shapes))
+        self.packed = _views(self.theta, shapes)
+
+    def _initialise(self, init, seed):
+        if init == "article":
+            rs = np.random.RandomState(seed)
+            for Wb in self.packed:
+                n_in = Wb.shape[1] - 1
+                Wb[:, :-1] = rs.randn(Wb.shape[0], n_in) / np.sqrt(n_in)
+            return
+        rng = np.random.default_rng(seed)
+        for Wb in self.packed:
+            n_out, n_in = Wb.shape[0], Wb.shape[1] - 1
+            if init == "he":
+                Wb[:, :-1] = rng.standard_normal((n_out, n_in)) * np.sqrt(2.0 / n_in)
+            else:
+                limit = np.sqrt(6.0 / (n_in + n_out))
+                Wb[:, :-1] = rng.uniform(-limit, limit, (n_out, n_in))
+
+    # --- parameters -----------------------------------------------------------------
+
+    @property
+    def n_inputs(self):
+        return self.layer_sizes[0]
+
+    @property
+    def hidden(self):
+        return self.layer_sizes[1:-1]
+
+    @property
+    def params(self):
+        """Copies of ``[W1, b1, W2, b2, ...]``; ``W`` is (n_out, n_in), ``b`` is (n_out,)."""
+        out = []
+        for Wb in self.packed:
+            out += [Wb[:, :-1].copy(), Wb[:, -1].copy()]
+        return out
+
+    @property
+    def weight_mask(self):
+        """(n_parameters,) 1.0 where ``theta`` holds a weight, 0.0 where a bias."""
+        mask = np.ones_like(self.theta)
+        for Wb in _views(mask, [Wb.shape for Wb in self.packed]):
+            Wb[:, -1] = 0.0
+        return mask
+
+    @classmethod
+    def from_params(cls, params):
+        """Network with the given ``[W1, b1, W2, b2, ...]`` (copied).
+
+        Raises ValueError when the shapes do not chain into a network with one
+        output, or when a value is not finite.
+        """
+        params = [np.asarray(p, dtype=np.float64) for p in params]
+        if len(params) < 2 or len(params) % 2:
+            raise ValueError(
+                f"Network parameters must be pairs [W1, b1, W2, b2, ...], got {len(params)} arrays.")
+        Ws, bs = params[0::2], params[1::2]
+        for k, (W, b) in enumerate(zip(Ws, bs), start=1):
+            if W.ndim != 2 or b.shape != (W.shape[0],) or 0 in W.shape:
+                raise ValueError(
+                    f"Layer {k}: weights {W.shape} and bias {b.shape} do not fit "
+                    "(expected W (n_out, n_in) and b (n_out,)).")
+            if k > 1 and W.shape[1] != Ws[k - 2].shape[0]:
+                raise ValueError(
+                    f"Layer {k} takes {W.shape[1]} inputs but layer {k - 1} has "
+                    f"{Ws[k - 2].shape[0]} units.")
+            if not (np.all(np.isfinite(W)) and np.all(np.isfinite(b))):
+                raise ValueError(f"Layer {k} holds values that are not finite numbers.")
+        if Ws[-1].shape[0] != 1:
+            raise ValueError(f"The last layer must have 1 output unit, got {Ws[-1].shape[0]}.")
+        model = cls.__new__(cls)
+        model.layer_sizes = (Ws[0].shape[1], *(W.shape[0] for W in Ws))
+        model.init, model.seed = "params", None
+        model._allocate()
+        for Wb, W, b in zip(model.packed, Ws, bs):
+            Wb[:, :-1], Wb[:, -1] = W, b
+        return model
+
+    def copy(self):
+        return MLP.from_params(self.params)
+
+    def is_finite(self):
+        return bool(np.all(np.isfinite(self.theta)))
+
+    # --- forward, loss, gradients ---------------------------------------------------
+
+    def logits(self, X):
+        """Output before the sigmoid, shape (n_samples,), for X (n_samples, n_inputs)."""
+        return Pass(self, X).forward()[0].copy()
+
+    def predict_proba(self, X):
+        """Probability of malignancy, shape (n_samples,), for X (n_samples, n_inputs)."""
+        z = Pass(self, X).forward()
+        ACTIVATIONS[self.out_activation](z)
+        return z[0].copy()
+
+    def loss(self, X, y, sample_weight=None):
+        """Mean binary cross-entropy (weighted mean when ``sample_weight`` is given)."""
+        p = Pass(self, X, y, sample_weight)
+        p.forward()
+        return p.loss()
+
+    def loss_and_grads(self, X, y, sample_weight=None, l2=0.0):
+        """Loss ``cross-entropy + l2 / 2 * sum(W ** 2)`` and its gradients.
+
+        Returns
+        -------
+        loss : float
+        grads : list of ndarray
+            ``[dW1, db1, dW2, db2, ...]`` with the shapes of :attr:`params`.
+        """
+        if not (np.isfinite(l2) and l2 >= 0):
+            raise ValueError(f"l2 must be a number >= 0, got {l2!r}.")
+        p = Pass(self, X, y, sample_weight)
+        p.forward()
+        loss = p.loss() + 0.5 * l2 * float(np.dot(self.theta * self.weight_mask, self.theta))
+        p.backward()
+        grad = p.grad + l2 * self.weight_mask * self.theta
+        grads = []
+        for G in _views(grad, [Wb.shape for Wb in self.packed]):
+            grads += [G[:, :-1].copy(), G[:, -1].copy()]
+        return loss, grads
+
+    def __repr__(self):
+        sizes = "-".join(map(str, self.layer_sizes))
+        return f"MLP({sizes}, init={self.init!r}, seed={self.seed!r})"
+
+
+class Pass:
+    """Forward and backward passes of ``model`` over fixed data, in preallocated buffers.
+
+    The training loop builds one ``Pass`` and calls :meth:`forward`,
+    :meth:`loss` and :meth:`backward` each iteration; nothing is allocated then.
+    It reads the model's parameters live, so updating ``model.theta`` in place is
+    seen by the next :meth:`forward`.
+
+    Parameters
+    ----------
+    model : MLP
+    X : array-like, shape (n_samples, n_inputs)
+    y : array-like, shape (n_samples,), optional
+        Targets in 0..1 (0 benign, 1 malignant; a fraction for merged rows).
+    sample_weight : array-like, shape (n_samples,), optional
+        Non-negative weight of each row; normalised to sum to 1.
+
+    Attributes
+    ----------
+    grad : ndarray, shape (n_parameters,)
+        Gradient of the cross-entropy after :meth:`backward`, laid out like
+        ``model.theta``.
+    """
+
+    def __init__(self, model, X, y=None, sample_weight=None):
+        X = _check_X(X, model.n_inputs)
+        m = X.shape[0]
+        self.model = model
+        # Activations as columns, each with a last row of ones for the bias.
+        self.A = [np.ones((n + 1, m)) for n in model.layer_sizes[:-1]]
+        self.A[0][:-1] = X.T
+        self.active = [np.empty((n, m)) for n in model.layer_sizes[1:-1]]
+        self.z = np.empty((1, m))
+        if y is None:
+            return
+        self.y, self.w = _check_targets(y, sample_weight, m)
+        # dLoss/dz = w (sigmoid(z) - y) = w/2 tanh(z/2) + w (1/2 - y)
+        self._half_w = self.w / 2
+        self._w_half_minus_y = self.w * (0.5 - self.y)
+        self.delta = [np.empty((n, m)) for n in model.layer_sizes[1:]]
+        self.grad = np.empty_like(model.theta)
+        self.grads = _views(self.grad, [Wb.shape for Wb in model.packed])
+        self._buf = np.empty(m)
+        self._scaled_inputs = np.empty_like(self.A[0])
+
+    def forward(self):
+        """Logits, shape (1, n_samples): the pass's own buffer, overwritten next time."""
+        activation = ACTIVATIONS[self.model.hidden_activation]
+        for Wb, A_in, A_out, active in zip(self.model.packed, self.A, self.A[1:], self.active):
+            Z = A_out[:-1]
+            np.matmul(Wb, A_in, out=Z)        # Z = W A + b
+            activation(Z, active)
+        np.matmul(self.model.packed[-1], self.A[-1], out=self.z)
+        return self.z
+
+    def loss(self):
+        """Weighted mean cross-entropy at the logits of the last :meth:`forward`."""
+        z, buf = self.z[0], self._buf
+        np.logaddexp(0.0, z, out=buf)         # log(1 + exp(z))
+        buf -= self.y * z                      # - y z
+        return float(np.dot(self.w, buf))
+
+    def backward(self):
+        """Gradient of the cross-entropy into :attr:`grad`; needs :meth:`forward` first."""
+        model, A, grads = self.model, self.A, self.grads
+        delta = self.delta[-1]                 # dLoss/dz = w (sigmoid(z) - y)
+        np.multiply(self.z, 0.5, out=delta)
+        np.tanh(delta, out=delta)
+        np.multiply(delta, self._half_w, out=delta)
+        np.add(delta, self._w_half_minus_y, out=delta)
+        np.matmul(delta, A[-1].T, out=grads[-1])                  # d[W | b] = delta [A; 1]^T
+        if len(model.packed) == 2:
+            # One hidden layer: with one output unit, W2^T delta is an outer product,
+            #   d[W1 | b1][j, k] = w2[j] * sum_i active[j, i] * delta[i] * [X; 1][k, i],
+            # so scale the inputs by delta, multiply by the ReLU derivative, and
+            # scale the rows by w2 last: no (hidden, n_samples) temporary at all.
+            np.multiply(A[0], delta, out=self._scaled_inputs)
+            np.matmul(self.active[0], self._scaled_inputs.T, out=grads[0])
+            np.multiply(grads[0], model.packed[1][:, :-1].T, out=grads[0])
+            return self.grad
+        derivative = DERIVATIVES[model.hidden_activation]
+        for layer in range(len(model.packed) - 1, 0, -1):
+            below = self.delta[layer - 1]                         # W^T delta * relu'
+            np.matmul(model.packed[layer][:, :-1].T, delta, out=below)
+            derivative(self.active[layer - 1], below)
+            np.matmul(below, A[layer - 1].T, out=grads[layer - 1])
+            delta = below
+        return self.grad
+
+
+# --- helpers -------------------------------------------------------------------------
+
+def _views(flat, shapes):
+    views, start = [], 0
+    for shape in shapes:
+        size = math.prod(shape)
+        views.append(flat[start:start + size].reshape(shape))
+        start += size
+    return views
+
+
+def _is_count(n):
+    return isinstance(n, (int, np.integer)) and not isinstance(n, bool) and n > 0
+
+
+def _check_X(X, n_inputs):
+    X = np.asarray(X, dtype=np.float64)
+    if X.ndim != 2 or X.shape[1] != n_inputs:
+        raise ValueError(f"X must have shape (n_samples, {n_inputs}), got {X.shape}.")
+    if X.shape[0] == 0:
+        raise ValueError("X has no rows.")
+    if not np.all(np.isfinite(X)):
+        raise ValueError("X holds values that are not finite numbers.")
+    return X
+
+
+def _check_targets(y, sample_weight, m):
+    y = np.asarray(y, dtype=np.float64).reshape(-1)
+    if y.shape != (m,):
+        raise ValueError(f"y must have {m} values (one per row of X), got {y.size}.")
+    if not np.all((y >= 0) & (y <= 1)):
+        raise ValueError("y must hold labels 0 (benign) and 1 (malignant).")
+    if sample_weight is None:
+        return y, np.full(m, 1.0 / m)
+    w = np.asarray(sample_weight, dtype=np.float64).reshape(-1)
+    if w.shape != (m,):
+        raise ValueError(f"sample_weight must have {m} values, got {w.size}.")
+    if not np.all(np.isfinite(w)) or np.any(w < 0) or not w.sum() > 0:
+        raise ValueError("sample_weight must be finite, >= 0, and not all 0.")
+    return y, w / w.sum()
