@@ -1,0 +1,415 @@
+"""Model files: everything needed to predict, in one ``.npz`` without pickle.
+
+A model file is a NumPy ``.npz`` archive (a zip of ``.npy`` arrays):
+
+- ``W1``, ``b1``, ``W2``, ``b2``, ... the network, float64, ``W`` (n_out, n_in);
+- ``scaler_min``, ``scaler_max`` (9,) float64, the min-max scaler;
+- ``eval_probs`` (m,) float64 and ``eval_labels`` (m,) int8, the held-out
+  probabilities and labels the model was judged on (absent when there are none);
+- ``metadata``, a uint8 array holding UTF-8 JSON: format name and version, feature
+  names, hidden sizes, threshold, settings, seed, metrics, SHA-256 of the training
+  data, app version, creation time, and a SHA-256 checksum over every array and
+  the rest of the metadata.
+
+It is read with ``allow_pickle=False``, so a file can never run code when opened,
+and written atomically. :func:`load_model` checks everything and raises one
+:class:`~bcdesktop.errors.UserError` for a file that is missing, truncated,
+damaged, changed by hand, from a newer bcdesktop, or not a bcdesktop model at all.
+
+Only NumPy is imported here: ``bcdesktop predict`` and the window load models at
+start-up.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import io
+import json
+import math
+import os
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+from . import __version__
+from .errors import UserError
+from .model import MLP, Scaler
+
+__all__ = ["ModelBundle", "save_model", "load_model", "load_default_model",
+           "FORMAT_NAME", "FORMAT_VERSION", "EVAL_KINDS"]
+
+FORMAT_NAME = "bcdesktop-model"
+FORMAT_VERSION = 1
+EVAL_KINDS = ("validation", "out-of-fold")
+_FIX = "Choose a model file saved by bcdesktop, or train a new model."
+
+
+def _features() -> tuple[str, ...]:
+    from .data import FEATURES  # data.py imports pandas lazily
+
+    return tuple(FEATURES)
+
+
+def utc_now() -> str:
+    """Current UTC time as ISO-8601 with a ``Z``, to the second."""
+    return datetime.now(timezone.utc).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _jsonable(obj):
+    """Plain JSON types: numpy scalars/arrays unwrapped, tuples to lists, NaN/inf to None."""
+    if isinstance(obj, dict):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return _jsonable(obj.tolist())
+    if isinstance(obj, np.generic):
+        obj = obj.item()
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if obj is None or isinstance(obj, (bool, int, float, str)):
+        return obj
+    raise TypeError(f"cannot store {type(obj).__name__} in a model file's metadata")
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class ModelBundle:
+    """A trained network with everything needed to use and judge it.
+
+    Attributes
+    ----------
+    network : MLP
+    scaler : Scaler
+        Fitted on the training rows; applied to raw 1..10 scores before the network.
+    threshold : float
+        Cases with probability >= threshold are called malignant; in (0, 1).
+    features : tuple of str
+        Names of the nine inputs, in order (``bcdesktop.data.FEATURES``).
+    settings : dict
+        Training settings (``TrainConfig.to_dict()`` plus how the data were split).
+    seed : int or None
+    metrics : dict
+        JSON-ready metrics (e.g. ``{"train": ..., "validation": ...}``).
+    data_sha256 : str or None
+        SHA-256 of the training data file's bytes.
+    app_version : str
+    created_utc : str
+        ISO-8601 UTC, e.g. ``"2026-11-29T17:30:05Z"``.
+    eval_probs : ndarray (m,) or None
+        Probabilities on held-out rows, for choosing a threshold later.
+    eval_labels : ndarray (m,) of int8 or None
+    eval_kind : {"validation", "out-of-fold"} or None
+    """
+
+    network: MLP
+    scaler: Scaler
+    threshold: float = 0.5
+    features: tuple = ()
+    settings: dict = dataclasses.field(default_factory=dict)
+    seed: int | None = None
+    metrics: dict = dataclasses.field(default_factory=dict)
+    data_sha256: str | None = None
+    app_version: str = __version__
+    created_utc: str = dataclasses.field(default_factory=utc_now)
+    eval_probs: np.ndarray | None = None
+    eval_labels: np.ndarray | None = None
+    eval_kind: str | None = None
+
+    def __post_init__(self):
+        set_ = object.__setattr__
+        set_(self, "features", tuple(self.features) or _features())
+        set_(self, "threshold", float(self.threshold))
+        if not 0.0 < self.threshold < 1.0:
+            raise ValueError(f"threshold must lie strictly between 0 and 1, got {self.threshold}")
+        if self.network.n_inputs != len(self.features) or self.scaler.n_features != len(self.features):
+            raise ValueError("network, scaler and feature names disagree on the number of inputs")
+        if (self.eval_probs is None) != (self.eval_labels is None):
+            raise ValueError("give both eval_probs and eval_labels, or neither")
+        if self.eval_probs is not None:
+            probs = np.asarray(self.eval_probs, dtype=np.float64).reshape(-1)
+            labels = np.asarray(self.eval_labels).reshape(-1).astype(np.int8)
+            if probs.shape != labels.shape:
+                raise ValueError("eval_probs and eval_labels differ in length")
+            set_(self, "eval_probs", probs)
+            set_(self, "eval_labels", labels)
+            if self.eval_kind not in EVAL_KINDS:
+                raise ValueError(f"eval_kind must be one of {EVAL_KINDS}, got {self.eval_kind!r}")
+        elif self.eval_kind is not None:
+            raise ValueError("eval_kind given without eval_probs")
+
+    # ------------------------------------------------------------------ use
+    def _rows(self, X_raw) -> np.ndarray:
+        X = np.asarray(X_raw, dtype=np.float64)
+        if X.ndim == 1:
+            X = X.reshape(1, -1)
+        if X.ndim != 2 or X.shape[1] != len(self.features):
+            raise ValueError(f"expected rows of {len(self.features)} scores, got shape {X.shape}")
+        return X
+
+    def predict_proba(self, X_raw) -> np.ndarray:
+        """Probability of malignancy, shape (n,), for raw scores (n, 9) or one row (9,)."""
+        return self.network.predict_proba(self.scaler.transform(self._rows(X_raw)))
+
+    def predict(self, X_raw, threshold: float | None = None) -> np.ndarray:
+        """Calls, shape (n,) int8: 1 malignant where probability >= threshold
+        (the bundle's own threshold by default), else 0 benign."""
+        t = self.threshold if threshold is None else float(threshold)
+        return (self.predict_proba(X_raw) >= t).astype(np.int8)
+
+    def with_threshold(self, threshold: float) -> "ModelBundle":
+        """A copy that calls malignant at ``threshold`` (same network, same id)."""
+        return dataclasses.replace(self, threshold=threshold)
+
+    @property
+    def model_id(self) -> str:
+        """Ten hex digits of a SHA-256 over the weights and the scaler: the same
+        network gives the same id wherever it is saved or loaded."""
+        h = hashlib.sha256()
+        for a in [*self.network.params, self.scaler.data_min, self.scaler.data_max]:
+            a = np.ascontiguousarray(a, dtype="<f8")
+            h.update(repr(a.shape).encode())
+            h.update(a.tobytes())
+        return h.hexdigest()[:10]
+
+    def __repr__(self) -> str:
+        ev = "none" if self.eval_kind is None else f"{self.eval_kind} n={self.eval_probs.size}"
+        sizes = "-".join(map(str, self.network.layer_sizes))
+        return (f"ModelBundle(id={self.model_id}, network={sizes}, threshold={self.threshold:g}, "
+                f"created={self.created_utc}, app={self.app_version}, eval={ev})")
+
+    # ------------------------------------------------------------ file form
+    def _arrays(self) -> dict[str, np.ndarray]:
+        arrays = {}
+        for k, a in enumerate(self.network.params):
+            arrays[f"{'W' if k % 2 == 0 else 'b'}{k // 2 + 1}"] = np.asarray(a, dtype=np.float64)
+        arrays["scaler_min"] = self.scaler.data_min.astype(np.float64)
+        arrays["scaler_max"] = self.scaler.data_max.astype(np.float64)
+        if self.eval_probs is not None:
+            arrays["eval_probs"] = self.eval_probs
+            arrays["eval_labels"] = self.eval_labels
+        return arrays
+
+    def _metadata(self) -> dict:
+        return _jsonable({
+            "format": FORMAT_NAME,
+            "format_version": FORMAT_VERSION,
+            "app_version": self.app_version,
+            "created_utc": self.created_utc,
+            "features": list(self.features),
+            "hidden": list(self.network.hidden),
+            "threshold": self.threshold,
+            "seed": self.seed,
+            "settings": self.settings,
+            "metrics": self.metrics,
+            "data_sha256": self.data_sha256,
+            "eval_kind": self.eval_kind,
+        })
+
+
+def _checksum(arrays: dict[str, np.ndarray], meta: dict) -> str:
+    """SHA-256 over every array (name, dtype, shape, bytes) and the metadata
+    without its ``checksum`` entry, in a fixed order."""
+    h = hashlib.sha256()
+    for name in sorted(arrays):
+        a = np.ascontiguousarray(arrays[name])
+        h.update(f"{name}|{a.dtype.str}|{a.shape}|".encode())
+        h.update(a.tobytes())
+    rest = {k: v for k, v in meta.items() if k != "checksum"}
+    h.update(json.dumps(rest, sort_keys=True, separators=(",", ":"), allow_nan=False).encode())
+    return h.hexdigest()
+
+
+def _encode(arrays: dict[str, np.ndarray], meta: dict) -> bytes:
+    """The file's bytes: the arrays plus the metadata as a uint8 JSON array."""
+    text = json.dumps(meta, sort_keys=True, indent=1, allow_nan=False).encode("utf-8")
+    buf = io.BytesIO()
+    np.savez(buf, metadata=np.frombuffer(text, dtype=np.uint8), **arrays)
+    return buf.getvalue()
+
+
+def save_model(bundle: ModelBundle, path) -> Path:
+    """Write ``bundle`` to ``path`` atomically (a reader never sees half a file, and
+    a failed save leaves any earlier file as it was). Returns the path."""
+    from .resources import atomic_write_bytes
+
+    path = Path(path)
+    arrays = bundle._arrays()
+    meta = bundle._metadata()
+    meta["checksum"] = _checksum(arrays, meta)
+    data = _encode(arrays, meta)
+    if path.is_dir():
+        raise UserError(f"Cannot save the model to {path}: it is a folder. Give a file name "
+                        "such as model.npz.")
+    if not path.parent.is_dir():
+        raise UserError(f"Cannot save the model to {path}: folder {path.parent} does not exist.")
+    try:
+        atomic_write_bytes(path, data)
+    except OSError as exc:
+        raise UserError(f"Cannot save the model to {path}: {exc.strerror or exc}. Choose "
+                        "another folder.") from None
+    return path
+
+
+# ------------------------------------------------------------------- loading
+def _bad(path, problem: str, fix: str = _FIX) -> UserError:
+    return UserError(f"Cannot use model file {path}: {problem}. {fix}")
+
+
+def _read(path: Path) -> tuple[dict[str, np.ndarray], dict]:
+    """Arrays and metadata of a model file; UserError for anything unreadable."""
+    if not path.exists():
+        raise _bad(path, "the file does not exist", "Check the name and folder.")
+    if path.is_dir():
+        raise _bad(path, "it is a folder, not a file", "Choose the .npz file inside it.")
+    try:
+        with open(path, "rb") as fh:
+            raw = fh.read()
+    except OSError as exc:
+        raise _bad(path, f"it cannot be read ({exc.strerror or exc})",
+                   "Check the file's permissions.") from None
+    if not raw:
+        raise _bad(path, "the file is empty (0 bytes)")
+    if raw[:4] not in (b"PK\x03\x04", b"PK\x05\x06"):
+        raise _bad(path, "it is not a bcdesktop model (not an .npz archive)")
+    try:
+        with np.load(io.BytesIO(raw), allow_pickle=False) as npz:
+            arrays = {name: npz[name] for name in npz.files}
+    except ValueError as exc:
+        if "allow_pickle" in str(exc):
+            raise _bad(path, "it holds Python objects (pickled data), which bcdesktop never "
+                       "writes and will not open because they can run code") from None
+        raise _bad(path, "it is damaged or truncated (an array cannot be read)") from None
+    except Exception:  # noqa: BLE001 - zipfile, zlib and numpy fail in many ways on bad bytes
+        raise _bad(path, "it is damaged or truncated (the archive cannot be read)") from None
+    if "metadata" not in arrays:
+        raise _bad(path, "it is an .npz archive but not a bcdesktop model (no metadata)")
+    meta_arr = arrays.pop("metadata")
+    try:
+        if meta_arr.dtype != np.uint8 or meta_arr.ndim != 1:
+            raise ValueError
+        meta = json.loads(meta_arr.tobytes().decode("utf-8"))
+        if not isinstance(meta, dict):
+            raise ValueError
+    except (ValueError, UnicodeDecodeError):
+        raise _bad(path, "it is not a bcdesktop model (its metadata is not readable JSON)") from None
+    return arrays, meta
+
+
+def _require(cond: bool, path, problem: str) -> None:
+    if not cond:
+        raise _bad(path, f"it is damaged or was changed by hand ({problem})")
+
+
+def load_model(path) -> ModelBundle:
+    """Read and check a model file.
+
+    Raises
+    ------
+    UserError
+        One plain sentence for a missing, unreadable, empty, truncated, corrupted,
+        tampered, foreign (another ``.npz``, a CSV or pickle renamed ``.npz``) or
+        newer-format file, or one whose contents fail the checks (shapes, dtypes,
+        finite values, feature names, threshold in (0, 1)).
+    """
+    path = Path(path)
+    arrays, meta = _read(path)
+
+    if meta.get("format") != FORMAT_NAME:
+        raise _bad(path, "it is an .npz archive but not a bcdesktop model")
+    version = meta.get("format_version")
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise _bad(path, f"its format version {version!r} is not valid")
+    if version > FORMAT_VERSION:
+        raise UserError(f"Model file {path} was made by a newer bcdesktop (model format "
+                        f"{version}; this bcdesktop {__version__} reads format {FORMAT_VERSION} "
+                        "and older). Update bcdesktop to open it.")
+
+    stored = meta.get("checksum")
+    _require(isinstance(stored, str), path, "no checksum")
+    try:
+        actual = _checksum(arrays, meta)
+    except (TypeError, ValueError):
+        actual = None
+    if actual != stored:
+        raise _bad(path, "its contents do not match the checksum stored when it was saved, so "
+                   "it was damaged or changed after saving")
+
+    # The checksum holds; now the content must also make sense (a writer bug or a
+    # deliberately re-checksummed file must still not reach the network).
+    hidden = meta.get("hidden")
+    _require(isinstance(hidden, list) and all(isinstance(h, int) and h > 0 for h in hidden),
+             path, "hidden layer sizes are invalid")
+    features = meta.get("features")
+    expected = _features()
+    if features != list(expected):
+        raise _bad(path, f"its features {features!r} are not the nine Wisconsin scores "
+                   f"{list(expected)!r}", "Use a model trained by bcdesktop on this data schema.")
+    sizes = [len(expected), *hidden, 1]
+    needed = {"scaler_min": (sizes[0],), "scaler_max": (sizes[0],)}
+    for k, (n_in, n_out) in enumerate(zip(sizes, sizes[1:]), start=1):
+        needed[f"W{k}"] = (n_out, n_in)
+        needed[f"b{k}"] = (n_out,)
+    for name, shape in needed.items():
+        _require(name in arrays, path, f"array {name} is missing")
+        a = arrays[name]
+        _require(a.dtype == np.float64, path, f"array {name} is {a.dtype}, not float64")
+        _require(a.shape == shape, path, f"array {name} has shape {a.shape}, expected {shape}")
+        _require(bool(np.isfinite(a).all()), path, f"array {name} holds values that are not finite")
+    _require(bool((arrays["scaler_max"] >= arrays["scaler_min"]).all()), path,
+             "the scaler's maximum is below its minimum")
+    extra = sorted(set(arrays) - set(needed) - {"eval_probs", "eval_labels"})
+    _require(not extra, path, f"unexpected array {', '.join(extra)}")
+
+    threshold = meta.get("threshold")
+    _require(isinstance(threshold, (int, float)) and not isinstance(threshold, bool)
+             and 0.0 < threshold < 1.0, path, f"threshold {threshold!r} is not between 0 and 1")
+
+    eval_kind = meta.get("eval_kind")
+    probs = arrays.get("eval_probs")
+    labels = arrays.get("eval_labels")
+    if eval_kind is None:
+        _require(probs is None and labels is None, path, "evaluation arrays without their kind")
+    else:
+        _require(eval_kind in EVAL_KINDS, path, f"unknown evaluation kind {eval_kind!r}")
+        _require(probs is not None and labels is not None, path, "evaluation arrays are missing")
+        _require(probs.dtype == np.float64 and probs.ndim == 1, path, "eval_probs is not a float64 vector")
+        _require(labels.dtype == np.int8 and labels.shape == probs.shape, path,
+                 "eval_labels does not match eval_probs")
+        _require(bool(np.isfinite(probs).all() and ((probs >= 0) & (probs <= 1)).all()), path,
+                 "eval_probs holds values outside 0..1")
+        _require(bool(np.isin(labels, (0, 1)).all()), path, "eval_labels holds values other than 0 and 1")
+
+    for key, kinds in (("settings", dict), ("metrics", dict), ("app_version", str),
+                       ("created_utc", str)):
+        _require(isinstance(meta.get(key), kinds), path, f"{key} is missing or of the wrong type")
+    seed = meta.get("seed")
+    _require(seed is None or (isinstance(seed, int) and not isinstance(seed, bool)), path, "bad seed")
+    sha = meta.get("data_sha256")
+    _require(sha is None or isinstance(sha, str), path, "bad data_sha256")
+
+    n_layers = len(sizes) - 1
+    params = []
+    for k in range(1, n_layers + 1):
+        params += [arrays[f"W{k}"], arrays[f"b{k}"]]
+    network = MLP.from_params(params)
+    scaler = Scaler(arrays["scaler_min"], arrays["scaler_max"])
+    return ModelBundle(
+        network=network, scaler=scaler, threshold=float(threshold), features=tuple(features),
+        settings=meta["settings"], seed=seed, metrics=meta["metrics"], data_sha256=sha,
+        app_version=meta["app_version"], created_utc=meta["created_utc"],
+        eval_probs=probs, eval_labels=labels, eval_kind=eval_kind)
+
+
+def load_default_model() -> ModelBundle:
+    """The model shipped with bcdesktop (``data/default_model.npz``)."""
+    from .resources import default_model_path
+
+    path = default_model_path()
+    if not path.is_file():
+        raise UserError(
+            f"The default model is missing (looked for {path}). Reinstall bcdesktop, or "
+            "create it with: bcdesktop train --data data/breast-cancer-wisconsin.data "
+            "--out data/default_model.npz")
+    return load_model(path)
