@@ -1,0 +1,418 @@
+"""Honest estimates: train/validation splits, one fitted model, cross-validation.
+
+Everything learnt from data (the min-max scaler, the network, the early-stopping
+point) is fitted on training rows only; the rows a result is reported on are never
+seen before. Early stopping (``patience > 0``) watches an *inner* split carved from
+the training rows, never the rows being reported.
+
+The Wisconsin data repeat many feature vectors (683 usable rows, 449 distinct
+vectors). If copies of one vector fall on both sides of a split, the test rows were
+in effect trained on, and the estimate flatters. :func:`cross_validate` therefore
+keeps identical feature vectors in one fold (scikit-learn's ``StratifiedGroupKFold``,
+groups = distinct vectors) unless ``grouped=False``.
+
+scikit-learn is imported inside the functions that need it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from typing import Callable, NamedTuple
+
+import numpy as np
+
+from . import metrics as M
+from .errors import Cancelled, UserError
+from .model import Scaler
+from .training import TrainConfig, train
+
+__all__ = ["split_indices", "fit_model", "FitOutcome", "cross_validate", "cross_validate_with",
+           "cv_folds", "CVResult", "CVProgress", "duplicate_groups", "INNER_FRACTION",
+           "CV_METRICS"]
+
+#: Share of the training rows held back for early stopping when ``patience > 0``.
+INNER_FRACTION = 0.2
+#: Per-fold metrics reported by cross-validation.
+CV_METRICS = ("accuracy", "roc_auc", "sensitivity", "specificity", "brier")
+
+
+# ---------------------------------------------------------------- splits
+def _labels(y) -> np.ndarray:
+    if y is None:
+        raise UserError("These data have no class column (benign/malignant); training and "
+                        "evaluation need labelled rows.")
+    y = np.asarray(y).reshape(-1)
+    if not np.isin(y, (0, 1)).all():
+        raise ValueError("labels must be 0 (benign) or 1 (malignant)")
+    return y.astype(np.int8)
+
+
+def _need_both_classes(y: np.ndarray, what: str) -> None:
+    counts = np.bincount(y, minlength=2)
+    if counts.min() < 2:
+        raise UserError(f"{what} needs at least 2 benign and 2 malignant rows; the data have "
+                        f"{counts[0]} benign and {counts[1]} malignant. Use a larger labelled file.")
+
+
+def split_indices(y, method: str = "stratified", val_fraction: float = 0.2,
+                  train_rows: int = 500, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Row indices of a training and a validation set.
+
+    Parameters
+    ----------
+    y : array (n,) of 0/1
+    method : {"stratified", "first"}
+        ``stratified``: a seeded random split keeping the benign/malignant ratio in
+        both parts (scikit-learn's ``train_test_split``). ``first``: the first
+        ``train_rows`` usable rows train and the rest validate (the article's split).
+    val_fraction : float
+        Share of rows in validation for ``stratified``, in (0, 1).
+    train_rows : int
+        Training rows for ``first``; at least one row must remain for validation.
+    seed : int
+
+    Returns
+    -------
+    train_idx, val_idx : ndarray of int64, sorted
+    """
+    y = _labels(y)
+    n = y.size
+    if method == "first":
+        if not 1 <= train_rows < n:
+            raise UserError(f"--train-rows {train_rows} must be between 1 and {n - 1}: the data "
+                            f"have {n} usable rows and at least one must remain for validation.")
+        idx = np.arange(n, dtype=np.int64)
+        return idx[:train_rows], idx[train_rows:]
+    if method != "stratified":
+        raise UserError(f"Unknown split {method!r}; use 'stratified' or 'first'.")
+    if not 0.0 < val_fraction < 1.0:
+        raise UserError(f"--val-fraction {val_fraction} must lie strictly between 0 and 1.")
+    _need_both_classes(y, "A stratified split")
+    n_val = math.ceil(val_fraction * n)
+    if not 2 <= n_val <= n - 2:
+        raise UserError(f"--val-fraction {val_fraction} leaves {n_val} of {n} rows for "
+                        "validation; choose a fraction that leaves at least 2 rows on each side.")
+    from sklearn.model_selection import train_test_split
+
+    train_idx, val_idx = train_test_split(np.arange(n, dtype=np.int64), test_size=n_val,
+                                          stratify=y, random_state=seed)
+    return np.sort(train_idx), np.sort(val_idx)
+
+
+def duplicate_groups(X) -> np.ndarray:
+    """Group number of each row, shape (n,): rows with identical features share one."""
+    _, inverse = np.unique(np.asarray(X), axis=0, return_inverse=True)
+    return inverse.reshape(-1)
+
+
+def _inner_split(X: np.ndarray, y: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Early-stopping split of training rows: about ``INNER_FRACTION`` of them, stratified,
+    with identical feature vectors kept on one side."""
+    from sklearn.model_selection import StratifiedGroupKFold
+
+    _need_both_classes(y, "Early stopping")
+    splitter = StratifiedGroupKFold(n_splits=round(1 / INNER_FRACTION), shuffle=True,
+                                    random_state=seed)
+    fit_idx, stop_idx = next(splitter.split(X, y, duplicate_groups(X)))
+    return fit_idx, stop_idx
+
+
+def _train_scaled(X_train, y_train, config: TrainConfig, *, X_monitor=None, y_monitor=None,
+                  progress=None, cancel=None):
+    """Scaler fitted on raw ``X_train`` and a network trained on the scaled rows.
+
+    With ``patience > 0`` the network trains on about 80% of the rows and stops on
+    the inner split of the rest (:func:`_inner_split`). Otherwise it trains on all
+    rows, and the raw ``X_monitor`` rows only appear in the loss curve's validation
+    column; they never influence training.
+    Returns ``(scaler, TrainResult, n_stop_rows)``.
+    """
+    scaler = Scaler.fit(X_train)
+    Xs = scaler.transform(X_train)
+    if config.patience > 0:
+        fit_idx, stop_idx = _inner_split(X_train, y_train, config.seed)
+        result = train(Xs[fit_idx], y_train[fit_idx], config, X_val=Xs[stop_idx],
+                       y_val=y_train[stop_idx], progress=progress, cancel=cancel)
+        return scaler, result, int(stop_idx.size)
+    Xm = None if X_monitor is None else scaler.transform(X_monitor)
+    result = train(Xs, y_train, config, X_val=Xm, y_val=y_monitor, progress=progress,
+                   cancel=cancel)
+    return scaler, result, 0
+
+
+# ---------------------------------------------------------------- one model
+@dataclasses.dataclass
+class FitOutcome:
+    """What :func:`fit_model` returns.
+
+    Attributes
+    ----------
+    bundle : persistence.ModelBundle
+        Ready to save; its ``eval_probs``/``eval_labels`` are the validation rows'.
+    result : training.TrainResult
+    train_metrics, val_metrics : metrics.ThresholdMetrics
+        At the chosen threshold, on the training rows and on the validation rows.
+    train_idx, val_idx : ndarray of int
+        Row indices into the dataset.
+    curve_val_kind : {"validation", "early-stopping"}
+        What the third column of ``loss_curve`` measures: the validation rows, or
+        (with ``patience > 0``) the inner early-stopping rows taken from training.
+    """
+
+    bundle: object
+    result: object
+    train_metrics: M.ThresholdMetrics
+    val_metrics: M.ThresholdMetrics
+    train_idx: np.ndarray
+    val_idx: np.ndarray
+    curve_val_kind: str
+
+    @property
+    def loss_curve(self) -> list:
+        """``[(iteration, training_loss, validation_loss), ...]``."""
+        return self.result.loss_curve
+
+    def __repr__(self) -> str:
+        return (f"FitOutcome({self.bundle!r}, stopped={self.result.stopped}, "
+                f"train n={self.train_metrics.n} acc={self.train_metrics.accuracy.value:.3f}, "
+                f"validation n={self.val_metrics.n} acc={self.val_metrics.accuracy.value:.3f})")
+
+
+def _summary(y, p, threshold) -> dict:
+    d = M.metrics_at(y, p, threshold).to_dict()
+    d["roc_auc"] = None if math.isnan(a := M.auc(y, p)) else a
+    d["brier"] = M.brier(y, p)
+    return d
+
+
+def fit_model(dataset, config: TrainConfig, *, split: str = "stratified",
+              val_fraction: float = 0.2, train_rows: int = 500, threshold: float = 0.5,
+              progress=None, cancel=None) -> FitOutcome:
+    """Split, scale, train and judge one model.
+
+    Parameters
+    ----------
+    dataset : data.Dataset
+        Labelled rows (``X`` raw scores (n, 9), ``y`` (n,)).
+    config : TrainConfig
+        ``config.seed`` seeds both the split and the network.
+    split, val_fraction, train_rows
+        See :func:`split_indices`.
+    threshold : float
+        Threshold stored in the model and used for the reported metrics.
+    progress : callable, optional
+        Receives ``training.TrainProgress`` (see :func:`training.train`).
+    cancel : threading.Event, optional
+        Stops training early and keeps the last good weights; the outcome is still
+        complete, with ``result.stopped == "cancelled"``.
+
+    Returns
+    -------
+    FitOutcome
+    """
+    from .persistence import ModelBundle
+
+    if not 0.0 < threshold < 1.0:
+        raise UserError(f"Threshold {threshold} must lie strictly between 0 and 1.")
+    X = np.asarray(dataset.X, dtype=np.float64)
+    y = _labels(dataset.y)
+    train_idx, val_idx = split_indices(y, split, val_fraction, train_rows, config.seed)
+    X_tr, y_tr, X_va, y_va = X[train_idx], y[train_idx], X[val_idx], y[val_idx]
+    scaler, result, n_stop = _train_scaled(X_tr, y_tr, config, X_monitor=X_va, y_monitor=y_va,
+                                           progress=progress, cancel=cancel)
+    net = result.model
+    p_tr = net.predict_proba(scaler.transform(X_tr))
+    p_va = net.predict_proba(scaler.transform(X_va))
+    settings = {**config.to_dict(), "split": split, "val_fraction": val_fraction,
+                "train_rows": train_rows, "n_train": int(train_idx.size),
+                "n_validation": int(val_idx.size), "n_early_stopping": n_stop}
+    bundle = ModelBundle(
+        network=net, scaler=scaler, threshold=threshold, settings=settings, seed=config.seed,
+        metrics={"train": _summary(y_tr, p_tr, threshold),
+                 "validation": _summary(y_va, p_va, threshold),
+                 "stopped": result.stopped, "iterations_run": result.iterations_run,
+                 "best_iteration": result.best_iteration},
+        data_sha256=getattr(dataset, "sha256", None),
+        eval_probs=p_va, eval_labels=y_va, eval_kind="validation")
+    return FitOutcome(bundle, result, M.metrics_at(y_tr, p_tr, threshold),
+                      M.metrics_at(y_va, p_va, threshold), train_idx, val_idx,
+                      "early-stopping" if n_stop else "validation")
+
+
+# ---------------------------------------------------------------- cross-validation
+class CVProgress(NamedTuple):
+    """Reported after each fold: ``done`` of ``total`` fits finished."""
+
+    done: int
+    total: int
+    repeat: int
+    fold: int
+
+
+def cv_folds(X, y, *, folds: int = 10, repeats: int = 5, seed: int = 0,
+             grouped: bool = True) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The ``(train_idx, test_idx)`` pairs of repeated stratified k-fold, repeat by
+    repeat; each repeat reshuffles with its own seed drawn from ``seed``.
+
+    ``grouped`` keeps identical feature vectors in one fold (``StratifiedGroupKFold``);
+    otherwise plain ``StratifiedKFold``.
+    """
+    from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
+
+    y = _labels(y)
+    if folds < 2 or repeats < 1:
+        raise UserError(f"Cross-validation needs at least 2 folds and 1 repeat; got {folds} "
+                        f"folds and {repeats} repeats.")
+    counts = np.bincount(y, minlength=2)
+    if counts.min() < folds:
+        raise UserError(f"{folds}-fold cross-validation needs at least {folds} rows of each "
+                        f"class; the data have {counts[0]} benign and {counts[1]} malignant. "
+                        "Use fewer folds.")
+    groups = duplicate_groups(X)
+    out = []
+    for state in np.random.default_rng(seed).integers(0, 2**31 - 1, size=repeats):
+        if grouped:
+            splitter = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=int(state))
+            out += list(splitter.split(X, y, groups))
+        else:
+            splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=int(state))
+            out += list(splitter.split(X, y))
+    return out
+
+
+@dataclasses.dataclass
+class CVResult:
+    """Repeated k-fold cross-validation.
+
+    Attributes
+    ----------
+    per_fold : dict of str -> ndarray (folds * repeats,)
+        ``accuracy``, ``roc_auc``, ``sensitivity``, ``specificity``, ``brier`` of each
+        fit, repeat by repeat (accuracy, sensitivity, specificity at ``threshold``).
+    oof_probs : ndarray (n,)
+        Out-of-fold probability of every row from the *first* repeat: each comes from
+        the one model that did not see that row. (Not averaged over repeats, so each is
+        a single held-out prediction, like the model's own use.)
+    labels : ndarray (n,) int8
+    folds, repeats, seed, grouped, threshold, n_groups, seconds
+    settings : dict
+        What was cross-validated (e.g. ``TrainConfig.to_dict()``).
+    """
+
+    per_fold: dict
+    oof_probs: np.ndarray
+    labels: np.ndarray
+    folds: int
+    repeats: int
+    seed: int
+    grouped: bool
+    threshold: float
+    n_groups: int
+    seconds: float
+    settings: dict = dataclasses.field(default_factory=dict)
+
+    def mean(self, name: str) -> float:
+        v = self.per_fold[name]
+        return float(np.nanmean(v)) if np.isfinite(v).any() else math.nan
+
+    def sd(self, name: str) -> float:
+        """Sample standard deviation across the fits (spread of one fold's estimate,
+        not the standard error of the mean)."""
+        v = self.per_fold[name][np.isfinite(self.per_fold[name])]
+        return float(np.std(v, ddof=1)) if v.size > 1 else math.nan
+
+    def to_dict(self) -> dict:
+        """JSON-ready: each metric ``{"mean", "sd"}``, plus folds, repeats, grouped, ..."""
+        def num(x):
+            return None if x is None or math.isnan(x) else round(float(x), 6)
+
+        out = {name: {"mean": num(self.mean(name)), "sd": num(self.sd(name))}
+               for name in CV_METRICS}
+        out.update(folds=self.folds, repeats=self.repeats, grouped=self.grouped,
+                   seed=self.seed, threshold=self.threshold, n=int(self.labels.size),
+                   n_groups=self.n_groups, seconds=round(self.seconds, 3),
+                   settings=self.settings)
+        return out
+
+    def __repr__(self) -> str:
+        parts = ", ".join(f"{k}={self.mean(k):.4f}±{self.sd(k):.4f}" for k in CV_METRICS)
+        return (f"CVResult({self.repeats}x{self.folds}-fold, "
+                f"{'grouped' if self.grouped else 'ungrouped'}, {parts})")
+
+
+def cross_validate_with(fit_predict: Callable, X, y, *, folds: int = 10, repeats: int = 5,
+                        seed: int = 0, grouped: bool = True, threshold: float = 0.5,
+                        settings: dict | None = None, progress=None, cancel=None) -> CVResult:
+    """Cross-validate any model given as ``fit_predict(X_train, y_train, X_test, cancel)
+    -> probabilities (n_test,)``, on the folds of :func:`cv_folds`.
+
+    ``fit_predict`` must fit everything (scaling included) on ``X_train`` only.
+    ``progress(CVProgress)`` is called after each fit. ``cancel`` (a
+    ``threading.Event``) raises :class:`~bcdesktop.errors.Cancelled` between fits.
+    """
+    started = time.perf_counter()
+    X = np.asarray(X, dtype=np.float64)
+    y = _labels(y)
+    splits = cv_folds(X, y, folds=folds, repeats=repeats, seed=seed, grouped=grouped)
+    scores = {name: np.full(len(splits), np.nan) for name in CV_METRICS}
+    oof = np.full(y.size, np.nan)
+    for k, (tr, te) in enumerate(splits):
+        if cancel is not None and cancel.is_set():
+            raise Cancelled("cross-validation cancelled")
+        p = np.asarray(fit_predict(X[tr], y[tr], X[te], cancel), dtype=np.float64)
+        if k < folds:
+            oof[te] = p
+        m = M.metrics_at(y[te], p, threshold)
+        scores["accuracy"][k] = m.accuracy.value
+        scores["sensitivity"][k] = m.sensitivity.value
+        scores["specificity"][k] = m.specificity.value
+        scores["roc_auc"][k] = M.auc(y[te], p)
+        scores["brier"][k] = M.brier(y[te], p)
+        if progress is not None:
+            progress(CVProgress(k + 1, len(splits), k // folds, k % folds))
+    return CVResult(scores, oof, y, folds, repeats, seed, grouped, float(threshold),
+                    int(duplicate_groups(X).max() + 1), time.perf_counter() - started,
+                    dict(settings or {}))
+
+
+def cross_validate(X, y, config: TrainConfig, *, folds: int = 10, repeats: int = 5,
+                   seed: int = 0, grouped: bool = True, threshold: float = 0.5,
+                   progress=None, cancel=None) -> CVResult:
+    """Repeated stratified k-fold cross-validation of the network trained with ``config``.
+
+    In each fold the scaler, the network and (``patience > 0``) the early-stopping
+    split are fitted on that fold's training rows only. Every fold's network starts
+    from ``config.seed``; ``seed`` only chooses the folds.
+
+    Parameters
+    ----------
+    X : array (n, 9) of raw scores
+    y : array (n,) of 0/1
+    config : TrainConfig
+    folds, repeats : int
+    seed : int
+    grouped : bool
+        Keep identical feature vectors in one fold (recommended; ``False`` lets copies
+        straddle train and test, which flatters).
+    threshold : float
+        For accuracy, sensitivity and specificity.
+    progress : callable, optional
+        ``progress(CVProgress)`` after each fit.
+    cancel : threading.Event, optional
+        Raises :class:`~bcdesktop.errors.Cancelled` (also mid-training).
+
+    Returns
+    -------
+    CVResult
+    """
+    def fit_predict(X_tr, y_tr, X_te, cancel):
+        scaler, result, _ = _train_scaled(X_tr, y_tr, config, cancel=cancel)
+        if result.stopped == "cancelled":
+            raise Cancelled("cross-validation cancelled")
+        return result.model.predict_proba(scaler.transform(X_te))
+
+    return cross_validate_with(fit_predict, X, y, folds=folds, repeats=repeats, seed=seed,
+                               grouped=grouped, threshold=threshold,
+                               settings=config.to_dict(), progress=progress, cancel=cancel)

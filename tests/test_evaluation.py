@@ -1,0 +1,211 @@
+"""Splits, one fitted model and cross-validation: nothing learnt from the rows reported on."""
+
+import threading
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from bcdesktop import data, evaluation, metrics
+from bcdesktop.errors import Cancelled, UserError
+from bcdesktop.model import Scaler
+from bcdesktop.training import TrainConfig
+
+FAST = TrainConfig(hidden=(8,), optimizer="adam", lr=0.01, iterations=150, log_every=50, seed=2)
+
+
+@pytest.fixture(scope="module")
+def bundled():
+    return data.load_bundled()
+
+
+def _dataset(X, y):
+    return SimpleNamespace(X=np.asarray(X, dtype=np.float64), y=np.asarray(y, dtype=np.int8),
+                           sha256="cd" * 32)
+
+
+# ---------------------------------------------------------------- split_indices
+def test_stratified_split_is_a_seeded_partition_keeping_the_class_ratio(bundled):
+    y = bundled.y
+    tr, va = evaluation.split_indices(y, "stratified", val_fraction=0.2, seed=5)
+    assert np.intersect1d(tr, va).size == 0
+    assert np.array_equal(np.sort(np.concatenate([tr, va])), np.arange(y.size))
+    assert va.size == int(np.ceil(0.2 * y.size))
+    assert abs(y[va].mean() - y.mean()) < 0.01 and abs(y[tr].mean() - y.mean()) < 0.01
+    tr2, va2 = evaluation.split_indices(y, "stratified", val_fraction=0.2, seed=5)
+    assert np.array_equal(va, va2)
+    assert not np.array_equal(va, evaluation.split_indices(y, "stratified", seed=6)[1])
+
+
+def test_first_split_is_the_articles(bundled):
+    tr, va = evaluation.split_indices(bundled.y, "first", train_rows=500)
+    assert np.array_equal(tr, np.arange(500)) and np.array_equal(va, np.arange(500, 683))
+
+
+@pytest.mark.parametrize("kwargs, fragment", [
+    (dict(method="stratified", val_fraction=0.0), "val-fraction"),
+    (dict(method="stratified", val_fraction=1.0), "val-fraction"),
+    (dict(method="first", train_rows=683), "train-rows"),
+    (dict(method="first", train_rows=0), "train-rows"),
+    (dict(method="random"), "Unknown split"),
+])
+def test_bad_split_settings_are_user_errors(bundled, kwargs, fragment):
+    with pytest.raises(UserError, match=fragment):
+        evaluation.split_indices(bundled.y, **kwargs)
+
+
+def test_unlabelled_data_cannot_be_split():
+    with pytest.raises(UserError, match="no class column"):
+        evaluation.split_indices(None)
+
+
+# ---------------------------------------------------------------- fit_model
+def test_scaler_is_fitted_on_training_rows_only():
+    rng = np.random.default_rng(0)
+    X = rng.integers(2, 8, size=(120, 9)).astype(float)   # training rows span 2..7
+    y = (X[:, 0] + rng.normal(0, 1, 120) > 5).astype(np.int8)
+    X[100:, 3] = 10.0                                      # only validation rows reach 10
+    X[100:, 5] = 1.0                                       # and 1
+    out = evaluation.fit_model(_dataset(X, y), FAST, split="first", train_rows=100)
+    assert out.bundle.scaler.data_max[3] == X[:100, 3].max() < 10
+    assert out.bundle.scaler.data_min[5] == X[:100, 5].min() > 1
+    # stratified: the scaler equals one fitted on exactly the training indices
+    out = evaluation.fit_model(_dataset(X, y), FAST, split="stratified")
+    ref = Scaler.fit(X[out.train_idx])
+    assert np.array_equal(out.bundle.scaler.data_min, ref.data_min)
+    assert np.array_equal(out.bundle.scaler.data_max, ref.data_max)
+
+
+@pytest.mark.parametrize("patience", [0, 20])
+def test_validation_rows_never_influence_the_model(bundled, patience):
+    config = TrainConfig(**{**FAST.to_dict(), "hidden": (8,), "patience": patience})
+    out = evaluation.fit_model(bundled, config, split="first", train_rows=500)
+    X, y = bundled.X.copy(), bundled.y.copy()
+    X[500:] = 11 - X[500:]          # scramble every validation row ...
+    y[500:] = 1 - y[500:]           # ... and flip its label
+    changed = evaluation.fit_model(_dataset(X, y), config, split="first", train_rows=500)
+    assert changed.bundle.model_id == out.bundle.model_id
+    assert changed.result.iterations_run == out.result.iterations_run
+    if patience:
+        assert out.curve_val_kind == "early-stopping"
+        assert out.bundle.settings["n_early_stopping"] > 0
+    else:
+        assert out.curve_val_kind == "validation"
+        # the curve's validation column is the loss on the validation rows, so it changed
+        assert changed.loss_curve[-1][2] != out.loss_curve[-1][2]
+
+
+def test_fit_model_outcome_is_consistent_and_reproducible(bundled):
+    out = evaluation.fit_model(bundled, FAST, threshold=0.3)
+    b = out.bundle
+    p_val = b.predict_proba(bundled.X[out.val_idx])
+    assert np.array_equal(b.eval_probs, p_val) and b.eval_kind == "validation"
+    assert np.array_equal(b.eval_labels, bundled.y[out.val_idx])
+    assert out.val_metrics == metrics.metrics_at(bundled.y[out.val_idx], p_val, 0.3)
+    assert out.train_metrics.n == out.train_idx.size == b.settings["n_train"]
+    assert b.threshold == 0.3 and b.data_sha256 == bundled.sha256 and b.seed == FAST.seed
+    assert b.settings["lr"] == FAST.lr and b.settings["split"] == "stratified"
+    assert b.metrics["validation"]["accuracy"] == out.val_metrics.accuracy.value
+    assert 0.5 < b.metrics["validation"]["roc_auc"] <= 1.0
+    assert [row[0] for row in out.loss_curve] == [0, 50, 100, 150]
+    again = evaluation.fit_model(bundled, FAST, threshold=0.3)
+    assert again.bundle.model_id == b.model_id
+    other = evaluation.fit_model(bundled, TrainConfig(**{**FAST.to_dict(), "seed": 3}))
+    assert other.bundle.model_id != b.model_id
+
+
+def test_fit_model_cancel_keeps_a_usable_model(bundled):
+    cancel = threading.Event()
+    cancel.set()
+    out = evaluation.fit_model(bundled, FAST, cancel=cancel)
+    assert out.result.stopped == "cancelled" and out.result.iterations_run < FAST.iterations
+    assert out.bundle.predict_proba(bundled.X[:3]).shape == (3,)
+
+
+# ---------------------------------------------------------------- cross-validation
+def test_grouped_folds_keep_identical_feature_vectors_together(bundled):
+    groups = evaluation.duplicate_groups(bundled.X)
+    assert groups.max() + 1 < bundled.X.shape[0]   # the data do repeat vectors
+    splits = evaluation.cv_folds(bundled.X, bundled.y, folds=10, repeats=2, seed=0)
+    assert len(splits) == 20
+    for tr, te in splits:
+        assert np.intersect1d(groups[tr], groups[te]).size == 0
+    for r in range(2):   # each repeat tests every row once
+        tested = np.concatenate([te for _, te in splits[r * 10:(r + 1) * 10]])
+        assert np.array_equal(np.sort(tested), np.arange(bundled.y.size))
+    ungrouped = evaluation.cv_folds(bundled.X, bundled.y, folds=10, repeats=1, grouped=False)
+    assert any(np.intersect1d(groups[tr], groups[te]).size for tr, te in ungrouped)
+
+
+def test_cross_validation_fits_on_training_rows_only(bundled):
+    seen = []
+
+    def fit_predict(X_tr, y_tr, X_te, cancel):
+        # no test vector also appears among the training rows
+        assert not (X_te[:, None, :] == X_tr[None, :, :]).all(axis=2).any()
+        seen.append((len(X_tr), len(X_te)))
+        return np.full(len(X_te), y_tr.mean())
+
+    cv = evaluation.cross_validate_with(fit_predict, bundled.X, bundled.y, folds=5, repeats=2)
+    assert len(seen) == 10 and all(a + b == 683 for a, b in seen)
+    # a constant prediction has no discrimination
+    assert cv.mean("roc_auc") == pytest.approx(0.5)
+
+
+def test_cross_validate_results_and_reproducibility(bundled):
+    reports = []
+    cv = evaluation.cross_validate(bundled.X, bundled.y, FAST, folds=3, repeats=2, seed=4,
+                                   progress=reports.append)
+    assert [r.done for r in reports] == [1, 2, 3, 4, 5, 6] and reports[-1].total == 6
+    assert all(cv.per_fold[k].shape == (6,) for k in evaluation.CV_METRICS)
+    assert np.isfinite(cv.oof_probs).all() and cv.oof_probs.shape == (683,)
+    # the out-of-fold probabilities give an AUC close to the folds' mean
+    assert metrics.auc(bundled.y, cv.oof_probs) == pytest.approx(cv.mean("roc_auc"), abs=0.02)
+    assert cv.mean("accuracy") > 0.9
+    d = cv.to_dict()
+    assert set(evaluation.CV_METRICS) <= set(d)
+    assert d["folds"] == 3 and d["repeats"] == 2 and d["grouped"] is True
+    assert d["accuracy"]["mean"] == pytest.approx(cv.per_fold["accuracy"].mean(), abs=1e-6)
+    assert d["accuracy"]["sd"] == pytest.approx(cv.per_fold["accuracy"].std(ddof=1), abs=1e-6)
+    again = evaluation.cross_validate(bundled.X, bundled.y, FAST, folds=3, repeats=2, seed=4)
+    for k in evaluation.CV_METRICS:
+        assert np.array_equal(again.per_fold[k], cv.per_fold[k])
+    other = evaluation.cross_validate(bundled.X, bundled.y, FAST, folds=3, repeats=2, seed=5)
+    assert not np.array_equal(other.per_fold["brier"], cv.per_fold["brier"])
+
+
+def test_cross_validate_with_early_stopping_runs_inside_each_fold(bundled):
+    config = TrainConfig(**{**FAST.to_dict(), "patience": 10, "iterations": 400})
+    cv = evaluation.cross_validate(bundled.X, bundled.y, config, folds=3, repeats=1)
+    assert np.isfinite(cv.per_fold["brier"]).all()
+
+
+def test_cross_validate_cancel(bundled):
+    cancel = threading.Event()
+    reports = []
+
+    def progress(p):
+        reports.append(p)
+        cancel.set()          # the user presses Cancel during the first fold's report
+
+    with pytest.raises(Cancelled):
+        evaluation.cross_validate(bundled.X, bundled.y, FAST, folds=3, repeats=2,
+                                  progress=progress, cancel=cancel)
+    assert len(reports) == 1
+
+
+def test_cross_validate_cancel_mid_training(bundled):
+    cancel = threading.Event()
+    config = TrainConfig(**{**FAST.to_dict(), "iterations": 10**6})
+    timer = threading.Timer(0.3, cancel.set)
+    timer.start()
+    with pytest.raises(Cancelled):
+        evaluation.cross_validate(bundled.X, bundled.y, config, folds=3, repeats=1,
+                                  cancel=cancel)
+    timer.cancel()
+
+
+def test_too_many_folds_is_a_user_error():
+    X = np.arange(18, dtype=float).reshape(-1, 9).repeat(4, axis=0)
+    with pytest.raises(UserError, match="fewer folds"):
+        evaluation.cv_folds(X, [0, 1] * 4, folds=5)
