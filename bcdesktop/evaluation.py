@@ -29,7 +29,7 @@ from .model import Scaler
 from .training import TrainConfig, train
 
 __all__ = ["split_indices", "fit_model", "FitOutcome", "cross_validate", "cross_validate_with",
-           "cv_folds", "CVResult", "CVProgress", "duplicate_groups", "INNER_FRACTION",
+           "cv_folds", "network_fit_predict", "CVResult", "CVProgress", "duplicate_groups", "INNER_FRACTION",
            "CV_METRICS"]
 
 #: Share of the training rows held back for early stopping when ``patience > 0``.
@@ -377,6 +377,18 @@ def cross_validate_with(fit_predict: Callable, X, y, *, folds: int = 10, repeats
                     dict(settings or {}))
 
 
+def network_fit_predict(config: TrainConfig) -> Callable:
+    """``fit_predict(X_train, y_train, X_test, cancel) -> probabilities`` for
+    :func:`cross_validate_with`: scaler, network and early-stopping split fitted on
+    ``X_train`` only. Raises :class:`~bcdesktop.errors.Cancelled` when cancelled."""
+    def fit_predict(X_tr, y_tr, X_te, cancel=None):
+        scaler, result, _ = _train_scaled(X_tr, y_tr, config, cancel=cancel)
+        if result.stopped == "cancelled":
+            raise Cancelled("cross-validation cancelled")
+        return result.model.predict_proba(scaler.transform(X_te))
+    return fit_predict
+
+
 def cross_validate(X, y, config: TrainConfig, *, folds: int = 10, repeats: int = 5,
                    seed: int = 0, grouped: bool = True, threshold: float = 0.5,
                    progress=None, cancel=None) -> CVResult:
@@ -407,12 +419,6 @@ def cross_validate(X, y, config: TrainConfig, *, folds: int = 10, repeats: int =
     -------
     CVResult
     """
-    def fit_predict(X_tr, y_tr, X_te, cancel):
-        scaler, result, _ = _train_scaled(X_tr, y_tr, config, cancel=cancel)
-        if result.stopped == "cancelled":
-            raise Cancelled("cross-validation cancelled")
-        return result.model.predict_proba(scaler.transform(X_te))
-
-    return cross_validate_with(fit_predict, X, y, folds=folds, repeats=repeats, seed=seed,
+    return cross_validate_with(network_fit_predict(config), X, y, folds=folds, repeats=repeats, seed=seed,
                                grouped=grouped, threshold=threshold,
                                settings=config.to_dict(), progress=progress, cancel=cancel)

@@ -246,8 +246,8 @@ class Sweep:
 
     def __repr__(self) -> str:
         t = self.thresholds
-        span = f"{t.min():g}..{t.max():g}" if t.size else "empty"
-        return f"Sweep({t.size} thresholds {span}, n={int(self.tp[0] + self.fp[0] + self.tn[0] + self.fn[0]) if t.size else 0})"
+        span = f" {t.min():g}..{t.max():g}" if t.size else ""
+        return f"Sweep({t.size} thresholds{span})"
 
 
 def _ratio(k: np.ndarray, n: np.ndarray) -> np.ndarray:
