@@ -1,41 +1,26 @@
 """The Batch tab: score a whole CSV of cases in the background.
 
 It drives :func:`bcdesktop.scoring.score_csv` through ``app.run_in_thread``: a
-progress bar with rows, rows/s and time left, Cancel (or Escape) that leaves no output
-behind, then a summary, the rejected rows with their reasons, and metrics when the
+progress bar with rows, rows/s and time left, Cancel (or Escape, the app's "stop
+current work") that leaves no output behind, then a summary, the rejected rows with their reasons, and metrics when the
 file had labels.
 """
 
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import tkinter as tk
 from pathlib import Path
 from tkinter import ttk
 
 from bcdesktop.errors import Cancelled, UserError
 from bcdesktop.gui.tab_patient import WARNING_MARK, format_threshold, wrap_chars
-from bcdesktop.gui.widgets import ConfusionGrid, MetricsTable, ScrolledTree
+from bcdesktop.gui.widgets import METRIC_ROWS, ConfusionGrid, MetricsTable, ScrolledTree
 
 CSV_TYPES = [("CSV and data files", "*.csv *.data *.txt *.tsv"), ("All files", "*")]
 COUNTS = (("rows_read", "Rows read"), ("scored", "Scored"), ("rejected", "Rejected"),
           ("malignant", "Malignant"), ("benign", "Benign"))
-
-
-def open_folder(path: str | os.PathLike) -> None:
-    """Show ``path`` (a folder) in the system's file manager."""
-    path = os.fspath(path)
-    try:
-        if sys.platform.startswith("win"):
-            os.startfile(path)  # type: ignore[attr-defined]
-        else:
-            subprocess.Popen(["open" if sys.platform == "darwin" else "xdg-open", path],
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    except OSError as exc:
-        raise UserError(f"Could not open the folder {path}: {exc.strerror or exc}. "
-                        "Open it from your file manager instead.") from exc
+REJECTED_TITLE = "Rejected rows (kept in the output, with the reason in its status column)"
 
 
 def format_seconds(seconds: float | None) -> str:
@@ -65,7 +50,7 @@ class BatchTab(ttk.Frame):
     ``cancel_button``, ``message_label``, ``progress_label``, ``progressbar``,
     ``count_labels`` (``rows_read scored rejected malignant benign`` -> label),
     ``rejected_tree`` (widgets.ScrolledTree), ``metrics_label``, ``confusion``,
-    ``metrics_table``, ``open_button``. ``open_folder`` may be replaced (tests do).
+    ``metrics_table``, ``open_button`` (which calls ``app.dialogs.open_folder``).
     """
 
     def __init__(self, master, app):
@@ -73,7 +58,6 @@ class BatchTab(ttk.Frame):
         self.app = app
         self.job = None
         self.summary = None
-        self.open_folder = open_folder
         self._default_output = ""
 
         self.columnconfigure(0, weight=1)
@@ -81,14 +65,19 @@ class BatchTab(ttk.Frame):
         self._build_files().grid(row=0, column=0, sticky="ew")
         self._build_run().grid(row=1, column=0, sticky="ew", pady=(10, 0))
         self._build_summary().grid(row=2, column=0, sticky="ew", pady=(10, 0))
-        rejected = ttk.LabelFrame(self, text="Rejected rows (kept in the output with their reason)", padding=6)
-        rejected.grid(row=3, column=0, sticky="nsew", pady=(10, 0))
-        self.rejected_tree = ScrolledTree(rejected, (("line", "Line", 70, "e"), ("id", "Sample id", 110, "w"),
-                                                     ("column", "Column", 170, "w"),
-                                                     ("reason", "Reason", 480, "w")), height=6)
+        results = ttk.Frame(self)
+        results.grid(row=3, column=0, sticky="nsew", pady=(10, 0))
+        results.rowconfigure(0, weight=1)
+        results.columnconfigure(0, weight=1)
+        self.rejected_frame = ttk.LabelFrame(results, text=REJECTED_TITLE, padding=6)
+        self.rejected_frame.grid(row=0, column=0, sticky="nsew")
+        self.rejected_tree = ScrolledTree(self.rejected_frame, (
+            ("line", "Line", wrap_chars(self, 6), "e"), ("id", "Sample id", wrap_chars(self, 10), "w"),
+            ("column", "Column", wrap_chars(self, 16), "w"), ("reason", "Reason", wrap_chars(self, 34), "w")),
+            height=6)
         self.rejected_tree.pack(fill="both", expand=True)
+        self._build_labelled(results).grid(row=0, column=1, sticky="nsew", padx=(10, 0))
 
-        self.winfo_toplevel().bind("<Escape>", self._on_escape, add="+")
         for sequence in ("<<ModelChanged>>", "<<ThresholdChanged>>"):
             app.root.bind(sequence, lambda _e: self._refresh_state(), add="+")
         self._refresh_state()
@@ -109,9 +98,8 @@ class BatchTab(ttk.Frame):
             button.grid(row=row, column=2, pady=2)
         self.input_var.trace_add("write", lambda *_: self._refresh_state())
         self.output_var.trace_add("write", lambda *_: self._refresh_state())
-        ttk.Label(box, text="Every input row comes back in the same order with its original columns, "
-                            "plus probability, prediction, threshold and status (the reason a row "
-                            "could not be scored).", style="Small.TLabel",
+        ttk.Label(box, text="The output has every input row, in order, with its original columns plus "
+                            "probability, prediction, threshold and status.", style="Small.TLabel",
                   wraplength=wrap_chars(self, 100)).grid(row=2, column=0, columnspan=3, sticky="w", pady=(4, 0))
         return box
 
@@ -145,19 +133,25 @@ class BatchTab(ttk.Frame):
             label.grid(row=1, column=col, sticky="w", padx=(0, 24))
             self.count_labels[key] = label
         where = ttk.Frame(box)
-        where.grid(row=1, column=0, sticky="ew", pady=(8, 0))
-        self.output_label = ttk.Label(where, text="", wraplength=wrap_chars(self, 80))
-        self.output_label.pack(side="left")
+        where.grid(row=0, column=1, sticky="w", padx=(24, 0))
+        self.output_label = ttk.Label(where, text="", wraplength=wrap_chars(self, 50))
+        self.output_label.pack(anchor="w")
         self.open_button = ttk.Button(where, text="Open output folder", command=self._open_output_folder)
-        self.open_button.pack(side="left", padx=(12, 0))
+        self.open_button.pack(anchor="w", pady=(4, 0))
         self.open_button.bind("<Return>", lambda _e: self.open_button.invoke())
-        self.metrics_label = ttk.Label(box, text="", style="Muted.TLabel", wraplength=wrap_chars(self, 100))
-        self.metrics_label.grid(row=2, column=0, sticky="w", pady=(8, 0))
+        return box
+
+    def _build_labelled(self, parent) -> ttk.Frame:
+        box = ttk.LabelFrame(parent, text="Against the file's labels", padding=6)
+        self.metrics_label = ttk.Label(box, text="Shown when the scored file has a class column.",
+                                       style="Muted.TLabel", wraplength=wrap_chars(self, 50))
+        self.metrics_label.grid(row=0, column=0, sticky="w")
         self.metrics_frame = ttk.Frame(box)
-        self.confusion = ConfusionGrid(self.metrics_frame, "Calls against the file's labels")
-        self.confusion.grid(row=0, column=0, sticky="nw")
+        self.confusion = ConfusionGrid(self.metrics_frame)
+        self.confusion.grid(row=0, column=0, sticky="w")
         self.metrics_table = MetricsTable(self.metrics_frame, height=5)
-        self.metrics_table.grid(row=0, column=1, sticky="nsew", padx=(16, 0))
+        self.metrics_table.tree.column("metric", width=wrap_chars(self, 30))  # fit "NPV (negative ...)"
+        self.metrics_table.grid(row=1, column=0, sticky="ew", pady=(6, 0))
         return box
 
     # ------------------------------------------------------------------ state
@@ -185,10 +179,10 @@ class BatchTab(ttk.Frame):
     # ----------------------------------------------------------------- files
     def choose_input(self) -> None:
         current = self.input_var.get().strip()
-        path = self.app.dialogs.askopenfilename(
-            title="Choose the CSV to score", filetypes=CSV_TYPES,
-            initialdir=str(Path(current).parent) if current else None)
+        folder = str(Path(current).parent) if current else self.app.folder("batch")
+        path = self.app.dialogs.ask_open_file("Choose the CSV to score", CSV_TYPES, folder)
         if path:
+            self.app.remember_folder("batch", Path(path).parent)
             self.set_input(path)
 
     def set_input(self, path: str | os.PathLike) -> None:
@@ -203,10 +197,9 @@ class BatchTab(ttk.Frame):
 
     def choose_output(self) -> None:
         current = Path(self.output_var.get().strip() or self.input_var.get().strip() or "scored.csv")
-        path = self.app.dialogs.asksaveasfilename(
-            title="Save the scored CSV as", filetypes=[("CSV files", "*.csv"), ("All files", "*")],
-            defaultextension=".csv", initialfile=current.name,
-            initialdir=str(current.parent) if str(current.parent) not in ("", ".") else None)
+        folder = str(current.parent) if str(current.parent) not in ("", ".") else self.app.folder("batch")
+        path = self.app.dialogs.ask_save_file("Save the scored CSV as", [("CSV files", "*.csv"), ("All files", "*")],
+                                              folder, current.name, ".csv")
         if path:
             self.output_var.set(os.fspath(path))
 
@@ -234,7 +227,7 @@ class BatchTab(ttk.Frame):
             return
         force = False
         if target_path.exists():
-            if not self.app.dialogs.askyesno(
+            if not self.app.dialogs.ask_yes_no(
                     "Replace the output file?",
                     f"{target_path} already exists.\n\nReplace it with the new scores?"):
                 self._say(f"Not scored: {target_path.name} already exists and was kept. "
@@ -259,12 +252,6 @@ class BatchTab(ttk.Frame):
         self.job = self.app.run_in_thread(work, self._on_done, progress=self._on_progress)
         self._refresh_state()
         self.cancel_button.focus_set()
-
-    def _on_escape(self, _event=None) -> None:
-        notebook = self.master
-        visible = not isinstance(notebook, ttk.Notebook) or notebook.select() == str(self)
-        if self.running and visible:
-            self.cancel()
 
     def cancel(self) -> None:
         """Ask the running scoring to stop; no output file is left behind."""
@@ -311,12 +298,15 @@ class BatchTab(ttk.Frame):
         for label in self.count_labels.values():
             label.configure(text="\u2014")
         self.output_label.configure(text="")
-        self.metrics_label.configure(text="")
+        self.metrics_label.configure(text="Shown when the scored file has a class column.")
         self.metrics_frame.grid_remove()
         self.rejected_tree.replace_rows([])
+        self.rejected_frame.configure(text=REJECTED_TITLE)
+        self.app.set_results("Batch scoring", None)
 
     def _show_summary(self, summary) -> None:
         self.summary = summary
+        m = summary.metrics
         for key, label in self.count_labels.items():
             label.configure(text=f"{getattr(summary, key):,}")
         self.output_label.configure(text=f"Written to {summary.output}")
@@ -324,22 +314,33 @@ class BatchTab(ttk.Frame):
                   + (f"; {summary.rejected:,} could not be scored (see below)." if summary.rejected else "."))
         self.rejected_tree.replace_rows(
             (r.line, r.sample_id, r.column or "(whole row)", r.reason) for r in summary.rejections)
-        m = summary.metrics
+        self.rejected_frame.configure(text=REJECTED_TITLE + (
+            f": the first {len(summary.rejections):,} of {summary.rejected:,}; the output's status "
+            "column has every reason" if summary.rejections_not_kept else ""))
+        self.app.set_results("Batch scoring", [
+            ("input", str(summary.input)), ("output", str(summary.output)), ("model id", summary.model_id),
+            ("threshold", summary.threshold), *((title.lower(), getattr(summary, key)) for key, title in COUNTS),
+            *(() if m is None else ((f"{title} (labelled rows)", getattr(m, attr)) for attr, title in METRIC_ROWS))])
         if m is None:
             self.metrics_label.configure(text="The file has no class column, so the calls cannot be "
                                               "checked against labels.")
             self.metrics_frame.grid_remove()
         else:
-            self.metrics_label.configure(text=f"The file has labels: the calls on its {m.n:,} labelled "
-                                              f"scored rows, with 95% Wilson intervals.")
+            skipped = (f" ({summary.unlabelled:,} scored rows without a usable class are left out)"
+                       if summary.unlabelled else "")
+            self.metrics_label.configure(text=f"The calls on the {m.n:,} scored rows with a class{skipped}, "
+                                              f"at threshold {format_threshold(summary.threshold)}; "
+                                              "95% Wilson intervals.")
             self.confusion.show(m.tp, m.fp, m.tn, m.fn)
             self.metrics_table.show(m)
-            self.metrics_frame.grid(row=3, column=0, sticky="w", pady=(4, 0))
+            self.metrics_frame.grid(row=1, column=0, sticky="w", pady=(6, 0))
 
     def _open_output_folder(self) -> None:
         if self.summary is None:
             return
         try:
-            self.open_folder(Path(self.summary.output).parent)
-        except Exception as exc:  # UserError or a bug: one handler shows it
-            self.app.report_exception(exc)
+            self.app.dialogs.open_folder(str(Path(self.summary.output).parent))
+        except OSError as exc:
+            self.app.report_exception(UserError(
+                f"Could not open the folder {Path(self.summary.output).parent}: {exc.strerror or exc}. "
+                "Open it from your file manager instead."))

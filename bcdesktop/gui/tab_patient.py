@@ -149,6 +149,12 @@ class PatientTab(ttk.Frame):
         self.model_label.grid(row=3, column=0, sticky="w", pady=(4, 0))
         self.note_label = ttk.Label(box, text="", wraplength=wrap)
         self.note_label.grid(row=4, column=0, sticky="w", pady=(12, 0))
+        box.rowconfigure(5, weight=1)
+        ttk.Label(box, text="The probability is the network's estimate, learned from the Wisconsin cases, "
+                            "that this tumour is malignant. The call compares it with the threshold set "
+                            "on the Threshold tab: a lower threshold misses fewer cancers and raises more "
+                            "false alarms.", style="Small.TLabel", wraplength=wrap).grid(
+            row=5, column=0, sticky="sw")
         return box
 
     # ------------------------------------------------------------- validation
@@ -205,6 +211,16 @@ class PatientTab(ttk.Frame):
                         "model_id": self.app.model.model_id}
         self._show_result()
 
+    def self_test(self) -> dict:
+        """Predict the typical malignant example through the form (``bcdesktop --self-test``)."""
+        self.fill_typical(1)
+        self.predict()
+        if self._result is None:
+            raise RuntimeError(self.predict_hint.cget("text"))
+        p = self._result["probability"]
+        return {"probability": round(p, 6), "prediction": "malignant" if p >= self.app.threshold else "benign",
+                "threshold": self.app.threshold, "model_id": self._result["model_id"]}
+
     def _probability(self, scores) -> float:
         X = np.asarray(scores, dtype=np.float64).reshape(1, -1)
         return float(self.app.model.predict_proba(X)[0])
@@ -250,6 +266,7 @@ class PatientTab(ttk.Frame):
     def _show_result(self) -> None:
         model, result = self.app.model, self._result
         if model is None or result is None:
+            self.app.set_results("Patient", None)
             for label in (self.prob_label, self.call_label, self.detail_label, self.model_label):
                 label.configure(text="")
             if model is None:
@@ -271,6 +288,10 @@ class PatientTab(ttk.Frame):
             text=f"Called {word.lower()}: {format_probability(p)} is {relation} the threshold "
                  f"of {100 * t:.1f}%.")
         self.model_label.configure(text=f"Model {result['model_id']} \u00b7 threshold {format_threshold(t)}")
+        self.app.set_results("Patient", [*zip(data.FEATURES, result["scores"]),
+                                         ("model id", result["model_id"]),
+                                         ("malignancy probability", round(p, 6)),
+                                         ("threshold", t), ("call", word.lower())])
         values, problems = self.field_values()
         current = None if problems else tuple(values[n] for n in data.FEATURES)
         if current != result["scores"]:

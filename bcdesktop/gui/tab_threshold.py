@@ -4,7 +4,7 @@ The metrics are computed on the model's held-out probabilities (validation rows 
 out-of-fold predictions) with plain NumPy, so they follow the slider at once; the
 pictures (ROC curve with the operating point, probability distribution per class
 with the threshold line) update their artists in place and redraw at most every
-``REDRAW_MS``. The threshold is applied through ``app.set_threshold``, which the
+``REDRAW_S`` seconds. The threshold is applied through ``app.set_threshold``, which the
 Patient and Batch tabs follow and which is saved with the model.
 """
 
@@ -19,10 +19,10 @@ import numpy as np
 from bcdesktop import metrics
 from bcdesktop.errors import UserError
 from bcdesktop.gui.tab_patient import WARNING_MARK, format_threshold, wrap_chars
-from bcdesktop.gui.widgets import BENIGN, ERROR_TEXT, MALIGNANT, ConfusionGrid, MetricsTable
+from bcdesktop.gui.widgets import CLASS_COLORS, ERROR_TEXT, MALIGNANT, ConfusionGrid, MetricsTable
 
 T_MIN, T_MAX = 0.01, 0.99
-REDRAW_MS = 60
+REDRAW_S = 0.06
 
 def parse_threshold(text: str) -> tuple[float | None, str | None]:
     """``(threshold, None)`` for a number in 0.01..0.99 (``"35%"`` means 0.35), else ``(None, message)``."""
@@ -55,18 +55,17 @@ class ThresholdTab(ttk.Frame):
     Widgets tests read: ``scale``, ``entry_var``, ``entry_message``, ``source_label``,
     ``confusion`` (widgets.ConfusionGrid), ``metrics_table`` (widgets.MetricsTable),
     ``target_var``, ``find_button``, ``find_label``;
-    after :meth:`ensure_plots`: ``figure``, ``canvas``, ``threshold_line``,
-    ``roc_point``.
+    after :meth:`ensure_plots`: ``plot`` (plots.EmbeddedFigure), ``figure``,
+    ``threshold_line``, ``roc_point``.
     """
 
     def __init__(self, master, app):
         super().__init__(master, padding=10)
         self.app = app
         self._syncing = False
-        self._draw_job = None
         self._y = self._p = None
         self._roc = (np.empty(0), np.empty(0), math.nan)
-        self.figure = self.canvas = None
+        self.plot = self.figure = None
 
         self.columnconfigure(1, weight=1)
         self.rowconfigure(1, weight=1)
@@ -150,13 +149,11 @@ class ThresholdTab(ttk.Frame):
         """Build the embedded figure (once) and draw the current model's pictures."""
         if self.figure is not None:
             return
-        from matplotlib.backends.backend_tkagg import FigureCanvasTkAgg
-        from matplotlib.figure import Figure
+        from bcdesktop.gui.plots import EmbeddedFigure
 
-        self.figure = Figure(figsize=(7.5, 3.6), dpi=96, layout="constrained")
+        self.plot = EmbeddedFigure(self.plot_frame, figsize=(7.5, 3.6))
+        self.figure = self.plot.figure
         self.ax_roc, self.ax_hist = self.figure.subplots(1, 2, width_ratios=(1, 1.15))
-        self.canvas = FigureCanvasTkAgg(self.figure, master=self.plot_frame)
-        self.canvas.get_tk_widget().pack(fill="both", expand=True)
         self._redraw_model()
 
     # ------------------------------------------------------------- the model
@@ -210,11 +207,14 @@ class ThresholdTab(ttk.Frame):
         ax = self.ax_hist
         if self._p is not None:
             bins = np.linspace(0.0, 1.0, 21)
-            for label, name, colour, hatch in ((0, "Benign", BENIGN, "//"),
-                                               (1, "Malignant", MALIGNANT, "\\\\")):
+            from bcdesktop.gui.plots import HATCHES
+
+            for label, name in ((0, "Benign"), (1, "Malignant")):
                 values = self._p[self._y == label]
-                ax.hist(values, bins=bins, histtype="stepfilled", facecolor=colour, alpha=0.3,
-                        edgecolor=colour, hatch=hatch, linewidth=1.5, label=f"{name} (n={values.size})")
+                colour = CLASS_COLORS[label]
+                ax.hist(values, bins=bins, histtype="stepfilled", facecolor=colour, alpha=0.35,
+                        edgecolor=colour, hatch=HATCHES[label], linewidth=1.5,
+                        label=f"{name} (n={values.size})")
             # Most cases sit near 0 or 1; a log count axis keeps the few in between visible.
             ax.set_yscale("log")
             ax.set_ylim(0.7, None)
@@ -230,7 +230,7 @@ class ThresholdTab(ttk.Frame):
         ax.set_ylabel("Cases (log scale)" if self._p is not None else "Cases")
         ax.set_title("Probabilities by true class", fontsize="medium")
         self._update_artists(t)
-        self.canvas.draw_idle()
+        self.plot.draw_idle()
 
     # ------------------------------------------------------------ the threshold
     def _on_slide(self, value: str) -> None:
@@ -270,7 +270,7 @@ class ThresholdTab(ttk.Frame):
         self._show_metrics(t)
         if self.figure is not None:
             self._update_artists(t)
-            self._schedule_draw()
+            self.plot.draw_throttled(REDRAW_S)
 
     def _show_metrics(self, t: float) -> None:
         m = None if self._p is None else metrics.metrics_at(self._y, self._p, t)
@@ -289,15 +289,6 @@ class ThresholdTab(ttk.Frame):
         sens = c.tp / (c.tp + c.fn) if c.tp + c.fn else math.nan
         spec = c.tn / (c.tn + c.fp) if c.tn + c.fp else math.nan
         self.roc_point.set_data([1.0 - spec], [sens])
-
-    def _schedule_draw(self) -> None:
-        if self._draw_job is None:
-            self._draw_job = self.after(REDRAW_MS, self._draw)
-
-    def _draw(self) -> None:
-        self._draw_job = None
-        if self.canvas is not None:
-            self.canvas.draw_idle()
 
     def find_for_sensitivity(self) -> None:
         """Apply the highest threshold whose held-out sensitivity is at least the target."""
