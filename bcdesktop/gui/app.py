@@ -1,0 +1,743 @@
+"""The main window: notebook of tabs, menus, status bar, shared state, error handling.
+
+:class:`App` holds what the tabs share (the data set, the active model, the threshold)
+and tells them about changes with virtual events on the root window
+(``<<DataChanged>>``, ``<<ModelChanged>>``, ``<<ThresholdChanged>>``; bind with
+``add="+"``). Tabs never reach into each other's widgets.
+
+:func:`run` is what the command line calls to open the window.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+import logging.handlers
+import os
+import sys
+import time
+import tkinter as tk
+from pathlib import Path
+from tkinter import ttk
+from typing import Any, Callable
+
+from bcdesktop import DISCLAIMER, __version__, resources
+from bcdesktop.errors import Cancelled, UserError
+from bcdesktop.gui import widgets
+from bcdesktop.gui.settings import Settings
+from bcdesktop.gui.worker import Job, Worker
+
+log = logging.getLogger("bcdesktop.gui")
+
+LOG_FILE = "bcdesktop.log"
+TAB_ORDER = ("data", "train", "patient", "threshold", "batch")
+DATA_FILETYPES = [("CSV or UCI data", "*.csv *.data *.txt"), ("All files", "*")]
+MODEL_FILETYPES = [("bcdesktop model", "*.npz"), ("All files", "*")]
+RESULT_FILETYPES = [("CSV", "*.csv"), ("Text", "*.txt")]
+
+INTENDED_USE = (
+    "bcdesktop estimates the probability that a breast tumour is malignant from the nine "
+    "cytology scores (1-10) of the Wisconsin Breast Cancer (Original) data set, using a small "
+    "neural network.\n\n"
+    "It is meant for research and teaching: to explore how such a model is trained, how its "
+    "threshold trades sensitivity against specificity, and how uncertain its figures are.\n\n"
+    "It is not a medical device. It has not been validated for clinical use and must not be used "
+    "to diagnose, treat or make decisions about any person."
+)
+
+
+def configure_logging(path: Path | None = None) -> Path:
+    """Log to a rotating file in the user folder (1 MB x 3); returns the file's path.
+
+    Safe to call more than once: the handler is replaced when the path changes.
+    """
+    path = Path(path) if path is not None else resources.user_dir() / LOG_FILE
+    logger = logging.getLogger("bcdesktop")
+    for handler in list(logger.handlers):
+        if getattr(handler, "_bcdesktop", False):
+            if Path(handler.baseFilename) == path.resolve():
+                return path
+            logger.removeHandler(handler)
+            handler.close()
+    handler = logging.handlers.RotatingFileHandler(path, maxBytes=1_000_000, backupCount=3, encoding="utf-8",
+                                                   delay=True)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler._bcdesktop = True
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    return path
+
+
+class Dialogs:
+    """File dialogs and message boxes of the real app (tests use :class:`RecordingDialogs`)."""
+
+    def __init__(self, parent: tk.Misc):
+        self.parent = parent
+
+    def ask_open_file(self, title: str, filetypes=None, initialdir: str | None = None) -> str | None:
+        from tkinter import filedialog
+        path = filedialog.askopenfilename(parent=self.parent, title=title, filetypes=filetypes or [],
+                                          initialdir=initialdir or None)
+        return path or None
+
+    def ask_save_file(self, title: str, filetypes=None, initialdir: str | None = None,
+                      initialfile: str | None = None, defaultextension: str | None = None) -> str | None:
+        from tkinter import filedialog
+        path = filedialog.asksaveasfilename(parent=self.parent, title=title, filetypes=filetypes or [],
+                                            initialdir=initialdir or None, initialfile=initialfile or "",
+                                            defaultextension=defaultextension or "")
+        return path or None
+
+    def info(self, title: str, message: str) -> None:
+        from tkinter import messagebox
+        messagebox.showinfo(title, message, parent=self.parent)
+
+    def warning(self, title: str, message: str) -> None:
+        from tkinter import messagebox
+        messagebox.showwarning(title, message, parent=self.parent)
+
+    def error(self, title: str, message: str) -> None:
+        from tkinter import messagebox
+        messagebox.showerror(title, message, parent=self.parent)
+
+    def ask_yes_no(self, title: str, message: str) -> bool:
+        from tkinter import messagebox
+        return bool(messagebox.askyesno(title, message, parent=self.parent))
+
+    def open_folder(self, path: str) -> None:
+        """Show a folder in the system's file manager."""
+        import subprocess
+        if sys.platform.startswith("win"):
+            os.startfile(path)  # type: ignore[attr-defined]
+        elif sys.platform == "darwin":
+            subprocess.Popen(["open", path])
+        else:
+            subprocess.Popen(["xdg-open", path])
+
+
+class RecordingDialogs:
+    """Stand-in for :class:`Dialogs` in tests: records every call, never blocks.
+
+    Queue answers with :meth:`answer_open`, :meth:`answer_save`, :meth:`answer_yes_no`;
+    without one, a file dialog returns None (as if cancelled) and a question False.
+    ``messages`` holds ``(kind, title, message)`` for info/warning/error boxes;
+    ``calls`` holds every call in order.
+    """
+
+    def __init__(self):
+        self.calls: list[tuple] = []
+        self.messages: list[tuple[str, str, str]] = []
+        self.opened_folders: list[str] = []
+        self._answers: dict[str, list] = {"open": [], "save": [], "yes_no": []}
+
+    def __repr__(self) -> str:
+        return f"RecordingDialogs({len(self.calls)} calls)"
+
+    def answer_open(self, path) -> None:
+        self._answers["open"].append(None if path is None else str(path))
+
+    def answer_save(self, path) -> None:
+        self._answers["save"].append(None if path is None else str(path))
+
+    def answer_yes_no(self, answer: bool) -> None:
+        self._answers["yes_no"].append(bool(answer))
+
+    def _next(self, kind: str, default=None):
+        return self._answers[kind].pop(0) if self._answers[kind] else default
+
+    def ask_open_file(self, title, filetypes=None, initialdir=None):
+        self.calls.append(("open", title, initialdir))
+        return self._next("open")
+
+    def ask_save_file(self, title, filetypes=None, initialdir=None, initialfile=None, defaultextension=None):
+        self.calls.append(("save", title, initialdir, initialfile))
+        return self._next("save")
+
+    def _message(self, kind, title, message):
+        self.calls.append((kind, title, message))
+        self.messages.append((kind, title, message))
+
+    def info(self, title, message):
+        self._message("info", title, message)
+
+    def warning(self, title, message):
+        self._message("warning", title, message)
+
+    def error(self, title, message):
+        self._message("error", title, message)
+
+    def ask_yes_no(self, title, message):
+        self.calls.append(("yes_no", title, message))
+        return self._next("yes_no", False)
+
+    def open_folder(self, path):
+        self.calls.append(("open_folder", str(path)))
+        self.opened_folders.append(str(path))
+
+    @property
+    def last_message(self) -> tuple[str, str, str] | None:
+        return self.messages[-1] if self.messages else None
+
+
+class StatusBar(ttk.Frame):
+    """Bottom line: data file, active model, threshold, and a message."""
+
+    def __init__(self, parent: tk.Misc):
+        super().__init__(parent, relief="sunken", padding=(2, 1))
+        self.data = ttk.Label(self, text="Data: none", style="Status.TLabel")
+        self.model = ttk.Label(self, text="Model: none", style="Status.TLabel")
+        self.threshold = ttk.Label(self, text="Threshold: -", style="Status.TLabel")
+        self.message = ttk.Label(self, text="", style="Status.TLabel", anchor="w")
+        for i, label in enumerate((self.data, self.model, self.threshold)):
+            label.grid(row=0, column=2 * i, sticky="w")
+            ttk.Separator(self, orient="vertical").grid(row=0, column=2 * i + 1, sticky="ns", padx=2)
+        self.message.grid(row=0, column=6, sticky="ew")
+        self.columnconfigure(6, weight=1)
+
+    def text(self) -> str:
+        """Everything the status bar shows, as one line."""
+        parts = [w.cget("text") for w in (self.data, self.model, self.threshold, self.message)]
+        return " | ".join(p for p in parts if p)
+
+
+class App:
+    """The application: shared state, menus, tabs, status bar, background work, errors.
+
+    Parameters
+    ----------
+    root : tk.Tk
+        The main window.
+    dialogs : Dialogs-like, optional
+        File dialogs and message boxes; tests pass :class:`RecordingDialogs`.
+    settings : Settings, optional
+        Per-user settings; by default read from the user folder.
+
+    Attributes
+    ----------
+    dataset : bcdesktop.data.Dataset or None
+    model : bcdesktop.persistence.ModelBundle or None
+        The active model (used by the Patient, Threshold and Batch tabs).
+    model_source : str
+        Where the active model came from ("default", "trained", or a file name).
+    threshold : float
+        The malignancy threshold in use (0.01..0.99).
+    tabs : dict
+        ``"data"``, ``"train"``, ``"patient"``, ``"threshold"``, ``"batch"`` -> tab frame.
+    """
+
+    def __init__(self, root: tk.Tk, *, dialogs=None, settings: Settings | None = None):
+        self.root = root
+        self.dialogs = dialogs if dialogs is not None else Dialogs(root)
+        self.log_path = configure_logging()
+        self.settings = settings if settings is not None else Settings.load()
+        self.dataset = None
+        self.model = None
+        self.model_source = ""
+        self.threshold = 0.5
+        self.results: dict[str, list[tuple[str, Any]]] = {}
+        self.closed = False
+        self.exit_code = 0
+        self._worker = Worker(root, self.report_exception)
+
+        root.report_callback_exception = self._on_callback_exception
+        root.title(f"bcdesktop {__version__} \u2014 breast tumour malignancy (research use only)")
+        root.protocol("WM_DELETE_WINDOW", self.close)
+        widgets.setup_styles(root, self.settings.get("text_scale", 1.0))
+        self._restore_geometry()
+
+        self._build_menu()
+        self.status = StatusBar(root)
+        self.status.pack(side="bottom", fill="x")
+        self.notebook = ttk.Notebook(root)
+        self.notebook.pack(side="top", fill="both", expand=True, padx=4, pady=(4, 0))
+        self.notebook.enable_traversal()  # Ctrl+Tab / Ctrl+Shift+Tab
+        self.tabs: dict[str, ttk.Frame] = {}
+        self._build_tabs()
+        self._bind_keys()
+        self.update_status()
+        if self.settings.notice:
+            self.set_status_message(self.settings.notice)
+        log.info("bcdesktop %s window opened", __version__)
+
+    def __repr__(self) -> str:
+        data = Path(self.dataset.path).name if self.dataset is not None and self.dataset.path else None
+        model = getattr(self.model, "model_id", None)
+        return f"App(data={data!r}, model={model!r}, threshold={self.threshold:.2f})"
+
+    # ----------------------------------------------------------------- building
+    def _build_tabs(self) -> None:
+        from bcdesktop.gui.tab_batch import BatchTab
+        from bcdesktop.gui.tab_data import DataTab
+        from bcdesktop.gui.tab_patient import PatientTab
+        from bcdesktop.gui.tab_threshold import ThresholdTab
+        from bcdesktop.gui.tab_train import TrainTab
+
+        titles = {"data": "Data", "train": "Train", "patient": "Patient", "threshold": "Threshold",
+                  "batch": "Batch"}
+        classes = {"data": DataTab, "train": TrainTab, "patient": PatientTab, "threshold": ThresholdTab,
+                   "batch": BatchTab}
+        for i, key in enumerate(TAB_ORDER):
+            tab = classes[key](self.notebook, self)
+            self.notebook.add(tab, text=titles[key], underline=0, padding=6)
+            self.tabs[key] = tab
+
+    def _build_menu(self) -> None:
+        menubar = tk.Menu(self.root)
+        file_menu = tk.Menu(menubar, tearoff=False)
+        file_menu.add_command(label="Open data\u2026", underline=0, accelerator="Ctrl+O", command=self.open_data)
+        file_menu.add_command(label="Open model\u2026", underline=5, accelerator="Ctrl+M", command=self.open_model)
+        file_menu.add_command(label="Save model\u2026", underline=0, accelerator="Ctrl+S", command=self.save_model)
+        file_menu.add_command(label="Export results\u2026", underline=0, accelerator="Ctrl+E",
+                              command=self.export_results)
+        file_menu.add_separator()
+        file_menu.add_command(label="Quit", underline=0, accelerator="Ctrl+Q", command=self.close)
+        menubar.add_cascade(label="File", menu=file_menu, underline=0)
+
+        view_menu = tk.Menu(menubar, tearoff=False)
+        view_menu.add_command(label="Larger text", accelerator="Ctrl++", command=lambda: self.change_text_scale(1.15))
+        view_menu.add_command(label="Smaller text", accelerator="Ctrl+-",
+                              command=lambda: self.change_text_scale(1 / 1.15))
+        view_menu.add_command(label="Normal text size", accelerator="Ctrl+0", command=lambda: self.change_text_scale(None))
+        view_menu.add_separator()
+        view_menu.add_command(label="Stop current work", accelerator="Esc", command=self.stop_work)
+        menubar.add_cascade(label="View", menu=view_menu, underline=0)
+
+        help_menu = tk.Menu(menubar, tearoff=False)
+        help_menu.add_command(label="Intended use", underline=0, command=self.show_intended_use)
+        help_menu.add_command(label="Data source and licence", underline=0, command=self.show_data_source)
+        help_menu.add_command(label="About bcdesktop", underline=0, command=self.show_about)
+        menubar.add_cascade(label="Help", menu=help_menu, underline=0)
+        self.root.configure(menu=menubar)
+        self.menus = {"file": file_menu, "view": view_menu, "help": help_menu}
+
+    def _bind_keys(self) -> None:
+        root = self.root
+        for keys, command in ((("o", "O"), self.open_data), (("m", "M"), self.open_model),
+                              (("s", "S"), self.save_model), (("e", "E"), self.export_results),
+                              (("q", "Q"), self.close)):
+            for key in keys:
+                root.bind(f"<Control-{key}>", lambda _e, c=command: (c(), "break")[1])
+        for seq in ("<Control-plus>", "<Control-equal>", "<Control-KP_Add>"):
+            root.bind(seq, lambda _e: self.change_text_scale(1.15))
+        for seq in ("<Control-minus>", "<Control-KP_Subtract>"):
+            root.bind(seq, lambda _e: self.change_text_scale(1 / 1.15))
+        root.bind("<Control-Key-0>", lambda _e: self.change_text_scale(None))
+        root.bind("<Escape>", lambda _e: self.stop_work())
+        for i, key in enumerate(TAB_ORDER, start=1):
+            root.bind(f"<Alt-Key-{i}>", lambda _e, k=key: self.select_tab(k))
+
+    def _restore_geometry(self) -> None:
+        geometry = self.settings.get("geometry")
+        width, height = 1180, 800
+        sw, sh = self.root.winfo_screenwidth(), self.root.winfo_screenheight()
+        if isinstance(geometry, str):
+            try:
+                size = geometry.split("+")[0]
+                w, h = (int(v) for v in size.split("x"))
+                if 400 <= w <= sw and 300 <= h <= sh:
+                    width, height = w, h
+            except ValueError:
+                pass
+        self.root.geometry(f"{min(width, sw)}x{min(height, sh - 40)}")
+        self.root.minsize(760, 520)
+
+    # ----------------------------------------------------------------- shared state
+    def set_dataset(self, dataset) -> None:
+        """Make ``dataset`` the current data and fire ``<<DataChanged>>``."""
+        self.dataset = dataset
+        self.update_status()
+        if dataset is not None and getattr(dataset, "path", None):
+            self.remember_folder("data", Path(dataset.path).parent)
+        self.root.event_generate("<<DataChanged>>")
+
+    def set_model(self, bundle, *, source: str = "") -> None:
+        """Make ``bundle`` the active model; its threshold becomes the current one.
+
+        Fires ``<<ModelChanged>>`` and then ``<<ThresholdChanged>>`` (if it changed).
+        """
+        self.model = bundle
+        self.model_source = source
+        self.update_status()
+        self.root.event_generate("<<ModelChanged>>")
+        if bundle is not None and getattr(bundle, "threshold", None) is not None:
+            self.set_threshold(float(bundle.threshold))
+
+    def set_threshold(self, threshold: float) -> None:
+        """Set the malignancy threshold (0 < t < 1) and fire ``<<ThresholdChanged>>`` if it changed."""
+        threshold = float(threshold)
+        if not 0.0 < threshold < 1.0:
+            raise ValueError(f"threshold must be between 0 and 1, got {threshold}")
+        if threshold == self.threshold:
+            return
+        self.threshold = threshold
+        self.update_status()
+        self.root.event_generate("<<ThresholdChanged>>")
+
+    def set_results(self, section: str, rows: list[tuple[str, Any]] | None) -> None:
+        """Publish results for File > Export results: ``rows`` of ``(name, value)``.
+
+        A value may be a number, a string, or a ``Rate`` (exported with its 95% CI and
+        k/n). ``None`` removes the section.
+        """
+        if rows is None:
+            self.results.pop(section, None)
+        else:
+            self.results[section] = list(rows)
+
+    # ----------------------------------------------------------------- status
+    def update_status(self) -> None:
+        ds = self.dataset
+        if ds is None:
+            self.status.data.configure(text="Data: none loaded")
+        else:
+            name = Path(ds.path).name if getattr(ds, "path", None) else "(unnamed)"
+            self.status.data.configure(text=f"Data: {name} ({ds.n_usable} usable of {ds.n_read})")
+        if self.model is None:
+            self.status.model.configure(text="Model: none \u2014 train one in the Train tab")
+        else:
+            source = f" ({self.model_source})" if self.model_source else ""
+            self.status.model.configure(text=f"Model: {self.model.model_id}{source}")
+        self.status.threshold.configure(text=f"Threshold: {self.threshold:.2f}")
+
+    def set_status_message(self, text: str) -> None:
+        """Show a short message at the right of the status bar (and log it)."""
+        self.status.message.configure(text=text)
+        if text:
+            log.info("status: %s", text)
+
+    # ----------------------------------------------------------------- work and errors
+    def run_in_thread(self, fn: Callable, done: Callable[[bool, Any], None],
+                      progress: Callable[[Any], None] | None = None, *, name: str | None = None) -> Job:
+        """Run ``fn(report, cancel)`` in a worker thread; see :class:`bcdesktop.gui.worker.Worker`.
+
+        ``progress(msg)`` and ``done(ok, result_or_exc)`` run on the Tk loop. Escape
+        (or View > Stop) sets ``cancel`` of every running job.
+        """
+        return self._worker.submit(fn, done, progress, name=name)
+
+    @property
+    def busy(self) -> bool:
+        """True while background work is running."""
+        return self._worker.busy
+
+    def stop_work(self) -> None:
+        """Ask all running background work to stop (Escape)."""
+        if self._worker.cancel_all():
+            self.set_status_message("Stopping\u2026")
+
+    def report_exception(self, exc: BaseException) -> None:
+        """Tell the user about ``exc``: a ``UserError`` by its message, anything else as an
+        internal error pointing to the log file (which gets the traceback)."""
+        if isinstance(exc, UserError):
+            log.info("user error: %s", exc)
+            self.dialogs.error("bcdesktop", str(exc))
+        elif isinstance(exc, Cancelled):
+            self.set_status_message("Stopped.")
+        else:
+            log.error("internal error", exc_info=(type(exc), exc, exc.__traceback__))
+            for handler in logging.getLogger("bcdesktop").handlers:
+                handler.flush()
+            self.dialogs.error("Internal error",
+                               "bcdesktop hit an internal error (a fault in the program, not in your data).\n\n"
+                               f"The details are in the log file:\n{self.log_path}")
+            self.set_status_message(f"Internal error \u2014 details in {self.log_path}")
+
+    def _on_callback_exception(self, exc_type, exc, tb) -> None:
+        if exc is None:
+            exc = exc_type()
+        if exc.__traceback__ is None:
+            exc = exc.with_traceback(tb)
+        self.report_exception(exc)
+
+    # ----------------------------------------------------------------- tabs, folders
+    def select_tab(self, key: str) -> None:
+        self.notebook.select(self.tabs[key])
+
+    def remember_folder(self, kind: str, folder) -> None:
+        """Remember the last folder used for ``kind`` ("data", "model", "results", ...)."""
+        folders = dict(self.settings.get("folders", {}))
+        folders[kind] = str(folder)
+        self.settings.set("folders", folders)
+
+    def folder(self, kind: str) -> str | None:
+        """The last folder used for ``kind``, if it still exists."""
+        folder = self.settings.get("folders", {}).get(kind)
+        return folder if folder and os.path.isdir(folder) else None
+
+    # ----------------------------------------------------------------- menu actions
+    def open_data(self) -> None:
+        """File > Open data: the Data tab asks for a file and loads it in the background."""
+        self.select_tab("data")
+        self.tabs["data"].open_dialog()
+
+    def open_model(self) -> None:
+        """File > Open model: load a saved model and make it active."""
+        path = self.dialogs.ask_open_file("Open model", MODEL_FILETYPES, self.folder("model"))
+        if not path:
+            return
+        from bcdesktop.persistence import load_model
+        try:
+            bundle = load_model(path)
+        except UserError as exc:
+            self.report_exception(exc)
+            return
+        self.remember_folder("model", Path(path).parent)
+        self.set_model(bundle, source=Path(path).name)
+        self.set_status_message(f"Opened model {Path(path).name}.")
+
+    def save_model(self, bundle=None) -> None:
+        """File > Save model: save ``bundle`` (default: the active model, with the current threshold)."""
+        if bundle is None:
+            if self.model is None:
+                self.report_exception(UserError("There is no model to save yet. Train one in the Train tab first."))
+                return
+            bundle = self.bundle_with_threshold(self.model)
+        path = self.dialogs.ask_save_file("Save model", MODEL_FILETYPES, self.folder("model"),
+                                          f"model-{bundle.model_id}.npz", ".npz")
+        if not path:
+            return
+        from bcdesktop.persistence import save_model
+        try:
+            save_model(bundle, path)
+        except OSError as exc:
+            self.report_exception(UserError(f"Could not save the model to {path}: {exc.strerror or exc}. "
+                                            "Choose another folder."))
+            return
+        self.remember_folder("model", Path(path).parent)
+        self.set_status_message(f"Saved model to {path}.")
+
+    def bundle_with_threshold(self, bundle):
+        """``bundle`` with the current threshold (the threshold is saved with the model)."""
+        if bundle is self.model and getattr(bundle, "threshold", None) != self.threshold:
+            import dataclasses
+            if dataclasses.is_dataclass(bundle):
+                return dataclasses.replace(bundle, threshold=self.threshold)
+            bundle.threshold = self.threshold
+        return bundle
+
+    def export_results(self) -> None:
+        """File > Export results: the active model's metrics and every tab's published
+        results as CSV (by extension) or plain text, headed by the disclaimer."""
+        path = self.dialogs.ask_save_file("Export results", RESULT_FILETYPES, self.folder("results"),
+                                          "bcdesktop-results.csv", ".csv")
+        if not path:
+            return
+        text = self.results_text(csv_format=Path(path).suffix.lower() == ".csv")
+        try:
+            resources.atomic_write_bytes(path, text.encode("utf-8"))
+        except OSError as exc:
+            self.report_exception(UserError(f"Could not write {path}: {exc.strerror or exc}. Choose another folder."))
+            return
+        self.remember_folder("results", Path(path).parent)
+        self.set_status_message(f"Exported results to {path}.")
+
+    def _result_sections(self) -> list[tuple[str, list[tuple[str, Any]]]]:
+        sections: list[tuple[str, list[tuple[str, Any]]]] = []
+        context = [("bcdesktop version", __version__),
+                   ("exported (UTC)", time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime()))]
+        if self.dataset is not None:
+            context += [("data file", str(self.dataset.path)), ("data sha256", self.dataset.sha256),
+                        ("rows read", self.dataset.n_read), ("rows usable", self.dataset.n_usable)]
+        if self.model is not None:
+            context += [("model id", self.model.model_id), ("model source", self.model_source)]
+        context.append(("threshold", round(self.threshold, 4)))
+        sections.append(("Context", context))
+        model = self.model
+        probs = getattr(model, "eval_probs", None)
+        labels = getattr(model, "eval_labels", None)
+        if probs is not None and labels is not None and len(probs):
+            from bcdesktop.metrics import metrics_at
+            m = metrics_at(labels, probs, self.threshold)
+            kind = getattr(model, "eval_kind", "") or "evaluation"
+            sections.append((f"Active model on its {kind} predictions at threshold {self.threshold:.2f}",
+                             [("true positives", m.tp), ("false positives", m.fp), ("true negatives", m.tn),
+                              ("false negatives", m.fn)] +
+                             [(label, getattr(m, attr)) for attr, label in widgets.METRIC_ROWS]))
+        sections.extend(self.results.items())
+        return sections
+
+    def results_text(self, csv_format: bool = True) -> str:
+        """The export as a string (CSV with ``#`` comment lines, or aligned text)."""
+        header = [f"bcdesktop {__version__} results", DISCLAIMER]
+        sections = self._result_sections()
+        if csv_format:
+            out = io.StringIO()
+            for line in header:
+                out.write(f"# {line}\n")
+            writer = csv.writer(out, lineterminator="\n")
+            writer.writerow(["section", "name", "value", "ci95_low", "ci95_high", "k", "n"])
+            for section, rows in sections:
+                for name, value in rows:
+                    if hasattr(value, "low") and hasattr(value, "k"):
+                        writer.writerow([section, name, _num(value.value), _num(value.low), _num(value.high),
+                                         value.k, value.n])
+                    else:
+                        writer.writerow([section, name, value, "", "", "", ""])
+            return out.getvalue()
+        lines = header + [""]
+        for section, rows in sections:
+            lines.append(section)
+            lines.append("-" * len(section))
+            width = max((len(name) for name, _ in rows), default=0)
+            for name, value in rows:
+                shown = widgets.format_rate(value) + f"  [{value.k}/{value.n}]" if hasattr(value, "k") else value
+                lines.append(f"  {name.ljust(width)}  {shown}")
+            lines.append("")
+        return "\n".join(lines)
+
+    # ----------------------------------------------------------------- help
+    def show_intended_use(self) -> None:
+        self.dialogs.info("Intended use", INTENDED_USE + "\n\n" + DISCLAIMER)
+
+    def show_about(self) -> None:
+        import platform
+
+        import numpy
+        self.dialogs.info("About bcdesktop",
+                          f"bcdesktop {__version__}\n\n{DISCLAIMER}\n\n"
+                          "A small neural network that estimates the malignancy of breast tumours from nine "
+                          "cytology scores.\n\n"
+                          f"Python {platform.python_version()}, Tk {self.root.tk.call('info', 'patchlevel')}, "
+                          f"NumPy {numpy.__version__}\nSettings and log: {resources.user_dir()}")
+
+    def show_data_source(self) -> None:
+        readme = resources.resource_path("data", "README.md")
+        try:
+            text = readme.read_text(encoding="utf-8")
+            text = text.split("## default_model", 1)[0].replace("# Bundled data\n", "").strip()
+        except OSError:
+            text = ("Wisconsin Breast Cancer (Original) data set, Dr. William H. Wolberg, University of "
+                    "Wisconsin Hospitals, via the UCI Machine Learning Repository; licence CC BY 4.0.")
+        self.dialogs.info("Data source and licence", text)
+
+    def change_text_scale(self, factor: float | None) -> None:
+        """Multiply the text size by ``factor`` (None: back to 100%)."""
+        scale = 1.0 if factor is None else widgets.text_scale(self.root) * factor
+        widgets.set_text_scale(self.root, scale)
+        self.settings.set("text_scale", round(widgets.text_scale(self.root), 3))
+        self.set_status_message(f"Text size {widgets.text_scale(self.root):.0%}")
+
+    # ----------------------------------------------------------------- start and close
+    def start(self, data: str | os.PathLike | None = None, model: str | os.PathLike | None = None,
+              on_ready: Callable[[], None] | None = None) -> None:
+        """Load the start-up model (``model`` or the shipped default) and data (``data`` or
+        the bundled file, in the background); then call ``on_ready`` on the Tk loop."""
+        self._load_startup_model(model)
+
+        def data_done(ok: bool) -> None:
+            if not ok and data is not None and self.dataset is None:
+                self.tabs["data"].load(resources.bundled_data_path(), done=lambda _ok: finish())
+            else:
+                finish()
+
+        def finish() -> None:
+            if on_ready is not None:
+                self.root.after_idle(on_ready)
+
+        self.tabs["data"].load(Path(data) if data is not None else resources.bundled_data_path(), done=data_done)
+
+    def _load_startup_model(self, model) -> None:
+        from bcdesktop import persistence
+        try:
+            if model is not None:
+                self.set_model(persistence.load_model(model), source=Path(model).name)
+                return
+            path = resources.default_model_path()
+            if not path.exists():
+                self.set_status_message(f"No default model found ({path.name} is missing); "
+                                        "train one in the Train tab.")
+                log.warning("default model missing: %s", path)
+                return
+            self.set_model(persistence.load_default_model(), source="default")
+        except UserError as exc:
+            self.report_exception(exc)
+
+    def close(self) -> None:
+        """Save settings, stop background work and destroy the window."""
+        if self.closed:
+            return
+        self.closed = True
+        try:
+            if self.root.winfo_exists() and self.root.state() == "normal":
+                self.settings.set("geometry", self.root.winfo_geometry())
+        except tk.TclError:
+            pass
+        for tab in self.tabs.values():
+            remember = getattr(tab, "save_settings", None)
+            if remember is not None:
+                try:
+                    remember()
+                except Exception as exc:  # never lose the rest of the settings over one tab
+                    log.warning("could not remember settings of %s: %s", tab, exc)
+        self.settings.save()
+        self._worker.shutdown()
+        log.info("window closed")
+        try:
+            self.root.destroy()
+        except tk.TclError:
+            pass
+
+
+def _num(value):
+    return "" if value is None or value != value else f"{value:.6g}"
+
+
+def _write_ready_file(path: str) -> None:
+    Path(path).write_text(f"{time.time():.6f}\n", encoding="utf-8")
+
+
+def run(data: str | None = None, model: str | None = None, *, self_test: bool = False,
+        ready_file: str | None = None) -> int:
+    """Open the main window and run until it is closed; returns the exit code.
+
+    Parameters
+    ----------
+    data : path, optional
+        CSV to load instead of the bundled data set.
+    model : path, optional
+        Model to use instead of the shipped default.
+    self_test : bool
+        Once ready, fill the Patient tab with a typical malignant example, predict, print
+        one JSON line (``{"self_test": "ok", "probability": ..., "prediction": ...}``) to
+        stdout, and close. Returns 0 on success, 1 otherwise.
+    ready_file : path, optional
+        When the window is shown, the start-up data and model are loaded and the loop is
+        idle, write the time (``time.time()``) to this file.
+    """
+    try:
+        root = tk.Tk(className="bcdesktop")
+    except tk.TclError as exc:
+        print(f"bcdesktop: cannot open the window: {exc}. Is a display available?", file=sys.stderr)
+        return 2
+    app = App(root)
+
+    def ready() -> None:
+        if app.closed:
+            return
+        root.update_idletasks()
+        if not root.winfo_ismapped():
+            root.after(10, ready)
+            return
+        if ready_file:
+            _write_ready_file(ready_file)
+        if self_test:
+            root.after(10, lambda: _self_test(app))
+
+    app.start(data, model, on_ready=ready)
+    root.mainloop()
+    return app.exit_code
+
+
+def _self_test(app: App) -> None:
+    """Predict the typical malignant example through the Patient tab and print the result."""
+    try:
+        result = app.tabs["patient"].self_test()
+        print(json.dumps({"self_test": "ok", **result}), flush=True)
+        app.exit_code = 0
+    except Exception as exc:  # report and fail, never hang
+        log.error("self-test failed", exc_info=True)
+        print(json.dumps({"self_test": "failed", "error": str(exc)}), flush=True)
+        app.exit_code = 1
+    app.close()

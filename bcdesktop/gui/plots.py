@@ -1,0 +1,211 @@
+"""matplotlib pictures embedded in Tk: ``Figure`` + ``FigureCanvasTkAgg``, never pyplot.
+
+matplotlib takes about half a second to import, so nothing here imports it at module
+level: a figure is built the first time it is needed, after the window is up.
+Figures use the display's dots per inch (Tk's scaling), so their text is as large as
+the window's at 100-200% scaling.
+"""
+
+from __future__ import annotations
+
+import time
+import tkinter as tk
+
+import numpy as np
+
+from bcdesktop.gui.widgets import CLASS_COLORS, CLASS_NAMES, TRAIN_LINE, VALIDATION_LINE
+
+HATCHES = ("//", "..")  # benign, malignant: the classes differ by pattern as well as colour
+
+
+def figure_dpi(widget: tk.Misc) -> float:
+    """Pixels per inch of the display the widget is on (96 at 100%, 192 at 200%)."""
+    return float(widget.winfo_fpixels("1i"))
+
+
+class EmbeddedFigure:
+    """A matplotlib ``Figure`` in a Tk frame, with an optional navigation toolbar.
+
+    Parameters
+    ----------
+    parent : widget
+        The figure's canvas (and toolbar) are packed into it.
+    figsize : (float, float)
+        Inches; the canvas then follows the frame's size.
+    toolbar : bool
+        Add matplotlib's ``NavigationToolbar2Tk`` (zoom, pan, save) below the plot.
+    """
+
+    def __init__(self, parent: tk.Misc, figsize=(6.0, 4.0), *, toolbar: bool = False):
+        from matplotlib.backends.backend_tkagg import FigureCanvasTkAgg, NavigationToolbar2Tk
+        from matplotlib.figure import Figure
+
+        self.figure = Figure(figsize=figsize, dpi=figure_dpi(parent), layout="constrained")
+        self.canvas = FigureCanvasTkAgg(self.figure, master=parent)
+        self.toolbar = None
+        if toolbar:
+            self.toolbar = NavigationToolbar2Tk(self.canvas, parent, pack_toolbar=False)
+            self.toolbar.update()
+            self.toolbar.pack(side="bottom", fill="x")
+        self.widget = self.canvas.get_tk_widget()
+        self.widget.configure(takefocus=0, highlightthickness=0)
+        self.widget.pack(side="top", fill="both", expand=True)
+        self._last_draw = 0.0
+        self._pending = None
+        self._prepare = None
+        self.draw_count = 0
+
+    def draw_idle(self) -> None:
+        self.draw_count += 1
+        self.canvas.draw_idle()
+
+    def draw_throttled(self, min_interval_s: float = 0.25, prepare=None) -> None:
+        """Redraw at most every ``min_interval_s``; a request that comes too soon is
+        drawn later (once, however many came). ``prepare()`` runs just before drawing,
+        so the caller can push its data to the artists only when they are drawn."""
+        if prepare is not None:
+            self._prepare = prepare
+        now = time.perf_counter()
+        wait = self._last_draw + min_interval_s - now
+        if wait <= 0 and self._pending is None:
+            self._draw_now()
+        elif self._pending is None:
+            self._pending = self.widget.after(max(1, int(wait * 1000)), self._deferred)
+
+    def _deferred(self) -> None:
+        self._pending = None
+        self._draw_now()
+
+    def _draw_now(self) -> None:
+        self._last_draw = time.perf_counter()
+        prepare, self._prepare = self._prepare, None
+        if prepare is not None:
+            prepare()
+        self.draw_idle()
+
+    def flush(self) -> None:
+        """Draw a pending throttled request now."""
+        if self._pending is not None:
+            self.widget.after_cancel(self._pending)
+            self._pending = None
+            self._draw_now()
+
+
+def draw_class_histograms(figure, X: np.ndarray, y: np.ndarray | None, features, short_names) -> None:
+    """Per-feature bar charts of the scores 1..10, benign and malignant side by side.
+
+    Parameters
+    ----------
+    figure : matplotlib.figure.Figure
+        Cleared and filled with a 3x3 grid.
+    X : ndarray (n, 9)
+    y : ndarray (n,) of 0/1, or None (then all rows are drawn as one grey group)
+    features, short_names : sequences of 9 str
+    """
+    figure.clear()
+    axes = figure.subplots(3, 3, sharex=True)
+    scores = np.arange(1, 11)
+    groups = ([("all rows", "0.45", "", np.ones(len(X), bool))] if y is None else
+              [(f"{CLASS_NAMES[c]} (n={int((y == c).sum())})", CLASS_COLORS[c], HATCHES[c], y == c) for c in (0, 1)])
+    width = 0.8 / len(groups)
+    for j, ax in enumerate(axes.flat):
+        column = np.rint(X[:, j]).astype(int)
+        for g, (label, colour, hatch, rows) in enumerate(groups):
+            counts = np.bincount(column[rows], minlength=11)[1:11]
+            offset = (g - (len(groups) - 1) / 2) * width
+            ax.bar(scores + offset, counts, width=width, color=colour, edgecolor="white" if not hatch else "black",
+                   linewidth=0.3, hatch=hatch, label=label)
+        ax.set_title(short_names[j], fontsize="small")
+        ax.set_xticks([1, 5, 10])
+        ax.tick_params(labelsize="x-small")
+        ax.spines[["top", "right"]].set_visible(False)
+    for ax in axes[-1]:
+        ax.set_xlabel("score", fontsize="x-small")
+    for ax in axes[:, 0]:
+        ax.set_ylabel("rows", fontsize="x-small")
+    handles, labels = axes.flat[0].get_legend_handles_labels()
+    figure.legend(handles, labels, loc="outside upper center", ncols=len(groups), fontsize="small", frameon=False)
+
+
+class LossPlot:
+    """Training and validation loss against iteration, updated in place while training.
+
+    Keeps the two ``Line2D`` objects and changes their data (``set_data``), so each
+    update is cheap; redraws are throttled by the embedding :class:`EmbeddedFigure`.
+    """
+
+    def __init__(self, embedded: EmbeddedFigure):
+        self.embedded = embedded
+        self.ax = embedded.figure.add_subplot()
+        (self.train_line,) = self.ax.plot([], [], color=TRAIN_LINE, linewidth=1.8, label="training loss")
+        (self.val_line,) = self.ax.plot([], [], color=VALIDATION_LINE, linewidth=1.8, linestyle="--",
+                                        label="validation loss")
+        self.ax.set_xlabel("iteration")
+        self.ax.set_ylabel("cross-entropy loss")
+        self.ax.grid(True, color="0.9")
+        self.ax.legend(loc="upper right", frameon=False)
+        self.ax.spines[["top", "right"]].set_visible(False)
+        self.iterations = 1
+        self._x: list[float] = []
+        self._train: list[float] = []
+        self._val: list[float] = []
+        self._log = False
+        self._top = 0.0
+        self._bottom = np.inf
+
+    def reset(self, iterations: int) -> None:
+        """Empty the lines for a new run of ``iterations``."""
+        self.iterations = max(1, int(iterations))
+        self._x, self._train, self._val = [], [], []
+        self._top = 0.0
+        self._bottom = np.inf
+        self.train_line.set_data([], [])
+        self.val_line.set_data([], [])
+        self.ax.set_xlim(0, self.iterations)
+        self.ax.set_ylim(0.01 if self._log else 0, 1)
+        self.embedded.draw_idle()
+
+    def add(self, iteration: int, train_loss: float, val_loss: float | None) -> None:
+        """Append one point; the lines are updated and redrawn at most every 0.25 s."""
+        self._x.append(iteration)
+        self._train.append(train_loss)
+        self._val.append(np.nan if val_loss is None else val_loss)
+        for value in (train_loss, val_loss):
+            if value is not None and 0 < value < np.inf:
+                self._top = max(self._top, value)
+                self._bottom = min(self._bottom, value)
+        self.embedded.draw_throttled(prepare=self._push)
+
+    def finish(self) -> None:
+        """Show every point now (end of a run)."""
+        self._push()
+        self.embedded.flush()
+        self.embedded.draw_idle()
+
+    def _push(self) -> None:
+        self.train_line.set_data(self._x, self._train)
+        self.val_line.set_data(self._x, self._val)
+        self._rescale()
+
+    def set_log_scale(self, on: bool) -> None:
+        self._log = bool(on)
+        self.ax.set_yscale("log" if on else "linear")
+        self._rescale()
+        self.embedded.draw_idle()
+
+    def _rescale(self) -> None:
+        if self._top <= 0:
+            return
+        if self._log:
+            bottom = max(self._bottom, 1e-6) / 1.5
+            self.ax.set_ylim(bottom, max(self._top * 1.5, bottom * 10))
+        else:
+            self.ax.set_ylim(0, self._top * 1.08)
+        self.ax.set_xlim(0, max(self.iterations, self._x[-1] if self._x else 1))
+
+    @property
+    def n_points(self) -> int:
+        """Points drawn so far on the training line (what a user sees grow)."""
+        return len(self.train_line.get_xdata())
+
+

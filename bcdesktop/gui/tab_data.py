@@ -1,0 +1,198 @@
+"""The Data tab: open a CSV and see what was read, what was rejected and why.
+
+Loading runs in the background with a progress bar; the tab shows the counts (rows
+read / usable / rejected), the class balance, every rejected row with its reason, a
+preview of the usable rows, and per-feature histograms split by class. A file that
+cannot be used shows its message and the previous data stay loaded.
+"""
+
+from __future__ import annotations
+
+import tkinter as tk
+from pathlib import Path
+from tkinter import ttk
+
+from bcdesktop.errors import Cancelled, UserError
+from bcdesktop.gui import widgets
+from bcdesktop.gui.app import DATA_FILETYPES
+
+SHORT_NAMES = ("Clump thickness", "Cell size", "Cell shape", "Marginal adhesion", "Epithelial size",
+               "Bare nuclei", "Bland chromatin", "Normal nucleoli", "Mitoses")
+PREVIEW_ROWS = 500
+BENIGN_MARK, MALIGNANT_MARK = "\u25cf", "\u25b2"  # the class is told by a word and a symbol, not colour alone
+
+
+class DataTab(ttk.Frame):
+    """Built as ``DataTab(notebook, app)``.
+
+    Widgets tests read: ``open_button``, ``file_label``, ``counts_label``,
+    ``balance_label``, ``message_label``, ``progress``, ``rejected`` and ``preview``
+    (:class:`~bcdesktop.gui.widgets.ScrolledTree`), ``views`` (the inner notebook);
+    ``plot`` (an :class:`~bcdesktop.gui.plots.EmbeddedFigure`) once histograms are drawn.
+    """
+
+    def __init__(self, master, app):
+        super().__init__(master, padding=8)
+        self.app = app
+        self.job = None
+        self.plot = None
+        self._plotted = None
+
+        top = ttk.Frame(self)
+        top.pack(side="top", fill="x")
+        self.open_button = ttk.Button(top, text="Open data\u2026", underline=0, command=self.open_dialog)
+        self.open_button.pack(side="left")
+        self.cancel_button = ttk.Button(top, text="Cancel", command=self.cancel)
+        self.progress = ttk.Progressbar(top, mode="determinate", maximum=1.0, length=220)
+        self.file_label = ttk.Label(top, text="No data loaded", style="Bold.TLabel")
+        self.file_label.pack(side="left", padx=(12, 0))
+
+        summary = ttk.Frame(self)
+        summary.pack(side="top", fill="x", pady=(8, 4))
+        self.counts_label = ttk.Label(summary, text="")
+        self.counts_label.pack(side="top", anchor="w")
+        self.balance_label = ttk.Label(summary, text="")
+        self.balance_label.pack(side="top", anchor="w")
+        self.message_label = ttk.Label(summary, text="", style="Error.TLabel")
+        self.message_label.pack(side="top", anchor="w")
+        self.message_label.bind("<Configure>", lambda e: self.message_label.configure(wraplength=max(200, e.width)))
+
+        panes = ttk.PanedWindow(self, orient="horizontal")
+        panes.pack(side="top", fill="both", expand=True)
+        self.views = ttk.Notebook(panes)
+        self.rejected = widgets.ScrolledTree(self.views, (("line", "Line", 60, "e"), ("id", "Sample id", 90, "w"),
+                                                          ("column", "Column", 150, "w"),
+                                                          ("reason", "Reason", 340, "w")), height=12)
+        preview_columns = [("line", "Line", 50, "e"), ("id", "Sample id", 80, "w")]
+        preview_columns += [(f"f{i}", name, 78, "e") for i, name in enumerate(SHORT_NAMES)]
+        preview_columns.append(("class", "Class", 90, "w"))
+        self.preview = widgets.ScrolledTree(self.views, preview_columns, height=12)
+        self.views.add(self.rejected, text="Rejected rows", padding=4)
+        self.views.add(self.preview, text="Preview", padding=4)
+        panes.add(self.views, weight=1)
+        self.plot_frame = ttk.LabelFrame(panes, text="Scores by class", padding=4)
+        panes.add(self.plot_frame, weight=1)
+        self.plot_note = ttk.Label(self.plot_frame, text="Histograms appear when data are loaded.",
+                                   style="Muted.TLabel")
+        self.plot_note.pack(side="top", anchor="w")
+
+        app.root.bind("<<DataChanged>>", lambda _e: self.show(self.app.dataset), add="+")
+        self.plot_frame.bind("<Map>", lambda _e: self._schedule_histograms(), add="+")
+
+    # ----------------------------------------------------------------- loading
+    def open_dialog(self) -> None:
+        """Ask for a file (through ``app.dialogs``) and load it."""
+        path = self.app.dialogs.ask_open_file("Open data", DATA_FILETYPES, self.app.folder("data"))
+        if path:
+            self.load(path)
+
+    def load(self, path, done=None) -> None:
+        """Load ``path`` in the background; on success it becomes ``app.dataset``.
+
+        ``done(ok)`` is called afterwards (on the Tk loop). A ``UserError`` is shown to
+        the user and the current data stay.
+        """
+        from bcdesktop import data
+
+        if self.job is not None:
+            self.job.cancel()
+        path = Path(path)
+        self.message_label.configure(text="")
+        self.progress.configure(value=0)
+        self.progress.pack(side="left", padx=(12, 0))
+        self.cancel_button.pack(side="left", padx=(6, 0))
+        self.file_label.configure(text=f"Reading {path.name}\u2026")
+
+        def work(report, cancel):
+            return data.load_csv(path, progress=report, cancel=cancel)
+
+        def progress(p) -> None:
+            self.progress.configure(value=p.fraction)
+            self.file_label.configure(text=f"Reading {path.name}\u2026 {p.rows:,} rows ({p.fraction:.0%})")
+
+        def finished(ok, result) -> None:
+            if self.job is not job:
+                return  # a newer load replaced this one
+            self.job = None
+            self.progress.pack_forget()
+            self.cancel_button.pack_forget()
+            if ok:
+                self.app.set_dataset(result)
+                self.app.set_status_message(f"Loaded {path.name}: {result.summary()}.")
+            else:
+                self._show_file_label()
+                if isinstance(result, Cancelled):
+                    self.message_label.configure(text=f"Loading {path.name} was stopped; the previous data are kept.")
+                elif isinstance(result, UserError):
+                    self.message_label.configure(text=f"\u26a0 {result} The previous data are kept.")
+                    self.app.report_exception(result)
+                else:
+                    self.app.report_exception(result)
+            if done is not None:
+                done(ok)
+
+        job = self.job = self.app.run_in_thread(work, finished, progress, name="load-data")
+
+    def cancel(self) -> None:
+        if self.job is not None:
+            self.job.cancel()
+
+    # ----------------------------------------------------------------- display
+    def _show_file_label(self) -> None:
+        ds = self.app.dataset
+        self.file_label.configure(text=str(ds.path) if ds is not None else "No data loaded")
+
+    def show(self, ds) -> None:
+        """Fill the tab from a ``Dataset`` (called on ``<<DataChanged>>``)."""
+        self._show_file_label()
+        if ds is None:
+            for label in (self.counts_label, self.balance_label):
+                label.configure(text="")
+            self.rejected.replace_rows([])
+            self.preview.replace_rows([])
+            return
+        self.counts_label.configure(
+            text=f"Rows read: {ds.n_read:,}    Usable: {ds.n_usable:,}    Rejected: {ds.n_rejected:,}")
+        if ds.y is None:
+            self.balance_label.configure(text="This file has no class column: it can be scored but not used "
+                                              "for training or evaluation.")
+        else:
+            n = len(ds.y)
+            malignant = int(ds.y.sum())
+            benign = n - malignant
+            self.balance_label.configure(
+                text=f"Class balance: {BENIGN_MARK} benign {benign:,} ({benign / n:.1%})    "
+                     f"{MALIGNANT_MARK} malignant {malignant:,} ({malignant / n:.1%})")
+        self.rejected.replace_rows((r.line, r.sample_id, r.column or "(whole row)", r.reason) for r in ds.rejected)
+        self.views.tab(self.rejected, text=f"Rejected rows ({ds.n_rejected:,})")
+        classes = ("benign", "malignant")
+        rows = []
+        for i in range(min(PREVIEW_ROWS, ds.n_usable)):
+            label = "" if ds.y is None else f"{(BENIGN_MARK, MALIGNANT_MARK)[ds.y[i]]} {classes[ds.y[i]]}"
+            rows.append((int(ds.lines[i]), ds.ids[i], *(f"{v:g}" for v in ds.X[i]), label))
+        self.preview.replace_rows(rows)
+        shown = f"first {PREVIEW_ROWS:,} of {ds.n_usable:,}" if ds.n_usable > PREVIEW_ROWS else f"{ds.n_usable:,}"
+        self.views.tab(self.preview, text=f"Preview ({shown} usable rows)")
+        if ds.n_rejected == 0:
+            self.views.select(self.preview)
+        self._schedule_histograms()
+
+    def _schedule_histograms(self) -> None:
+        # Drawn after the tables are on screen (and only while visible): matplotlib's
+        # first import and a 3x3 grid of bars take a few tenths of a second.
+        if self.app.dataset is not None and self._plotted is not self.app.dataset and self.winfo_ismapped():
+            self.after(30, self.draw_histograms)
+
+    def draw_histograms(self) -> None:
+        """Draw the per-feature histograms of the current data (once per data set)."""
+        ds = self.app.dataset
+        if ds is None or self._plotted is ds:
+            return
+        from bcdesktop.gui.plots import EmbeddedFigure, draw_class_histograms
+
+        if self.plot is None:
+            self.plot_note.pack_forget()
+            self.plot = EmbeddedFigure(self.plot_frame, figsize=(5.6, 4.6))
+        draw_class_histograms(self.plot.figure, ds.X, ds.y, SHORT_NAMES, SHORT_NAMES)
+        self.plot.draw_idle()
+        self._plotted = ds

@@ -1,0 +1,481 @@
+"""The Train tab: settings, a live loss plot, the result, and cross-validation.
+
+Training runs in a worker thread through :func:`bcdesktop.evaluation.fit_model`;
+progress messages arrive on the Tk loop, where the loss lines grow (throttled
+redraws) and the progress bar shows the iteration, the loss and the time left. The
+finished model becomes active only when the user says so ("Use this model"). A run
+that diverges explains itself and the active model stays as it was.
+"""
+
+from __future__ import annotations
+
+import time
+import tkinter as tk
+from tkinter import ttk
+
+from bcdesktop.errors import Cancelled, TrainingDiverged, UserError
+from bcdesktop.gui import widgets
+from bcdesktop.gui.widgets import Field, float_check, int_check
+
+OPTIMIZERS = ("adam", "momentum", "gd")
+SCHEDULES = ("constant", "exponential", "step", "cosine", "onecycle")
+INITS = ("he", "xavier", "article")
+SPLITS = ("stratified random", "first N rows")
+DEFAULTS = {"hidden": "15", "lr": "0.01", "iterations": "1000", "optimizer": "adam", "schedule": "constant",
+            "init": "he", "l2": "0", "patience": "0", "seed": "0", "split": "stratified random",
+            "val_fraction": "0.2", "train_rows": "500", "threshold": "0.5", "folds": "10", "repeats": "5"}
+MAX_POINTS = 500  # loss-curve points per run (log_every is chosen to give about this many)
+
+
+def hidden_check(text: str):
+    """Hidden layer sizes: ``"15"`` or ``"16, 8"``, each 1..512, at most 4 layers."""
+    parts = [p.strip() for p in text.replace(";", ",").split(",")]
+    if not text.strip():
+        return None, "enter a layer size such as 15 (or 16, 8)"
+    sizes = []
+    for part in parts:
+        if not part.isdigit():
+            return None, f"{part or 'an empty size'!r} is not a whole number" if part else "remove the empty size"
+        size = int(part)
+        if not 1 <= size <= 512:
+            return None, "each layer needs 1 to 512 units"
+        sizes.append(size)
+    if len(sizes) > 4:
+        return None, "at most 4 hidden layers"
+    return tuple(sizes), None
+
+
+def _choice(values):
+    def check(text):
+        return (text, None) if text in values else (None, f"choose one of {', '.join(values)}")
+    return check
+
+
+def format_seconds(seconds: float) -> str:
+    if seconds < 60:
+        return f"{seconds:.0f} s"
+    return f"{seconds // 60:.0f} min {seconds % 60:02.0f} s"
+
+
+class TrainTab(ttk.Frame):
+    """Built as ``TrainTab(notebook, app)``.
+
+    Widgets tests read: ``fields`` (name -> :class:`~bcdesktop.gui.widgets.Field`),
+    ``start_button``, ``stop_button``, ``cv_button``, ``use_button``, ``save_button``,
+    ``progress``, ``progress_label``, ``run_message``, ``result_label``,
+    ``train_confusion``, ``val_confusion``, ``cv_table``, ``cv_label``, ``log_var``;
+    ``loss_plot`` (a :class:`~bcdesktop.gui.plots.LossPlot`) once a run has started.
+    ``outcome`` is the last finished :class:`~bcdesktop.evaluation.FitOutcome`.
+    """
+
+    def __init__(self, master, app):
+        super().__init__(master, padding=8)
+        self.app = app
+        self.job = None
+        self.outcome = None
+        self.cv_result = None
+        self.loss_plot = None
+        self._started = 0.0
+        self._kind = None  # "train" or "cv" while a job runs
+
+        self.columnconfigure(1, weight=1)
+        self.rowconfigure(0, weight=1)
+        left = ttk.Frame(self)
+        left.grid(row=0, column=0, sticky="nsw", padx=(0, 10))
+        right = ttk.Frame(self)
+        right.grid(row=0, column=1, sticky="nsew")
+        self._build_settings(left)
+        self._build_plot(right)
+        self._build_results(right)
+        self._restore_settings()
+        self._update_buttons()
+        app.root.bind("<<DataChanged>>", lambda _e: self._update_buttons(), add="+")
+
+    # ----------------------------------------------------------------- layout
+    def _build_settings(self, parent) -> None:
+        box = ttk.LabelFrame(parent, text="Training settings", padding=8)
+        box.pack(side="top", fill="x")
+        box.columnconfigure(2, minsize=widgets_chars(self, 26))
+        f = self.fields = {}
+        rows = [
+            ("hidden", "Hidden units", hidden_check, {"hint": "e.g. 15 or 16, 8"}),
+            ("lr", "Learning rate", float_check(0.0, 10.0, "a learning rate", low_open=True), {}),
+            ("iterations", "Iterations", int_check(1, 200_000, "the number of iterations"), {}),
+            ("optimizer", "Optimizer", _choice(OPTIMIZERS), {"values": OPTIMIZERS}),
+            ("schedule", "Learning-rate schedule", _choice(SCHEDULES), {"values": SCHEDULES}),
+            ("init", "Initialisation", _choice(INITS), {"values": INITS}),
+            ("l2", "L2 penalty", float_check(0.0, 10.0, "an L2 penalty (0 = none)"), {}),
+            ("patience", "Early-stopping patience", int_check(0, 200_000, "a patience"), {"hint": "0 = off"}),
+            ("seed", "Seed", int_check(0, 2**31 - 1, "a seed"), {}),
+            ("split", "Validation split", _choice(SPLITS), {"values": SPLITS, "width": 16}),
+            ("val_fraction", "Validation fraction", float_check(0.0, 0.9, "a fraction", low_open=True), {}),
+            ("train_rows", "Training rows (first N)", int_check(1, 10_000_000, "a number of rows"), {}),
+            ("threshold", "Threshold", float_check(0.01, 0.99, "a threshold"), {"hint": "0.01 to 0.99"}),
+        ]
+        for row, (key, label, check, options) in enumerate(rows):
+            options.setdefault("width", 16 if "values" in options else 10)
+            f[key] = Field(box, row, label, check, DEFAULTS[key], **options)
+        f["split"].var.trace_add("write", lambda *_: self._update_split_fields())
+
+        buttons = ttk.Frame(parent)
+        buttons.pack(side="top", fill="x", pady=(8, 0))
+        self.start_button = ttk.Button(buttons, text="Start training", command=self.start)
+        self.start_button.pack(side="left")
+        self.stop_button = ttk.Button(buttons, text="Stop (Esc)", command=self.stop)
+        self.stop_button.pack(side="left", padx=(6, 0))
+        for button in (self.start_button, self.stop_button):
+            button.bind("<Return>", lambda _e, b=button: b.invoke())
+
+        cv = ttk.LabelFrame(parent, text="Cross-validation (same settings)", padding=8)
+        cv.pack(side="top", fill="both", expand=True, pady=(10, 0))
+        cv_fields = ttk.Frame(cv)
+        cv_fields.pack(side="top", fill="x")
+        f["folds"] = Field(cv_fields, 0, "Folds", int_check(2, 20, "the number of folds"), DEFAULTS["folds"], width=6)
+        f["repeats"] = Field(cv_fields, 1, "Repeats", int_check(1, 20, "the number of repeats"), DEFAULTS["repeats"],
+                             width=6)
+        self.cv_button = ttk.Button(cv, text="Cross-validate", command=self.cross_validate)
+        self.cv_button.pack(side="top", anchor="w", pady=(4, 4))
+        self.cv_button.bind("<Return>", lambda _e: self.cv_button.invoke())
+        self.cv_label = ttk.Label(cv, text="Identical score vectors are kept in one fold, so no case is tested "
+                                           "on a copy of itself.", style="Small.TLabel",
+                                  wraplength=widgets_chars(self, 55))
+        self.cv_label.pack(side="top", anchor="w")
+        self.cv_table = widgets.ScrolledTree(cv, (("metric", "Metric", 110, "w"),
+                                                  ("mean", "Mean \u00b1 SD over fits", 150, "e"),
+                                                  ("pooled", "Pooled, 95% CI", 170, "e")), height=5)
+        self.cv_table.pack(side="top", fill="both", expand=True, pady=(4, 0))
+
+    def _build_plot(self, parent) -> None:
+        self.plot_frame = ttk.LabelFrame(parent, text="Loss while training", padding=4)
+        self.plot_frame.pack(side="top", fill="both", expand=True)
+        options = ttk.Frame(self.plot_frame)
+        options.pack(side="top", fill="x")
+        self.log_var = tk.BooleanVar(self, value=False)
+        self.log_check = ttk.Checkbutton(options, text="Logarithmic loss axis", variable=self.log_var,
+                                         command=self._on_log_toggle)
+        self.log_check.pack(side="left")
+        self.plot_note = ttk.Label(options, text="Training loss: solid blue line. Validation loss: dashed "
+                                                 "vermillion line.", style="Small.TLabel")
+        self.plot_note.pack(side="left", padx=(12, 0))
+        self.plot_area = ttk.Frame(self.plot_frame)
+        self.plot_area.pack(side="top", fill="both", expand=True)
+
+        bar = ttk.Frame(parent)
+        bar.pack(side="top", fill="x", pady=(6, 0))
+        self.progress = ttk.Progressbar(bar, mode="determinate", maximum=1.0)
+        self.progress.pack(side="top", fill="x")
+        self.progress_label = ttk.Label(bar, text="Ready.", style="Muted.TLabel")
+        self.progress_label.pack(side="top", anchor="w")
+        self.run_message = ttk.Label(bar, text="", style="Error.TLabel")
+        self.run_message.pack(side="top", anchor="w")
+        self.run_message.bind("<Configure>", lambda e: self.run_message.configure(wraplength=max(300, e.width)))
+
+    def _build_results(self, parent) -> None:
+        box = ttk.LabelFrame(parent, text="Result of the last run", padding=8)
+        box.pack(side="top", fill="x", pady=(6, 0))
+        self.result_label = ttk.Label(box, text="No run yet.")
+        self.result_label.grid(row=0, column=0, columnspan=3, sticky="w")
+        self.train_confusion = widgets.ConfusionGrid(box, "Training rows")
+        self.train_confusion.grid(row=1, column=0, sticky="w", pady=(6, 0))
+        self.val_confusion = widgets.ConfusionGrid(box, "Validation rows")
+        self.val_confusion.grid(row=1, column=1, sticky="w", padx=(16, 0), pady=(6, 0))
+        actions = ttk.Frame(box)
+        actions.grid(row=1, column=2, sticky="se", padx=(16, 0))
+        self.use_button = ttk.Button(actions, text="Use this model", command=self.use_model)
+        self.use_button.pack(side="top", fill="x")
+        self.save_button = ttk.Button(actions, text="Save model\u2026", command=self.save_model)
+        self.save_button.pack(side="top", fill="x", pady=(6, 0))
+        for button in (self.use_button, self.save_button):
+            button.bind("<Return>", lambda _e, b=button: b.invoke())
+        box.columnconfigure(2, weight=1)
+
+    def ensure_plot(self) -> None:
+        """Build the loss plot and its toolbar (once; matplotlib loads on first use)."""
+        if self.loss_plot is not None:
+            return
+        from bcdesktop.gui.plots import EmbeddedFigure, LossPlot
+
+        embedded = EmbeddedFigure(self.plot_area, figsize=(6.0, 3.2), toolbar=True)
+        self.loss_plot = LossPlot(embedded)
+        if self.log_var.get():
+            self.loss_plot.set_log_scale(True)
+
+    # ----------------------------------------------------------------- settings
+    def _update_split_fields(self) -> None:
+        stratified = self.fields["split"].var.get() == SPLITS[0]
+        self.fields["val_fraction"].set_state(stratified)
+        self.fields["train_rows"].set_state(not stratified)
+
+    def _restore_settings(self) -> None:
+        saved = self.app.settings.get("train", {})
+        if isinstance(saved, dict):
+            for key, field in self.fields.items():
+                value = saved.get(key)
+                if isinstance(value, str) and field.check(value)[1] is None:
+                    field.set(value)
+        self._update_split_fields()
+
+    def save_settings(self) -> None:
+        """Remember the settings as typed (called when the window closes and on Start)."""
+        self.app.settings.set("train", {key: field.var.get() for key, field in self.fields.items()})
+
+    def read_config(self, keys=None):
+        """``(TrainConfig, options)`` from the fields, or None after showing what to fix.
+
+        Every invalid field shows its message; the first one gets the focus.
+        """
+        values, bad = {}, []
+        for key, field in self.fields.items():
+            if keys is not None and key not in keys:
+                continue
+            if key == "val_fraction" and self.fields["split"].var.get() != SPLITS[0]:
+                continue
+            if key == "train_rows" and self.fields["split"].var.get() == SPLITS[0]:
+                continue
+            value, message = field.validate()
+            if message:
+                bad.append(field)
+            values[key] = value
+        if bad:
+            self.run_message.configure(text="\u26a0 Fix the settings marked in red first.")
+            bad[0].input.focus_set()
+            return None
+        from bcdesktop.training import TrainConfig
+
+        iterations = values["iterations"]
+        try:
+            config = TrainConfig(hidden=values["hidden"], init=values["init"], optimizer=values["optimizer"],
+                                 lr=values["lr"], iterations=iterations, schedule=values["schedule"],
+                                 l2=values["l2"], patience=values["patience"], seed=values["seed"],
+                                 log_every=max(1, iterations // MAX_POINTS))
+        except UserError as exc:
+            self.run_message.configure(text=f"\u26a0 {exc}")
+            return None
+        return config, values
+
+    def _dataset(self):
+        ds = self.app.dataset
+        if ds is None:
+            self.run_message.configure(text="\u26a0 Load a data file first (Data tab).")
+            return None
+        if ds.y is None:
+            self.run_message.configure(text="\u26a0 The loaded file has no class column, so it cannot be used "
+                                            "for training. Load a labelled file on the Data tab.")
+            return None
+        return ds
+
+    # ----------------------------------------------------------------- training
+    def start(self) -> None:
+        """Start training with the current settings (in the background)."""
+        if self.job is not None:
+            return
+        self.run_message.configure(text="")
+        read = self.read_config()
+        ds = self._dataset()
+        if read is None or ds is None:
+            return
+        config, values = read
+        self.save_settings()
+        from bcdesktop.evaluation import fit_model
+
+        split = "stratified" if values["split"] == SPLITS[0] else "first"
+        options = dict(split=split, val_fraction=values.get("val_fraction") or 0.2,
+                       train_rows=values.get("train_rows") or 500, threshold=values["threshold"])
+
+        def work(report, cancel):
+            return fit_model(ds, config, progress=report, cancel=cancel, **options)
+
+        self.ensure_plot()
+        self.loss_plot.reset(config.iterations)
+        self.progress.configure(value=0)
+        self.progress_label.configure(text="Starting\u2026")
+        self._started = time.perf_counter()
+        self._kind = "train"
+        self.job = self.app.run_in_thread(work, self._train_done, self._train_progress, name="train")
+        self._update_buttons()
+        self.app.set_status_message("Training\u2026 (Esc stops)")
+
+    def _train_progress(self, p) -> None:
+        self.loss_plot.add(p.iteration, p.train_loss, p.val_loss)
+        fraction = p.iteration / max(1, p.iterations)
+        elapsed = time.perf_counter() - self._started
+        left = elapsed / fraction * (1 - fraction) if fraction > 0.02 else None
+        val = "" if p.val_loss is None else f", validation loss {p.val_loss:.4f}"
+        self.progress.configure(value=fraction)
+        self.progress_label.configure(
+            text=f"Iteration {p.iteration:,} of {p.iterations:,}: training loss {p.train_loss:.4f}{val}"
+                 + ("" if left is None else f" \u2014 about {format_seconds(left)} left"))
+
+    def _train_done(self, ok, result) -> None:
+        self.job = None
+        self._kind = None
+        self._update_buttons()
+        if self.loss_plot is not None:
+            self.loss_plot.finish()
+        if not ok:
+            self.progress_label.configure(text="Training did not finish.")
+            if isinstance(result, TrainingDiverged):
+                self.run_message.configure(
+                    text=f"\u26a0 Training diverged: the loss stopped being a finite number. {result} "
+                         "The previously active model is still in use.")
+                self.app.set_status_message("Training diverged; the previous model is still active.")
+            elif isinstance(result, UserError):
+                self.run_message.configure(text=f"\u26a0 {result}")
+                self.app.set_status_message("Training could not start.")
+            elif isinstance(result, Cancelled):
+                self.run_message.configure(text="Training was stopped.")
+            else:
+                self.app.report_exception(result)
+            return
+        self.outcome = result
+        stopped = result.result.stopped
+        seconds = result.result.seconds
+        done = {"completed": "Finished", "early_stopped": "Stopped early (validation loss no longer improving)",
+                "cancelled": "Stopped by you"}[stopped]
+        self.progress.configure(value=1.0 if stopped != "cancelled" else self.progress["value"])
+        self.progress_label.configure(
+            text=f"{done} after {result.result.iterations_run:,} iterations in {format_seconds(seconds)}.")
+        if stopped == "cancelled":
+            self.run_message.configure(text="This model is only partly trained; you can still use or save it.")
+        self._show_outcome(result)
+        self.app.set_status_message(f"Training {done.lower()}; model {result.bundle.model_id} is ready to use.")
+
+    def _show_outcome(self, outcome) -> None:
+        tm, vm = outcome.train_metrics, outcome.val_metrics
+        self.result_label.configure(
+            text=f"Model {outcome.bundle.model_id} at threshold {tm.threshold:g}:  training accuracy "
+                 f"{widgets.format_rate(tm.accuracy)} of {tm.n}  \u00b7  validation accuracy "
+                 f"{widgets.format_rate(vm.accuracy)} of {vm.n}")
+        self.train_confusion.show(tm.tp, tm.fp, tm.tn, tm.fn)
+        self.val_confusion.show(vm.tp, vm.fp, vm.tn, vm.fn)
+        self.train_confusion.title.configure(text=f"Training rows (n={tm.n})")
+        self.val_confusion.title.configure(text=f"Validation rows (n={vm.n})")
+        self.app.set_results(f"Last training run (model {outcome.bundle.model_id}), validation rows",
+                             [(label, getattr(vm, attr)) for attr, label in widgets.METRIC_ROWS])
+        self._update_buttons()
+
+    def stop(self) -> None:
+        """Stop the running training or cross-validation."""
+        if self.job is not None:
+            self.job.cancel()
+            self.progress_label.configure(text="Stopping\u2026")
+
+    def use_model(self) -> None:
+        """Make the last trained model the active one."""
+        if self.outcome is not None:
+            self.app.set_model(self.outcome.bundle, source="trained")
+            self.app.set_status_message(f"Model {self.outcome.bundle.model_id} is now active.")
+
+    def save_model(self) -> None:
+        if self.outcome is not None:
+            self.app.save_model(self.outcome.bundle)
+
+    # ----------------------------------------------------------------- cross-validation
+    def cross_validate(self) -> None:
+        """Run repeated k-fold cross-validation of the current settings in the background."""
+        if self.job is not None:
+            return
+        self.run_message.configure(text="")
+        read = self.read_config()
+        ds = self._dataset()
+        if read is None or ds is None:
+            return
+        config, values = read
+        self.save_settings()
+        from bcdesktop.evaluation import cross_validate
+
+        folds, repeats, threshold = values["folds"], values["repeats"], values["threshold"]
+
+        def work(report, cancel):
+            return cross_validate(ds.X, ds.y, config, folds=folds, repeats=repeats, seed=config.seed,
+                                  threshold=threshold, progress=report, cancel=cancel)
+
+        self.progress.configure(value=0)
+        self.progress_label.configure(text=f"Cross-validating: {repeats} \u00d7 {folds} fits\u2026")
+        self._started = time.perf_counter()
+        self._kind = "cv"
+        self.job = self.app.run_in_thread(work, self._cv_done, self._cv_progress, name="cross-validate")
+        self._update_buttons()
+        self.app.set_status_message("Cross-validating\u2026 (Esc stops)")
+
+    def _cv_progress(self, p) -> None:
+        fraction = p.done / p.total
+        elapsed = time.perf_counter() - self._started
+        self.progress.configure(value=fraction)
+        self.progress_label.configure(
+            text=f"Cross-validation: fit {p.done} of {p.total} (repeat {p.repeat + 1}, fold {p.fold + 1})"
+                 f" \u2014 about {format_seconds(elapsed / fraction * (1 - fraction))} left")
+
+    def _cv_done(self, ok, result) -> None:
+        self.job = None
+        self._kind = None
+        self._update_buttons()
+        if not ok:
+            if isinstance(result, Cancelled):
+                self.progress_label.configure(text="Cross-validation was stopped.")
+            elif isinstance(result, UserError):
+                self.progress_label.configure(text="Cross-validation did not finish.")
+                self.run_message.configure(text=f"\u26a0 {result}")
+            else:
+                self.app.report_exception(result)
+            return
+        self.cv_result = result
+        self.progress.configure(value=1.0)
+        self.progress_label.configure(
+            text=f"Cross-validation finished: {result.repeats} \u00d7 {result.folds} fits in "
+                 f"{format_seconds(result.seconds)}.")
+        self.show_cv(result)
+
+    def show_cv(self, cv) -> None:
+        """Fill the cross-validation table from a ``CVResult``."""
+        import numpy as np
+
+        from bcdesktop.metrics import metrics_at
+
+        rows, export = [], []
+        mask = np.isfinite(cv.oof_probs)
+        pooled = metrics_at(cv.labels[mask], cv.oof_probs[mask], cv.threshold)
+        for name, label, percent in (("accuracy", "Accuracy", True), ("sensitivity", "Sensitivity", True),
+                                     ("specificity", "Specificity", True), ("roc_auc", "ROC AUC", False),
+                                     ("brier", "Brier score", False)):
+            mean, sd = cv.mean(name), cv.sd(name)
+            scale, unit = (100, "%") if percent else (1, "")
+            digits = 1 if percent else 3
+            shown = f"{scale * mean:.{digits}f}{unit} \u00b1 {scale * sd:.{digits}f}" if mean == mean else "n/a"
+            rate = getattr(pooled, name, None)
+            rows.append((label, shown, widgets.format_rate(rate) if rate is not None else "\u2014"))
+            export.append((f"{label} mean over fits", mean))
+            export.append((f"{label} SD over fits", sd))
+            if rate is not None:
+                export.append((f"{label} pooled out-of-fold", rate))
+        self.cv_table.replace_rows(rows)
+        grouped = "identical score vectors kept in one fold" if cv.grouped else "ungrouped"
+        self.cv_label.configure(
+            text=f"{cv.repeats} \u00d7 {cv.folds}-fold, {grouped}, threshold {cv.threshold:g}. Pooled: the "
+                 f"out-of-fold predictions of the first repeat (n={int(mask.sum())}), 95% Wilson intervals.")
+        self.app.set_results(f"Cross-validation ({cv.repeats} x {cv.folds}-fold)", export)
+
+    # ----------------------------------------------------------------- state
+    def _update_buttons(self) -> None:
+        running = self.job is not None
+        can_run = not running and self.app.dataset is not None and self.app.dataset.y is not None
+        self.start_button.state(["!disabled"] if can_run else ["disabled"])
+        self.cv_button.state(["!disabled"] if can_run else ["disabled"])
+        self.stop_button.state(["!disabled"] if running else ["disabled"])
+        has_outcome = self.outcome is not None and not running
+        self.use_button.state(["!disabled"] if has_outcome else ["disabled"])
+        self.save_button.state(["!disabled"] if has_outcome else ["disabled"])
+        for key, field in self.fields.items():
+            field.set_state(not running)
+        if not running:
+            self._update_split_fields()
+
+    def _on_log_toggle(self) -> None:
+        if self.loss_plot is not None:
+            self.loss_plot.set_log_scale(self.log_var.get())
+
+
+def widgets_chars(widget: tk.Misc, n: int) -> int:
+    """Pixels for ``n`` average characters of the default font (wrap widths follow text size)."""
+    import tkinter.font as tkfont
+    return tkfont.nametofont("TkDefaultFont", root=widget).measure("0") * n

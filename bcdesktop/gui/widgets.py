@@ -1,0 +1,289 @@
+"""Small shared widgets and the look of the app: fonts, colours, styles.
+
+Colours come from the Okabe-Ito palette, which people with the common forms of colour
+blindness can tell apart: benign is blue, malignant is orange, and every use of colour
+is paired with a word or a symbol. Fonts are Tk named fonts in points, so they follow
+Tk's scaling (the display's dpi) and the View menu's text size.
+"""
+
+from __future__ import annotations
+
+import tkinter as tk
+import tkinter.font as tkfont
+from tkinter import ttk
+from typing import Any, Callable
+
+# Okabe-Ito colours.
+BENIGN = "#0072B2"          # blue
+MALIGNANT = "#E69F00"       # orange (plots, fills)
+MALIGNANT_TEXT = "#A35200"  # darker orange, readable as text on a light background
+TRAIN_LINE = "#0072B2"
+VALIDATION_LINE = "#D55E00"  # vermillion, drawn dashed
+ERROR_TEXT = "#B00020"
+MUTED_TEXT = "#555555"
+
+CLASS_NAMES = ("benign", "malignant")
+CLASS_COLORS = (BENIGN, MALIGNANT)
+
+# Named fonts created by setup_styles, as (name, base font, size factor, weight).
+_FONTS = (
+    ("BcTitle", "TkDefaultFont", 1.35, "bold"),
+    ("BcBig", "TkDefaultFont", 2.2, "bold"),
+    ("BcBold", "TkDefaultFont", 1.0, "bold"),
+    ("BcSmall", "TkDefaultFont", 0.85, "normal"),
+)
+_SCALED_TK_FONTS = ("TkDefaultFont", "TkTextFont", "TkFixedFont", "TkMenuFont", "TkHeadingFont",
+                    "TkCaptionFont", "TkSmallCaptionFont", "TkIconFont", "TkTooltipFont")
+
+
+def setup_styles(root: tk.Misc, text_scale: float = 1.0) -> None:
+    """Create the app's named fonts and ttk styles; ``text_scale`` multiplies all text sizes."""
+    if not hasattr(root, "_bc_base_sizes"):
+        root._bc_base_sizes = {}
+        for name in _SCALED_TK_FONTS:
+            try:
+                size = tkfont.nametofont(name, root=root).cget("size")
+            except tk.TclError:
+                continue
+            root._bc_base_sizes[name] = size
+    set_text_scale(root, text_scale)
+    style = ttk.Style(root)
+    if "clam" in style.theme_names() and style.theme_use() == "default":
+        style.theme_use("clam")  # the X11 default theme looks dated; clam is built in
+    style.configure("Error.TLabel", foreground=ERROR_TEXT)
+    style.configure("Muted.TLabel", foreground=MUTED_TEXT)
+    style.configure("Small.TLabel", font="BcSmall", foreground=MUTED_TEXT)
+    style.configure("Title.TLabel", font="BcTitle")
+    style.configure("Big.TLabel", font="BcBig")
+    style.configure("Bold.TLabel", font="BcBold")
+    style.configure("Benign.TLabel", foreground=BENIGN, font="BcBold")
+    style.configure("Malignant.TLabel", foreground=MALIGNANT_TEXT, font="BcBold")
+    style.configure("Status.TLabel", padding=(6, 2))
+    _configure_row_height(root)
+
+
+def set_text_scale(root: tk.Misc, factor: float) -> None:
+    """Scale every named font by ``factor`` relative to the Tk defaults (1.0 = 100%)."""
+    factor = min(max(float(factor), 0.5), 3.0)
+    root._bc_text_scale = factor
+    for name, base in root._bc_base_sizes.items():
+        sign = -1 if base < 0 else 1
+        tkfont.nametofont(name, root=root).configure(size=sign * max(6, round(abs(base) * factor)))
+    default = tkfont.nametofont("TkDefaultFont", root=root)
+    size = default.cget("size")
+    family = default.cget("family")
+    existing = set(tkfont.names(root))
+    for name, _base, mult, weight in _FONTS:
+        sign = -1 if size < 0 else 1
+        options = dict(family=family, size=sign * max(6, round(abs(size) * mult)), weight=weight)
+        if name in existing:
+            tkfont.nametofont(name, root=root).configure(**options)
+        else:
+            tkfont.Font(root=root, name=name, **options)
+    _configure_row_height(root)
+
+
+def text_scale(root: tk.Misc) -> float:
+    return getattr(root, "_bc_text_scale", 1.0)
+
+
+def _configure_row_height(root: tk.Misc) -> None:
+    linespace = tkfont.nametofont("TkDefaultFont", root=root).metrics("linespace")
+    style = ttk.Style(root)
+    style.configure("Treeview", rowheight=linespace + 6)
+    style.configure("Treeview.Heading", font="BcBold")
+
+
+class Field:
+    """One labelled form input with an inline message beside it.
+
+    ``check(text) -> (value, message)`` returns the cleaned value and ``None``, or
+    ``None`` and a sentence saying what is wrong. The message is shown in red text with
+    a warning sign next to the field as the user types (not in a popup).
+
+    Parameters
+    ----------
+    parent : widget
+        Container laid out with ``grid``; the field uses columns 0 (label), 1 (input)
+        and 2 (message) of ``row``.
+    label : str
+    check : callable
+    initial : str
+    values : sequence of str, optional
+        If given, the input is a read-only combobox of these values.
+    width : int
+    hint : str, optional
+        Shown in the message column (muted) while the value is valid.
+    """
+
+    def __init__(self, parent: tk.Misc, row: int, label: str, check: Callable[[str], tuple[Any, str | None]],
+                 initial: str = "", *, values: tuple[str, ...] | None = None, width: int = 10,
+                 hint: str | None = None):
+        self.check = check
+        self.hint = hint or ""
+        self.var = tk.StringVar(parent, value=initial)
+        self.label = ttk.Label(parent, text=label)
+        self.label.grid(row=row, column=0, sticky="w", padx=(0, 8), pady=2)
+        if values is not None:
+            self.input = ttk.Combobox(parent, textvariable=self.var, values=list(values), width=width,
+                                      state="readonly")
+        else:
+            self.input = ttk.Entry(parent, textvariable=self.var, width=width)
+        self.input.grid(row=row, column=1, sticky="w", pady=2)
+        self.message = ttk.Label(parent, text=self.hint, style="Muted.TLabel")
+        self.message.grid(row=row, column=2, sticky="w", padx=(8, 0), pady=2)
+        self.var.trace_add("write", lambda *_: self.validate())
+        self.validate()
+
+    def validate(self) -> tuple[Any, str | None]:
+        """Check the current text, show the outcome beside the field, return ``(value, message)``."""
+        value, message = self.check(self.var.get())
+        if message:
+            self.message.configure(text=f"\u26a0 {message}", style="Error.TLabel")
+        else:
+            self.message.configure(text=self.hint, style="Muted.TLabel")
+        return value, message
+
+    @property
+    def error(self) -> str | None:
+        return self.check(self.var.get())[1]
+
+    def set(self, text: Any) -> None:
+        self.var.set(str(text))
+
+    def set_state(self, enabled: bool) -> None:
+        if isinstance(self.input, ttk.Combobox):
+            self.input.configure(state="readonly" if enabled else "disabled")
+        else:
+            self.input.configure(state="normal" if enabled else "disabled")
+
+
+def int_check(low: int, high: int, what: str) -> Callable[[str], tuple[int | None, str | None]]:
+    """A :class:`Field` check for a whole number in ``low..high``."""
+    def check(text: str):
+        text = text.strip()
+        if not text:
+            return None, f"enter {what} ({low}..{high})"
+        try:
+            value = int(text)
+        except ValueError:
+            return None, f"{text!r} is not a whole number"
+        if not low <= value <= high:
+            return None, f"must be between {low} and {high}"
+        return value, None
+    return check
+
+
+def float_check(low: float, high: float, what: str, *, low_open: bool = False) -> Callable[[str], tuple[float | None, str | None]]:
+    """A :class:`Field` check for a number in ``low..high`` (``(low..high]`` with ``low_open``)."""
+    import math
+
+    def check(text: str):
+        text = text.strip()
+        if not text:
+            return None, f"enter {what}"
+        try:
+            value = float(text)
+        except ValueError:
+            return None, f"{text!r} is not a number"
+        if not math.isfinite(value) or value > high or value < low or (low_open and value == low):
+            bracket = "(" if low_open else "["
+            return None, f"must be in {bracket}{low:g}, {high:g}]"
+        return value, None
+    return check
+
+
+class ScrolledTree(ttk.Frame):
+    """A Treeview with a vertical (and horizontal) scrollbar.
+
+    ``columns`` is a sequence of ``(id, heading, width, anchor)``.
+    """
+
+    def __init__(self, parent: tk.Misc, columns, *, height: int = 8):
+        super().__init__(parent)
+        ids = [c[0] for c in columns]
+        self.tree = ttk.Treeview(self, columns=ids, show="headings", height=height, selectmode="browse")
+        for cid, heading, width, anchor in columns:
+            self.tree.heading(cid, text=heading, anchor=anchor)
+            self.tree.column(cid, width=width, minwidth=30, anchor=anchor, stretch=True)
+        yscroll = ttk.Scrollbar(self, orient="vertical", command=self.tree.yview)
+        xscroll = ttk.Scrollbar(self, orient="horizontal", command=self.tree.xview)
+        self.tree.configure(yscrollcommand=yscroll.set, xscrollcommand=xscroll.set)
+        self.tree.grid(row=0, column=0, sticky="nsew")
+        yscroll.grid(row=0, column=1, sticky="ns")
+        xscroll.grid(row=1, column=0, sticky="ew")
+        self.rowconfigure(0, weight=1)
+        self.columnconfigure(0, weight=1)
+
+    def replace_rows(self, rows) -> None:
+        """Show ``rows`` (sequences of cell values) instead of the current ones."""
+        self.tree.delete(*self.tree.get_children())
+        for row in rows:
+            self.tree.insert("", "end", values=["" if v is None else v for v in row])
+
+    def rows(self) -> list[tuple]:
+        """The cell texts as a user sees them, one tuple per row."""
+        return [tuple(self.tree.item(i, "values")) for i in self.tree.get_children()]
+
+
+def format_rate(rate) -> str:
+    """``Rate(value, low, high, k, n)`` as ``"95.2% (91.0-97.5%)"``; "n/a" when undefined."""
+    value = getattr(rate, "value", rate)
+    if value is None or value != value:
+        return "n/a"
+    low, high = getattr(rate, "low", None), getattr(rate, "high", None)
+    if low is None or high is None:
+        return f"{100 * value:.1f}%"
+    return f"{100 * value:.1f}% ({100 * low:.1f}-{100 * high:.1f}%)"
+
+
+METRIC_ROWS = (("accuracy", "Accuracy"), ("sensitivity", "Sensitivity"), ("specificity", "Specificity"),
+               ("ppv", "PPV (positive predictive value)"), ("npv", "NPV (negative predictive value)"))
+
+
+class MetricsTable(ScrolledTree):
+    """Accuracy, sensitivity, specificity, PPV and NPV with 95% Wilson intervals and k/n."""
+
+    def __init__(self, parent: tk.Misc, *, height: int = 5):
+        super().__init__(parent, (("metric", "Metric", 200, "w"), ("value", "Value", 70, "e"),
+                                  ("ci", "95% CI", 110, "e"), ("kn", "k / n", 70, "e")), height=height)
+
+    def show(self, metrics) -> None:
+        """Show a ``ThresholdMetrics`` (or clear with None)."""
+        rows = []
+        if metrics is not None:
+            for attr, label in METRIC_ROWS:
+                rate = getattr(metrics, attr)
+                value = getattr(rate, "value", None)
+                if value is None or value != value:
+                    rows.append((label, "n/a", "", f"{rate.k} / {rate.n}"))
+                else:
+                    rows.append((label, f"{100 * value:.1f}%", f"{100 * rate.low:.1f}-{100 * rate.high:.1f}%",
+                                 f"{rate.k} / {rate.n}"))
+        self.replace_rows(rows)
+
+
+class ConfusionGrid(ttk.Frame):
+    """A 2x2 confusion matrix with words on both axes (no colour needed to read it)."""
+
+    def __init__(self, parent: tk.Misc, title: str = ""):
+        super().__init__(parent)
+        self.title = ttk.Label(self, text=title, style="Bold.TLabel")
+        self.title.grid(row=0, column=0, columnspan=3, sticky="w")
+        ttk.Label(self, text="called malignant", style="Muted.TLabel").grid(row=1, column=1, padx=6)
+        ttk.Label(self, text="called benign", style="Muted.TLabel").grid(row=1, column=2, padx=6)
+        ttk.Label(self, text="truly malignant", style="Malignant.TLabel").grid(row=2, column=0, sticky="e")
+        ttk.Label(self, text="truly benign", style="Benign.TLabel").grid(row=3, column=0, sticky="e")
+        self.cells = {}
+        for key, r, c in (("tp", 2, 1), ("fn", 2, 2), ("fp", 3, 1), ("tn", 3, 2)):
+            cell = ttk.Label(self, text="-", anchor="center", relief="groove", width=10, padding=4)
+            cell.grid(row=r, column=c, padx=2, pady=2, sticky="nsew")
+            self.cells[key] = cell
+
+    def show(self, tp: int | None, fp: int | None, tn: int | None, fn: int | None) -> None:
+        names = {"tp": "TP", "fp": "FP", "tn": "TN", "fn": "FN"}
+        for key, value in (("tp", tp), ("fp", fp), ("tn", tn), ("fn", fn)):
+            self.cells[key].configure(text="-" if value is None else f"{names[key]} {value}")
+
+    def values(self) -> dict[str, str]:
+        return {k: cell.cget("text") for k, cell in self.cells.items()}

@@ -1,0 +1,185 @@
+"""Fixtures for tests that drive the real Tk window.
+
+- A display: the session uses ``$DISPLAY`` if set, else starts its own Xvfb
+  (``-screen 0 1280x1024x24 -dpi 96``) on a free display number and stops it at the end.
+- ``BCDESKTOP_HOME`` points at a fresh temporary folder in every test, so settings and
+  logs never touch the real home.
+- A fresh ``Tk`` root and :class:`~bcdesktop.gui.app.App` per test (with recording fake
+  dialogs), destroyed afterwards.
+- A Tk callback exception fails the test: ``Tk.report_callback_exception`` is patched,
+  and so is ``App.report_exception`` for anything that is not a ``UserError``. A test
+  that provokes one on purpose inspects ``callback_errors`` and empties it.
+- ``wait_until(condition, timeout)`` pumps the Tk loop until ``condition()`` is true.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import time
+import tkinter as tk
+
+import pytest
+
+from bcdesktop.errors import Cancelled, UserError
+
+pytestmark = pytest.mark.gui
+
+
+def _start_xvfb():
+    if shutil.which("Xvfb") is None:
+        pytest.skip("no DISPLAY and no Xvfb: install xvfb to run the GUI tests")
+    read_fd, write_fd = os.pipe()
+    proc = subprocess.Popen(["Xvfb", "-displayfd", str(write_fd), "-screen", "0", "1280x1024x24", "-dpi", "96",
+                             "-nolisten", "tcp", "-noreset"], pass_fds=(write_fd,),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    os.close(write_fd)
+    number = b""
+    deadline = time.monotonic() + 10
+    with os.fdopen(read_fd, "rb") as pipe:
+        while not number.endswith(b"\n") and time.monotonic() < deadline:
+            chunk = pipe.read(1)
+            if not chunk:
+                break
+            number += chunk
+    if not number.strip():
+        proc.kill()
+        raise RuntimeError("Xvfb did not start")
+    return proc, f":{number.decode().strip()}"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def display():
+    """The X display the tests use (started here when there is none)."""
+    if os.environ.get("DISPLAY"):
+        yield os.environ["DISPLAY"]
+        return
+    proc, name = _start_xvfb()
+    os.environ["DISPLAY"] = name
+    try:
+        yield name
+    finally:
+        del os.environ["DISPLAY"]
+        proc.terminate()
+        try:
+            proc.wait(5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+@pytest.fixture(autouse=True)
+def home(tmp_path, monkeypatch):
+    """A private per-user folder for this test (settings, log)."""
+    path = tmp_path / "home"
+    path.mkdir()
+    monkeypatch.setenv("BCDESKTOP_HOME", str(path))
+    return path
+
+
+@pytest.fixture(autouse=True)
+def callback_errors(monkeypatch):
+    """Exceptions raised in Tk callbacks during the test; any left at the end fail it."""
+    from bcdesktop.gui.app import App
+
+    errors: list[BaseException] = []
+
+    def tk_report(self, exc_type, exc, tb):
+        errors.append(exc if exc is not None else exc_type())
+
+    original = App.report_exception
+
+    def app_report(self, exc):
+        if not isinstance(exc, (UserError, Cancelled)):
+            errors.append(exc)
+        original(self, exc)
+
+    monkeypatch.setattr(tk.Tk, "report_callback_exception", tk_report)
+    monkeypatch.setattr(App, "report_exception", app_report)
+    yield errors
+    if errors:
+        import traceback
+        details = "".join(traceback.format_exception(errors[0]))
+        pytest.fail(f"{len(errors)} exception(s) in Tk callbacks; the first:\n{details}", pytrace=False)
+
+
+@pytest.fixture
+def root(display):
+    """A fresh, shown Tk root, destroyed after the test."""
+    r = tk.Tk(className="bcdesktop-test")
+    r.geometry("1180x800+0+0")
+    yield r
+    try:
+        r.destroy()
+    except tk.TclError:
+        pass
+
+
+@pytest.fixture
+def dialogs():
+    from bcdesktop.gui.app import RecordingDialogs
+    return RecordingDialogs()
+
+
+@pytest.fixture(scope="session")
+def bundled():
+    """The bundled data set, read once per session."""
+    from bcdesktop import data
+    return data.load_bundled()
+
+
+@pytest.fixture(scope="session")
+def default_model():
+    """The shipped default model, or None while it is missing."""
+    from bcdesktop import persistence, resources
+    if not resources.default_model_path().exists():
+        return None
+    return persistence.load_default_model()
+
+
+@pytest.fixture
+def wait_until(root, callback_errors):
+    """``wait_until(condition, timeout=10, message=None)``: pump Tk until ``condition()``."""
+    def wait(condition, timeout: float = 10.0, message: str | None = None):
+        deadline = time.monotonic() + timeout
+        while True:
+            root.update()
+            if callback_errors:
+                raise callback_errors[0]
+            value = condition()
+            if value:
+                return value
+            if time.monotonic() > deadline:
+                raise AssertionError(message or f"timed out after {timeout} s waiting for {condition}")
+            time.sleep(0.005)
+    return wait
+
+
+@pytest.fixture
+def make_app(root, dialogs, bundled, default_model):
+    """``make_app(data=True, model=True)``: a fresh App on ``root`` with the bundled data
+    and the default model set synchronously (no start-up threads)."""
+    from bcdesktop.gui.app import App
+
+    apps = []
+
+    def make(data: bool = True, model: bool = True, **kwargs):
+        app = App(root, dialogs=dialogs, **kwargs)
+        apps.append(app)
+        if data:
+            app.set_dataset(bundled)
+        if model and default_model is not None:
+            app.set_model(default_model, source="default")
+        root.update()
+        return app
+
+    yield make
+    for app in apps:
+        if not app.closed:
+            app._worker.shutdown()
+
+
+@pytest.fixture
+def app(make_app):
+    """An App with the bundled data and (when shipped) the default model."""
+    return make_app()

@@ -1,0 +1,155 @@
+"""The main window: title, tabs, status bar, menus, settings, errors, background work."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import tkinter as tk
+
+import pytest
+
+from bcdesktop import DISCLAIMER, __version__
+from bcdesktop.errors import UserError
+
+pytestmark = pytest.mark.gui
+
+
+def test_window_title_tabs_and_status(app, root):
+    assert root.title().startswith(f"bcdesktop {__version__}")
+    tabs = [app.notebook.tab(t, "text") for t in app.notebook.tabs()]
+    assert tabs == ["Data", "Train", "Patient", "Threshold", "Batch"]
+    status = app.status.text()
+    assert "breast-cancer-wisconsin.data (683 usable of 699)" in status
+    assert "Threshold: 0.50" in status or f"Threshold: {app.threshold:.2f}" in status
+    if app.model is not None:
+        assert app.model.model_id in status
+
+
+def test_state_setters_fire_events(app, root):
+    seen = []
+    for name in ("<<DataChanged>>", "<<ModelChanged>>", "<<ThresholdChanged>>"):
+        root.bind(name, lambda e, n=name: seen.append(n), add="+")
+    app.set_threshold(0.3)
+    app.set_threshold(0.3)  # unchanged: no second event
+    app.set_dataset(app.dataset)
+    assert seen == ["<<ThresholdChanged>>", "<<DataChanged>>"]
+    assert "Threshold: 0.30" in app.status.text()
+    with pytest.raises(ValueError):
+        app.set_threshold(1.0)
+
+
+def test_user_error_shows_its_message(app, dialogs):
+    app.report_exception(UserError("The file x.csv has no rows. Choose another file."))
+    kind, title, message = dialogs.last_message
+    assert kind == "error" and message == "The file x.csv has no rows. Choose another file."
+
+
+def test_internal_error_shows_log_path_not_traceback(app, dialogs, home, callback_errors, root):
+    def broken():
+        raise ZeroDivisionError("deliberate")
+
+    button = tk.Button(root, text="broken", command=broken)
+    button.invoke()  # the exception goes through Tk's callback error path
+    assert len(callback_errors) == 1 and isinstance(callback_errors[0], ZeroDivisionError)
+    callback_errors.clear()  # provoked on purpose
+    kind, title, message = dialogs.last_message
+    assert "internal error" in message
+    assert str(home / "bcdesktop.log") in message
+    assert "Traceback" not in message and "ZeroDivisionError" not in message
+    log_text = (home / "bcdesktop.log").read_text()
+    assert "Traceback" in log_text and "ZeroDivisionError: deliberate" in log_text
+    assert "internal error" in app.status.text().lower()
+
+
+def test_callback_exception_is_caught_by_the_fixture(root, callback_errors):
+    """Without an App, a callback exception reaches the patched Tk handler (and would fail the test)."""
+    tk.Button(root, command=lambda: 1 / 0).invoke()
+    assert [type(e) for e in callback_errors] == [ZeroDivisionError]
+    callback_errors.clear()
+
+
+def test_worker_runs_in_a_thread_and_reports_on_the_tk_loop(app, wait_until):
+    seen, done = [], []
+    main = threading.get_ident()
+
+    def work(report, cancel):
+        assert threading.get_ident() != main
+        for i in range(100):
+            report(i)
+        return "result"
+
+    def progress(msg):
+        assert threading.get_ident() == main
+        seen.append(msg)
+
+    app.run_in_thread(work, lambda ok, r: done.append((ok, r, threading.get_ident())), progress)
+    assert app.busy
+    wait_until(lambda: done)
+    assert seen == list(range(100))
+    assert done == [(True, "result", main)]
+    assert not app.busy
+
+
+def test_escape_cancels_running_work(app, root, wait_until):
+    done = []
+
+    def work(report, cancel):
+        while not cancel.is_set():
+            time.sleep(0.005)
+        return "stopped"
+
+    app.run_in_thread(work, lambda ok, r: done.append(r))
+    root.focus_force()
+    root.update()
+    root.event_generate("<Escape>")
+    wait_until(lambda: done, timeout=5)
+    assert done == ["stopped"]
+
+
+def test_worker_errors_reach_done(app, wait_until):
+    done = []
+    app.run_in_thread(lambda report, cancel: int("x"), lambda ok, r: done.append((ok, type(r))))
+    wait_until(lambda: done)
+    assert done == [(False, ValueError)]
+
+
+def test_corrupt_settings_are_set_aside(home, make_app):
+    (home / "settings.json").write_text("{not json", encoding="utf-8")
+    app = make_app()
+    aside = list(home.glob("settings.json.corrupt-*"))
+    assert len(aside) == 1 and aside[0].read_text() == "{not json"
+    assert "settings file could not be read" in app.status.text()
+    app.close()
+    saved = json.loads((home / "settings.json").read_text())
+    assert "geometry" in saved
+
+
+def test_settings_remember_geometry(home, make_app, root):
+    app = make_app(data=False, model=False)
+    root.geometry("900x640")
+    root.update()
+    app.close()
+    assert json.loads((home / "settings.json").read_text())["geometry"].startswith("900x640")
+
+
+def test_help_menu_and_export(app, dialogs, tmp_path):
+    app.show_about()
+    assert DISCLAIMER in dialogs.last_message[2] and __version__ in dialogs.last_message[2]
+    app.show_data_source()
+    assert "CC BY 4.0" in dialogs.last_message[2]
+    app.show_intended_use()
+    assert "not a medical device" in dialogs.last_message[2].lower()
+
+    out = tmp_path / "results.csv"
+    dialogs.answer_save(out)
+    app.export_results()
+    text = out.read_text()
+    assert text.splitlines()[1] == f"# {DISCLAIMER}"
+    assert "breast-cancer-wisconsin.data" in text
+    if app.model is not None and app.model.eval_probs is not None:
+        assert "Sensitivity" in text
+    txt = tmp_path / "results.txt"
+    dialogs.answer_save(txt)
+    app.export_results()
+    assert DISCLAIMER in txt.read_text()
