@@ -1,0 +1,375 @@
+"""The training loop: optimizers, learning-rate schedules, early stopping, cancel, progress.
+
+Training is full-batch. Identical training rows are first merged into one weighted
+row (the Wisconsin data repeats many score vectors), which makes each iteration
+cheaper and leaves the loss, a weighted mean, the same as the plain mean over the
+original rows. Every parameter lives in one flat vector (``MLP.theta``), so each
+optimizer updates all layers with a handful of in-place operations.
+"""
+
+import dataclasses
+import math
+import time
+from typing import NamedTuple
+
+import numpy as np
+
+from .errors import TrainingDiverged, UserError
+from .model import INITS, MLP, Pass, _check_targets, _check_X
+
+__all__ = ["TrainConfig", "TrainProgress", "TrainResult", "train", "learning_rates",
+           "merge_duplicates", "OPTIMIZERS", "SCHEDULES"]
+
+OPTIMIZERS = ("gd", "momentum", "adam")
+SCHEDULES = ("constant", "exponential", "step", "cosine", "onecycle")
+MOMENTUM = 0.9                           # momentum coefficient
+ADAM_BETA1, ADAM_BETA2, ADAM_EPS = 0.9, 0.999, 1e-8
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    """Settings of one training run; ``validate()`` runs on creation.
+
+    Attributes
+    ----------
+    hidden : tuple of int
+        Hidden layer sizes.
+    init : {"article", "he", "xavier"}
+    optimizer : {"gd", "momentum", "adam"}
+        Plain gradient descent (the article's), momentum 0.9, or Adam.
+    lr : float
+        Learning rate (peak rate for the ``onecycle`` schedule).
+    iterations : int
+        Number of full-batch updates.
+    schedule : {"constant", "exponential", "step", "cosine", "onecycle"}
+        See :func:`learning_rates`.
+    l2 : float
+        Weight decay: ``l2 / 2 * sum(W ** 2)`` over the weights (not the biases)
+        is added to the loss being minimised.
+    patience : int
+        Early stopping: stop after this many iterations without a lower
+        validation loss and restore the best weights; 0 turns it off.
+    seed : int
+        Seed of the initialisation.
+    log_every : int
+        Progress and loss-curve entries every this many iterations.
+    """
+
+    hidden: tuple = (15,)
+    init: str = "he"
+    optimizer: str = "adam"
+    lr: float = 0.01
+    iterations: int = 1000
+    schedule: str = "constant"
+    l2: float = 0.0
+    patience: int = 0
+    seed: int = 0
+    log_every: int = 500
+
+    def __post_init__(self):
+        hidden = self.hidden
+        if isinstance(hidden, (int, np.integer)) and not isinstance(hidden, bool):
+            hidden = (hidden,)
+        if not isinstance(hidden, (tuple, list)) or not hidden or not all(
+                _is_int(h) and h > 0 for h in hidden):
+            raise UserError(
+                f"Setting 'hidden' must list one or more positive layer sizes such as 15 or "
+                f"16,8; got {self.hidden!r}.")
+        object.__setattr__(self, "hidden", tuple(int(h) for h in hidden))
+        for name, choices in (("init", INITS), ("optimizer", OPTIMIZERS),
+                              ("schedule", SCHEDULES)):
+            if getattr(self, name) not in choices:
+                raise UserError(f"Setting '{name}' must be one of {', '.join(choices)}; "
+                                f"got {getattr(self, name)!r}.")
+        if not _is_number(self.lr) or not self.lr > 0:
+            raise UserError(f"Setting 'lr' (learning rate) must be a number above 0; "
+                            f"got {self.lr!r}.")
+        if not _is_number(self.l2) or self.l2 < 0:
+            raise UserError(f"Setting 'l2' must be a number >= 0; got {self.l2!r}.")
+        for name, low in (("iterations", 1), ("log_every", 1), ("patience", 0), ("seed", 0)):
+            value = getattr(self, name)
+            if not _is_int(value) or value < low:
+                raise UserError(f"Setting '{name}' must be a whole number >= {low}; "
+                                f"got {value!r}.")
+        object.__setattr__(self, "lr", float(self.lr))
+        object.__setattr__(self, "l2", float(self.l2))
+
+    def to_dict(self):
+        """Plain JSON-ready dict of the settings."""
+        d = dataclasses.asdict(self)
+        d["hidden"] = list(self.hidden)
+        return d
+
+    @classmethod
+    def from_dict(cls, d):
+        """Config from a dict such as :meth:`to_dict` gives; missing keys take defaults.
+
+        Raises UserError for an unknown key or a bad value, naming the setting.
+        """
+        if not isinstance(d, dict):
+            raise UserError(f"Training settings must be a mapping of names to values; "
+                            f"got {type(d).__name__}.")
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise UserError(f"Unknown training setting {unknown[0]!r}; the settings are "
+                            f"{', '.join(sorted(known))}.")
+        return cls(**d)
+
+
+class TrainProgress(NamedTuple):
+    """One progress report: losses before update ``iteration`` (cross-entropy, no L2)."""
+
+    iteration: int
+    iterations: int
+    train_loss: float
+    val_loss: float | None
+
+
+@dataclasses.dataclass
+class TrainResult:
+    """What :func:`train` returns.
+
+    Attributes
+    ----------
+    model : MLP
+        The trained network (the best one by validation loss when early stopping).
+    loss_curve : list of (int, float, float or None)
+        ``(iteration, train_loss, val_loss)`` every ``log_every`` iterations from 0,
+        and the last iteration reached.
+    iterations_run : int
+        Updates actually made.
+    best_iteration : int
+        Updates made to the returned weights (``iterations_run`` unless early
+        stopping restored earlier weights).
+    stopped : {"completed", "early_stopped", "cancelled"}
+    seconds : float
+        Wall-clock time of the loop.
+    """
+
+    model: MLP
+    loss_curve: list
+    iterations_run: int
+    best_iteration: int
+    stopped: str
+    seconds: float
+
+    def __repr__(self):
+        last = self.loss_curve[-1] if self.loss_curve else None
+        return (f"TrainResult({self.model!r}, stopped={self.stopped!r}, "
+                f"iterations_run={self.iterations_run}, best_iteration={self.best_iteration}, "
+                f"last={last}, seconds={self.seconds:.3f})")
+
+
+def learning_rates(config):
+    """Learning rate of each iteration, shape (iterations,).
+
+    ``constant``: ``lr``. ``exponential``: decays smoothly to ``lr / 100`` at the
+    end. ``step``: halves after each quarter of the run. ``cosine``: half a cosine
+    from ``lr`` down to 0. ``onecycle``: rises linearly from ``lr / 25`` to ``lr``
+    over the first 30 % of the run, then follows a cosine down to ``lr / 10**4``
+    (the defaults of PyTorch's OneCycleLR).
+    """
+    T, lr = config.iterations, config.lr
+    t = np.arange(T, dtype=np.float64)
+    if config.schedule == "constant":
+        return np.full(T, lr)
+    if config.schedule == "exponential":
+        return lr * 0.01 ** (t / T)
+    if config.schedule == "step":
+        return lr * 0.5 ** np.floor(4 * t / T)
+    if config.schedule == "cosine":
+        return lr * 0.5 * (1 + np.cos(np.pi * t / T))
+    warm = max(1, round(0.3 * T))             # onecycle
+    start, end = lr / 25, lr / 1e4
+    up = start + (lr - start) * t[:warm] / warm
+    down = end + (lr - end) * 0.5 * (1 + np.cos(np.pi * (t[warm:] - warm) / max(1, T - warm)))
+    return np.concatenate([up, down])
+
+
+def merge_duplicates(X, y, sample_weight=None):
+    """Merge identical rows of ``X`` into one row each, with summed weight.
+
+    A merged row's target is the weighted mean label of its rows, so for any
+    network ``sum_i w_i * loss(z, y_i) == W * loss(z, ybar)`` with ``W = sum_i w_i``:
+    the weighted-mean cross-entropy and its gradient do not change.
+
+    Returns
+    -------
+    X_unique : ndarray (n_unique, n_features)
+    target : ndarray (n_unique,)
+    weight : ndarray (n_unique,)
+    """
+    X = np.asarray(X, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64).reshape(-1)
+    w = np.ones(len(y)) if sample_weight is None else np.asarray(sample_weight, np.float64)
+    X_unique, inverse = np.unique(X, axis=0, return_inverse=True)
+    inverse = inverse.reshape(-1)
+    weight = np.bincount(inverse, weights=w, minlength=len(X_unique))
+    target = np.bincount(inverse, weights=w * y, minlength=len(X_unique))
+    np.divide(target, weight, out=target, where=weight > 0)
+    keep = weight > 0
+    return X_unique[keep], target[keep], weight[keep]
+
+
+def train(X_train, y_train, config, *, X_val=None, y_val=None, sample_weight=None,
+          progress=None, cancel=None):
+    """Train a fresh network on scaled data with full-batch updates.
+
+    Parameters
+    ----------
+    X_train : array-like, shape (n_samples, n_features)
+        Scaled training rows.
+    y_train : array-like, shape (n_samples,)
+        0 benign, 1 malignant.
+    config : TrainConfig
+    X_val, y_val : array-like, optional
+        Validation rows, needed when ``config.patience > 0``.
+    sample_weight : array-like, shape (n_samples,), optional
+        Weight of each training row; the loss is the weighted mean.
+    progress : callable, optional
+        Called with a :class:`TrainProgress` every ``log_every`` iterations from 0
+        and once at the end.
+    cancel : threading.Event, optional
+        When set, training stops after the current iteration and keeps its
+        weights (``stopped == "cancelled"``).
+
+    Returns
+    -------
+    TrainResult
+
+    Raises
+    ------
+    TrainingDiverged
+        When the loss or the weights stop being finite numbers.
+    """
+    if not isinstance(config, TrainConfig):
+        raise TypeError(f"config must be a TrainConfig, got {type(config).__name__}.")
+    X_train = np.asarray(X_train, dtype=np.float64)
+    if X_train.ndim != 2:
+        raise ValueError(f"X_train must be 2-D (n_samples, n_features), got {X_train.shape}.")
+    _check_X(X_train, X_train.shape[1])
+    y_train, _ = _check_targets(y_train, sample_weight, len(X_train))
+    if (X_val is None) != (y_val is None):
+        raise ValueError("Give both X_val and y_val, or neither.")
+    if config.patience and X_val is None:
+        raise UserError("Early stopping (patience > 0) needs validation rows; "
+                        "use a validation split or set patience to 0.")
+
+    model = MLP(X_train.shape[1], config.hidden, config.init, config.seed)
+    X_merged, target, weight = merge_duplicates(X_train, y_train, sample_weight)
+    train_pass = Pass(model, X_merged, target, weight)
+    val_pass = None if X_val is None else Pass(model, *merge_duplicates(X_val, y_val))
+    step = _optimizer(config, model)
+    rates = learning_rates(config).tolist()
+    curve, T, log_every = [], config.iterations, config.log_every
+    best_theta, best_val, best_iteration = None, math.inf, T
+    stopped, started = "completed", time.perf_counter()
+
+    def record(i, train_loss, val_loss):
+        curve.append((i, train_loss, val_loss))
+        if progress is not None:
+            progress(TrainProgress(i, T, train_loss, val_loss))
+
+    with np.errstate(over="ignore", invalid="ignore"):
+        for i in range(T + 1):                # i = updates made so far
+            z = train_pass.forward()
+            if not math.isfinite(z.sum()):
+                _diverged(i, config.lr, train_pass.loss())
+            logged = i % log_every == 0 or i == T
+            val_loss = None
+            if val_pass is not None and (logged or config.patience):
+                val_pass.forward()
+                val_loss = val_pass.loss()
+            if logged:
+                record(i, train_pass.loss(), val_loss)
+            if config.patience:
+                if val_loss < best_val:
+                    best_val, best_iteration = val_loss, i
+                    best_theta = model.theta.copy()
+                elif i - best_iteration >= config.patience:
+                    stopped = "early_stopped"
+                    break
+            if i == T:
+                break
+            if cancel is not None and cancel.is_set():
+                stopped = "cancelled"
+                break
+            train_pass.backward()
+            step(i, rates[i], train_pass.grad)
+
+    if curve[-1][0] != i:                     # the last iteration reached
+        if val_pass is not None:
+            val_pass.forward()
+        record(i, train_pass.loss(), None if val_pass is None else val_pass.loss())
+    if best_theta is not None and best_iteration != i:
+        model.theta[:] = best_theta
+    else:
+        best_iteration = i
+    if not model.is_finite():
+        _diverged(i, config.lr)
+    return TrainResult(model, curve, i, best_iteration, stopped, time.perf_counter() - started)
+
+
+def _optimizer(config, model):
+    """``step(i, lr, grad)`` updating ``model.theta`` in place; ``grad`` is scratch."""
+    theta = model.theta
+    decay = config.l2 * model.weight_mask if config.l2 else None
+    velocity = np.zeros_like(theta)
+    second = np.zeros_like(theta)
+    scratch = np.empty_like(theta)
+
+    def gd(i, lr, g):
+        np.multiply(g, lr, out=g)
+        np.subtract(theta, g, out=theta)       # theta <- theta - lr g
+
+    def momentum(i, lr, g):
+        np.multiply(velocity, MOMENTUM, out=velocity)
+        np.multiply(g, lr, out=g)
+        np.subtract(velocity, g, out=velocity)  # v <- mu v - lr g
+        np.add(theta, velocity, out=theta)      # theta <- theta + v
+
+    def adam(i, lr, g):
+        t = i + 1
+        velocity[:] = ADAM_BETA1 * velocity + (1 - ADAM_BETA1) * g       # m
+        second[:] = ADAM_BETA2 * second + (1 - ADAM_BETA2) * g * g       # v
+        # theta <- theta - lr m_hat / (sqrt(v_hat) + eps), bias corrections folded
+        # into the rate and epsilon (the parameter vector is small: ~200 values)
+        lr_t = lr * math.sqrt(1 - ADAM_BETA2 ** t) / (1 - ADAM_BETA1 ** t)
+        eps_t = ADAM_EPS * math.sqrt(1 - ADAM_BETA2 ** t)
+        np.sqrt(second, out=scratch)
+        np.add(scratch, eps_t, out=scratch)
+        np.divide(velocity, scratch, out=scratch)
+        np.multiply(scratch, lr_t, out=scratch)
+        np.subtract(theta, scratch, out=theta)
+
+    update = {"gd": gd, "momentum": momentum, "adam": adam}[config.optimizer]
+    if decay is None:
+        return update
+
+    def with_weight_decay(i, lr, g):
+        g += decay * theta                      # d/dW of l2/2 |W|^2, not the biases
+        update(i, lr, g)
+    return with_weight_decay
+
+
+def _diverged(iteration, lr, loss=None):
+    if loss is None:
+        what = "the weights are no longer finite numbers"
+    elif math.isinf(loss):
+        what = "the loss became infinite"
+    elif math.isnan(loss):
+        what = "the loss became NaN (not a number)"
+    else:
+        what = "the network's outputs became too large to compute"
+    raise TrainingDiverged(f"Training diverged at iteration {iteration}: {what}. "
+                           f"Lower the learning rate (now {lr:g}) and try again.")
+
+
+def _is_int(x):
+    return isinstance(x, (int, np.integer)) and not isinstance(x, bool)
+
+
+def _is_number(x):
+    return isinstance(x, (int, float, np.integer, np.floating)) and not isinstance(x, bool) \
+        and math.isfinite(x)
