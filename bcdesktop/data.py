@@ -26,11 +26,10 @@ from __future__ import annotations
 import codecs
 import csv
 import hashlib
-import io
+import math
 import os
 import re
-import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
 from typing import Callable, Iterator, Sequence
@@ -224,6 +223,7 @@ class CsvLayout:
     columns: tuple[str, ...]
     header_line: int  # line number of the header (0 when none)
     size: int
+    header_raw: bytes = b""  # the header record as in the file (no BOM, no line ending)
 
     @property
     def has_labels(self) -> bool:
@@ -533,6 +533,7 @@ def sniff_layout(path: str | os.PathLike) -> CsvLayout:
         id_col, feature_cols, class_col, extra = _header_roles(path, header)
         columns = tuple(h if h else f"column {i + 1}" for i, h in enumerate(header))
         header_line = numbered[0][0]
+        header_raw = head[len(bom):].split(b"\n")[header_line - 1].rstrip(b"\r")
         if len(numbered) == 1 and len(head) < _SNIFF_BYTES:
             raise UserError(f"{path} has a header row but no data rows.")
     else:
@@ -549,50 +550,63 @@ def sniff_layout(path: str | os.PathLike) -> CsvLayout:
         if class_col is not None:
             names[class_col] = CLASS_NAME
         columns = tuple(names[i] for i in range(n_fields))
-        header_line = 0
+        header_line, header_raw = 0, b""
     return CsvLayout(path=path, encoding=encoding, bom=bom, delimiter=delimiter, newline=newline,
                      has_header=has_header, n_fields=n_fields, id_col=id_col,
                      feature_cols=feature_cols, class_col=class_col, extra_cols=extra,
-                     columns=columns, header_line=header_line, size=size)
+                     columns=columns, header_line=header_line, size=size, header_raw=header_raw)
 
 
 # --------------------------------------------------------------------------- chunks
 
+# What a cell holds, as found by the validation (codes shared by all columns).
+_OK, _MISSING, _NOT_NUMBER, _NOT_WHOLE, _OUTSIDE = range(5)
+_NA_TEXTS = frozenset(v.lower() for v in _NA_VALUES)
+_MEMO_LIMIT = 100_000
 
-def _records(buf: bytes, delimiter: str):
-    """Split ``buf`` (complete records) into records, vectorised.
 
-    Returns (starts, ends, n_fields, n_newlines_before) as arrays; ``ends`` exclude the
-    line ending. Quotes are honoured: delimiters and line breaks inside quotes do not
-    count, so a quoted cell may hold commas and even line breaks.
+@dataclass
+class _Records:
+    """Record boundaries of one block of bytes (arrays of length n unless noted)."""
+
+    starts: np.ndarray
+    ends: np.ndarray  # exclusive, without the line ending
+    n_fields: np.ndarray
+    line_offsets: np.ndarray  # line breaks before each record, from the block's start
+    first_delim: np.ndarray  # index into ``delims`` of each record's first delimiter
+    delims: np.ndarray  # positions of every delimiter outside quotes (length = all delimiters)
+
+
+def _records(buf: bytes, delimiter: str) -> _Records:
+    """Split a block of complete records into records, vectorised.
+
+    Quotes are honoured: delimiters and line breaks inside quotes do not count, so a
+    quoted cell may hold delimiters and even line breaks.
     """
     a = np.frombuffer(buf, dtype=np.uint8)
     nl = a == 10
     has_quotes = buf.find(b'"') >= 0
     if has_quotes:
-        inside = (np.cumsum(a == 34, dtype=np.uint8) & 1).astype(bool)  # wraps, keeps parity
-        rec_end = np.flatnonzero(nl & ~inside)
-        delim = (a == ord(delimiter)) & ~inside
+        outside = (np.cumsum(a == 34, dtype=np.uint8) & 1) == 0  # uint8 wraps, parity kept
+        rec_end = np.flatnonzero(nl & outside)
+        delim = (a == ord(delimiter)) & outside
     else:
         rec_end = np.flatnonzero(nl)
         delim = a == ord(delimiter)
     if len(a) and not nl[-1]:
         rec_end = np.append(rec_end, len(a))
-    starts = np.empty_like(rec_end)
-    starts[0:1] = 0
+    starts = np.zeros_like(rec_end)
     starts[1:] = rec_end[:-1] + 1
-    cum = np.concatenate(([0], np.cumsum(delim, dtype=np.int64)))
-    n_fields = cum[rec_end] - cum[starts] + 1
-    if has_quotes:
-        cum_nl = np.concatenate(([0], np.cumsum(nl, dtype=np.int64)))
-        nl_before = cum_nl[starts]
-    else:
-        nl_before = np.arange(len(starts), dtype=np.int64)
+    delims = np.flatnonzero(delim)
+    first_delim = np.searchsorted(delims, starts)
+    n_fields = np.searchsorted(delims, rec_end) - first_delim + 1
+    line_offsets = (np.searchsorted(np.flatnonzero(nl), starts) if has_quotes
+                    else np.arange(len(starts), dtype=np.int64))
     ends = rec_end.copy()
     cr = ends > starts
     cr[cr] = a[ends[cr] - 1] == 13
     ends[cr] -= 1
-    return starts, ends, n_fields, nl_before
+    return _Records(starts, ends, n_fields, line_offsets, first_delim, delims)
 
 
 def _read_blocks(fh, chunksize: int) -> Iterator[bytes]:
@@ -612,71 +626,105 @@ def _read_blocks(fh, chunksize: int) -> Iterator[bytes]:
         yield buf
 
 
-def validate_frame(frame, layout: CsvLayout, n_fields: np.ndarray):
-    """Validate the score and class columns of one chunk, vectorised.
+def _cell_text(raw: bytes, encoding: str) -> str:
+    """A cell as a person reads it: decoded, spaces trimmed, surrounding quotes removed."""
+    text = raw.decode(encoding, errors="replace").strip()
+    if len(text) >= 2 and text[0] == '"' and text[-1] == '"':
+        text = text[1:-1].replace('""', '"').strip()
+    return text
 
-    Parameters
-    ----------
-    frame : pandas.DataFrame
-        Columns are field positions; holds at least ``layout.feature_cols`` and
-        ``layout.class_col``, as parsed by :func:`iter_chunks`.
-    layout : CsvLayout
-    n_fields : ndarray (n,) int
-        Number of fields of each record.
+
+def _score_cell(text: str) -> tuple[float, int]:
+    """(value, code) of one score cell that is not a plain 1..10 digit string."""
+    if text.lower() in _NA_TEXTS:
+        return math.nan, _MISSING
+    try:
+        v = float(text)
+    except ValueError:
+        return math.nan, _NOT_NUMBER
+    if math.isnan(v):
+        return math.nan, _MISSING
+    if math.isfinite(v) and v != int(v):
+        return v, _NOT_WHOLE
+    if not SCORE_MIN <= v <= SCORE_MAX:
+        return v, _OUTSIDE
+    return v, _OK
+
+
+def _class_cell(text: str) -> int:
+    """0, 1, or -1 (missing) / -2 (not a class) for one class cell."""
+    if text.lower() in _NA_TEXTS:
+        return -1
+    return CLASS_VALUES.get(text.lower(), -2)
+
+
+def _field_bounds(rec: _Records, rows: np.ndarray, col: int, n_fields: int):
+    """Start and end (exclusive) of field ``col`` in records ``rows`` that have
+    exactly ``n_fields`` fields."""
+    first = rec.first_delim[rows]
+    s = rec.starts[rows] if col == 0 else rec.delims[first + col - 1] + 1
+    e = rec.ends[rows] if col == n_fields - 1 else rec.delims[first + col]
+    return s, e
+
+
+def validate_chunk(buf: bytes, rec: _Records, layout: CsvLayout, memo: dict | None = None):
+    """Validate the nine scores and the class of every record in a block, vectorised.
+
+    Plain cells (``1``..``9``, ``10``, and ``2``/``4``/``0``/``1`` for the class) are
+    read straight from the bytes with NumPy; every other cell (spaces, quotes, ``?``,
+    text, decimals) goes through :func:`_score_cell` / :func:`_class_cell`, memoised in
+    ``memo`` (cell bytes -> result), so a file of quoted cells is slower but just as right.
 
     Returns
     -------
     X : (n, 9) float64, NaN where unusable
-    features_ok : (n,) bool
-    reasons : (n,) object, "" where ok
-    first_bad : (n,) object, column name or None
-    y : (n,) int8, -1 where unknown
-    class_reasons : (n,) object
+    features_ok : (n,) bool -- right number of fields and nine usable scores
+    reasons : (n,) object -- "" where ``features_ok``, else the reason(s) in words
+    first_bad : (n,) object -- first bad feature name, or None
+    y : (n,) int8 -- 0/1, -1 where there is no class column or the cell is unusable
+    class_reasons : (n,) object -- "" or why the class cell is unusable
     """
-    import pandas as pd
-
-    n = len(frame)
-    X = np.empty((n, len(FEATURES)), dtype=np.float64)
-    problems = []  # per feature: (missing, not_number, not_whole, outside, strings)
-    any_bad = np.zeros(n, dtype=bool)
+    memo = {} if memo is None else memo
+    if len(memo) > _MEMO_LIMIT:
+        memo.clear()
+    a = np.frombuffer(buf, dtype=np.uint8)
+    top = max(len(a) - 1, 0)
+    n = len(rec.starts)
+    right = rec.n_fields == layout.n_fields
+    rows = np.flatnonzero(right)
+    X = np.full((n, len(FEATURES)), np.nan)
+    codes = np.zeros((n, len(FEATURES)), dtype=np.int8)
     for j, col in enumerate(layout.feature_cols):
-        s = frame[col]
-        if pd.api.types.is_numeric_dtype(s.dtype):
-            v = s.to_numpy(dtype=np.float64, na_value=np.nan)
-            missing = np.isnan(v)
-            not_number = np.zeros(n, dtype=bool)
-        else:
-            missing = s.isna().to_numpy() | (s.str.strip() == "").to_numpy(dtype=bool, na_value=False)
-            v = pd.to_numeric(s, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
-            not_number = np.isnan(v) & ~missing
-        finite = np.isfinite(v)
-        not_whole = finite & (v != np.floor(np.where(finite, v, 0)))
-        outside = ~np.isnan(v) & ~not_whole & ((v < SCORE_MIN) | (v > SCORE_MAX))
-        bad = missing | not_number | not_whole | outside
-        X[:, j] = np.where(bad, np.nan, v)
-        any_bad |= bad
-        problems.append((missing, not_number, not_whole, outside, s, v))
-    wrong_count = n_fields != layout.n_fields
-    features_ok = ~any_bad & ~wrong_count
+        s, e = _field_bounds(rec, rows, col, layout.n_fields)
+        length = e - s
+        b0 = a[np.minimum(s, top)]
+        b1 = a[np.minimum(s + 1, top)]
+        v = np.where((length == 1) & (b0 >= 49) & (b0 <= 57), b0.astype(np.float64) - 48, np.nan)
+        v[(length == 2) & (b0 == 49) & (b1 == 48)] = 10.0
+        code = np.zeros(len(rows), dtype=np.int8)
+        for k in np.flatnonzero(np.isnan(v)).tolist():
+            cell = buf[s[k]:e[k]]
+            hit = memo.get(cell)
+            if hit is None:
+                hit = memo[cell] = _score_cell(_cell_text(cell, layout.encoding))
+            v[k], code[k] = hit
+        X[rows, j] = v
+        codes[rows, j] = code
+    bad = codes != _OK
+    X[bad] = np.nan
+    features_ok = right & ~bad.any(axis=1)
+
     reasons = np.full(n, "", dtype=object)
     first_bad = np.full(n, None, dtype=object)
-    for i in np.flatnonzero(~features_ok):
-        if wrong_count[i]:
-            k = int(n_fields[i])
+    for i in np.flatnonzero(~features_ok).tolist():
+        if not right[i]:
+            k = int(rec.n_fields[i])
             reasons[i] = f"row has {k} field{'s' if k != 1 else ''}, expected {layout.n_fields}"
             continue
         parts = []
-        for name, (missing, not_number, not_whole, outside, s, v) in zip(FEATURES, problems):
-            if missing[i]:
-                parts.append(f"{name} is missing")
-            elif not_number[i]:
-                parts.append(f"{name} '{_shorten(str(s.iat[i]).strip())}' is not a whole number")
-            elif not_whole[i]:
-                parts.append(f"{name} = {_fmt_number(v[i])} is not a whole number")
-            elif outside[i]:
-                parts.append(f"{name} = {_fmt_number(v[i])} is outside {SCORE_MIN}..{SCORE_MAX}")
-            else:
-                continue
+        for j in np.flatnonzero(bad[i]).tolist():
+            name = FEATURES[j]
+            parts.append(_score_reason(name, int(codes[i, j]), buf, rec, i, layout))
             if first_bad[i] is None:
                 first_bad[i] = name
         reasons[i] = "; ".join(parts)
@@ -684,30 +732,52 @@ def validate_frame(frame, layout: CsvLayout, n_fields: np.ndarray):
     y = np.full(n, -1, dtype=np.int8)
     class_reasons = np.full(n, "", dtype=object)
     if layout.class_col is not None:
-        s = frame[layout.class_col]
-        if pd.api.types.is_numeric_dtype(s.dtype):
-            v = s.to_numpy(dtype=np.float64, na_value=np.nan)
-            y[(v == 2) | (v == 0)] = 0
-            y[(v == 4) | (v == 1)] = 1
-            texts = None
-        else:
-            texts = s.str.strip().str.lower()
-            y = texts.map(CLASS_VALUES).fillna(-1).to_numpy(dtype=np.int8)
-        for i in np.flatnonzero(y < 0):
-            cell = "" if texts is None or pd.isna(s.iat[i]) else str(s.iat[i]).strip()
-            if texts is None and not np.isnan(v[i]):
-                cell = _fmt_number(v[i])
-            if wrong_count[i] and layout.class_col >= n_fields[i]:
-                class_reasons[i] = f"row has {int(n_fields[i])} fields, expected {layout.n_fields}"
-            elif cell == "":
-                class_reasons[i] = "Class is missing"
-            else:
-                class_reasons[i] = f"Class '{_shorten(cell)}' is not benign/malignant (2/4, 0/1)"
+        s, e = _field_bounds(rec, rows, layout.class_col, layout.n_fields)
+        b0 = a[np.minimum(s, top)]
+        label = np.full(len(rows), -3, dtype=np.int8)
+        one = (e - s) == 1
+        label[one & ((b0 == 50) | (b0 == 48))] = 0
+        label[one & ((b0 == 52) | (b0 == 49))] = 1
+        for k in np.flatnonzero(label == -3).tolist():
+            cell = buf[s[k]:e[k]]
+            label[k] = _class_cell(_cell_text(cell, layout.encoding))
+        y[rows] = np.maximum(label, -1)
+        for k in np.flatnonzero(label < 0).tolist():
+            cell = _cell_text(buf[s[k]:e[k]], layout.encoding)
+            class_reasons[rows[k]] = ("Class is missing" if label[k] == -1 else
+                                      f"Class '{_shorten(cell)}' is not benign/malignant (2/4, 0/1)")
+        for i in np.flatnonzero(~right).tolist():
+            class_reasons[i] = reasons[i]
     return X, features_ok, reasons, first_bad, y, class_reasons
 
 
-def _fmt_number(v: float) -> str:
-    return str(int(v)) if np.isfinite(v) and v == int(v) else f"{v:g}"
+def _score_reason(name: str, code: int, buf: bytes, rec: _Records, i: int, layout: CsvLayout) -> str:
+    if code == _MISSING:
+        return f"{name} is missing"
+    col = layout.feature_cols[FEATURES.index(name)]
+    s, e = _field_bounds(rec, np.array([i]), col, layout.n_fields)
+    text = _cell_text(buf[int(s[0]):int(e[0])], layout.encoding)
+    if code == _NOT_NUMBER:
+        return f"{name} '{_shorten(text)}' is not a whole number"
+    v = float(text)
+    shown = str(int(v)) if math.isfinite(v) and v == int(v) else f"{v:g}"
+    if code == _NOT_WHOLE:
+        return f"{name} = {shown} is not a whole number"
+    return f"{name} = {shown} is outside {SCORE_MIN}..{SCORE_MAX}"
+
+
+def _ids(buf: bytes, rec: _Records, raw: list, layout: CsvLayout) -> np.ndarray:
+    ids = np.full(len(raw), "", dtype=object)
+    if layout.id_col is None:
+        return ids
+    right = rec.n_fields == layout.n_fields
+    rows = np.flatnonzero(right)
+    s, e = _field_bounds(rec, rows, layout.id_col, layout.n_fields)
+    ids[rows] = [_cell_text(buf[a:b], layout.encoding) for a, b in zip(s.tolist(), e.tolist())]
+    for i in np.flatnonzero(~right).tolist():
+        fields = _split_record(raw[i], layout)
+        ids[i] = fields[layout.id_col].strip() if layout.id_col < len(fields) else ""
+    return ids
 
 
 def iter_chunks(layout: CsvLayout, *, chunksize: int = 100_000, want_ids: bool = False,
@@ -722,7 +792,7 @@ def iter_chunks(layout: CsvLayout, *, chunksize: int = 100_000, want_ids: bool =
     chunksize : int
         Lines per chunk (memory stays proportional to this, not to the file).
     want_ids : bool
-        Also parse the sample-id column of every record into ``Chunk.ids``.
+        Also read the sample id of every record into ``Chunk.ids``.
     progress : callable, optional
         Called with a :class:`LoadProgress` after each chunk.
     cancel : threading.Event, optional
@@ -730,19 +800,9 @@ def iter_chunks(layout: CsvLayout, *, chunksize: int = 100_000, want_ids: bool =
     hasher : hashlib object, optional
         Updated with every byte of the file.
     """
-    import pandas as pd
-
-    usecols = list(layout.feature_cols)
-    dtype: dict[int, object] = {}
-    if layout.class_col is not None:
-        usecols.append(layout.class_col)
-    if want_ids and layout.id_col is not None:
-        usecols.append(layout.id_col)
-        dtype[layout.id_col] = str
-    usecols = sorted(set(usecols))
-    names = list(range(layout.n_fields))
     rows_done = 0
     line_no = 1
+    memo: dict = {}
     with _open_checked(layout.path) as fh:
         first = True
         for buf in _read_blocks(fh, chunksize):
@@ -759,38 +819,19 @@ def iter_chunks(layout: CsvLayout, *, chunksize: int = 100_000, want_ids: bool =
                         nxt = buf.find(b"\n", cut)
                         cut = len(buf) if nxt < 0 else nxt + 1
                     buf, line_no = buf[cut:], layout.header_line + 1
-                if not buf:
-                    continue
-            starts, ends, n_fields, nl_before = _records(buf, layout.delimiter)
-            lines = line_no + nl_before
+            rec = _records(buf, layout.delimiter)
+            lines = line_no + rec.line_offsets
             line_no += buf.count(b"\n")
-            lengths = ends - starts
-            keep = lengths > 0
+            keep = rec.ends > rec.starts  # blank lines are not data rows
             if not keep.all():
-                starts, ends, n_fields, lines = starts[keep], ends[keep], n_fields[keep], lines[keep]
-            if len(starts) == 0:
+                rec = _Records(rec.starts[keep], rec.ends[keep], rec.n_fields[keep],
+                               rec.line_offsets[keep], rec.first_delim[keep], rec.delims)
+                lines = lines[keep]
+            if len(rec.starts) == 0:
                 continue
-            raw = [buf[s:e] for s, e in zip(starts.tolist(), ends.tolist())]
-            data = b"\n".join(raw)
-            try:
-                frame = pd.read_csv(
-                    io.BytesIO(data), sep=layout.delimiter, header=None, names=names, usecols=usecols,
-                    dtype=dtype or None, encoding=layout.encoding, skipinitialspace=True,
-                    na_values=_NA_VALUES, keep_default_na=False, skip_blank_lines=False,
-                    engine="c", low_memory=False)
-            except Exception as exc:  # pandas' own parse errors: not a usable table
-                raise UserError(f"{layout.path} could not be read as a table near line {int(lines[0])}: "
-                                f"{exc}.") from None
-            if len(frame) != len(raw):
-                raise UserError(f"{layout.path} could not be read as a table near line {int(lines[0])} "
-                                "(unbalanced quotes?). Check the file in a spreadsheet program.")
-            X, ok, reasons, first_bad, y, class_reasons = validate_frame(frame, layout, n_fields)
-            ids = None
-            if want_ids:
-                if layout.id_col is not None:
-                    ids = frame[layout.id_col].fillna("").str.strip().to_numpy(dtype=object)
-                else:
-                    ids = np.full(len(raw), "", dtype=object)
+            raw = [buf[s:e] for s, e in zip(rec.starts.tolist(), rec.ends.tolist())]
+            X, ok, reasons, first_bad, y, class_reasons = validate_chunk(buf, rec, layout, memo)
+            ids = _ids(buf, rec, raw, layout) if want_ids else None
             rows_done += len(raw)
             yield Chunk(raw=raw, lines=lines, X=X, features_ok=ok, reasons=reasons, first_bad=first_bad,
                         y=y, class_reasons=class_reasons, ids=ids)

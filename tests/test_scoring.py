@@ -1,0 +1,307 @@
+"""Batch scoring: pass-through, order, refusals, atomic output, cancel, flat memory."""
+
+import csv
+import io
+import os
+import subprocess
+import sys
+import textwrap
+import threading
+
+import numpy as np
+import pytest
+
+from bcdesktop import data, scoring
+from bcdesktop.data import FEATURES, load_bundled
+from bcdesktop.errors import Cancelled, UserError
+from bcdesktop.metrics import metrics_at
+from bcdesktop.resources import bundled_data_path
+
+ROW = "5,1,1,1,2,1,3,1,1"
+
+
+class StandIn:
+    """Only what score_csv may use from a ModelBundle: predict_proba, threshold, model_id."""
+
+    threshold = 0.5
+    model_id = "standin0001"
+
+    def __init__(self):
+        self.blas_threads = []
+
+    def predict_proba(self, X):
+        from threadpoolctl import threadpool_info
+
+        X = np.asarray(X, dtype=np.float64)
+        assert X.ndim == 2 and X.shape[1] == 9 and np.isfinite(X).all()
+        self.blas_threads += [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
+        return 1.0 / (1.0 + np.exp(-(X.sum(axis=1) - 30.0) / 4.0))
+
+
+def write(tmp_path, text, name="cases.csv", encoding="utf-8"):
+    path = tmp_path / name
+    path.write_bytes(text if isinstance(text, bytes) else text.encode(encoding))
+    return path
+
+
+def read_rows(path, delimiter=",", encoding="utf-8"):
+    with open(path, newline="", encoding=encoding) as fh:
+        return list(csv.reader(fh, delimiter=delimiter))
+
+
+def leftovers(folder):
+    return sorted(p.name for p in folder.iterdir() if p.name.startswith("."))
+
+
+# ---------------------------------------------------------------- the bundled file
+
+def test_bundled_file_scores_every_row_in_order(tmp_path):
+    bundle = StandIn()
+    out = tmp_path / "scored.csv"
+    summary = scoring.score_csv(bundled_data_path(), out, bundle)
+    threads_while_scoring = list(bundle.blas_threads)
+    assert summary.summary_line().startswith("rows read 699, scored 683, rejected 16, ")
+    assert summary.malignant + summary.benign == 683
+    assert summary.output == out and summary.model_id == "standin0001"
+
+    rows = read_rows(out)
+    header, body = rows[0], rows[1:]
+    assert header[-4:] == ["probability", "prediction", "threshold", "status"]
+    assert header[:11] == [data.ID_NAME, *FEATURES, data.CLASS_NAME]
+    original = bundled_data_path().read_text().splitlines()
+    assert len(body) == 699
+    # every original record is copied byte for byte, in order
+    out_lines = out.read_text().splitlines()[1:]
+    assert [line.rsplit(",", 4)[0] for line in out_lines] == original
+
+    ds = load_bundled()
+    ok = [r for r in body if r[-1] == "ok"]
+    p = np.array([float(r[11]) for r in ok])
+    np.testing.assert_allclose(p, bundle.predict_proba(ds.X), atol=5e-7)
+    assert [r[12] for r in ok] == ["malignant" if v >= 0.5 else "benign" for v in bundle.predict_proba(ds.X)]
+    assert summary.malignant == sum(r[12] == "malignant" for r in ok)
+    bad = [r for r in body if r[-1] != "ok"]
+    assert len(bad) == 16 and {r[-1] for r in bad} == {"Bare Nuclei is missing"}
+    assert all(r[11] == "" and r[12] == "" and r[13] == "0.5" for r in bad)
+    assert [(r.line, r.sample_id) for r in summary.rejections] == [(r.line, r.sample_id) for r in ds.rejected]
+
+    expected = metrics_at(ds.y, bundle.predict_proba(ds.X), 0.5)
+    m = summary.metrics
+    assert (m.tp, m.fp, m.tn, m.fn) == (expected.tp, expected.fp, expected.tn, expected.fn)
+    assert m.accuracy.value == expected.accuracy.value and m.n == 683
+    assert threads_while_scoring and set(threads_while_scoring) == {1}  # BLAS pinned while scoring
+
+
+def test_threshold_override(tmp_path):
+    summary = scoring.score_csv(bundled_data_path(), tmp_path / "o.csv", StandIn(), threshold=0.9)
+    body = read_rows(tmp_path / "o.csv")[1:]
+    assert {r[13] for r in body} == {"0.9"}
+    called = [r[12] == "malignant" for r in body if r[-1] == "ok"]
+    assert sum(called) == summary.malignant
+    assert all(float(r[11]) >= 0.9 for r in body if r[12] == "malignant")
+    assert all(float(r[11]) < 0.9 for r in body if r[12] == "benign")
+    with pytest.raises(UserError, match="between 0 and 1"):
+        scoring.score_csv(bundled_data_path(), tmp_path / "p.csv", StandIn(), threshold=1.5)
+    assert not (tmp_path / "p.csv").exists()
+
+
+# ---------------------------------------------------------------- pass-through
+
+def test_extra_columns_quotes_unicode_bom_crlf_semicolon_pass_through(tmp_path):
+    header = "Name;" + ";".join(FEATURES) + ";Date"
+    records = [
+        '"Müller; Anna ""Anni""";5;1;1;1;2;1;3;1;1;2024-01-05',
+        '"Ωmega, 李";9;9;9;9;9;9;9;9;9;05/01/2024',
+        '"two\r\nlines";5;1;1;1;2;?;3;1;1;',
+        'plain;5;1;1;1;2;1;3;1;1;x',
+    ]
+    src = write(tmp_path, "\ufeff" + header + "\r\n" + "\r\n".join(records) + "\r\n")
+    summary = scoring.score_csv(src, tmp_path / "out.csv", StandIn())
+    raw = (tmp_path / "out.csv").read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf" + header.encode() + b";probability;prediction;threshold;status\r\n")
+    assert raw.count(b"\r\n") == src.read_bytes().count(b"\r\n") == raw.count(b"\n")  # CRLF kept
+    text = raw[3:].decode()
+    for record in records:
+        assert record + ";" in text  # each record copied byte for byte, followed by the new columns
+    rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=";"))
+    assert [r[0] for r in rows[1:]] == ["Müller; Anna \"Anni\"", "Ωmega, 李", "two\r\nlines", "plain"]
+    assert [r[-1] for r in rows[1:]] == ["ok", "ok", "Bare Nuclei is missing", "ok"]
+    assert rows[2][-3] == "malignant" and all(len(r) == 15 for r in rows)
+    assert summary.rejections[0].line == 4 and summary.metrics is None
+
+
+def test_cp1252_input_is_copied_in_its_own_encoding(tmp_path):
+    text = "Name," + ",".join(FEATURES) + "\nJosé Nuñez," + ROW + "\n"
+    src = write(tmp_path, text, encoding="cp1252")
+    scoring.score_csv(src, tmp_path / "o.csv", StandIn())
+    out = (tmp_path / "o.csv").read_bytes()
+    assert "José Nuñez,".encode("cp1252") + ROW.encode() + b"," in out
+    assert out.decode("cp1252").count("\n") == 2
+
+
+def test_headerless_input_gets_uci_header_and_labels_summary(tmp_path):
+    src = write(tmp_path, f"{ROW}\n{ROW},\n1,2,3\n")
+    summary = scoring.score_csv(src, tmp_path / "o.csv", StandIn())
+    rows = read_rows(tmp_path / "o.csv")
+    assert rows[0] == [*FEATURES, "probability", "prediction", "threshold", "status"]
+    assert rows[1][:9] == ROW.split(",")
+    assert rows[2][-1] == "row has 10 fields, expected 9"
+    assert rows[3][:3] == ["1", "2", "3"] and rows[3][-1] == "row has 3 fields, expected 9"
+    assert (summary.rows_read, summary.scored, summary.rejected) == (3, 1, 2)
+
+
+def test_new_column_names_do_not_clash_with_existing_ones(tmp_path):
+    src = write(tmp_path, ",".join(FEATURES) + ",probability,Status\n" + ROW + ",0.1,old\n")
+    scoring.score_csv(src, tmp_path / "o.csv", StandIn())
+    header = read_rows(tmp_path / "o.csv")[0]
+    assert header[9:] == ["probability", "Status", "probability_2", "prediction", "threshold", "status_2"]
+
+
+def test_every_kind_of_bad_row_is_kept_and_explained(tmp_path):
+    bad = {
+        "2,5,1,1,1,2,?,3,1,1,2": "Bare Nuclei is missing",
+        "3,5,1,1,1,2,1,3,1,11,2": "Mitoses = 11 is outside 1..10",
+        "4,abc,1,1,1,2,1,3,1,1,2": "Clump Thickness 'abc' is not a whole number",
+        "5,3.5,1,1,1,2,1,3,1,1,2": "Clump Thickness = 3.5 is not a whole number",
+        "6,5,1,1,1,2,1,3,1": "row has 9 fields, expected 11",
+        f"7,{ROW},2,extra": "row has 12 fields, expected 11",
+        '8,"x, y",1,1,1,2,1,3,1,1,2': "Clump Thickness 'x, y' is not a whole number",
+    }
+    lines = [f"1,{ROW},2", *bad, f"9,{ROW},x", f"10,{ROW},4"]
+    src = write(tmp_path, "\n".join(lines) + "\n")
+    summary = scoring.score_csv(src, tmp_path / "o.csv", StandIn())
+    out = (tmp_path / "o.csv").read_text().splitlines()[1:]
+    rows = read_rows(tmp_path / "o.csv")[1:]
+    assert len(rows) == len(lines)
+    for line, out_line, row in zip(lines, out, rows):
+        assert out_line.startswith(line + ",")
+        assert row[-1] == bad.get(line, "ok")
+    assert summary.rejected == len(bad) and summary.scored == 3
+    assert summary.unlabelled == 1 and summary.metrics.n == 2  # the row with class 'x'
+    assert [r.line for r in summary.rejections] == list(range(2, 2 + len(bad)))
+    assert [r.sample_id for r in summary.rejections] == [str(i) for i in range(2, 9)]
+
+
+def test_rejections_kept_are_capped(tmp_path, monkeypatch):
+    monkeypatch.setattr(scoring, "MAX_KEPT_REJECTIONS", 3)
+    src = write(tmp_path, f"1,{ROW},2\n" + "".join(f"{i},5,?,1,1,2,1,3,1,1,2\n" for i in range(10)))
+    summary = scoring.score_csv(src, tmp_path / "o.csv", StandIn())
+    assert summary.rejected == 10 and len(summary.rejections) == 3 and summary.rejections_not_kept == 7
+
+
+def test_small_chunks_give_the_same_file_and_progress(tmp_path):
+    src = bundled_data_path()
+    seen = []
+    scoring.score_csv(src, tmp_path / "a.csv", StandIn())
+    scoring.score_csv(src, tmp_path / "b.csv", StandIn(), chunksize=37, progress=seen.append)
+    assert (tmp_path / "a.csv").read_bytes() == (tmp_path / "b.csv").read_bytes()
+    assert len(seen) == 19 and [p.rows_done for p in seen] == sorted(p.rows_done for p in seen)
+    assert seen[-1].rows_done == 699 and seen[-1].fraction == 1.0 and seen[-1].rows_per_s > 0
+    assert seen[0].eta_s >= 0 and "rows/s" in str(seen[0])
+
+
+# ---------------------------------------------------------------- refusals, atomicity, cancel
+
+def test_refuses_to_write_over_the_input(tmp_path):
+    src = write(tmp_path, f"1,{ROW},2\n")
+    before = src.read_bytes()
+    os.link(src, tmp_path / "hardlink.csv")
+    (tmp_path / "sub").mkdir()
+    for target in (src, tmp_path / "sub" / ".." / "cases.csv", tmp_path / "hardlink.csv"):
+        with pytest.raises(UserError, match="input file itself"):
+            scoring.score_csv(src, target, StandIn(), force=True)
+    assert src.read_bytes() == before and leftovers(tmp_path) == []
+
+
+def test_refuses_existing_output_unless_forced(tmp_path):
+    src = write(tmp_path, f"1,{ROW},2\n")
+    out = write(tmp_path, "precious", name="out.csv")
+    with pytest.raises(UserError, match="already exists"):
+        scoring.score_csv(src, out, StandIn())
+    assert out.read_text() == "precious"
+    scoring.score_csv(src, out, StandIn(), force=True)
+    assert out.read_text().splitlines()[1].startswith(f"1,{ROW},2,")
+    with pytest.raises(UserError, match="does not exist"):
+        scoring.score_csv(src, tmp_path / "nope" / "o.csv", StandIn())
+    with pytest.raises(UserError, match="folder"):
+        scoring.score_csv(src, tmp_path, StandIn(), force=True)
+
+
+def test_cancel_leaves_no_file(tmp_path):
+    src = bundled_data_path()
+    stop = threading.Event()
+    out = tmp_path / "o.csv"
+    with pytest.raises(Cancelled):
+        scoring.score_csv(src, out, StandIn(), chunksize=100, progress=lambda p: stop.set(), cancel=stop)
+    assert not out.exists() and list(tmp_path.iterdir()) == []
+
+
+def test_a_failure_midway_leaves_no_file_and_keeps_the_old_output(tmp_path):
+    class Broken(StandIn):
+        calls = 0
+
+        def predict_proba(self, X):
+            self.calls += 1
+            if self.calls == 3:
+                raise RuntimeError("boom")
+            return super().predict_proba(X)
+
+    out = write(tmp_path, "old", name="o.csv")
+    with pytest.raises(RuntimeError):
+        scoring.score_csv(bundled_data_path(), out, Broken(), chunksize=100, force=True)
+    assert out.read_text() == "old" and leftovers(tmp_path) == []
+
+
+@pytest.mark.parametrize("content, match", [
+    ("", "empty"),
+    (b"\x00\x01\x02binary\x00" * 50, "not a text file"),
+    ("Clump Thickness,Bare Nuclei\n", "no column for"),
+    (",".join(FEATURES) + "\n", "no data rows"),
+    ("id,diagnosis,radius_mean,texture_mean,perimeter_mean,area_mean\n1,M,1,2,3,4\n", "Diagnostic"),
+    (f"1,{ROW.replace('5', '0')},2\n2,{ROW.replace('5', '0')},2\n", "None of the 2 rows"),
+])
+def test_unusable_input_gives_one_user_error_and_no_output(tmp_path, content, match):
+    src = write(tmp_path, content)
+    with pytest.raises(UserError, match=match):
+        scoring.score_csv(src, tmp_path / "o.csv", StandIn())
+    assert not (tmp_path / "o.csv").exists() and leftovers(tmp_path) == []
+
+
+def test_default_output_path(tmp_path):
+    assert scoring.default_output_path(tmp_path / "clinic.export.csv") == tmp_path / "clinic.export.scored.csv"
+    assert scoring.default_output_path("cases.data").name == "cases.scored.csv"
+
+
+# ---------------------------------------------------------------- flat memory
+
+_CHILD = textwrap.dedent("""
+    import sys, numpy as np
+    from bcdesktop import scoring
+
+    class StandIn:
+        threshold, model_id = 0.5, "standin"
+        def predict_proba(self, X):
+            return 1.0 / (1.0 + np.exp(-(X.sum(axis=1) - 30.0) / 4.0))
+
+    s = scoring.score_csv(sys.argv[1], sys.argv[2], StandIn(), force=True)
+    with open("/proc/self/status") as fh:
+        hwm = next(int(l.split()[1]) for l in fh if l.startswith("VmHWM:"))
+    print(s.rows_read, s.rejected, hwm // 1024)
+""")
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/status"), reason="needs Linux /proc for VmHWM")
+def test_memory_stays_flat_with_file_length(tmp_path):
+    block = "".join(f"{1000000 + i},{ROW},2\n" if i % 50 else f"{i},5,1,?,1,2,1,3,1,1,4\n"
+                    for i in range(1000)).encode()
+    peaks = {}
+    for rows in (200_000, 2_000_000):
+        src = tmp_path / f"{rows}.csv"
+        src.write_bytes(block * (rows // 1000))
+        out = subprocess.run([sys.executable, "-c", _CHILD, str(src), str(tmp_path / "o.csv")],
+                             check=True, capture_output=True, text=True).stdout.split()
+        assert int(out[0]) == rows and int(out[1]) == rows // 50
+        peaks[rows] = int(out[2])
+        src.unlink()
+    assert peaks[2_000_000] - peaks[200_000] < 40, peaks
+    assert peaks[2_000_000] < 256, peaks
