@@ -318,6 +318,12 @@ class Pass:
         self.A[0][:-1] = X.T
         self.active = [np.empty((n, m)) for n in model.layer_sizes[1:-1]]
         self.z = np.empty((1, m))
+        # The views each iteration uses, made once: ([W | b], [A_in; 1], Z_out, active)
+        self._hidden = list(zip(model.packed, self.A, [A[:-1] for A in self.A[1:]], self.active))
+        self._activation = ACTIVATIONS[model.hidden_activation]
+        self._derivative = DERIVATIVES[model.hidden_activation]
+        self._A_T = [A.T for A in self.A]
+        self._W_T = [Wb[:, :-1].T for Wb in model.packed]
         if y is None:
             return
         self.y, self.w = _check_targets(y, sample_weight, m)
@@ -332,45 +338,43 @@ class Pass:
 
     def forward(self):
         """Logits, shape (1, n_samples): the pass's own buffer, overwritten next time."""
-        activation = ACTIVATIONS[self.model.hidden_activation]
-        for Wb, A_in, A_out, active in zip(self.model.packed, self.A, self.A[1:], self.active):
-            Z = A_out[:-1]
-            np.matmul(Wb, A_in, out=Z)        # Z = W A + b
-            activation(Z, active)
+        for Wb, A_in, Z, active in self._hidden:
+            np.matmul(Wb, A_in, out=Z)         # Z = W A + b
+            self._activation(Z, active)
         np.matmul(self.model.packed[-1], self.A[-1], out=self.z)
         return self.z
 
     def loss(self):
         """Weighted mean cross-entropy at the logits of the last :meth:`forward`."""
         z, buf = self.z[0], self._buf
-        np.logaddexp(0.0, z, out=buf)         # log(1 + exp(z))
-        buf -= self.y * z                      # - y z
+        np.logaddexp(0.0, z, out=buf)          # log(1 + exp(z))
+        buf -= self.y * z                       # - y z
         return float(np.dot(self.w, buf))
 
     def backward(self):
         """Gradient of the cross-entropy into :attr:`grad`; needs :meth:`forward` first."""
-        model, A, grads = self.model, self.A, self.grads
-        delta = self.delta[-1]                 # dLoss/dz = w (sigmoid(z) - y)
+        A_T, W_T, grads = self._A_T, self._W_T, self.grads
+        delta = self.delta[-1]                  # dLoss/dz = w (sigmoid(z) - y)
         np.multiply(self.z, 0.5, out=delta)
         np.tanh(delta, out=delta)
         np.multiply(delta, self._half_w, out=delta)
         np.add(delta, self._w_half_minus_y, out=delta)
-        np.matmul(delta, A[-1].T, out=grads[-1])                  # d[W | b] = delta [A; 1]^T
-        if len(model.packed) == 2:
+        np.matmul(delta, A_T[-1], out=grads[-1])                  # d[W | b] = delta [A; 1]^T
+        if len(grads) == 2:
             # One hidden layer: with one output unit, W2^T delta is an outer product,
             #   d[W1 | b1][j, k] = w2[j] * sum_i active[j, i] * delta[i] * [X; 1][k, i],
             # so scale the inputs by delta, multiply by the ReLU derivative, and
             # scale the rows by w2 last: no (hidden, n_samples) temporary at all.
-            np.multiply(A[0], delta, out=self._scaled_inputs)
-            np.matmul(self.active[0], self._scaled_inputs.T, out=grads[0])
-            np.multiply(grads[0], model.packed[1][:, :-1].T, out=grads[0])
+            scaled = self._scaled_inputs
+            np.multiply(self.A[0], delta, out=scaled)
+            np.matmul(self.active[0], scaled.T, out=grads[0])
+            np.multiply(grads[0], W_T[1], out=grads[0])
             return self.grad
-        derivative = DERIVATIVES[model.hidden_activation]
-        for layer in range(len(model.packed) - 1, 0, -1):
+        for layer in range(len(grads) - 1, 0, -1):
             below = self.delta[layer - 1]                         # W^T delta * relu'
-            np.matmul(model.packed[layer][:, :-1].T, delta, out=below)
-            derivative(self.active[layer - 1], below)
-            np.matmul(below, A[layer - 1].T, out=grads[layer - 1])
+            np.matmul(W_T[layer], delta, out=below)
+            self._derivative(self.active[layer - 1], below)
+            np.matmul(below, A_T[layer - 1], out=grads[layer - 1])
             delta = below
         return self.grad
 

@@ -248,22 +248,26 @@ def train(X_train, y_train, config, *, X_val=None, y_val=None, sample_weight=Non
     X_train = np.asarray(X_train, dtype=np.float64)
     if X_train.ndim != 2:
         raise ValueError(f"X_train must be 2-D (n_samples, n_features), got {X_train.shape}.")
-    _check_X(X_train, X_train.shape[1])
+    n_inputs = X_train.shape[1]
+    X_train = _check_X(X_train, n_inputs)
     y_train, _ = _check_targets(y_train, sample_weight, len(X_train))
     if (X_val is None) != (y_val is None):
         raise ValueError("Give both X_val and y_val, or neither.")
+    if X_val is not None:
+        X_val = _check_X(X_val, n_inputs)
+        y_val, _ = _check_targets(y_val, None, len(X_val))
     if config.patience and X_val is None:
         raise UserError("Early stopping (patience > 0) needs validation rows; "
                         "use a validation split or set patience to 0.")
 
-    model = MLP(X_train.shape[1], config.hidden, config.init, config.seed)
+    model = MLP(n_inputs, config.hidden, config.init, config.seed)
     X_merged, target, weight = merge_duplicates(X_train, y_train, sample_weight)
     train_pass = Pass(model, X_merged, target, weight)
     val_pass = None if X_val is None else Pass(model, *merge_duplicates(X_val, y_val))
     step = _optimizer(config, model)
     rates = learning_rates(config).tolist()
     curve, T, log_every = [], config.iterations, config.log_every
-    best_theta, best_val, best_iteration = None, math.inf, T
+    best_theta, best_val, best_iteration = np.empty_like(model.theta), math.inf, T
     stopped, started = "completed", time.perf_counter()
 
     def record(i, train_loss, val_loss):
@@ -286,7 +290,7 @@ def train(X_train, y_train, config, *, X_val=None, y_val=None, sample_weight=Non
             if config.patience:
                 if val_loss < best_val:
                     best_val, best_iteration = val_loss, i
-                    best_theta = model.theta.copy()
+                    np.copyto(best_theta, model.theta)
                 elif i - best_iteration >= config.patience:
                     stopped = "early_stopped"
                     break
@@ -302,8 +306,8 @@ def train(X_train, y_train, config, *, X_val=None, y_val=None, sample_weight=Non
         if val_pass is not None:
             val_pass.forward()
         record(i, train_pass.loss(), None if val_pass is None else val_pass.loss())
-    if best_theta is not None and best_iteration != i:
-        model.theta[:] = best_theta
+    if config.patience and best_iteration != i:
+        np.copyto(model.theta, best_theta)
     else:
         best_iteration = i
     if not model.is_finite():
