@@ -1,0 +1,161 @@
+"""The Threshold tab: slider and entry in sync, metrics as metrics.metrics_at says,
+the pictures following, and the sensitivity target."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+import pytest
+
+from bcdesktop import metrics
+
+pytestmark = pytest.mark.gui
+
+
+@pytest.fixture(scope="module")
+def bundle(bundled):
+    """A small model trained here (seeded), with validation probabilities."""
+    from bcdesktop.evaluation import fit_model
+    from bcdesktop.training import TrainConfig
+
+    return fit_model(bundled, TrainConfig(optimizer="adam", lr=0.01, iterations=300, seed=3)).bundle
+
+
+@pytest.fixture
+def tab(app, root, bundle):
+    app.set_model(bundle, source="test")
+    root.update()
+    return app.tabs["threshold"]
+
+
+def shown_metrics(tab):
+    return {row[0].split(" ")[0]: row[1:] for row in tab.metrics_table.rows()}
+
+
+def expected_metrics(bundle, t):
+    m = metrics.metrics_at(bundle.eval_labels, bundle.eval_probs, t)
+    rows = {}
+    for name, rate in (("Accuracy", m.accuracy), ("Sensitivity", m.sensitivity), ("Specificity", m.specificity),
+                       ("PPV", m.ppv), ("NPV", m.npv)):
+        rows[name] = (f"{100 * rate.value:.1f}%", f"{100 * rate.low:.1f}-{100 * rate.high:.1f}%",
+                      f"{rate.k} / {rate.n}")
+    return m, rows
+
+
+def test_says_which_predictions_it_uses(tab, app, root, bundle):
+    n = bundle.eval_probs.size
+    assert f"validation rows (n={n})" in tab.source_label.cget("text")
+    app.set_model(dataclasses.replace(bundle, eval_kind="out-of-fold"), source="test")
+    root.update()
+    assert f"out-of-fold predictions (n={n})" in tab.source_label.cget("text")
+
+
+def test_slider_moves_threshold_entry_metrics_and_pictures(tab, app, root, bundle):
+    assert tab.figure is None  # matplotlib waits until the tab is first shown
+    app.select_tab("threshold")
+    root.update()
+    assert tab.figure is not None
+    tab.scale.set(0.3)  # as a drag does: the scale's command runs
+    root.update()
+    assert app.threshold == pytest.approx(0.3)
+    assert tab.entry_var.get() == "0.30"
+    m, rows = expected_metrics(bundle, 0.3)
+    assert shown_metrics(tab) == rows
+    assert tab.confusion.values() == {"tp": f"TP {m.tp}", "fp": f"FP {m.fp}", "tn": f"TN {m.tn}",
+                                      "fn": f"FN {m.fn}"}
+    assert list(tab.threshold_line.get_xdata()) == [0.3, 0.3]
+    (fpr,), (tpr,) = tab.roc_point.get_data()
+    assert (fpr, tpr) == pytest.approx((1 - m.specificity.value, m.sensitivity.value))
+    assert "Threshold: 0.30" in app.status.text()
+
+
+def test_entry_sets_slider_and_refuses_bad_values(tab, app, root, bundle):
+    tab.entry.focus_force()
+    tab.entry_var.set("0.735")
+    root.update()
+    tab.entry.event_generate("<Return>")
+    root.update()
+    assert app.threshold == pytest.approx(0.735)
+    assert float(tab.scale.get()) == pytest.approx(0.735)
+    assert shown_metrics(tab) == expected_metrics(bundle, 0.735)[1]
+    for bad, words in (("1.5", "outside 0.01 to 0.99"), ("0", "outside 0.01 to 0.99"), ("abc", "not a number")):
+        tab.entry_var.set(bad)
+        tab.entry.event_generate("<Return>")
+        root.update()
+        assert words in tab.entry_message.cget("text")
+        assert app.threshold == pytest.approx(0.735)
+    tab.entry_var.set("40%")
+    tab.entry.event_generate("<Return>")
+    root.update()
+    assert app.threshold == pytest.approx(0.4) and tab.entry_message.cget("text") == ""
+
+
+def test_threshold_set_elsewhere_moves_the_controls(tab, app, root, bundle):
+    app.set_threshold(0.62)
+    root.update()
+    assert float(tab.scale.get()) == pytest.approx(0.62)
+    assert tab.entry_var.get() == "0.62"
+    assert shown_metrics(tab) == expected_metrics(bundle, 0.62)[1]
+
+
+def test_arrow_keys_step_the_slider(tab, app, root):
+    app.set_threshold(0.5)
+    tab.scale.focus_force()
+    root.update()
+    tab.scale.event_generate("<Right>")
+    tab.scale.event_generate("<Right>")
+    tab.scale.event_generate("<Left>")
+    root.update()
+    assert app.threshold == pytest.approx(0.51)
+    tab.scale.event_generate("<Prior>")
+    root.update()
+    assert app.threshold == pytest.approx(0.61)
+
+
+def test_find_threshold_for_sensitivity(tab, app, root, bundle):
+    y, p = bundle.eval_labels, bundle.eval_probs
+    tab.target_var.set("97")
+    tab.find_button.invoke()
+    root.update()
+    best = metrics.threshold_for_sensitivity(y, p, 0.97)
+    t = app.threshold
+    assert t <= best and best - t < 1e-4 or t == 0.01
+    sens = metrics.metrics_at(y, p, t).sensitivity.value
+    assert sens >= 0.97
+    # the next malignant probability above t would drop below the target: t is the highest
+    above = np.sort(p[(y == 1) & (p > best)])
+    if above.size:
+        assert metrics.metrics_at(y, p, float(above[0])).sensitivity.value < 0.97
+    assert "meets 97%" in tab.find_label.cget("text")
+    assert f"{100 * sens:.1f}%" in tab.find_label.cget("text")
+    for bad in ("0", "120", "lots"):
+        tab.target_var.set(bad)
+        tab.find_button.invoke()
+        assert "Enter a sensitivity" in tab.find_label.cget("text")
+    assert app.threshold == t
+
+
+def test_model_without_held_out_predictions(tab, app, root, bundle):
+    bare = dataclasses.replace(bundle, eval_probs=None, eval_labels=None, eval_kind=None)
+    app.set_model(bare, source="test")
+    root.update()
+    assert "no held-out predictions" in tab.source_label.cget("text")
+    assert tab.find_button.instate(["disabled"])
+    assert tab.metrics_table.rows() == []
+    app.set_threshold(0.25)  # the slider still works; nothing to evaluate
+    root.update()
+    assert tab.entry_var.get() == "0.25"
+
+
+def test_roc_points_match_scikit_learn(bundle):
+    from sklearn.metrics import roc_auc_score
+
+    from bcdesktop.gui.tab_threshold import roc_points
+
+    y, p = bundle.eval_labels, bundle.eval_probs
+    fpr, tpr, auc = roc_points(y, p)
+    assert auc == pytest.approx(roc_auc_score(y, p), abs=1e-12)
+    assert fpr[0] == 0 and tpr[0] == 0 and fpr[-1] == 1 and tpr[-1] == 1
+    assert math.isnan(roc_points(np.zeros(3, int), np.array([0.1, 0.2, 0.3]))[2])
