@@ -318,6 +318,7 @@ class Pass:
         self.A[0][:-1] = X.T
         self.active = [np.empty((n, m)) for n in model.layer_sizes[1:-1]]
         self.z = np.empty((1, m))
+        self._ones = np.ones(m)
         # The views each iteration uses, made once: ([W | b], [A_in; 1], Z_out, active)
         self._hidden = list(zip(model.packed, self.A, [A[:-1] for A in self.A[1:]], self.active))
         self._activation = ACTIVATIONS[model.hidden_activation]
@@ -343,6 +344,10 @@ class Pass:
             self._activation(Z, active)
         np.matmul(self.model.packed[-1], self.A[-1], out=self.z)
         return self.z
+
+    def logits_finite(self):
+        """Whether every logit of the last :meth:`forward` is a finite number."""
+        return math.isfinite(np.dot(self.z[0], self._ones))   # NaN and inf propagate
 
     def loss(self):
         """Weighted mean cross-entropy at the logits of the last :meth:`forward`."""

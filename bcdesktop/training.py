@@ -277,8 +277,8 @@ def train(X_train, y_train, config, *, X_val=None, y_val=None, sample_weight=Non
 
     with np.errstate(over="ignore", invalid="ignore"):
         for i in range(T + 1):                # i = updates made so far
-            z = train_pass.forward()
-            if not math.isfinite(z.sum()):
+            train_pass.forward()
+            if not train_pass.logits_finite():
                 _diverged(i, config.lr, train_pass.loss())
             logged = i % log_every == 0 or i == T
             val_loss = None
