@@ -15,6 +15,7 @@ from pathlib import Path
 APP_NAME = "bcdesktop"
 DATA_FILE = "breast-cancer-wisconsin.data"
 DEFAULT_MODEL_FILE = "default_model.npz"
+ICON_SIZES = (16, 24, 32, 48, 64, 128, 256, 512)
 
 
 def is_frozen() -> bool:
@@ -55,6 +56,16 @@ def bundled_data_path() -> Path:
 def default_model_path() -> Path:
     """The model shipped with the app."""
     return resource_path("data", DEFAULT_MODEL_FILE)
+
+
+def icon_path(size: int = 64) -> Path:
+    """The app icon as a PNG of ``size`` pixels (one of :data:`ICON_SIZES`).
+
+    For Tk: ``root.iconphoto(True, *(tk.PhotoImage(file=icon_path(n)) for n in (16, 32, 64)))``.
+    """
+    if size not in ICON_SIZES:
+        raise ValueError(f"no {size} px icon; sizes are {ICON_SIZES}")
+    return resource_path("assets", f"{APP_NAME}-{size}.png")
 
 
 def user_dir() -> Path:
@@ -111,3 +122,28 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
         except OSError:
             pass
         raise
+
+
+def configure_frozen_runtime() -> None:
+    """Prepare a frozen app's process before anything else is imported.
+
+    Called by the PyInstaller runtime hook (see ``build.spec``) and harmless from
+    source, where it does nothing:
+
+    - ``MPLCONFIGDIR`` points at ``user_cache_dir() / "matplotlib"``, so matplotlib's
+      font cache is built once per user and kept, instead of in a new temporary folder
+      at every start (PyInstaller's default, which the spec drops because a killed app
+      leaves those folders behind and every start pays for a font scan). A value the
+      user set is kept.
+    - ``sys.stdout`` / ``sys.stderr`` are ``None`` in a windowed Windows build; they
+      become ``os.devnull`` so that ``print`` and logging handlers cannot fail.
+    """
+    if not is_frozen():
+        return
+    if not os.environ.get("MPLCONFIGDIR"):
+        mpl_dir = user_cache_dir() / "matplotlib"
+        mpl_dir.mkdir(parents=True, exist_ok=True)
+        os.environ["MPLCONFIGDIR"] = str(mpl_dir)
+    for name in ("stdout", "stderr"):
+        if getattr(sys, name) is None:
+            setattr(sys, name, open(os.devnull, "w", encoding="utf-8"))
