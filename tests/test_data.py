@@ -1,5 +1,6 @@
 """Reading CSV files of cases: layouts, encodings, every kind of bad row and bad file."""
 
+import hashlib
 import os
 import threading
 
@@ -168,6 +169,7 @@ def test_unusable_files(tmp_path):
     assert "empty" in _msg(write(tmp_path, "\ufeff\r\n  \n"))
     assert "no data rows" in _msg(write(tmp_path, UCI_HEADER + "\n"))
     assert "not a text file" in _msg(write(tmp_path, b"\x89PNG\r\n\x1a\n\x00\x00\x00IHDR" * 10))
+    assert "save it as CSV" in _msg(write(tmp_path, b"PK\x03\x04\x14\x00\x06\x00" + bytes(range(256))))
     assert "not a table" in _msg(write(tmp_path, "hello world\nthis is prose\n"))
     assert "UTF-16" in _msg(write(tmp_path, ("\ufeff" + f"1,{ROW},2\n").encode("utf-16-le")))
     assert "15 columns" in _msg(write(tmp_path, "1,2,3,4,5,6,7,8,9,10,11,12,13,14,15\n"))
@@ -227,3 +229,13 @@ def test_parse_scores():
 def test_feature_descriptions_cover_every_feature():
     assert list(data.FEATURE_DESCRIPTIONS) == list(FEATURES)
     assert all(d.startswith("1 = ") and "10 = " in d for d in data.FEATURE_DESCRIPTIONS.values())
+
+
+@pytest.mark.parametrize("chunksize", [1, 2, 3, 1000])
+def test_tiny_chunks_with_bom_blank_lines_and_header(tmp_path, chunksize):
+    text = f"\ufeff\n\n{UCI_HEADER}\n1,{ROW},2\n\n2,{ROW},4\n3,{ROW},x\n"
+    path = write(tmp_path, text)
+    ds = load_csv(path, chunksize=chunksize)
+    assert ds.lines.tolist() == [4, 6] and ds.ids.tolist() == ["1", "2"]
+    assert [(r.line, r.sample_id) for r in ds.rejected] == [(7, "3")]
+    assert ds.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
