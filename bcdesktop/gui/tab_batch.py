@@ -46,7 +46,8 @@ def same_file(a: Path, b: Path) -> bool:
 class BatchTab(ttk.Frame):
     """Input and output files, Score / Cancel with progress, and the results.
 
-    Widgets tests read: ``input_var``, ``output_var``, ``score_button``,
+    Widgets tests read: ``input_var``, ``output_var``, ``choose_input_button``,
+    ``choose_output_button``, ``score_button``,
     ``cancel_button``, ``message_label``, ``progress_label``, ``progressbar``,
     ``count_labels`` (``rows_read scored rejected malignant benign`` -> label),
     ``rejected_tree`` (widgets.ScrolledTree), ``metrics_label``, ``confusion``,
@@ -88,6 +89,7 @@ class BatchTab(ttk.Frame):
         box.columnconfigure(1, weight=1)
         self.input_var = tk.StringVar(self, "")
         self.output_var = tk.StringVar(self, "")
+        buttons = []
         for row, (text, var, command) in enumerate((("Input CSV", self.input_var, self.choose_input),
                                                     ("Output CSV", self.output_var, self.choose_output))):
             ttk.Label(box, text=text).grid(row=row, column=0, sticky="w", pady=2)
@@ -96,6 +98,9 @@ class BatchTab(ttk.Frame):
             entry.bind("<Return>", lambda _e: self.score())
             button = ttk.Button(box, text="Choose\u2026", command=command)
             button.grid(row=row, column=2, pady=2)
+            button.bind("<Return>", lambda _e, b=button: b.invoke())
+            buttons.append(button)
+        self.choose_input_button, self.choose_output_button = buttons
         self.input_var.trace_add("write", lambda *_: self._refresh_state())
         self.output_var.trace_add("write", lambda *_: self._refresh_state())
         ttk.Label(box, text="The output has every input row, in order, with its original columns plus "

@@ -72,6 +72,8 @@ def test_slider_moves_threshold_entry_metrics_and_pictures(tab, app, root, bundl
 
 
 def test_entry_sets_slider_and_refuses_bad_values(tab, app, root, bundle):
+    app.select_tab("threshold")  # keys reach only a shown widget
+    root.update()
     tab.entry.focus_force()
     tab.entry_var.set("0.735")
     root.update()
@@ -101,6 +103,8 @@ def test_threshold_set_elsewhere_moves_the_controls(tab, app, root, bundle):
 
 
 def test_arrow_keys_step_the_slider(tab, app, root):
+    app.select_tab("threshold")  # keys reach only a shown widget
+    root.update()
     app.set_threshold(0.5)
     tab.scale.focus_force()
     root.update()
