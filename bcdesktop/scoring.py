@@ -248,6 +248,11 @@ def score_csv(input_path: str | os.PathLike, output_path: str | os.PathLike, bun
         raise UserError(f"Cannot write in the folder {output_path.parent}: {exc.strerror or exc}. "
                         "Choose another output folder.") from None
     try:
+        # mkstemp makes the file private (0600); give it the mode a plain open() would
+        # (or keep the mode of the output being replaced)
+        mode = output_path.stat().st_mode & 0o777 if output_path.exists() else 0o644
+        with contextlib.suppress(OSError):
+            os.chmod(tmp, mode)
         with os.fdopen(fd, "wb") as out, _one_blas_thread():
             out.write(layout.bom + _header(layout) + newline)
             chunks = data.iter_chunks(layout, chunksize=chunksize, cancel=cancel,

@@ -219,8 +219,12 @@ def test_refuses_existing_output_unless_forced(tmp_path):
     with pytest.raises(UserError, match="already exists"):
         scoring.score_csv(src, out, StandIn())
     assert out.read_text() == "precious"
+    out.chmod(0o640)
     scoring.score_csv(src, out, StandIn(), force=True)
     assert out.read_text().splitlines()[1].startswith(f"1,{ROW},2,")
+    assert out.stat().st_mode & 0o777 == 0o640  # the replaced file's mode is kept
+    scoring.score_csv(src, tmp_path / "new.csv", StandIn())
+    assert (tmp_path / "new.csv").stat().st_mode & 0o777 == 0o644  # not mkstemp's private 0600
     with pytest.raises(UserError, match="does not exist"):
         scoring.score_csv(src, tmp_path / "nope" / "o.csv", StandIn())
     with pytest.raises(UserError, match="folder"):
