@@ -683,6 +683,12 @@ def _field_bounds(rec: _Records, rows: np.ndarray, col: int, n_fields: int):
     return s, e
 
 
+def _unquoted(a: np.ndarray, s: np.ndarray, e: np.ndarray):
+    """Field bounds without one pair of surrounding quotes (``"5"`` -> ``5``)."""
+    quoted = (e - s >= 2) & (a[np.minimum(s, len(a) - 1)] == 34) & (a[np.maximum(e - 1, 0)] == 34)
+    return s + quoted, e - quoted
+
+
 def validate_chunk(buf: bytes, rec: _Records, layout: CsvLayout, memo: dict | None = None):
     """Validate the nine scores and the class of every record in a block, vectorised.
 
@@ -713,9 +719,10 @@ def validate_chunk(buf: bytes, rec: _Records, layout: CsvLayout, memo: dict | No
     shown: dict[tuple[int, int], tuple[float, str]] = {}  # (row, feature) -> value, text of a bad cell
     for j, col in enumerate(layout.feature_cols):
         s, e = _field_bounds(rec, rows, col, layout.n_fields)
-        length = e - s
-        b0 = a[np.minimum(s, top)]
-        b1 = a[np.minimum(s + 1, top)]
+        qs, qe = _unquoted(a, s, e)
+        length = qe - qs
+        b0 = a[np.minimum(qs, top)]
+        b1 = a[np.minimum(qs + 1, top)]
         v = np.where((length == 1) & (b0 >= 49) & (b0 <= 57), b0.astype(np.float64) - 48, np.nan)
         v[(length == 2) & (b0 == 49) & (b1 == 48)] = 10.0
         code = np.zeros(len(rows), dtype=np.int8)
@@ -749,9 +756,10 @@ def validate_chunk(buf: bytes, rec: _Records, layout: CsvLayout, memo: dict | No
     class_reasons = np.full(n, "", dtype=object)
     if layout.class_col is not None:
         s, e = _field_bounds(rec, rows, layout.class_col, layout.n_fields)
-        b0 = a[np.minimum(s, top)]
+        qs, qe = _unquoted(a, s, e)
+        b0 = a[np.minimum(qs, top)]
         label = np.full(len(rows), -3, dtype=np.int8)
-        one = (e - s) == 1
+        one = (qe - qs) == 1
         label[one & ((b0 == 50) | (b0 == 48))] = 0
         label[one & ((b0 == 52) | (b0 == 49))] = 1
         for k in np.flatnonzero(label == -3).tolist():

@@ -239,3 +239,16 @@ def test_tiny_chunks_with_bom_blank_lines_and_header(tmp_path, chunksize):
     assert ds.lines.tolist() == [4, 6] and ds.ids.tolist() == ["1", "2"]
     assert [(r.line, r.sample_id) for r in ds.rejected] == [(7, "3")]
     assert ds.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_every_cell_quoted(tmp_path):
+    rows = [["1", "10", "1", "1", "1", "2", "1", "3", "1", "1", "4"],
+            ["2", "5", "1", "1", "1", "2", "?", "3", "1", "1", "2"],
+            ["3", " 7 ", "1", "1", "1", "2", "1", "3", "1", "1", "benign"],
+            ["4", "1,5", "1", "1", "1", "2", "1", "3", "1", "1", '"2"']]
+    text = "".join(",".join('"' + c.replace('"', '""') + '"' for c in r) + "\n" for r in rows)
+    ds = load_csv(write(tmp_path, text))
+    assert ds.X[:, 0].tolist() == [10, 7] and ds.y.tolist() == [1, 0] and ds.ids.tolist() == ["1", "3"]
+    assert [r.reason for r in ds.rejected] == [
+        "Bare Nuclei is missing",
+        "Clump Thickness '1,5' is not a whole number; Class '\"2\"' is not benign/malignant (2/4, 0/1)"]
