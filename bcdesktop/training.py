@@ -28,7 +28,7 @@ ADAM_BETA1, ADAM_BETA2, ADAM_EPS = 0.9, 0.999, 1e-8
 
 @dataclasses.dataclass(frozen=True)
 class TrainConfig:
-    """Settings of one training run; ``validate()`` runs on creation.
+    """Settings of one training run, checked on creation (UserError naming the setting).
 
     Attributes
     ----------
