@@ -57,8 +57,9 @@ class DataTab(ttk.Frame):
         self.message_label.pack(side="top", anchor="w")
         self.message_label.bind("<Configure>", lambda e: self.message_label.configure(wraplength=max(200, e.width)))
 
-        panes = ttk.PanedWindow(self, orient="horizontal")
+        panes = self.panes = ttk.PanedWindow(self, orient="horizontal")
         panes.pack(side="top", fill="both", expand=True)
+        panes.bind("<Map>", self._place_sash, add="+")
         self.views = ttk.Notebook(panes)
         self.rejected = widgets.ScrolledTree(self.views, (("line", "Line", 60, "e"), ("id", "Sample id", 90, "w"),
                                                           ("column", "Column", 150, "w"),
@@ -78,6 +79,12 @@ class DataTab(ttk.Frame):
 
         app.root.bind("<<DataChanged>>", lambda _e: self.show(self.app.dataset), add="+")
         self.plot_frame.bind("<Map>", lambda _e: self._schedule_histograms(), add="+")
+
+    def _place_sash(self, _event=None) -> None:
+        """Share the width between the tables and the histograms (once, when first shown)."""
+        if not getattr(self, "_sash_placed", False) and self.panes.winfo_width() > 1:
+            self._sash_placed = True
+            self.panes.sashpos(0, int(self.panes.winfo_width() * 0.48))
 
     # ----------------------------------------------------------------- loading
     def open_dialog(self) -> None:
@@ -192,7 +199,7 @@ class DataTab(ttk.Frame):
 
         if self.plot is None:
             self.plot_note.pack_forget()
-            self.plot = EmbeddedFigure(self.plot_frame, figsize=(5.6, 4.6))
-        draw_class_histograms(self.plot.figure, ds.X, ds.y, SHORT_NAMES, SHORT_NAMES)
+            self.plot = EmbeddedFigure(self.plot_frame, figsize=(5.6, 4.6), layout=None)
+        draw_class_histograms(self.plot.figure, ds.X, ds.y, SHORT_NAMES)
         self.plot.draw_idle()
         self._plotted = ds

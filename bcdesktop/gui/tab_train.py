@@ -9,6 +9,7 @@ that diverges explains itself and the active model stays as it was.
 
 from __future__ import annotations
 
+import math
 import time
 import tkinter as tk
 from tkinter import ttk
@@ -52,6 +53,8 @@ def _choice(values):
 
 
 def format_seconds(seconds: float) -> str:
+    if seconds < 10:
+        return f"{seconds:.1f} s"
     if seconds < 60:
         return f"{seconds:.0f} s"
     return f"{seconds // 60:.0f} min {seconds % 60:02.0f} s"
@@ -85,8 +88,8 @@ class TrainTab(ttk.Frame):
         right = ttk.Frame(self)
         right.grid(row=0, column=1, sticky="nsew")
         self._build_settings(left)
+        self._build_results(right)  # packed at the bottom first, so the plot gets what is left
         self._build_plot(right)
-        self._build_results(right)
         self._restore_settings()
         self._update_buttons()
         app.root.bind("<<DataChanged>>", lambda _e: self._update_buttons(), add="+")
@@ -95,11 +98,11 @@ class TrainTab(ttk.Frame):
     def _build_settings(self, parent) -> None:
         box = ttk.LabelFrame(parent, text="Training settings", padding=8)
         box.pack(side="top", fill="x")
-        box.columnconfigure(2, minsize=widgets_chars(self, 26))
+        box.columnconfigure(2, minsize=widgets.chars_width(self, 22))
         f = self.fields = {}
         rows = [
             ("hidden", "Hidden units", hidden_check, {"hint": "e.g. 15 or 16, 8"}),
-            ("lr", "Learning rate", float_check(0.0, 10.0, "a learning rate", low_open=True), {}),
+            ("lr", "Learning rate", float_check(0.0, math.inf, "a learning rate", low_open=True), {}),
             ("iterations", "Iterations", int_check(1, 200_000, "the number of iterations"), {}),
             ("optimizer", "Optimizer", _choice(OPTIMIZERS), {"values": OPTIMIZERS}),
             ("schedule", "Learning-rate schedule", _choice(SCHEDULES), {"values": SCHEDULES}),
@@ -113,7 +116,7 @@ class TrainTab(ttk.Frame):
             ("threshold", "Threshold", float_check(0.01, 0.99, "a threshold"), {"hint": "0.01 to 0.99"}),
         ]
         for row, (key, label, check, options) in enumerate(rows):
-            options.setdefault("width", 16 if "values" in options else 10)
+            options.setdefault("width", 14 if "values" in options else 10)
             f[key] = Field(box, row, label, check, DEFAULTS[key], **options)
         f["split"].var.trace_add("write", lambda *_: self._update_split_fields())
 
@@ -127,41 +130,30 @@ class TrainTab(ttk.Frame):
             button.bind("<Return>", lambda _e, b=button: b.invoke())
 
         cv = ttk.LabelFrame(parent, text="Cross-validation (same settings)", padding=8)
-        cv.pack(side="top", fill="both", expand=True, pady=(10, 0))
-        cv_fields = ttk.Frame(cv)
-        cv_fields.pack(side="top", fill="x")
-        f["folds"] = Field(cv_fields, 0, "Folds", int_check(2, 20, "the number of folds"), DEFAULTS["folds"], width=6)
-        f["repeats"] = Field(cv_fields, 1, "Repeats", int_check(1, 20, "the number of repeats"), DEFAULTS["repeats"],
+        cv.pack(side="top", fill="x", pady=(10, 0))
+        f["folds"] = Field(cv, 0, "Folds", int_check(2, 20, "the number of folds"), DEFAULTS["folds"], width=6)
+        f["repeats"] = Field(cv, 1, "Repeats", int_check(1, 20, "the number of repeats"), DEFAULTS["repeats"],
                              width=6)
         self.cv_button = ttk.Button(cv, text="Cross-validate", command=self.cross_validate)
-        self.cv_button.pack(side="top", anchor="w", pady=(4, 4))
+        self.cv_button.grid(row=2, column=0, columnspan=3, sticky="w", pady=(6, 0))
         self.cv_button.bind("<Return>", lambda _e: self.cv_button.invoke())
-        self.cv_label = ttk.Label(cv, text="Identical score vectors are kept in one fold, so no case is tested "
-                                           "on a copy of itself.", style="Small.TLabel",
-                                  wraplength=widgets_chars(self, 55))
-        self.cv_label.pack(side="top", anchor="w")
-        self.cv_table = widgets.ScrolledTree(cv, (("metric", "Metric", 110, "w"),
-                                                  ("mean", "Mean \u00b1 SD over fits", 150, "e"),
-                                                  ("pooled", "Pooled, 95% CI", 170, "e")), height=5)
-        self.cv_table.pack(side="top", fill="both", expand=True, pady=(4, 0))
 
     def _build_plot(self, parent) -> None:
         self.plot_frame = ttk.LabelFrame(parent, text="Loss while training", padding=4)
-        self.plot_frame.pack(side="top", fill="both", expand=True)
         options = ttk.Frame(self.plot_frame)
         options.pack(side="top", fill="x")
         self.log_var = tk.BooleanVar(self, value=False)
         self.log_check = ttk.Checkbutton(options, text="Logarithmic loss axis", variable=self.log_var,
                                          command=self._on_log_toggle)
         self.log_check.pack(side="left")
-        self.plot_note = ttk.Label(options, text="Training loss: solid blue line. Validation loss: dashed "
-                                                 "vermillion line.", style="Small.TLabel")
+        self.plot_note = ttk.Label(options, text="solid: training loss \u00b7 dashed: validation loss",
+                                   style="Small.TLabel")
         self.plot_note.pack(side="left", padx=(12, 0))
         self.plot_area = ttk.Frame(self.plot_frame)
         self.plot_area.pack(side="top", fill="both", expand=True)
 
         bar = ttk.Frame(parent)
-        bar.pack(side="top", fill="x", pady=(6, 0))
+        bar.pack(side="bottom", fill="x", pady=(6, 0))
         self.progress = ttk.Progressbar(bar, mode="determinate", maximum=1.0)
         self.progress.pack(side="top", fill="x")
         self.progress_label = ttk.Label(bar, text="Ready.", style="Muted.TLabel")
@@ -169,25 +161,41 @@ class TrainTab(ttk.Frame):
         self.run_message = ttk.Label(bar, text="", style="Error.TLabel")
         self.run_message.pack(side="top", anchor="w")
         self.run_message.bind("<Configure>", lambda e: self.run_message.configure(wraplength=max(300, e.width)))
+        self.plot_frame.pack(side="top", fill="both", expand=True)
 
     def _build_results(self, parent) -> None:
-        box = ttk.LabelFrame(parent, text="Result of the last run", padding=8)
-        box.pack(side="top", fill="x", pady=(6, 0))
+        self.results = ttk.Notebook(parent)
+        self.results.pack(side="bottom", fill="x", pady=(6, 0))
+        box = ttk.Frame(self.results, padding=8)
+        self.results.add(box, text="Result of the last run")
         self.result_label = ttk.Label(box, text="No run yet.")
-        self.result_label.grid(row=0, column=0, columnspan=3, sticky="w")
+        self.result_label.grid(row=0, column=0, columnspan=2, sticky="ew")
+        self.result_label.bind("<Configure>", lambda e: self.result_label.configure(wraplength=max(300, e.width)))
         self.train_confusion = widgets.ConfusionGrid(box, "Training rows")
         self.train_confusion.grid(row=1, column=0, sticky="w", pady=(6, 0))
         self.val_confusion = widgets.ConfusionGrid(box, "Validation rows")
         self.val_confusion.grid(row=1, column=1, sticky="w", padx=(16, 0), pady=(6, 0))
         actions = ttk.Frame(box)
-        actions.grid(row=1, column=2, sticky="se", padx=(16, 0))
+        actions.grid(row=2, column=0, columnspan=2, sticky="w", pady=(8, 0))
         self.use_button = ttk.Button(actions, text="Use this model", command=self.use_model)
-        self.use_button.pack(side="top", fill="x")
+        self.use_button.pack(side="left")
         self.save_button = ttk.Button(actions, text="Save model\u2026", command=self.save_model)
-        self.save_button.pack(side="top", fill="x", pady=(6, 0))
+        self.save_button.pack(side="left", padx=(6, 0))
         for button in (self.use_button, self.save_button):
             button.bind("<Return>", lambda _e, b=button: b.invoke())
-        box.columnconfigure(2, weight=1)
+        box.columnconfigure(0, weight=1, uniform="grids")
+        box.columnconfigure(1, weight=1, uniform="grids")
+
+        cv = ttk.Frame(self.results, padding=8)
+        self.results.add(cv, text="Cross-validation")
+        self.cv_label = ttk.Label(cv, text="Not run yet. Identical score vectors are kept in one fold, so no "
+                                           "case is tested on a copy of itself.", style="Small.TLabel")
+        self.cv_label.pack(side="top", anchor="w", fill="x")
+        self.cv_label.bind("<Configure>", lambda e: self.cv_label.configure(wraplength=max(300, e.width)))
+        self.cv_table = widgets.ScrolledTree(cv, (("metric", "Metric", 110, "w"),
+                                                  ("mean", "Mean \u00b1 SD over fits", 170, "e"),
+                                                  ("pooled", "Pooled out-of-fold, 95% CI", 210, "e")), height=5)
+        self.cv_table.pack(side="top", fill="both", expand=True, pady=(4, 0))
 
     def ensure_plot(self) -> None:
         """Build the loss plot and its toolbar (once; matplotlib loads on first use)."""
@@ -315,9 +323,7 @@ class TrainTab(ttk.Frame):
         if not ok:
             self.progress_label.configure(text="Training did not finish.")
             if isinstance(result, TrainingDiverged):
-                self.run_message.configure(
-                    text=f"\u26a0 Training diverged: the loss stopped being a finite number. {result} "
-                         "The previously active model is still in use.")
+                self.run_message.configure(text=f"\u26a0 {result} The model that was active before is still in use.")
                 self.app.set_status_message("Training diverged; the previous model is still active.")
             elif isinstance(result, UserError):
                 self.run_message.configure(text=f"\u26a0 {result}")
@@ -338,6 +344,7 @@ class TrainTab(ttk.Frame):
         if stopped == "cancelled":
             self.run_message.configure(text="This model is only partly trained; you can still use or save it.")
         self._show_outcome(result)
+        self.results.select(0)
         self.app.set_status_message(f"Training {done.lower()}; model {result.bundle.model_id} is ready to use.")
 
     def _show_outcome(self, outcome) -> None:
@@ -425,6 +432,7 @@ class TrainTab(ttk.Frame):
             text=f"Cross-validation finished: {result.repeats} \u00d7 {result.folds} fits in "
                  f"{format_seconds(result.seconds)}.")
         self.show_cv(result)
+        self.results.select(1)
 
     def show_cv(self, cv) -> None:
         """Fill the cross-validation table from a ``CVResult``."""
@@ -473,9 +481,3 @@ class TrainTab(ttk.Frame):
     def _on_log_toggle(self) -> None:
         if self.loss_plot is not None:
             self.loss_plot.set_log_scale(self.log_var.get())
-
-
-def widgets_chars(widget: tk.Misc, n: int) -> int:
-    """Pixels for ``n`` average characters of the default font (wrap widths follow text size)."""
-    import tkinter.font as tkfont
-    return tkfont.nametofont("TkDefaultFont", root=widget).measure("0") * n

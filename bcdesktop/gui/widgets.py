@@ -72,15 +72,20 @@ def set_text_scale(root: tk.Misc, factor: float) -> None:
     default = tkfont.nametofont("TkDefaultFont", root=root)
     size = default.cget("size")
     family = default.cget("family")
-    existing = set(tkfont.names(root))
+    fonts = root.__dict__.setdefault("_bc_fonts", {})  # a tkinter Font deletes its Tk font when collected
     for name, _base, mult, weight in _FONTS:
         sign = -1 if size < 0 else 1
         options = dict(family=family, size=sign * max(6, round(abs(size) * mult)), weight=weight)
-        if name in existing:
-            tkfont.nametofont(name, root=root).configure(**options)
+        if name in fonts:
+            fonts[name].configure(**options)
         else:
-            tkfont.Font(root=root, name=name, **options)
+            fonts[name] = tkfont.Font(root=root, name=name, exists=name in tkfont.names(root), **options)
     _configure_row_height(root)
+
+
+def chars_width(widget: tk.Misc, n: int) -> int:
+    """Pixels for ``n`` average characters of the default font (so widths follow the text size)."""
+    return tkfont.nametofont("TkDefaultFont", root=widget).measure("0") * n
 
 
 def text_scale(root: tk.Misc) -> float:
@@ -130,7 +135,7 @@ class Field:
         else:
             self.input = ttk.Entry(parent, textvariable=self.var, width=width)
         self.input.grid(row=row, column=1, sticky="w", pady=2)
-        self.message = ttk.Label(parent, text=self.hint, style="Muted.TLabel")
+        self.message = ttk.Label(parent, text=self.hint, style="Muted.TLabel", wraplength=chars_width(parent, 24))
         self.message.grid(row=row, column=2, sticky="w", padx=(8, 0), pady=2)
         self.var.trace_add("write", lambda *_: self.validate())
         self.validate()
@@ -187,6 +192,8 @@ def float_check(low: float, high: float, what: str, *, low_open: bool = False) -
         except ValueError:
             return None, f"{text!r} is not a number"
         if not math.isfinite(value) or value > high or value < low or (low_open and value == low):
+            if math.isinf(high):
+                return None, f"must be above {low:g}" if low_open else f"must be at least {low:g}"
             bracket = "(" if low_open else "["
             return None, f"must be in {bracket}{low:g}, {high:g}]"
         return value, None
@@ -196,16 +203,20 @@ def float_check(low: float, high: float, what: str, *, low_open: bool = False) -
 class ScrolledTree(ttk.Frame):
     """A Treeview with a vertical (and horizontal) scrollbar.
 
-    ``columns`` is a sequence of ``(id, heading, width, anchor)``.
+    ``columns`` is a sequence of ``(id, heading, width, anchor)``; widths are in
+    pixels at 100% text size and grow with it. Only the ``stretch`` column (by default
+    the last) takes extra width, so narrow columns keep theirs.
     """
 
-    def __init__(self, parent: tk.Misc, columns, *, height: int = 8):
+    def __init__(self, parent: tk.Misc, columns, *, height: int = 8, stretch: int = -1):
         super().__init__(parent)
         ids = [c[0] for c in columns]
         self.tree = ttk.Treeview(self, columns=ids, show="headings", height=height, selectmode="browse")
+        scale = text_scale(self)
+        stretch_id = ids[stretch]
         for cid, heading, width, anchor in columns:
             self.tree.heading(cid, text=heading, anchor=anchor)
-            self.tree.column(cid, width=width, minwidth=30, anchor=anchor, stretch=True)
+            self.tree.column(cid, width=round(width * scale), minwidth=30, anchor=anchor, stretch=cid == stretch_id)
         yscroll = ttk.Scrollbar(self, orient="vertical", command=self.tree.yview)
         xscroll = ttk.Scrollbar(self, orient="horizontal", command=self.tree.xview)
         self.tree.configure(yscrollcommand=yscroll.set, xscrollcommand=xscroll.set)
@@ -246,7 +257,7 @@ class MetricsTable(ScrolledTree):
 
     def __init__(self, parent: tk.Misc, *, height: int = 5):
         super().__init__(parent, (("metric", "Metric", 200, "w"), ("value", "Value", 70, "e"),
-                                  ("ci", "95% CI", 110, "e"), ("kn", "k / n", 70, "e")), height=height)
+                                  ("ci", "95% CI", 110, "e"), ("kn", "k / n", 70, "e")), height=height, stretch=0)
 
     def show(self, metrics) -> None:
         """Show a ``ThresholdMetrics`` (or clear with None)."""
@@ -270,13 +281,15 @@ class ConfusionGrid(ttk.Frame):
         super().__init__(parent)
         self.title = ttk.Label(self, text=title, style="Bold.TLabel")
         self.title.grid(row=0, column=0, columnspan=3, sticky="w")
-        ttk.Label(self, text="called malignant", style="Muted.TLabel").grid(row=1, column=1, padx=6)
-        ttk.Label(self, text="called benign", style="Muted.TLabel").grid(row=1, column=2, padx=6)
-        ttk.Label(self, text="truly malignant", style="Malignant.TLabel").grid(row=2, column=0, sticky="e")
-        ttk.Label(self, text="truly benign", style="Benign.TLabel").grid(row=3, column=0, sticky="e")
+        ttk.Label(self, text="actual \u2193", style="Muted.TLabel").grid(row=1, column=0, sticky="se",
+                                                                                 padx=(0, 4))
+        ttk.Label(self, text="called\nmalignant", style="Muted.TLabel", justify="center").grid(row=1, column=1, padx=4)
+        ttk.Label(self, text="called\nbenign", style="Muted.TLabel", justify="center").grid(row=1, column=2, padx=4)
+        ttk.Label(self, text="\u25b2 malignant", style="Malignant.TLabel").grid(row=2, column=0, sticky="e", padx=(0, 4))
+        ttk.Label(self, text="\u25cf benign", style="Benign.TLabel").grid(row=3, column=0, sticky="e", padx=(0, 4))
         self.cells = {}
         for key, r, c in (("tp", 2, 1), ("fn", 2, 2), ("fp", 3, 1), ("tn", 3, 2)):
-            cell = ttk.Label(self, text="-", anchor="center", relief="groove", width=10, padding=4)
+            cell = ttk.Label(self, text="-", anchor="center", relief="groove", width=8, padding=3)
             cell.grid(row=r, column=c, padx=2, pady=2, sticky="nsew")
             self.cells[key] = cell
 

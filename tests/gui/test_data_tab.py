@@ -1,0 +1,103 @@
+"""The Data tab: open a file, see counts, rejected rows and reasons; bad files keep the old data."""
+
+from __future__ import annotations
+
+import pytest
+
+pytestmark = pytest.mark.gui
+
+GOOD_ROWS = [
+    "1000025,5,1,1,1,2,1,3,1,1,2",
+    "1002945,5,4,4,5,7,10,3,2,1,2",
+    "1015425,3,1,1,1,2,2,3,1,1,2",
+    "1016277,6,8,8,1,3,4,3,7,1,4",
+    "1017023,4,1,1,3,2,1,3,1,1,2",
+    "1017122,8,10,10,8,7,10,9,7,1,4",
+]
+
+
+@pytest.fixture
+def small_csv(tmp_path):
+    rows = GOOD_ROWS[:3] + ["1033078,2,1,1,1,2,?,2,1,1,2", "1035283,1,1,1,1,1,1,3,1,11,2"] + GOOD_ROWS[3:]
+    path = tmp_path / "clinic.csv"
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    return path
+
+
+def test_open_file_shows_counts_and_rejected_reasons(app, dialogs, small_csv, wait_until):
+    tab = app.tabs["data"]
+    dialogs.answer_open(small_csv)
+    tab.open_button.invoke()
+    wait_until(lambda: app.dataset.path.name == "clinic.csv")
+    assert dialogs.calls[0][0] == "open"
+    assert tab.counts_label.cget("text").split() == ["Rows", "read:", "8", "Usable:", "6", "Rejected:", "2"]
+    assert "benign 4 (66.7%)" in tab.balance_label.cget("text")
+    assert "malignant 2 (33.3%)" in tab.balance_label.cget("text")
+    rejected = tab.rejected.rows()
+    assert rejected == [("4", "1033078", "Bare Nuclei", "Bare Nuclei is missing"),
+                        ("5", "1035283", "Mitoses", "Mitoses = 11 is outside 1..10")]
+    assert tab.views.tab(tab.rejected, "text") == "Rejected rows (2)"
+    preview = tab.preview.rows()
+    assert len(preview) == 6 and preview[0][:3] == ("1", "1000025", "5")
+    assert preview[3][-1].endswith("malignant")
+    assert "clinic.csv (6 usable of 8)" in app.status.text()
+    assert tab.file_label.cget("text") == str(small_csv)
+    assert not dialogs.messages  # no popup for a usable file
+
+
+def test_bad_file_shows_its_message_and_keeps_the_data(app, dialogs, tmp_path, wait_until):
+    before = app.dataset
+    bad = tmp_path / "notes.csv"
+    bad.write_text("these are my notes\nnothing numeric here\n", encoding="utf-8")
+    dialogs.answer_open(bad)
+    app.open_data()  # File > Open data
+    wait_until(lambda: dialogs.messages)
+    kind, title, message = dialogs.last_message
+    assert kind == "error"
+    assert "notes.csv" in message and "Traceback" not in message
+    assert app.dataset is before
+    tab = app.tabs["data"]
+    assert "previous data are kept" in tab.message_label.cget("text")
+    assert tab.counts_label.cget("text").startswith("Rows read: 699")
+    assert "breast-cancer-wisconsin.data" in app.status.text()
+
+
+def test_missing_file_is_a_plain_message(app, dialogs, tmp_path, wait_until):
+    dialogs.answer_open(tmp_path / "gone.csv")
+    app.tabs["data"].open_dialog()
+    wait_until(lambda: dialogs.messages)
+    assert "gone.csv" in dialogs.last_message[2]
+    assert app.dataset.n_read == 699
+
+
+def test_histograms_split_by_class(app, wait_until):
+    tab = app.tabs["data"]
+    app.select_tab("data")
+    wait_until(lambda: tab.plot is not None and tab.plot.draw_count > 0)
+    axes = tab.plot.figure.axes
+    assert len(axes) == 9
+    assert axes[0].get_title() == "Clump thickness"
+    # two bar groups (benign, malignant) of ten scores each, counting every usable row
+    bars = axes[0].patches
+    assert len(bars) == 20
+    assert sum(b.get_height() for b in bars) == app.dataset.n_usable
+    legend = [t.get_text() for t in tab.plot.figure.legends[0].get_texts()]
+    assert legend == ["benign (n=444)", "malignant (n=239)"]
+
+
+def test_ctrl_o_opens_the_file_dialog(app, dialogs, root, small_csv, wait_until):
+    dialogs.answer_open(small_csv)
+    root.focus_force()
+    root.update()
+    root.event_generate("<Control-o>")
+    wait_until(lambda: app.dataset.path.name == "clinic.csv")
+
+
+def test_start_loads_bundled_data_in_background(make_app, wait_until):
+    app = make_app(data=False, model=False)
+    assert app.dataset is None
+    ready = []
+    app.start(on_ready=lambda: ready.append(True))
+    wait_until(lambda: ready)
+    assert app.dataset.n_usable == 683
+    assert app.tabs["data"].counts_label.cget("text").startswith("Rows read: 699")
