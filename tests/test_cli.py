@@ -1,0 +1,251 @@
+"""The command-line contract: train | evaluate | predict | score, flags, JSON keys, errors."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bcdesktop import __version__
+from bcdesktop.cli import main
+from bcdesktop.resources import bundled_data_path
+
+ARTICLE_LR001 = {0: 0.673967, 500: 0.388928, 1000: 0.231340, 1500: 0.171447,
+                 2000: 0.146433, 2500: 0.133993, 3000: 0.126808, 3500: 0.122107}
+
+
+def run_cli(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def assert_one_line_error(code, out, err):
+    assert code == 2
+    assert out == ""
+    assert len(err.strip().splitlines()) == 1, err
+    assert "Traceback" not in err
+
+
+def test_version_through_the_installed_entry_point():
+    proc = subprocess.run([sys.executable, "-m", "bcdesktop", "--version"],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0
+    assert proc.stdout.strip() == f"bcdesktop {__version__}"
+
+
+def test_predict_json_contract(capsys):
+    from bcdesktop.persistence import load_default_model
+
+    code, out, err = run_cli(capsys, "predict", "--json", "5", "10", "10", "8", "7", "10", "9", "7", "1")
+    assert code == 0, err
+    result = json.loads(out)
+    assert set(result) >= {"probability", "prediction", "threshold", "model"}
+    bundle = load_default_model()
+    expected = bundle.predict_proba(np.array([[5, 10, 10, 8, 7, 10, 9, 7, 1]], float))[0]
+    assert result["probability"] == pytest.approx(expected, abs=1e-12)
+    assert result["prediction"] == "malignant"
+    assert result["threshold"] == bundle.threshold
+    assert result["model"] == bundle.model_id
+
+
+def test_predict_threshold_flag_changes_the_call(capsys):
+    code, out, _ = run_cli(capsys, "predict", "--json", "5", "1", "1", "1", "2", "1", "3", "1", "1")
+    benign = json.loads(out)
+    assert code == 0 and benign["prediction"] == "benign"
+    low = benign["probability"] / 2
+    code, out, _ = run_cli(capsys, "predict", "--json", "--threshold", f"{low:.10f}",
+                           "5", "1", "1", "1", "2", "1", "3", "1", "1")
+    assert code == 0
+    moved = json.loads(out)
+    assert moved["threshold"] == pytest.approx(low)
+    assert moved["prediction"] == "malignant"
+    assert moved["probability"] == benign["probability"]
+
+
+def test_predict_plain_text(capsys):
+    code, out, _ = run_cli(capsys, "predict", "5", "1", "1", "1", "2", "1", "3", "1", "1")
+    assert code == 0
+    assert "malignancy probability" in out and "benign" in out and "Not a medical device" in out
+
+
+@pytest.mark.parametrize("scores, words", [
+    (["1", "2", "3"], "9"),
+    (["5", "1", "1", "1", "2", "1", "3", "1", "11"], "Mitoses"),
+    (["5", "1", "1", "1", "2", "x", "3", "1", "1"], "Bare Nuclei"),
+    (["5", "1", "1", "1", "2", "1", "3.5", "1", "1"], "Bland Chromatin"),
+])
+def test_predict_bad_scores_one_line_exit_2(capsys, scores, words):
+    code, out, err = run_cli(capsys, "predict", *scores)
+    assert_one_line_error(code, out, err)
+    assert words in err
+
+
+def test_predict_bad_model_file(capsys, tmp_path):
+    bad = tmp_path / "model.npz"
+    bad.write_bytes(b"PK\x03\x04 definitely not a model")
+    code, out, err = run_cli(capsys, "predict", "--model", str(bad), *["1"] * 9)
+    assert_one_line_error(code, out, err)
+    assert "model.npz" in err
+
+
+@pytest.mark.parametrize("argv", [
+    ["train", "--lr", "abc"],
+    ["train", "--iterations", "0"],
+    ["train", "--optimizer", "sgd"],
+    ["predict", "--threshold", "1.5", *["1"] * 9],
+    ["score"],
+    ["evaluate", "--folds", "x"],
+])
+def test_usage_errors_are_one_line(capsys, argv):
+    code, out, err = run_cli(capsys, *argv)
+    assert_one_line_error(code, out, err)
+
+
+def test_missing_data_file(capsys, tmp_path):
+    code, out, err = run_cli(capsys, "train", "--data", str(tmp_path / "nope.csv"),
+                             "--out", str(tmp_path / "m.npz"))
+    assert_one_line_error(code, out, err)
+    assert "nope.csv" in err
+    assert not (tmp_path / "m.npz").exists()
+
+
+def test_debug_shows_the_traceback(capsys, tmp_path):
+    code, _, err = run_cli(capsys, "--debug", "train", "--data", str(tmp_path / "nope.csv"))
+    assert code == 2
+    assert "Traceback" in err
+
+
+def test_train_json_contract_and_model_file(capsys, tmp_path):
+    out_path = tmp_path / "m.npz"
+    code, out, err = run_cli(capsys, "train", "--out", str(out_path), "--iterations", "300",
+                             "--log-every", "100", "--json")
+    assert code == 0, err
+    result = json.loads(out)  # nothing but one JSON object on stdout
+    assert [row[0] for row in result["loss_curve"]] == [0, 100, 200]
+    assert all(len(row) == 3 and row[1] > 0 and row[2] > 0 for row in result["loss_curve"])
+    for part in ("train", "validation"):
+        assert set(result[part]) >= {"accuracy", "sensitivity", "specificity", "n"}
+        assert 0.8 < result[part]["accuracy"] <= 1.0
+    assert result["train"]["n"] + result["validation"]["n"] == 683
+    assert result["validation"]["n"] == pytest.approx(683 * 0.2, abs=1)
+    assert result["model"] == str(out_path)
+    from bcdesktop.persistence import load_model
+
+    bundle = load_model(out_path)
+    assert bundle.model_id == result["model_id"]
+    assert bundle.settings["iterations"] == 300
+
+
+def test_train_reproduces_the_article_from_the_command_line(capsys, tmp_path):
+    code, out, err = run_cli(capsys, "train", "--split", "first", "--train-rows", "500",
+                             "--init", "article", "--seed", "1", "--optimizer", "gd",
+                             "--lr", "0.01", "--iterations", "4000", "--log-every", "500",
+                             "--out", str(tmp_path / "article.npz"), "--json")
+    assert code == 0, err
+    result = json.loads(out)
+    curve = {it: loss for it, loss, _ in result["loss_curve"]}
+    assert sorted(curve) == list(range(0, 4000, 500))
+    for it, published in ARTICLE_LR001.items():
+        assert round(curve[it], 6) == published, (it, curve[it])
+    assert result["train"]["n"] == 500 and result["validation"]["n"] == 183
+
+
+def test_train_text_output_logs_every_n(capsys, tmp_path):
+    code, out, _ = run_cli(capsys, "train", "--out", str(tmp_path / "m.npz"),
+                           "--iterations", "200", "--log-every", "50")
+    assert code == 0
+    logged = [line for line in out.splitlines() if line.startswith("iteration")]
+    assert len(logged) == 4
+    assert "validation (n=137)" in out and "model saved to" in out
+
+
+def test_train_never_overwrites_a_users_file(capsys, tmp_path):
+    csv = tmp_path / "data.csv"
+    csv.write_bytes(bundled_data_path().read_bytes())
+    before = csv.read_bytes()
+    code, out, err = run_cli(capsys, "train", "--data", str(csv), "--out", str(csv),
+                             "--iterations", "10")
+    assert_one_line_error(code, out, err)
+    assert csv.read_bytes() == before
+    notes = tmp_path / "notes.npz"
+    notes.write_text("my notes")
+    code, out, err = run_cli(capsys, "train", "--out", str(notes), "--iterations", "10")
+    assert_one_line_error(code, out, err)
+    assert notes.read_text() == "my notes"
+
+
+def test_train_replaces_an_earlier_model(capsys, tmp_path):
+    path = tmp_path / "m.npz"
+    assert run_cli(capsys, "train", "--out", str(path), "--iterations", "20", "--seed", "1")[0] == 0
+    first = path.read_bytes()
+    assert run_cli(capsys, "train", "--out", str(path), "--iterations", "20", "--seed", "2")[0] == 0
+    assert path.read_bytes() != first
+
+
+def test_train_divergence_is_a_clear_error(capsys, tmp_path):
+    code, out, err = run_cli(capsys, "train", "--out", str(tmp_path / "m.npz"), "--optimizer",
+                             "gd", "--lr", "1e100", "--iterations", "500", "--init", "he", "--json")
+    assert_one_line_error(code, out, err)
+    assert "diverged at iteration" in err
+    assert "learning rate" in err.lower()
+    assert not (tmp_path / "m.npz").exists()
+
+
+def test_evaluate_json_contract(capsys):
+    code, out, err = run_cli(capsys, "evaluate", "--folds", "3", "--repeats", "1", "--json")
+    assert code == 0, err
+    result = json.loads(out)
+    for key in ("accuracy", "roc_auc", "sensitivity", "specificity", "brier"):
+        assert set(result[key]) >= {"mean", "sd"}
+        assert 0.0 <= result[key]["mean"] <= 1.0
+    assert result["accuracy"]["mean"] > 0.9 and result["brier"]["mean"] < 0.1
+    assert result["folds"] == 3 and result["repeats"] == 1 and result["grouped"] is True
+
+
+def _write_patients(path: Path) -> None:
+    path.write_text(
+        "id,Clump Thickness,Uniformity of Cell Size,Uniformity of Cell Shape,Marginal Adhesion,"
+        "Single Epithelial Cell Size,Bare Nuclei,Bland Chromatin,Normal Nucleoli,Mitoses,name\n"
+        "1,5,1,1,1,2,1,3,1,1,Ann\n"
+        "2,5,10,10,8,7,10,9,7,1,\"Bee, B\"\n"
+        "3,5,1,1,1,2,?,3,1,1,Cy\n", encoding="utf-8")
+
+
+def test_score_default_output_and_summary(capsys, tmp_path):
+    src = tmp_path / "clinic.csv"
+    _write_patients(src)
+    code, out, err = run_cli(capsys, "score", str(src))
+    assert code == 0, err
+    scored = tmp_path / "clinic.scored.csv"
+    assert scored.exists()
+    lines = scored.read_text(encoding="utf-8").splitlines()
+    assert len(lines) == 4
+    assert "Bare Nuclei is missing" in lines[3]
+    summary = err.strip().splitlines()[-1]
+    for words in ("read 3", "scored 2", "rejected 1", "malignant 1", "benign 1"):
+        assert words in summary, summary
+    # a second run refuses to overwrite without --force, then replaces it with it
+    code, out, err = run_cli(capsys, "score", str(src))
+    assert_one_line_error(code, out, err)
+    code, _, _ = run_cli(capsys, "score", str(src), "--force")
+    assert code == 0
+
+
+def test_score_refuses_the_input_as_output(capsys, tmp_path):
+    src = tmp_path / "clinic.csv"
+    _write_patients(src)
+    before = src.read_bytes()
+    code, out, err = run_cli(capsys, "score", str(src), "-o", str(src), "--force")
+    assert_one_line_error(code, out, err)
+    assert src.read_bytes() == before
+
+
+def test_score_unusable_file(capsys, tmp_path):
+    empty = tmp_path / "empty.csv"
+    empty.write_bytes(b"")
+    code, out, err = run_cli(capsys, "score", str(empty))
+    assert_one_line_error(code, out, err)
+    assert "empty" in err.lower()
