@@ -529,11 +529,9 @@ def sniff_layout(path: str | os.PathLike) -> CsvLayout:
     if has_header:
         header = [c.strip() for c in first]
         n_fields = len(header)
-        if n_fields < len(FEATURES):
-            shown = ", ".join(f"'{_shorten(c)}'" for c in header[:12])
-            if n_fields == 1:
-                raise UserError(f"{path} is not a table of comma-, semicolon- or tab-separated "
-                                f"values (first line: {shown}). " + _LOADING_HINT)
+        if n_fields == 1:
+            raise UserError(f"{path} is not a table of comma-, semicolon- or tab-separated "
+                            f"values (first line: '{_shorten(header[0])}'). " + _LOADING_HINT)
         id_col, feature_cols, class_col, extra = _header_roles(path, header)
         columns = tuple(h if h else f"column {i + 1}" for i, h in enumerate(header))
         header_line = numbered[0][0]

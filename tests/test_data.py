@@ -134,12 +134,12 @@ def test_quoted_line_break_keeps_line_numbers(tmp_path):
 # ---------------------------------------------------------------- bad rows
 
 @pytest.mark.parametrize("row, column, reason", [
-    (f"9,5,1,1,1,2,?,3,1,1,2", "Bare Nuclei", "Bare Nuclei is missing"),
-    (f"9,5,1,1,1,2,,3,1,1,2", "Bare Nuclei", "Bare Nuclei is missing"),
-    (f"9,5,1,1,1,2,1,3,1,11,2", "Mitoses", "Mitoses = 11 is outside 1..10"),
-    (f"9,0,1,1,1,2,1,3,1,1,2", "Clump Thickness", "Clump Thickness = 0 is outside 1..10"),
-    (f"9,abc,1,1,1,2,1,3,1,1,2", "Clump Thickness", "Clump Thickness 'abc' is not a whole number"),
-    (f"9,3.5,1,1,1,2,1,3,1,1,2", "Clump Thickness", "Clump Thickness = 3.5 is not a whole number"),
+    ("9,5,1,1,1,2,?,3,1,1,2", "Bare Nuclei", "Bare Nuclei is missing"),
+    ("9,5,1,1,1,2,,3,1,1,2", "Bare Nuclei", "Bare Nuclei is missing"),
+    ("9,5,1,1,1,2,1,3,1,11,2", "Mitoses", "Mitoses = 11 is outside 1..10"),
+    ("9,0,1,1,1,2,1,3,1,1,2", "Clump Thickness", "Clump Thickness = 0 is outside 1..10"),
+    ("9,abc,1,1,1,2,1,3,1,1,2", "Clump Thickness", "Clump Thickness 'abc' is not a whole number"),
+    ("9,3.5,1,1,1,2,1,3,1,1,2", "Clump Thickness", "Clump Thickness = 3.5 is not a whole number"),
     (f"9,{ROW},x", "Class", "Class 'x' is not benign/malignant (2/4, 0/1)"),
     (f"9,{ROW},", "Class", "Class is missing"),
     ("9,5,1,1,1,2,1,3", None, "row has 8 fields, expected 11"),
