@@ -14,7 +14,7 @@ from pathlib import Path
 from tkinter import ttk
 
 from bcdesktop.errors import Cancelled, UserError
-from bcdesktop.gui.tab_patient import WARNING_MARK, format_threshold, wrap_chars
+from bcdesktop.gui.tab_patient import WARNING_MARK, follow_text_size, format_threshold, wrap_chars
 from bcdesktop.gui.widgets import METRIC_ROWS, ConfusionGrid, MetricsTable, ScrolledTree
 
 CSV_TYPES = [("CSV and data files", "*.csv *.data *.txt *.tsv"), ("All files", "*")]
@@ -81,6 +81,7 @@ class BatchTab(ttk.Frame):
 
         for sequence in ("<<ModelChanged>>", "<<ThresholdChanged>>"):
             app.root.bind(sequence, lambda _e: self._refresh_state(), add="+")
+        follow_text_size(self)
         self._refresh_state()
 
     # ----------------------------------------------------------------- layout

@@ -23,9 +23,36 @@ MALIGNANT_MARK = "\u25b2"  # ▲
 WARNING_MARK = "\u26a0"  # ⚠, as widgets.Field uses
 
 
+TEXT_SCALE_EVENT = "<<TextScaleChanged>>"
+
+
 def wrap_chars(widget: tk.Misc, n: int) -> int:
     """Pixels for ``n`` average characters, so wrap widths follow the text size."""
     return tkfont.nametofont("TkDefaultFont", root=widget).measure("0") * n
+
+
+def follow_text_size(tab) -> None:
+    """Keep ``tab``'s pixel widths (label wrap widths, scale lengths, table columns)
+    in proportion to the text size when the app fires ``<<TextScaleChanged>>``."""
+    last = [wrap_chars(tab, 1)]
+
+    def changed(_event=None) -> None:
+        now = wrap_chars(tab, 1)
+        ratio, last[0] = now / last[0], now
+        stack = [tab]
+        while stack:
+            widget = stack.pop()
+            stack.extend(widget.winfo_children())
+            kind = widget.winfo_class()
+            if kind == "TLabel" and int(str(widget.cget("wraplength")) or 0) > 0:
+                widget.configure(wraplength=round(int(str(widget.cget("wraplength"))) * ratio))
+            elif kind == "TScale":
+                widget.configure(length=round(int(str(widget.cget("length"))) * ratio))
+            elif kind == "Treeview":
+                for column in widget["columns"]:
+                    widget.column(column, width=round(widget.column(column, "width") * ratio))
+
+    tab.app.root.bind(TEXT_SCALE_EVENT, changed, add="+")
 
 
 def format_probability(p: float) -> str:
@@ -92,6 +119,7 @@ class PatientTab(ttk.Frame):
 
         for sequence in ("<<ModelChanged>>", "<<ThresholdChanged>>", "<<DataChanged>>"):
             app.root.bind(sequence, self._on_app_changed, add="+")
+        follow_text_size(self)
         self._refresh_state()
         self._show_result()
 

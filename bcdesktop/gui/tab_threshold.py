@@ -20,7 +20,7 @@ import numpy as np
 
 from bcdesktop import metrics
 from bcdesktop.errors import UserError
-from bcdesktop.gui.tab_patient import WARNING_MARK, format_threshold, wrap_chars
+from bcdesktop.gui.tab_patient import WARNING_MARK, follow_text_size, format_threshold, wrap_chars
 from bcdesktop.gui.widgets import CLASS_COLORS, ERROR_TEXT, MALIGNANT, ConfusionGrid, MetricsTable
 
 T_MIN, T_MAX = 0.01, 0.99
@@ -80,6 +80,7 @@ class ThresholdTab(ttk.Frame):
 
         app.root.bind("<<ModelChanged>>", lambda _e: self._on_model_changed(), add="+")
         app.root.bind("<<ThresholdChanged>>", lambda _e: self._on_threshold_changed(), add="+")
+        follow_text_size(self)
         self._on_model_changed()
 
     # ----------------------------------------------------------------- layout

@@ -163,3 +163,15 @@ def test_roc_points_match_scikit_learn(bundle):
     assert auc == pytest.approx(roc_auc_score(y, p), abs=1e-12)
     assert fpr[0] == 0 and tpr[0] == 0 and fpr[-1] == 1 and tpr[-1] == 1
     assert math.isnan(roc_points(np.zeros(3, int), np.array([0.1, 0.2, 0.3]))[2])
+
+
+def test_widths_follow_the_text_size(tab, root):
+    from bcdesktop.gui import widgets
+
+    before = int(str(tab.source_label.cget("wraplength")))
+    column = tab.metrics_table.tree.column("metric", "width")
+    widgets.set_text_scale(root, 2.0)
+    root.event_generate("<<TextScaleChanged>>")
+    ratio = int(str(tab.source_label.cget("wraplength"))) / before
+    assert 1.6 < ratio < 2.4
+    assert tab.metrics_table.tree.column("metric", "width") == pytest.approx(column * ratio, abs=2)
