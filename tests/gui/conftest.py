@@ -110,6 +110,10 @@ def root(display):
     r.geometry("1180x800+0+0")
     yield r
     try:
+        # Tcl's timer queue is shared by every interpreter of the thread: cancel this
+        # root's pending after() calls so they cannot fire in the next test.
+        for after_id in r.tk.splitlist(r.tk.call("after", "info")):
+            r.after_cancel(after_id)
         r.destroy()
     except tk.TclError:
         pass

@@ -1,0 +1,160 @@
+"""The Train tab: inline validation, live loss plot, stop, results, divergence, cross-validation."""
+
+from __future__ import annotations
+
+import pytest
+
+from bcdesktop import persistence
+
+pytestmark = pytest.mark.gui
+
+
+@pytest.fixture
+def tab(app):
+    app.select_tab("train")
+    app.root.update()
+    return app.tabs["train"]
+
+
+def set_fields(tab, **values):
+    for key, value in values.items():
+        tab.fields[key].set(value)
+
+
+def message(tab, key):
+    return tab.fields[key].message.cget("text")
+
+
+def test_inline_validation_messages_and_start_refused(tab, app):
+    set_fields(tab, hidden="abc", lr="0", iterations="3.5", l2="-1", threshold="1.2", val_fraction="")
+    assert "'abc' is not a whole number" in message(tab, "hidden")
+    assert "must be above 0" in message(tab, "lr")
+    assert "'3.5' is not a whole number" in message(tab, "iterations")
+    assert "must be in [0, 10]" in message(tab, "l2")
+    assert "must be in [0.01, 0.99]" in message(tab, "threshold")
+    assert "enter a fraction" in message(tab, "val_fraction")
+    assert str(tab.fields["hidden"].message.cget("style")) == "Error.TLabel"
+    tab.start_button.invoke()
+    assert tab.job is None
+    assert "Fix the settings marked in red" in tab.run_message.cget("text")
+    assert app.dialogs.messages == []  # inline, never a popup
+    set_fields(tab, hidden="16, 8", lr="0.05", iterations="200", l2="0", threshold="0.4", val_fraction="0.25")
+    for key in ("hidden", "lr", "iterations", "l2", "threshold", "val_fraction"):
+        assert tab.fields[key].error is None
+    assert "\u26a0" not in message(tab, "hidden")
+
+
+def test_split_choice_enables_the_matching_field(tab):
+    assert str(tab.fields["train_rows"].input.cget("state")) == "disabled"
+    tab.fields["split"].set("first N rows")
+    assert str(tab.fields["train_rows"].input.cget("state")) == "normal"
+    assert str(tab.fields["val_fraction"].input.cget("state")) == "disabled"
+
+
+def test_training_grows_the_plot_and_shows_results(tab, app, dialogs, tmp_path, wait_until):
+    previous = app.model
+    set_fields(tab, iterations="300", seed="3")
+    tab.start_button.invoke()
+    assert tab.job is not None and tab.stop_button.instate(["!disabled"])
+    wait_until(lambda: tab.job is None, timeout=30)
+    line = tab.loss_plot.train_line
+    assert list(line.get_xdata()) == list(range(301))  # every iteration from 0 to 300
+    assert len(tab.loss_plot.val_line.get_ydata()) == 301
+    assert tab.progress_label.cget("text").startswith("Finished after 300 iterations")
+    result = tab.result_label.cget("text")
+    outcome = tab.outcome
+    assert outcome.bundle.model_id in result and "validation accuracy" in result
+    assert f"of {outcome.val_metrics.n}" in result
+    vm = outcome.val_metrics
+    assert tab.val_confusion.values() == {"tp": f"TP {vm.tp}", "fn": f"FN {vm.fn}", "fp": f"FP {vm.fp}",
+                                          "tn": f"TN {vm.tn}"}
+    assert vm.tp + vm.fn + vm.fp + vm.tn == 137
+    assert app.model is previous  # not active until the user says so
+
+    tab.use_button.invoke()
+    assert app.model is outcome.bundle
+    assert f"Model: {outcome.bundle.model_id} (trained)" in app.status.text()
+
+    target = tmp_path / "mine.npz"
+    dialogs.answer_save(target)
+    tab.save_button.invoke()
+    assert persistence.load_model(target).model_id == outcome.bundle.model_id
+
+
+def test_plot_grows_while_training_and_stop_keeps_partial_model(tab, app, wait_until):
+    set_fields(tab, iterations="200000")
+    tab.start_button.invoke()
+    wait_until(lambda: tab.loss_plot.n_points >= 2, timeout=20)
+    first = tab.loss_plot.n_points
+    wait_until(lambda: tab.loss_plot.n_points > first, timeout=20)  # the drawn line keeps growing
+    assert "Iteration" in tab.progress_label.cget("text") and "left" in tab.progress_label.cget("text")
+    tab.stop_button.invoke()
+    wait_until(lambda: tab.job is None, timeout=20)
+    assert tab.outcome.result.stopped == "cancelled"
+    assert tab.progress_label.cget("text").startswith("Stopped by you")
+    assert "partly trained" in tab.run_message.cget("text")
+    assert tab.use_button.instate(["!disabled"])
+
+
+def test_escape_stops_training(tab, app, root, wait_until):
+    set_fields(tab, iterations="200000")
+    tab.start_button.invoke()
+    wait_until(lambda: tab.loss_plot.n_points >= 2, timeout=20)
+    root.focus_force()
+    root.update()
+    root.event_generate("<Escape>")
+    wait_until(lambda: tab.job is None, timeout=20)
+    assert tab.outcome.result.stopped == "cancelled"
+
+
+def test_diverged_run_explains_and_keeps_previous_model(tab, app, wait_until):
+    previous, previous_threshold = app.model, app.threshold
+    set_fields(tab, optimizer="gd", lr="1e100", iterations="300")
+    tab.start_button.invoke()
+    wait_until(lambda: tab.job is None, timeout=30)
+    text = tab.run_message.cget("text")
+    assert "diverged" in text and "Lower the learning rate" in text
+    assert "active before is still in use" in text
+    assert "Traceback" not in text
+    assert app.model is previous and app.threshold == previous_threshold
+    assert tab.outcome is None and tab.use_button.instate(["disabled"])
+    assert app.dialogs.messages == []
+
+
+def test_cross_validation_shows_mean_sd_and_ci(tab, app, wait_until):
+    set_fields(tab, iterations="150", folds="3", repeats="2")
+    tab.cv_button.invoke()
+    wait_until(lambda: tab.job is None, timeout=60)
+    rows = {r[0]: r for r in tab.cv_table.rows()}
+    assert list(rows) == ["Accuracy", "Sensitivity", "Specificity", "ROC AUC", "Brier score"]
+    mean = tab.cv_result.mean("accuracy")
+    assert rows["Accuracy"][1].startswith(f"{100 * mean:.1f}% \u00b1 ")
+    assert "%" in rows["Accuracy"][2] and "(" in rows["Accuracy"][2]  # pooled value with its 95% CI
+    assert "2 \u00d7 3-fold" in tab.cv_label.cget("text")
+    assert tab.progress_label.cget("text").startswith("Cross-validation finished: 2 \u00d7 3 fits")
+    assert any(section.startswith("Cross-validation") for section in app.results)
+
+
+def test_settings_are_remembered(make_app, dialogs):
+    import tkinter as tk
+
+    from bcdesktop.gui.app import App
+
+    app = make_app(data=False, model=False)
+    app.tabs["train"].fields["iterations"].set("777")
+    app.close()  # saves settings and destroys the window
+    again = App(tk.Tk(), dialogs=dialogs)
+    try:
+        assert again.tabs["train"].fields["iterations"].var.get() == "777"
+    finally:
+        again.close()
+
+
+def test_unlabelled_data_cannot_train(tab, app, tmp_path, wait_until):
+    path = tmp_path / "unlabelled.csv"
+    path.write_text("1000025,5,1,1,1,2,1,3,1,1\n1002945,5,4,4,5,7,10,3,2,1\n", encoding="utf-8")
+    app.tabs["data"].load(path)
+    wait_until(lambda: app.dataset.path == path)
+    assert tab.start_button.instate(["disabled"])
+    tab.start()
+    assert "no class column" in tab.run_message.cget("text")
