@@ -46,6 +46,10 @@ def follow_text_size(tab) -> None:
             kind = widget.winfo_class()
             if kind == "TLabel" and int(str(widget.cget("wraplength")) or 0) > 0:
                 widget.configure(wraplength=round(int(str(widget.cget("wraplength"))) * ratio))
+            elif kind in ("TEntry", "TSpinbox"):
+                # Tk keeps an entry's old size and scroll after a font change: re-apply both.
+                widget.configure(width=widget.cget("width"))
+                widget.xview_moveto(0)
             elif kind == "TScale":
                 widget.configure(length=round(int(str(widget.cget("length"))) * ratio))
             elif kind == "Treeview":
@@ -167,7 +171,7 @@ class PatientTab(ttk.Frame):
         box = ttk.LabelFrame(self, text="Result", padding=12)
         box.columnconfigure(0, weight=1)
         wrap = wrap_chars(self, 56)
-        self.prob_label = ttk.Label(box, text="", style="Big.TLabel", wraplength=wrap)
+        self.prob_label = ttk.Label(box, text="", style="Big.TLabel", wraplength=wrap_chars(self, 90))
         self.prob_label.grid(row=0, column=0, sticky="w")
         self.call_label = ttk.Label(box, text="", font="BcTitle", wraplength=wrap)
         self.call_label.grid(row=1, column=0, sticky="w", pady=(6, 0))

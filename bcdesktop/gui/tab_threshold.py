@@ -14,13 +14,15 @@ from __future__ import annotations
 
 import math
 import tkinter as tk
+import tkinter.font as tkfont
 from tkinter import ttk
 
 import numpy as np
 
 from bcdesktop import metrics
 from bcdesktop.errors import UserError
-from bcdesktop.gui.tab_patient import WARNING_MARK, follow_text_size, format_threshold, wrap_chars
+from bcdesktop.gui.tab_patient import (TEXT_SCALE_EVENT, WARNING_MARK, follow_text_size, format_threshold,
+                                       wrap_chars)
 from bcdesktop.gui.widgets import CLASS_COLORS, ERROR_TEXT, MALIGNANT, ConfusionGrid, MetricsTable
 
 T_MIN, T_MAX = 0.01, 0.99
@@ -81,6 +83,7 @@ class ThresholdTab(ttk.Frame):
         app.root.bind("<<ModelChanged>>", lambda _e: self._on_model_changed(), add="+")
         app.root.bind("<<ThresholdChanged>>", lambda _e: self._on_threshold_changed(), add="+")
         follow_text_size(self)
+        app.root.bind(TEXT_SCALE_EVENT, lambda _e: self._redraw_model(), add="+")
         self._on_model_changed()
 
     # ----------------------------------------------------------------- layout
@@ -193,21 +196,24 @@ class ThresholdTab(ttk.Frame):
         if self.figure is None:
             return
         t = self.app.threshold
+        pt = self._text_points()
+        k = pt / 10.0  # line widths and marker sizes grow with the text
         self._background = None
         for ax in (self.ax_roc, self.ax_hist):
             ax.clear()
+            ax.tick_params(labelsize=0.8 * pt)
         fpr, tpr, auc = self._roc
         ax = self.ax_roc
-        ax.plot([0, 1], [0, 1], color="0.7", linestyle=":", linewidth=1)
-        ax.plot(fpr, tpr, color="black", linewidth=1.5)
-        (self.roc_point,) = ax.plot([], [], marker="o", markersize=9, linestyle="none", animated=True,
+        ax.plot([0, 1], [0, 1], color="0.7", linestyle=":", linewidth=k)
+        ax.plot(fpr, tpr, color="black", linewidth=1.5 * k)
+        (self.roc_point,) = ax.plot([], [], marker="o", markersize=9 * k, linestyle="none", animated=True,
                                     markerfacecolor=MALIGNANT, markeredgecolor="black")
         ax.set_xlim(-0.02, 1.02)
         ax.set_ylim(-0.02, 1.02)
         ax.set_aspect("equal")
-        ax.set_xlabel("1 \u2212 specificity")
-        ax.set_ylabel("Sensitivity")
-        ax.set_title("ROC curve" + ("" if math.isnan(auc) else f" (AUC {auc:.3f})"), fontsize="medium")
+        ax.set_xlabel("1 \u2212 specificity", fontsize=0.9 * pt)
+        ax.set_ylabel("Sensitivity", fontsize=0.9 * pt)
+        ax.set_title("ROC curve" + ("" if math.isnan(auc) else f" (AUC {auc:.3f})"), fontsize=pt)
 
         ax = self.ax_hist
         if self._p is not None:
@@ -218,24 +224,29 @@ class ThresholdTab(ttk.Frame):
                 values = self._p[self._y == label]
                 colour = CLASS_COLORS[label]
                 ax.hist(values, bins=bins, histtype="stepfilled", facecolor=colour, alpha=0.35,
-                        edgecolor=colour, hatch=HATCHES[label], linewidth=1.5,
+                        edgecolor=colour, hatch=HATCHES[label], linewidth=1.5 * k,
                         label=f"{name} (n={values.size})")
             # Most cases sit near 0 or 1; a log count axis keeps the few in between visible.
             ax.set_yscale("log")
             ax.set_ylim(0.7, None)
             ax.yaxis.set_major_formatter("{x:g}")
-            ax.legend(loc="upper center", fontsize="small", frameon=False)
+            ax.legend(loc="upper center", fontsize=0.8 * pt, frameon=False)
         else:
-            ax.text(0.5, 0.5, "No held-out predictions", ha="center", va="center", transform=ax.transAxes)
-            self.ax_roc.text(0.5, 0.5, "No held-out predictions", ha="center", va="center",
-                             transform=self.ax_roc.transAxes)
-        self.threshold_line = ax.axvline(t, color="black", linestyle="--", linewidth=1.5, animated=True)
+            for each in (ax, self.ax_roc):
+                each.text(0.5, 0.5, "No held-out predictions", ha="center", va="center", fontsize=pt,
+                          transform=each.transAxes)
+        self.threshold_line = ax.axvline(t, color="black", linestyle="--", linewidth=1.5 * k, animated=True)
         ax.set_xlim(0, 1)
-        ax.set_xlabel("Predicted probability of malignancy")
-        ax.set_ylabel("Cases (log scale)" if self._p is not None else "Cases")
-        ax.set_title("Probabilities by true class", fontsize="medium")
+        ax.set_xlabel("Predicted probability of malignancy", fontsize=0.9 * pt)
+        ax.set_ylabel("Cases (log scale)" if self._p is not None else "Cases", fontsize=0.9 * pt)
+        ax.set_title("Probabilities by true class", fontsize=pt)
         self._update_artists(t)
         self.plot.draw_idle()
+
+    def _text_points(self) -> float:
+        """The window's text size in points, so the pictures' text follows the View menu's size."""
+        size = tkfont.nametofont("TkDefaultFont", root=self).actual("size")
+        return float(size) if size > 0 else -size * 72.0 / self.winfo_fpixels("1i")
 
     # ------------------------------------------------------------ the threshold
     def _on_slide(self, value: str) -> None:
