@@ -15,11 +15,14 @@ from tkinter import ttk
 
 from bcdesktop.errors import Cancelled, UserError
 from bcdesktop.gui.tab_patient import WARNING_MARK, follow_text_size, format_threshold, wrap_chars
-from bcdesktop.gui.widgets import METRIC_ROWS, ConfusionGrid, MetricsTable, ScrolledTree
+from bcdesktop.gui.widgets import METRIC_ROWS, ConfusionGrid, ScrolledTree, format_rate
 
 CSV_TYPES = [("CSV and data files", "*.csv *.data *.txt *.tsv"), ("All files", "*")]
 COUNTS = (("rows_read", "Rows read"), ("scored", "Scored"), ("rejected", "Rejected"),
           ("malignant", "Malignant"), ("benign", "Benign"))
+# Short names keep the labelled-metrics table narrow, leaving the width to the rejected rows.
+SHORT_RATES = (("accuracy", "Accuracy"), ("sensitivity", "Sensitivity"), ("specificity", "Specificity"),
+               ("ppv", "PPV"), ("npv", "NPV"))
 REJECTED_TITLE = "Rejected rows (kept in the output, with the reason in its status column)"
 
 
@@ -50,8 +53,8 @@ class BatchTab(ttk.Frame):
     ``choose_output_button``, ``score_button``,
     ``cancel_button``, ``message_label``, ``progress_label``, ``progressbar``,
     ``count_labels`` (``rows_read scored rejected malignant benign`` -> label),
-    ``rejected_tree`` (widgets.ScrolledTree), ``metrics_label``, ``confusion``,
-    ``metrics_table``, ``open_button`` (which calls ``app.dialogs.open_folder``).
+    ``rejected_tree`` and ``metrics_table`` (widgets.ScrolledTree), ``metrics_label``,
+    ``confusion``, ``open_button`` (which calls ``app.dialogs.open_folder``).
     """
 
     def __init__(self, master, app):
@@ -73,8 +76,8 @@ class BatchTab(ttk.Frame):
         self.rejected_frame = ttk.LabelFrame(results, text=REJECTED_TITLE, padding=6)
         self.rejected_frame.grid(row=0, column=0, sticky="nsew")
         self.rejected_tree = ScrolledTree(self.rejected_frame, (
-            ("line", "Line", wrap_chars(self, 6), "e"), ("id", "Sample id", wrap_chars(self, 10), "w"),
-            ("column", "Column", wrap_chars(self, 16), "w"), ("reason", "Reason", wrap_chars(self, 34), "w")),
+            ("line", "Line", wrap_chars(self, 6), "e"), ("id", "Sample id", wrap_chars(self, 11), "w"),
+            ("column", "Column", wrap_chars(self, 22), "w"), ("reason", "Reason", wrap_chars(self, 44), "w")),
             height=6)
         self.rejected_tree.pack(fill="both", expand=True)
         self._build_labelled(results).grid(row=0, column=1, sticky="nsew", padx=(10, 0))
@@ -155,8 +158,9 @@ class BatchTab(ttk.Frame):
         self.metrics_frame = ttk.Frame(box)
         self.confusion = ConfusionGrid(self.metrics_frame)
         self.confusion.grid(row=0, column=0, sticky="w")
-        self.metrics_table = MetricsTable(self.metrics_frame, height=5)
-        self.metrics_table.tree.column("metric", width=wrap_chars(self, 30))  # fit "NPV (negative ...)"
+        self.metrics_table = ScrolledTree(self.metrics_frame, (
+            ("metric", "Measure", wrap_chars(self, 10), "w"), ("value", "Value (95% CI)", wrap_chars(self, 19), "e"),
+            ("kn", "k / n", wrap_chars(self, 9), "e")), height=5)
         self.metrics_table.grid(row=1, column=0, sticky="ew", pady=(6, 0))
         return box
 
@@ -306,6 +310,7 @@ class BatchTab(ttk.Frame):
         self.output_label.configure(text="")
         self.metrics_label.configure(text="Shown when the scored file has a class column.")
         self.metrics_frame.grid_remove()
+        self.metrics_table.replace_rows([])
         self.rejected_tree.replace_rows([])
         self.rejected_frame.configure(text=REJECTED_TITLE)
         self.app.set_results("Batch scoring", None)
@@ -334,11 +339,12 @@ class BatchTab(ttk.Frame):
         else:
             skipped = (f" ({summary.unlabelled:,} scored rows without a usable class are left out)"
                        if summary.unlabelled else "")
-            self.metrics_label.configure(text=f"The calls on the {m.n:,} scored rows with a class{skipped}, "
-                                              f"at threshold {format_threshold(summary.threshold)}; "
-                                              "95% Wilson intervals.")
+            self.metrics_label.configure(text=f"{m.n:,} scored rows with a class{skipped}, at threshold "
+                                              f"{format_threshold(summary.threshold)}; 95% Wilson intervals.")
             self.confusion.show(m.tp, m.fp, m.tn, m.fn)
-            self.metrics_table.show(m)
+            self.metrics_table.replace_rows((title, format_rate(getattr(m, attr)),
+                                             f"{getattr(m, attr).k} / {getattr(m, attr).n}")
+                                            for attr, title in SHORT_RATES)
             self.metrics_frame.grid(row=1, column=0, sticky="w", pady=(6, 0))
 
     def _open_output_folder(self) -> None:
