@@ -14,15 +14,12 @@ from tkinter import ttk
 import numpy as np
 
 from bcdesktop import DISCLAIMER, data
-
 from bcdesktop.gui.widgets import BENIGN, ERROR_TEXT, MALIGNANT_TEXT, MUTED_TEXT
 
 # Colour is never the only cue: each call also has a word and a symbol.
 BENIGN_MARK = "\u25cf"  # ●
 MALIGNANT_MARK = "\u25b2"  # ▲
 WARNING_MARK = "\u26a0"  # ⚠, as widgets.Field uses
-
-
 TEXT_SCALE_EVENT = "<<TextScaleChanged>>"
 
 
@@ -119,7 +116,8 @@ class PatientTab(ttk.Frame):
         self.rowconfigure(0, weight=1)
         self._build_form().grid(row=0, column=0, sticky="nsew", padx=(0, 12))
         self._build_result().grid(row=0, column=1, sticky="nsew")
-        ttk.Label(self, text=DISCLAIMER, style="Small.TLabel", wraplength=wrap_chars(self, 90)).grid(row=1, column=0, columnspan=2, sticky="w", pady=(10, 0))
+        ttk.Label(self, text=DISCLAIMER, style="Small.TLabel", wraplength=wrap_chars(self, 90)).grid(
+            row=1, column=0, columnspan=2, sticky="w", pady=(10, 0))
 
         for sequence in ("<<ModelChanged>>", "<<ThresholdChanged>>", "<<DataChanged>>"):
             app.root.bind(sequence, self._on_app_changed, add="+")
@@ -143,8 +141,7 @@ class PatientTab(ttk.Frame):
             message = ttk.Label(form, text="", style="Error.TLabel", wraplength=wrap_chars(self, 26))
             message.grid(row=2 * i, column=2, rowspan=2, sticky="w")
             ttk.Label(form, text=data.FEATURE_DESCRIPTIONS[name], style="Small.TLabel",
-                      wraplength=wrap_chars(self, 56)).grid(
-                row=2 * i + 1, column=0, sticky="w")
+                      wraplength=wrap_chars(self, 56)).grid(row=2 * i + 1, column=0, sticky="w")
             self.vars[name] = var
             self.spinboxes[name] = spin
             self.messages[name] = message

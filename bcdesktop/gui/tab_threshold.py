@@ -6,8 +6,9 @@ pictures (ROC curve with the operating point, probability distribution per class
 with the threshold line) are drawn in full only when the model or the window size
 changes; as the threshold moves, only the two moving artists (the threshold line and
 the operating point, ``animated=True``) are redrawn over a saved background and
-blitted, a few milliseconds instead of a ~100 ms full draw. The threshold is applied through ``app.set_threshold``, which the
-Patient and Batch tabs follow and which is saved with the model.
+blitted, a few milliseconds instead of a ~100 ms full draw. The threshold is applied
+through ``app.set_threshold``, which the Patient and Batch tabs follow and which is
+saved with the model.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from bcdesktop.gui.widgets import CLASS_COLORS, ERROR_TEXT, MALIGNANT, Confusion
 
 T_MIN, T_MAX = 0.01, 0.99
 
+
 def parse_threshold(text: str) -> tuple[float | None, str | None]:
     """``(threshold, None)`` for a number in 0.01..0.99 (``"35%"`` means 0.35), else ``(None, message)``."""
     raw = text.strip()
@@ -35,7 +37,7 @@ def parse_threshold(text: str) -> tuple[float | None, str | None]:
     except ValueError:
         return None, f"'{raw}' is not a number: enter a threshold from 0.01 to 0.99." if raw else \
             "Enter a threshold from 0.01 to 0.99."
-    if not (T_MIN <= value <= T_MAX) or math.isnan(value):
+    if not T_MIN <= value <= T_MAX:  # also refuses nan
         return None, f"{raw} is outside 0.01 to 0.99."
     return value, None
 
@@ -240,7 +242,7 @@ class ThresholdTab(ttk.Frame):
         ax.set_xlabel("Predicted probability of malignancy", fontsize=0.9 * pt)
         ax.set_ylabel("Cases (log scale)" if self._p is not None else "Cases", fontsize=0.9 * pt)
         ax.set_title("Probabilities by true class", fontsize=pt)
-        self._update_artists(t)
+        self._update_artists(t, None if self._p is None else metrics.metrics_at(self._y, self._p, t))
         self.plot.draw_idle()
 
     def _text_points(self) -> float:
@@ -283,18 +285,15 @@ class ThresholdTab(ttk.Frame):
         if self.focus_get() is not self.entry or not self.entry_message.cget("text"):
             self.entry_var.set(format_threshold(t))
             self.entry_message.configure(text="")
-        self._show_metrics(t)
-        if self.figure is not None:
-            self._update_artists(t)
-            self._blit()
-
-    def _show_metrics(self, t: float) -> None:
         m = None if self._p is None else metrics.metrics_at(self._y, self._p, t)
         self.metrics_table.show(m)
         if m is None:
             self.confusion.show(None, None, None, None)
         else:
             self.confusion.show(m.tp, m.fp, m.tn, m.fn)
+        if self.figure is not None:
+            self._update_artists(t, m)
+            self._blit()
 
     def _on_full_draw(self, _event) -> None:
         """After matplotlib drew everything else: keep that as the background, add the moving artists."""
@@ -313,15 +312,12 @@ class ThresholdTab(ttk.Frame):
         self.ax_roc.draw_artist(self.roc_point)
         self.plot.canvas.blit(self.figure.bbox)
 
-    def _update_artists(self, t: float) -> None:
+    def _update_artists(self, t: float, m: metrics.ThresholdMetrics | None) -> None:
         self.threshold_line.set_xdata([t, t])
-        if self._p is None:
+        if m is None:
             self.roc_point.set_data([], [])
-            return
-        c = metrics.confusion(self._y, self._p, t)
-        sens = c.tp / (c.tp + c.fn) if c.tp + c.fn else math.nan
-        spec = c.tn / (c.tn + c.fp) if c.tn + c.fp else math.nan
-        self.roc_point.set_data([1.0 - spec], [sens])
+        else:  # NaN (one class only) simply draws no point
+            self.roc_point.set_data([1.0 - m.specificity.value], [m.sensitivity.value])
 
     def find_for_sensitivity(self) -> None:
         """Apply the highest threshold whose held-out sensitivity is at least the target."""
@@ -345,8 +341,9 @@ class ThresholdTab(ttk.Frame):
         t = min(T_MAX, max(T_MIN, math.floor(best * 10_000) / 10_000))
         m = metrics.metrics_at(self._y, self._p, t)
         met = "meets" if m.sensitivity.value * 100 >= target - 1e-9 else "cannot reach"
+        spec = f"{100 * m.specificity.value:.1f}%" if m.specificity.defined else "n/a (no benign cases)"
         self.find_label.configure(
             text=f"Threshold {format_threshold(t)}: sensitivity {100 * m.sensitivity.value:.1f}% "
-                 f"({met} {target:g}%), specificity {100 * m.specificity.value:.1f}%.",
+                 f"({met} {target:g}%), specificity {spec}.",
             foreground="")
         self._apply(t)
