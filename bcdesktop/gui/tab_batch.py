@@ -2,8 +2,8 @@
 
 It drives :func:`bcdesktop.scoring.score_csv` through ``app.run_in_thread``: a
 progress bar with rows, rows/s and time left, Cancel (or Escape, the app's "stop
-current work") that leaves no output behind, then a summary, the rejected rows with their reasons, and metrics when the
-file had labels.
+current work") that leaves no output behind, then a summary, the rejected rows with
+their reasons, and metrics when the file had labels.
 """
 
 from __future__ import annotations
@@ -50,8 +50,8 @@ class BatchTab(ttk.Frame):
     """Input and output files, Score / Cancel with progress, and the results.
 
     Widgets tests read: ``input_var``, ``output_var``, ``choose_input_button``,
-    ``choose_output_button``, ``score_button``,
-    ``cancel_button``, ``message_label``, ``progress_label``, ``progressbar``,
+    ``choose_output_button``, ``score_button``, ``cancel_button``, ``message_label``,
+    ``progress_label``, ``progressbar``,
     ``count_labels`` (``rows_read scored rejected malignant benign`` -> label),
     ``rejected_tree`` and ``metrics_table`` (widgets.ScrolledTree), ``metrics_label``,
     ``confusion``, ``open_button`` (which calls ``app.dialogs.open_folder``).
@@ -247,12 +247,11 @@ class BatchTab(ttk.Frame):
             force = True
 
         threshold = self.app.threshold
-        bundle = model
 
         def work(report, cancel):
             from bcdesktop import scoring
 
-            return scoring.score_csv(source_path, target_path, bundle, threshold=threshold, force=force,
+            return scoring.score_csv(source_path, target_path, model, threshold=threshold, force=force,
                                      progress=report, cancel=cancel)
 
         self._clear_results()
@@ -271,20 +270,15 @@ class BatchTab(ttk.Frame):
             self.cancel_button.state(["disabled"])
 
     def _on_progress(self, msg) -> None:
-        rows = getattr(msg, "rows_done", None)
-        rate = getattr(msg, "rows_per_s", None)
-        fraction = getattr(msg, "fraction", None)
-        parts = []
-        if rows is not None:
-            parts.append(f"{rows:,} rows")
-        if rate:
-            parts.append(f"{rate:,.0f} rows/s")
-        left = format_seconds(getattr(msg, "eta_s", None))
+        """Show a ``scoring.ScoreProgress``: rows, rows/s, time left, and the bar."""
+        parts = [f"{msg.rows_done:,} rows"]
+        if msg.rows_per_s:
+            parts.append(f"{msg.rows_per_s:,.0f} rows/s")
+        left = format_seconds(msg.eta_s)
         if left:
             parts.append(f"{left} left")
         self.progress_label.configure(text=" \u00b7 ".join(parts))
-        if fraction is not None:
-            self.progressbar.configure(value=max(0.0, min(1.0, fraction)))
+        self.progressbar.configure(value=msg.fraction)
 
     def _on_done(self, ok: bool, result) -> None:
         self.job = None
