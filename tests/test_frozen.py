@@ -1,0 +1,366 @@
+"""Smoke tests of the standalone executable built by ``pyinstaller build.spec``.
+
+They start ``dist/bcdesktop/bcdesktop`` (the onedir build) and compare it with the app
+run from source. Without that build they are skipped, saying so; with
+``BCDESKTOP_REQUIRE_FROZEN=1`` (set by ``.ci/build_frozen.sh``) a missing build, Xvfb or
+xdotool fails them instead. The one-file build (``dist/bcdesktop-onefile``) is tested
+only when it is there.
+
+Every run of the executable gets its own per-user folder and its own empty temp
+directory (``TMPDIR``), and afterwards the temp directory must still be empty and the
+bundle unchanged: settings, logs and caches go to the per-user folder only.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from bcdesktop import __version__
+
+REPO = Path(__file__).resolve().parent.parent
+DIST = REPO / "dist" / "bcdesktop"
+EXE = DIST / ("bcdesktop.exe" if os.name == "nt" else "bcdesktop")
+ONEFILE = REPO / "dist" / ("bcdesktop-onefile.exe" if os.name == "nt" else "bcdesktop-onefile")
+REQUIRED = os.environ.get("BCDESKTOP_REQUIRE_FROZEN") == "1"
+TIMEOUT = 120
+
+MALIGNANT = ["5", "10", "10", "8", "7", "10", "9", "7", "1"]
+BENIGN = ["5", "1", "1", "1", "2", "1", "3", "1", "1"]
+
+
+def _missing(what: str) -> None:
+    if REQUIRED:
+        pytest.fail(f"{what} (BCDESKTOP_REQUIRE_FROZEN=1)")
+    pytest.skip(what)
+
+
+@pytest.fixture(scope="module")
+def exe() -> Path:
+    if not EXE.is_file():
+        _missing(f"no frozen build at {EXE.relative_to(REPO)}: build it with "
+                 "'pyinstaller --noconfirm build.spec' (BCDESKTOP_REQUIRE_FROZEN=1 fails instead of skipping)")
+    return EXE
+
+
+def _bundle_state(root: Path) -> dict[str, tuple[int, int]]:
+    """Every path in the bundle with its size and modification time."""
+    state = {}
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in dirnames + filenames:
+            st = os.lstat(os.path.join(dirpath, name))
+            state[os.path.relpath(os.path.join(dirpath, name), root)] = (st.st_size, st.st_mtime_ns)
+    return state
+
+
+class Sandbox:
+    """A per-user folder, an empty temp directory and an environment without a display."""
+
+    def __init__(self, tmp_path: Path):
+        self.root = tmp_path
+        self.home = tmp_path / "bcdesktop-home"
+        self.tmpdir = tmp_path / "tmp"
+        self.tmpdir.mkdir()
+        self.env = {k: v for k, v in os.environ.items()
+                    if k not in ("DISPLAY", "WAYLAND_DISPLAY", "MPLCONFIGDIR", "BCDESKTOP_HOME")}
+        self.env.update(BCDESKTOP_HOME=str(self.home), TMPDIR=str(self.tmpdir), TEMP=str(self.tmpdir),
+                        TMP=str(self.tmpdir))
+
+    def leftovers(self) -> list[str]:
+        return sorted(str(p.relative_to(self.tmpdir)) for p in self.tmpdir.rglob("*"))
+
+
+@pytest.fixture
+def sandbox(tmp_path) -> Sandbox:
+    return Sandbox(tmp_path)
+
+
+def run_frozen(exe: Path, args: list[str], box: Sandbox, *, env: dict | None = None,
+               check: bool = True) -> subprocess.CompletedProcess:
+    """Run the executable; afterwards the temp dir must be empty and the bundle unchanged."""
+    bundle = exe.parent
+    before = _bundle_state(bundle) if bundle == DIST else None
+    proc = subprocess.run([str(exe), *args], env=env or box.env, capture_output=True, text=True,
+                          timeout=TIMEOUT, cwd=box.root)
+    if check:
+        assert proc.returncode == 0, f"{args} exited {proc.returncode}:\n{proc.stderr[-3000:]}"
+    assert box.leftovers() == [], f"{args} left files in the temp dir"
+    if before is not None:
+        assert _bundle_state(bundle) == before, f"{args} wrote into the bundle"
+    return proc
+
+
+def run_source(args: list[str], box: Sandbox) -> subprocess.CompletedProcess:
+    proc = subprocess.run([sys.executable, "-m", "bcdesktop", *args], env=box.env, capture_output=True,
+                          text=True, timeout=TIMEOUT, cwd=box.root)
+    assert proc.returncode == 0, f"source {args} exited {proc.returncode}:\n{proc.stderr[-3000:]}"
+    return proc
+
+
+# ------------------------------------------------------------------ the spec's excludes (no build needed)
+def _spec_list(name: str) -> list[str]:
+    """A list literal assigned to ``name`` in build.spec."""
+    tree = ast.parse((REPO / "build.spec").read_text(encoding="utf-8"))
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == name for t in node.targets):
+            return ast.literal_eval(node.value)
+    raise AssertionError(f"build.spec has no {name} list")
+
+
+_EXERCISE = """
+import json, os, sys, tempfile
+before = set(sys.modules)
+import numpy as np
+from bcdesktop.cli import main
+from bcdesktop import metrics, resources
+with tempfile.TemporaryDirectory() as d:
+    runs = [["predict", *MALIGNANT, "--json"],
+            ["train", "--iterations", "50", "--json", "--out", os.path.join(d, "m.npz")],
+            ["evaluate", "--folds", "2", "--repeats", "1", "--json"],
+            ["score", str(resources.bundled_data_path()), "-o", os.path.join(d, "s.csv")]]
+    for args in runs:
+        assert main(args) == 0, args
+y, p = np.tile([0, 1], 20), np.linspace(0.01, 0.99, 40)
+metrics.roc_curve_auc(y, p), metrics.brier(y, p), metrics.calibration(y, p, 5)
+import bcdesktop.gui.app, bcdesktop.gui.plots
+json.dump(sorted(set(sys.modules) - before), open(sys.argv[1], "w"))
+"""
+
+
+def test_the_app_never_imports_what_the_spec_excludes(tmp_path):
+    """Every command and the core's scikit-learn paths, from source: none of them may
+    import a module that build.spec leaves out of the bundle."""
+    out = tmp_path / "modules.json"
+    script = f"MALIGNANT = {MALIGNANT!r}\n" + _EXERCISE
+    env = {**os.environ, "BCDESKTOP_HOME": str(tmp_path / "home")}
+    proc = subprocess.run([sys.executable, "-c", script, str(out)], env=env, capture_output=True,
+                          text=True, timeout=TIMEOUT, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    imported = json.loads(out.read_text())
+    assert "sklearn.model_selection" in imported and "sklearn.calibration" in imported
+    excluded = _spec_list("EXCLUDES")
+    hits = sorted(m for m in imported for x in excluded if m == x or m.startswith(x + "."))
+    assert hits == [], "build.spec excludes modules the app imports"
+
+
+# ------------------------------------------------------------------ command line, no display
+def test_version_is_the_source_version(exe, sandbox):
+    assert run_frozen(exe, ["--version"], sandbox).stdout.strip() == f"bcdesktop {__version__}"
+
+
+@pytest.mark.parametrize("scores", [MALIGNANT, BENIGN], ids=["malignant", "benign"])
+def test_predict_equals_the_source_run(exe, sandbox, scores):
+    frozen = json.loads(run_frozen(exe, ["predict", *scores, "--json"], sandbox).stdout)
+    source = json.loads(run_source(["predict", *scores, "--json"], sandbox).stdout)
+    assert frozen["probability"] == pytest.approx(source["probability"], abs=1e-12, rel=0)
+    assert {k: v for k, v in frozen.items() if k != "probability"} == \
+        {k: v for k, v in source.items() if k != "probability"}
+    assert frozen["prediction"] == ("malignant" if scores is MALIGNANT else "benign")
+
+
+def test_score_writes_the_same_file_as_the_source_run(exe, sandbox):
+    lines = (REPO / "data" / "breast-cancer-wisconsin.data").read_text().splitlines()[:40]
+    lines.insert(5, "999,1,2,3,4,5,6,7,8,11,2")  # out of range: a rejected row
+    csv = sandbox.root / "patients.csv"
+    csv.write_text("\n".join(lines) + "\n")
+    frozen = run_frozen(exe, ["score", str(csv), "-o", str(sandbox.root / "frozen.csv")], sandbox)
+    source = run_source(["score", str(csv), "-o", str(sandbox.root / "source.csv")], sandbox)
+    out = (sandbox.root / "frozen.csv").read_bytes()
+    assert out == (sandbox.root / "source.csv").read_bytes()
+    assert out.count(b"\n") == len(lines) + 1  # a header, then every row, rejected ones with a reason
+    assert frozen.stderr.splitlines()[-1] == source.stderr.splitlines()[-1]  # the summary
+    assert "rejected 2" in frozen.stderr  # line 24's missing Bare Nuclei and our Mitoses = 11
+
+
+def test_train_json_matches_the_source_run(exe, sandbox):
+    args = ["train", "--iterations", "200", "--json", "--out"]
+    frozen = json.loads(run_frozen(exe, [*args, str(sandbox.root / "frozen.npz")], sandbox).stdout)
+    source = json.loads(run_source([*args, str(sandbox.root / "source.npz")], sandbox).stdout)
+    assert frozen["iterations_run"] == 200 and frozen["stopped"] == "completed"
+    assert (sandbox.root / "frozen.npz").stat().st_size > 0
+    assert frozen["validation"]["accuracy"] > 0.85
+    assert [it for it, *_ in frozen["loss_curve"]] == [it for it, *_ in source["loss_curve"]]
+    assert [loss for _, loss, _ in frozen["loss_curve"]] == pytest.approx(
+        [loss for _, loss, _ in source["loss_curve"]], rel=1e-9)
+    # the frozen model file is a model the source app can use
+    check = json.loads(run_source(["predict", *MALIGNANT, "--json", "--model",
+                                   str(sandbox.root / "frozen.npz")], sandbox).stdout)
+    assert check["model"] == frozen["model_id"]
+
+
+def test_evaluate_json(exe, sandbox):
+    result = json.loads(run_frozen(exe, ["evaluate", "--folds", "2", "--repeats", "1", "--json"],
+                                   sandbox).stdout)
+    assert result["folds"] == 2 and result["repeats"] == 1
+    assert 0.85 < result["accuracy"]["mean"] <= 1.0
+    assert 0.9 < result["roc_auc"]["mean"] <= 1.0
+
+
+def test_user_error_is_one_plain_line(exe, sandbox):
+    proc = run_frozen(exe, ["predict", "1", "2", "3"], sandbox, check=False)
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("error: ") and "Traceback" not in proc.stderr
+
+
+def test_gui_without_a_display_says_so(exe, sandbox):
+    proc = run_frozen(exe, ["gui", "--self-test"], sandbox, check=False)
+    assert proc.returncode == 2
+    assert "display" in proc.stderr.lower() and "Traceback" not in proc.stderr
+
+
+# ------------------------------------------------------------------ the window, under Xvfb
+@pytest.fixture(scope="module")
+def display():
+    """A private Xvfb for these tests (module scope: started once)."""
+    if not shutil.which("Xvfb"):
+        _missing("Xvfb is not installed (apt-get install xvfb)")
+    read_fd, write_fd = os.pipe()
+    proc = subprocess.Popen(["Xvfb", "-displayfd", str(write_fd), "-screen", "0", "1280x1024x24", "-dpi", "96",
+                             "-nolisten", "tcp"], pass_fds=(write_fd,),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    os.close(write_fd)
+    with os.fdopen(read_fd) as pipe:
+        number = pipe.readline().strip()
+    if not number:
+        proc.kill()
+        pytest.fail("Xvfb did not start")
+    yield f":{number}"
+    proc.terminate()
+    proc.wait(10)
+
+
+@pytest.fixture
+def xdotool():
+    if not shutil.which("xdotool"):
+        _missing("xdotool is not installed (apt-get install xdotool)")
+    return "xdotool"
+
+
+def _windows(env: dict) -> list[str]:
+    found = subprocess.run(["xdotool", "search", "--onlyvisible", "--name", "^bcdesktop"],
+                           env=env, capture_output=True, text=True)
+    return found.stdout.split()
+
+
+def _wait_for(condition, timeout: float = 60.0, what: str = "condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+def _log_problems(log: Path) -> list[str]:
+    text = log.read_text(encoding="utf-8") if log.exists() else ""
+    return [line for line in text.splitlines() if " ERROR " in line or "Traceback" in line]
+
+
+def test_gui_self_test_predicts_and_closes(exe, sandbox, display):
+    env = {**sandbox.env, "DISPLAY": display}
+    proc = run_frozen(exe, ["gui", "--self-test"], sandbox, env=env)
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert result["self_test"] == "ok" and result["prediction"] == "malignant"
+    assert 0.5 < result["probability"] <= 1.0
+    assert "Traceback" not in proc.stderr
+    log = sandbox.home / "bcdesktop.log"
+    assert "window closed" in log.read_text(encoding="utf-8")
+    assert _log_problems(log) == []
+    assert (sandbox.home / "settings.json").is_file()
+
+
+def test_window_tabs_draw_and_quit_cleanly_with_default_user_folders(exe, sandbox, display, xdotool):
+    """Driven with xdotool like a person: the title, the Data tab's matplotlib plots,
+    Ctrl+Q. Without BCDESKTOP_HOME: settings, log and matplotlib's cache land in the
+    XDG folders under $HOME."""
+    home = sandbox.root / "user"
+    env = {k: v for k, v in sandbox.env.items() if k not in ("BCDESKTOP_HOME", "XDG_CONFIG_HOME", "XDG_CACHE_HOME")}
+    env.update(HOME=str(home), DISPLAY=display)
+    ready = sandbox.root / "ready"
+    before = _bundle_state(DIST)
+    app = subprocess.Popen([str(exe), "gui", "--ready-file", str(ready)], env=env, cwd=sandbox.root,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        _wait_for(lambda: ready.exists() and ready.read_text().strip(), what="the ready file")
+        window = _wait_for(lambda: _windows(env), what="a visible bcdesktop window")[0]
+        title = subprocess.run(["xdotool", "getwindowname", window], env=env, capture_output=True,
+                               text=True).stdout
+        assert title.startswith(f"bcdesktop {__version__}")
+        subprocess.run(["xdotool", "windowfocus", "--sync", window], env=env, check=True, timeout=30)
+        subprocess.run(["xdotool", "key", "--window", window, "alt+1"], env=env, check=True)
+        # the Data tab's histograms import matplotlib, whose font cache goes to the user's cache
+        _wait_for(lambda: list((home / ".cache" / "bcdesktop" / "matplotlib").glob("fontlist-*.json")),
+                  what="matplotlib's font cache in ~/.cache/bcdesktop/matplotlib")
+        subprocess.run(["xdotool", "key", "--window", window, "ctrl+q"], env=env, check=True)
+        out, err = app.communicate(timeout=30)
+    finally:
+        if app.poll() is None:
+            app.kill()
+            app.communicate()
+    assert app.returncode == 0, err[-3000:]
+    assert "Traceback" not in err
+    config = home / ".config" / "bcdesktop"
+    assert (config / "settings.json").is_file()
+    assert "window closed" in (config / "bcdesktop.log").read_text(encoding="utf-8")
+    assert _log_problems(config / "bcdesktop.log") == []
+    assert _windows(env) == []
+    assert sandbox.leftovers() == []
+    assert _bundle_state(DIST) == before
+
+
+def test_killed_window_leaves_nothing_in_the_temp_dir(exe, sandbox, display):
+    env = {**sandbox.env, "DISPLAY": display}
+    ready = sandbox.root / "ready"
+    app = subprocess.Popen([str(exe), "gui", "--ready-file", str(ready)], env=env, cwd=sandbox.root,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        _wait_for(lambda: ready.exists() and ready.read_text().strip(), what="the ready file")
+    finally:
+        app.send_signal(signal.SIGKILL)
+        app.wait(30)
+    assert sandbox.leftovers() == []
+
+
+# ------------------------------------------------------------------ the one-file build, when built
+@pytest.fixture
+def onefile() -> Path:
+    if not ONEFILE.is_file():
+        pytest.skip(f"no one-file build at {ONEFILE.relative_to(REPO)} "
+                    "(BCDESKTOP_ONEFILE=1 pyinstaller --noconfirm build.spec)")
+    return ONEFILE
+
+
+def _children(pid: int) -> list[str]:
+    try:
+        return Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        return []
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads the process tree from /proc")
+def test_onefile_cleans_its_unpacked_copy_after_exit_and_sigterm(onefile, sandbox):
+    """The bootloader unpacks into TMPDIR/_MEIxxxxxx and deletes it when the app ends,
+    also when it is stopped with SIGTERM once unpacked (a signal during the unpacking
+    itself, or SIGKILL of the bootloader, leaves the folder: see build.spec)."""
+    proc = run_frozen(onefile, ["predict", *MALIGNANT, "--json"], sandbox)  # checks the temp dir
+    assert json.loads(proc.stdout)["prediction"] == "malignant"
+    app = subprocess.Popen([str(onefile), "evaluate", "--json"], env=sandbox.env, cwd=sandbox.root,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        _wait_for(lambda: _children(app.pid), what="the unpacked app to start")
+        assert [p.name[:4] for p in sandbox.tmpdir.iterdir()] == ["_MEI"]
+    finally:
+        app.terminate()
+        app.wait(60)
+    assert app.returncode == -signal.SIGTERM
+    assert sandbox.leftovers() == []
