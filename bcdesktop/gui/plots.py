@@ -58,44 +58,46 @@ class EmbeddedFigure:
         self.widget = self.canvas.get_tk_widget()
         self.widget.configure(takefocus=0, highlightthickness=0)
         self.widget.pack(side="top", fill="both", expand=True)
-        self._last_draw = 0.0
+        self._next_draw = 0.0
+        self._min_interval = 0.25
         self._pending = None
-        self._prepare = None
+        self._draw_fn = None
         self.draw_count = 0
+        self.last_draw_seconds = 0.0
 
     def draw_idle(self) -> None:
+        """Redraw when Tk is next idle."""
         self.draw_count += 1
         self.canvas.draw_idle()
 
-    def draw_throttled(self, min_interval_s: float = 0.25, prepare=None) -> None:
-        """Redraw at most every ``min_interval_s``; a request that comes too soon is
-        drawn later (once, however many came). ``prepare()`` runs just before drawing,
-        so the caller can push its data to the artists only when they are drawn."""
-        if prepare is not None:
-            self._prepare = prepare
-        now = time.perf_counter()
-        wait = self._last_draw + min_interval_s - now
-        if wait <= 0 and self._pending is None:
-            self._draw_now()
-        elif self._pending is None:
-            self._pending = self.widget.after(max(1, int(wait * 1000)), self._deferred)
+    def draw_throttled(self, draw=None, min_interval_s: float = 0.25) -> None:
+        """Redraw soon, but at most every ``min_interval_s``, and spend at most about a
+        sixth of the time drawing (a slow draw widens the gap to the next one).
 
-    def _deferred(self) -> None:
-        self._pending = None
-        self._draw_now()
+        Requests made while one is pending are merged into it. ``draw()`` (default: a
+        full ``canvas.draw()``) does the drawing, so a caller can update its artists
+        only when they are drawn, or blit instead of redrawing everything.
+        """
+        self._draw_fn = draw or self.canvas.draw
+        self._min_interval = min_interval_s
+        if self._pending is None:
+            wait_ms = int((self._next_draw - time.perf_counter()) * 1000)
+            self._pending = self.widget.after(max(1, wait_ms), self._draw_now)
 
     def _draw_now(self) -> None:
-        self._last_draw = time.perf_counter()
-        prepare, self._prepare = self._prepare, None
-        if prepare is not None:
-            prepare()
-        self.draw_idle()
+        self._pending = None
+        draw, self._draw_fn = self._draw_fn, None
+        started = time.perf_counter()
+        self.draw_count += 1
+        (draw or self.canvas.draw)()
+        done = time.perf_counter()
+        self.last_draw_seconds = done - started
+        self._next_draw = done + max(self._min_interval, 5 * self.last_draw_seconds)
 
     def flush(self) -> None:
-        """Draw a pending throttled request now."""
+        """Do a pending throttled draw now."""
         if self._pending is not None:
             self.widget.after_cancel(self._pending)
-            self._pending = None
             self._draw_now()
 
 
@@ -144,12 +146,21 @@ def draw_class_histograms(figure, X: np.ndarray, y: np.ndarray | None, titles) -
 class LossPlot:
     """Training and validation loss against iteration, updated in place while training.
 
-    Keeps the two ``Line2D`` objects and changes their data (``set_data``), so each
-    update is cheap; redraws are throttled by the embedding :class:`EmbeddedFigure`.
+    Keeps the two ``Line2D`` objects and changes their data (``set_data``). While a run
+    is going the lines are "animated": the axes, ticks and labels (most of the drawing
+    time, mostly text) are drawn once and kept as a background image, and each update
+    only puts the background back, draws the two lines and blits the axes. A full
+    redraw happens only when the axis limits change. Updates are throttled by
+    :meth:`EmbeddedFigure.draw_throttled`. At the end of a run the lines become
+    ordinary artists again, so saving the figure from the toolbar includes them.
     """
 
     def __init__(self, embedded: EmbeddedFigure):
         self.embedded = embedded
+        # Fixed margins rather than a layout engine: this figure is redrawn while
+        # training, and every millisecond of drawing is taken from the window and
+        # from the training thread.
+        embedded.figure.subplots_adjust(left=0.12, right=0.98, bottom=0.15, top=0.97)
         self.ax = embedded.figure.add_subplot()
         (self.train_line,) = self.ax.plot([], [], color=TRAIN_LINE, linewidth=1.8, label="training loss")
         (self.val_line,) = self.ax.plot([], [], color=VALIDATION_LINE, linewidth=1.8, linestyle="--",
@@ -166,6 +177,9 @@ class LossPlot:
         self._log = False
         self._top = 0.0
         self._bottom = np.inf
+        self._background = None
+        self.full_draws = 0
+        embedded.canvas.mpl_connect("draw_event", self._on_full_draw)
 
     def reset(self, iterations: int) -> None:
         """Empty the lines for a new run of ``iterations``."""
@@ -173,14 +187,17 @@ class LossPlot:
         self._x, self._train, self._val = [], [], []
         self._top = 0.0
         self._bottom = np.inf
-        self.train_line.set_data([], [])
-        self.val_line.set_data([], [])
-        self.ax.set_xlim(0, self.iterations)
-        self.ax.set_ylim(0.01 if self._log else 0, 1)
-        self.embedded.draw_idle()
+        for line in (self.train_line, self.val_line):
+            line.set_data([], [])
+            line.set_animated(True)
+        self.ax.set_xlim(0.0, float(self.iterations))
+        self.ax.set_ylim(*((0.01, 1.0) if self._log else (0.0, 1.0)))
+        # Drawn now, before the training thread competes for the interpreter; with
+        # these limits most runs need no other full redraw until they end.
+        self.embedded.canvas.draw()
 
     def add(self, iteration: int, train_loss: float, val_loss: float | None) -> None:
-        """Append one point; the lines are updated and redrawn at most every 0.25 s."""
+        """Append one point; the lines are updated and drawn at most every 0.25 s."""
         self._x.append(iteration)
         self._train.append(train_loss)
         self._val.append(np.nan if val_loss is None else val_loss)
@@ -188,38 +205,71 @@ class LossPlot:
             if value is not None and 0 < value < np.inf:
                 self._top = max(self._top, value)
                 self._bottom = min(self._bottom, value)
-        self.embedded.draw_throttled(prepare=self._push)
+        self.embedded.draw_throttled(self._update)
 
     def finish(self) -> None:
-        """Show every point now (end of a run)."""
-        self._push()
+        """Show every point now, as ordinary artists (end of a run)."""
         self.embedded.flush()
+        for line in (self.train_line, self.val_line):
+            line.set_animated(False)
+        self._push()
+        if self._x and not self._log:  # fit the finished curve snugly
+            self.ax.set_ylim(0.0, np.ceil(self._top * 1.05 * 20) / 20)
         self.embedded.draw_idle()
 
     def _push(self) -> None:
         self.train_line.set_data(self._x, self._train)
         self.val_line.set_data(self._x, self._val)
-        self._rescale()
+
+    def _update(self) -> None:
+        self._push()
+        canvas = self.embedded.canvas
+        if self._rescale() or self._background is None or not self.train_line.get_animated():
+            canvas.draw()  # -> _on_full_draw keeps the new background and draws the lines
+            return
+        canvas.restore_region(self._background)
+        self._draw_lines()
+        canvas.blit(self.ax.bbox)
+
+    def _on_full_draw(self, _event) -> None:
+        """After any full draw (resize, zoom, new limits): keep the background, add the lines."""
+        self.full_draws += 1
+        if self.train_line.get_animated():
+            self._background = self.embedded.canvas.copy_from_bbox(self.ax.bbox)
+            self._draw_lines()
+        else:
+            self._background = None
+
+    def _draw_lines(self) -> None:
+        self.ax.draw_artist(self.train_line)
+        self.ax.draw_artist(self.val_line)
 
     def set_log_scale(self, on: bool) -> None:
         self._log = bool(on)
         self.ax.set_yscale("log" if on else "linear")
+        self.ax.set_ylim(*((0.01, 1.0) if self._log else (0.0, 1.0)))
         self._rescale()
         self.embedded.draw_idle()
 
-    def _rescale(self) -> None:
+    def _rescale(self) -> bool:
+        """Fit the axes to the points; True if the limits changed. The limits move in
+        coarse steps so that a run needs only a few full redraws."""
         if self._top <= 0:
-            return
-        if self._log:
-            bottom = max(self._bottom, 1e-6) / 1.5
-            self.ax.set_ylim(bottom, max(self._top * 1.5, bottom * 10))
+            return False
+        low, high = self.ax.get_ylim()
+        if self._log:  # whole decades, only ever widened during a run
+            ylim = (min(low, 10 ** np.floor(np.log10(max(self._bottom, 1e-6)))),
+                    max(high, 10 ** np.ceil(np.log10(self._top))))
         else:
-            self.ax.set_ylim(0, self._top * 1.08)
-        self.ax.set_xlim(0, max(self.iterations, self._x[-1] if self._x else 1))
+            ylim = (0.0, max(high, np.ceil(self._top * 1.05 * 10) / 10))
+        xlim = (0.0, float(max(self.iterations, self._x[-1] if self._x else 1)))
+        changed = ylim != tuple(self.ax.get_ylim()) or xlim != tuple(self.ax.get_xlim())
+        if changed:
+            self.ax.set_ylim(*ylim)
+            self.ax.set_xlim(*xlim)
+        return changed
 
     @property
     def n_points(self) -> int:
-        """Points drawn so far on the training line (what a user sees grow)."""
+        """Points on the training line so far (what a user sees grow)."""
         return len(self.train_line.get_xdata())
-
-

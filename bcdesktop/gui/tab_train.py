@@ -162,6 +162,8 @@ class TrainTab(ttk.Frame):
         self.run_message.pack(side="top", anchor="w")
         self.run_message.bind("<Configure>", lambda e: self.run_message.configure(wraplength=max(300, e.width)))
         self.plot_frame.pack(side="top", fill="both", expand=True)
+        # matplotlib loads when the tab is first shown, so Start reacts at once.
+        self.plot_area.bind("<Map>", lambda _e: self.after_idle(self.ensure_plot), add="+")
 
     def _build_results(self, parent) -> None:
         self.results = ttk.Notebook(parent)
@@ -203,7 +205,7 @@ class TrainTab(ttk.Frame):
             return
         from bcdesktop.gui.plots import EmbeddedFigure, LossPlot
 
-        embedded = EmbeddedFigure(self.plot_area, figsize=(6.0, 3.2), toolbar=True)
+        embedded = EmbeddedFigure(self.plot_area, figsize=(6.0, 3.2), toolbar=True, layout=None)
         self.loss_plot = LossPlot(embedded)
         if self.log_var.get():
             self.loss_plot.set_log_scale(True)
