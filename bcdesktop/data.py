@@ -390,15 +390,24 @@ def _detect_encoding(path: Path, head: bytes) -> tuple[str, bytes]:
     return "latin-1", bom
 
 
+def _split_line(text: str, delimiter: str) -> list[str]:
+    try:
+        return next(csv.reader([text], delimiter=delimiter), [])
+    except csv.Error:  # e.g. a field over csv's size limit: one field, rejected by its count
+        return [text]
+
+
 def _split_record(raw: bytes, layout: CsvLayout) -> list[str]:
-    text = raw.decode(layout.encoding, errors="replace")
-    return next(csv.reader([text], delimiter=layout.delimiter), [])
+    return _split_line(raw.decode(layout.encoding, errors="replace"), layout.delimiter)
 
 
 def _sniff_delimiter(rows_text: list[str]) -> str:
     best, best_score = ",", (-1, -1)
     for d in _DELIMITERS:
-        counts = [len(r) for r in csv.reader(rows_text, delimiter=d)]
+        try:
+            counts = [len(r) for r in csv.reader(rows_text, delimiter=d)]
+        except csv.Error:  # e.g. a whole line over csv's field limit: not this delimiter
+            continue
         if not counts:
             continue
         mode = max(set(counts), key=counts.count)
@@ -521,7 +530,10 @@ def sniff_layout(path: str | os.PathLike) -> CsvLayout:
         raise UserError(f"{path} is empty. " + _LOADING_HINT)
     sample = [ln for _, ln in numbered[:200]]
     delimiter = _sniff_delimiter(sample)
-    rows = list(csv.reader(sample, delimiter=delimiter))
+    try:
+        rows = list(csv.reader(sample, delimiter=delimiter))
+    except csv.Error:  # one bad line (e.g. a huge cell) must not hide the others
+        rows = [_split_line(ln, delimiter) for ln in sample]
     newline = "\r\n" if "\r\n" in text[: text.find("\n") + 1] else "\n"
 
     first = rows[0]

@@ -252,3 +252,24 @@ def test_every_cell_quoted(tmp_path):
     assert [r.reason for r in ds.rejected] == [
         "Bare Nuclei is missing",
         "Clump Thickness '1,5' is not a whole number; Class '\"2\"' is not benign/malignant (2/4, 0/1)"]
+
+
+def test_a_huge_cell_rejects_only_its_row(tmp_path):
+    path = tmp_path / "bigcell.csv"
+    path.write_text("1,5,1,1,1,2,1,3,1,1,2\n2," + "x" * 200_000 + ",1,1,1,2,1,3,1,1,2\n"
+                    "3,5,1,1,1,2,1,3,1,1,4\n")
+    ds = load_csv(path)
+    assert (ds.n_read, ds.n_usable) == (3, 2)
+    assert ds.rejected[0].line == 2 and ds.rejected[0].column == "Clump Thickness"
+    assert len(ds.rejected[0].reason) < 200  # the cell is quoted shortened, not echoed whole
+
+
+@pytest.mark.parametrize("text, words", [
+    ("x" * 500_000 + "\n", "not a table"),  # one enormous line
+    ("id," + ",".join(f"c{i}" for i in range(50_000)) + "\n1,2\n", "names none of the nine"),
+])
+def test_hostile_shapes_get_a_user_error(tmp_path, text, words):
+    path = tmp_path / "hostile.csv"
+    path.write_text(text)
+    with pytest.raises(UserError, match=words):
+        load_csv(path)
