@@ -44,6 +44,7 @@ FORMAT_NAME = "bcdesktop-model"
 FORMAT_VERSION = 1
 EVAL_KINDS = ("validation", "out-of-fold")
 _FIX = "Choose a model file saved by bcdesktop, or train a new model."
+MAX_MODEL_BYTES = 64 * 1024 * 1024  # far above any real model (a 9-15-1 network is ~7 kB)
 
 
 def _features() -> tuple[str, ...]:
@@ -264,6 +265,10 @@ def _read(path: Path) -> tuple[dict[str, np.ndarray], dict]:
     if path.is_dir():
         raise _bad(path, "it is a folder, not a file", "Choose the .npz file inside it.")
     try:
+        size = path.stat().st_size
+        if size > MAX_MODEL_BYTES:
+            raise _bad(path, f"at {size / 1e6:.0f} MB it is far too large to be a bcdesktop "
+                       "model (they are a few kB)")
         with open(path, "rb") as fh:
             raw = fh.read()
     except OSError as exc:
@@ -275,7 +280,13 @@ def _read(path: Path) -> tuple[dict[str, np.ndarray], dict]:
         raise _bad(path, "it is not a bcdesktop model (not an .npz archive)")
     try:
         with np.load(io.BytesIO(raw), allow_pickle=False) as npz:
+            unpacked = sum(info.file_size for info in npz.zip.infolist())
+            if unpacked > MAX_MODEL_BYTES:  # a small archive that unpacks to gigabytes
+                raise _bad(path, f"it would unpack to {unpacked / 1e6:.0f} MB, far more than "
+                           "any bcdesktop model")
             arrays = {name: npz[name] for name in npz.files}
+    except UserError:
+        raise
     except ValueError as exc:
         if "allow_pickle" in str(exc):
             raise _bad(path, "it holds Python objects (pickled data), which bcdesktop never "

@@ -336,3 +336,20 @@ def test_loading_imports_neither_pandas_nor_sklearn(saved):
             "print(sorted(m for m in ('pandas', 'sklearn', 'matplotlib') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_oversized_file_is_refused_without_reading_it(tmp_path, monkeypatch):
+    monkeypatch.setattr(persistence, "MAX_MODEL_BYTES", 1000)
+    path = tmp_path / "big.npz"
+    path.write_bytes(b"PK\x03\x04" + b"\0" * 5000)
+    with pytest.raises(UserError, match="far too large"):
+        load_model(path)
+
+
+def test_zip_bomb_is_refused_before_unpacking(tmp_path):
+    path = tmp_path / "bomb.npz"
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("W1.npy", b"\0" * (persistence.MAX_MODEL_BYTES + 1))
+    assert path.stat().st_size < 1_000_000
+    with pytest.raises(UserError, match="unpack"):
+        load_model(path)
