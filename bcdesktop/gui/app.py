@@ -329,19 +329,21 @@ class App:
             root.bind(f"<Alt-Key-{i}>", lambda _e, k=key: self.select_tab(k))
 
     def _restore_geometry(self) -> None:
-        geometry = self.settings.get("geometry")
-        width, height = 1180, 800
+        """The remembered window size, else 1180x800 at 100% scaling (larger on a
+        high-dpi display), never more than the screen."""
+        scale = max(1.0, self.root.winfo_fpixels("1i") / 96)
+        width, height = round(1180 * scale), round(800 * scale)
         sw, sh = self.root.winfo_screenwidth(), self.root.winfo_screenheight()
+        geometry = self.settings.get("geometry")
         if isinstance(geometry, str):
             try:
-                size = geometry.split("+")[0]
-                w, h = (int(v) for v in size.split("x"))
+                w, h = (int(v) for v in geometry.split("+")[0].split("x"))
                 if 400 <= w <= sw and 300 <= h <= sh:
                     width, height = w, h
             except ValueError:
                 pass
         self.root.geometry(f"{min(width, sw)}x{min(height, sh - 40)}")
-        self.root.minsize(760, 520)
+        self.root.minsize(min(round(760 * scale), sw), min(round(520 * scale), sh - 40))
 
     # ----------------------------------------------------------------- shared state
     def set_dataset(self, dataset) -> None:
@@ -613,11 +615,13 @@ class App:
         self.dialogs.info("Data source and licence", text)
 
     def change_text_scale(self, factor: float | None) -> None:
-        """Multiply the text size by ``factor`` (None: back to 100%)."""
+        """Multiply the text size by ``factor`` (None: back to 100%); fires ``<<TextScaleChanged>>``."""
         scale = 1.0 if factor is None else widgets.text_scale(self.root) * factor
         widgets.set_text_scale(self.root, scale)
+        widgets.rescale_widgets(self.root)
         self.settings.set("text_scale", round(widgets.text_scale(self.root), 3))
         self.set_status_message(f"Text size {widgets.text_scale(self.root):.0%}")
+        self.root.event_generate("<<TextScaleChanged>>")
 
     # ----------------------------------------------------------------- start and close
     def start(self, data: str | os.PathLike | None = None, model: str | os.PathLike | None = None,

@@ -2,8 +2,6 @@
 
 matplotlib takes about half a second to import, so nothing here imports it at module
 level: a figure is built the first time it is needed, after the window is up.
-Figures use the display's dots per inch (Tk's scaling), so their text is as large as
-the window's at 100-200% scaling.
 """
 
 from __future__ import annotations
@@ -20,11 +18,6 @@ from bcdesktop.gui.widgets import CLASS_COLORS, CLASS_NAMES, TRAIN_LINE, VALIDAT
 # triples the drawing time of the 3x3 grid.)
 EDGES = ("none", "black")
 HATCHES = (None, "///")  # benign, malignant: for pictures with few bars, where hatching is cheap
-
-
-def figure_dpi(widget: tk.Misc) -> float:
-    """Pixels per inch of the display the widget is on (96 at 100%, 192 at 200%)."""
-    return float(widget.winfo_fpixels("1i"))
 
 
 class EmbeddedFigure:
@@ -48,7 +41,10 @@ class EmbeddedFigure:
         from matplotlib.backends.backend_tkagg import FigureCanvasTkAgg, NavigationToolbar2Tk
         from matplotlib.figure import Figure
 
-        self.figure = Figure(figsize=figsize, dpi=figure_dpi(parent), layout=layout)
+        # 96 dpi at 100%: matplotlib's Tk canvas multiplies by the display's scaling
+        # itself (its "device pixel ratio" follows ``tk scaling``), so text in the
+        # figure grows with the window's at 150% or 200%.
+        self.figure = Figure(figsize=figsize, dpi=96, layout=layout)
         self.canvas = FigureCanvasTkAgg(self.figure, master=parent)
         self.toolbar = None
         if toolbar:
@@ -160,7 +156,7 @@ class LossPlot:
         # Fixed margins rather than a layout engine: this figure is redrawn while
         # training, and every millisecond of drawing is taken from the window and
         # from the training thread.
-        embedded.figure.subplots_adjust(left=0.12, right=0.98, bottom=0.15, top=0.97)
+        embedded.figure.subplots_adjust(left=0.12, right=0.96, bottom=0.15, top=0.97)
         self.ax = embedded.figure.add_subplot()
         (self.train_line,) = self.ax.plot([], [], color=TRAIN_LINE, linewidth=1.8, label="training loss")
         (self.val_line,) = self.ax.plot([], [], color=VALIDATION_LINE, linewidth=1.8, linestyle="--",

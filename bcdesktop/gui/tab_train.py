@@ -137,6 +137,12 @@ class TrainTab(ttk.Frame):
         self.cv_button = ttk.Button(cv, text="Cross-validate", command=self.cross_validate)
         self.cv_button.grid(row=2, column=0, columnspan=3, sticky="w", pady=(6, 0))
         self.cv_button.bind("<Return>", lambda _e: self.cv_button.invoke())
+        ttk.Label(parent, style="Small.TLabel", wraplength=widgets.chars_width(self, 62),
+                  text="Validation rows are never used to fit the network; they measure how it does on "
+                       "cases it has not seen. With early stopping, a further fifth of the training rows "
+                       "decides when to stop. The threshold turns probabilities into calls for the "
+                       "figures shown here and is saved with the model.").pack(side="top", anchor="w",
+                                                                                pady=(10, 0))
 
     def _build_plot(self, parent) -> None:
         self.plot_frame = ttk.LabelFrame(parent, text="Loss while training", padding=4)

@@ -21,6 +21,7 @@ TRAIN_LINE = "#0072B2"
 VALIDATION_LINE = "#D55E00"  # vermillion, drawn dashed
 ERROR_TEXT = "#B00020"
 MUTED_TEXT = "#555555"
+PROGRESS = "#4a6984"  # neutral slate blue, not a class colour
 
 CLASS_NAMES = ("benign", "malignant")
 CLASS_COLORS = (BENIGN, MALIGNANT)
@@ -59,6 +60,7 @@ def setup_styles(root: tk.Misc, text_scale: float = 1.0) -> None:
     style.configure("Benign.TLabel", foreground=BENIGN, font="BcBold")
     style.configure("Malignant.TLabel", foreground=MALIGNANT_TEXT, font="BcBold")
     style.configure("Status.TLabel", padding=(6, 2))
+    style.configure("Horizontal.TProgressbar", background=PROGRESS)  # clam's default bar is trough-grey
     _configure_row_height(root)
 
 
@@ -88,15 +90,37 @@ def chars_width(widget: tk.Misc, n: int) -> int:
     return tkfont.nametofont("TkDefaultFont", root=widget).measure("0") * n
 
 
+def size_factor(widget: tk.Misc) -> float:
+    """How much larger text is than at 100% (display scaling times the View menu's
+    text size): the default font's digit width over its 8 pixels at 96 dpi."""
+    return chars_width(widget, 1) / 8
+
+
 def text_scale(root: tk.Misc) -> float:
     return getattr(root, "_bc_text_scale", 1.0)
 
 
+def rescale_widgets(widget: tk.Misc) -> None:
+    """After a text-size change: widen table columns and wrap widths of ``widget``'s tree."""
+    if isinstance(widget, ScrolledTree):
+        widget.apply_text_scale()
+    chars = getattr(widget, "_bc_wrap_chars", None)
+    if chars:
+        widget.configure(wraplength=chars_width(widget, chars))
+    for child in widget.winfo_children():
+        rescale_widgets(child)
+
+
 def _configure_row_height(root: tk.Misc) -> None:
+    """Sizes ttk does not derive from the font: table rows, check boxes, arrows."""
     linespace = tkfont.nametofont("TkDefaultFont", root=root).metrics("linespace")
     style = ttk.Style(root)
     style.configure("Treeview", rowheight=linespace + 6)
     style.configure("Treeview.Heading", font="BcBold")
+    style.configure("TCheckbutton", indicatorsize=max(10, round(linespace * 0.65)))
+    style.configure("TRadiobutton", indicatorsize=max(10, round(linespace * 0.65)))
+    for name in ("TCombobox", "TSpinbox", "Vertical.TScrollbar", "Horizontal.TScrollbar"):
+        style.configure(name, arrowsize=max(12, round(linespace * 0.8)))
 
 
 class Field:
@@ -136,6 +160,7 @@ class Field:
             self.input = ttk.Entry(parent, textvariable=self.var, width=width)
         self.input.grid(row=row, column=1, sticky="w", pady=2)
         self.message = ttk.Label(parent, text=self.hint, style="Muted.TLabel", wraplength=chars_width(parent, 24))
+        self.message._bc_wrap_chars = 24  # see rescale_widgets
         self.message.grid(row=row, column=2, sticky="w", padx=(8, 0), pady=2)
         self.var.trace_add("write", lambda *_: self.validate())
         self.validate()
@@ -212,11 +237,12 @@ class ScrolledTree(ttk.Frame):
         super().__init__(parent)
         ids = [c[0] for c in columns]
         self.tree = ttk.Treeview(self, columns=ids, show="headings", height=height, selectmode="browse")
-        scale = text_scale(self)
+        self._base_widths = {cid: width for cid, _h, width, _a in columns}
         stretch_id = ids[stretch]
         for cid, heading, width, anchor in columns:
             self.tree.heading(cid, text=heading, anchor=anchor)
-            self.tree.column(cid, width=round(width * scale), minwidth=30, anchor=anchor, stretch=cid == stretch_id)
+            self.tree.column(cid, minwidth=30, anchor=anchor, stretch=cid == stretch_id)
+        self.apply_text_scale()
         yscroll = ttk.Scrollbar(self, orient="vertical", command=self.tree.yview)
         xscroll = ttk.Scrollbar(self, orient="horizontal", command=self.tree.xview)
         self.tree.configure(yscrollcommand=yscroll.set, xscrollcommand=xscroll.set)
@@ -225,6 +251,12 @@ class ScrolledTree(ttk.Frame):
         xscroll.grid(row=1, column=0, sticky="ew")
         self.rowconfigure(0, weight=1)
         self.columnconfigure(0, weight=1)
+
+    def apply_text_scale(self) -> None:
+        """Set the column widths for the current text size (display scaling included)."""
+        scale = size_factor(self)
+        for cid, width in self._base_widths.items():
+            self.tree.column(cid, width=round(width * scale))
 
     def replace_rows(self, rows) -> None:
         """Show ``rows`` (sequences of cell values) instead of the current ones."""

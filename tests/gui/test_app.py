@@ -153,3 +153,69 @@ def test_help_menu_and_export(app, dialogs, tmp_path):
     dialogs.answer_save(txt)
     app.export_results()
     assert DISCLAIMER in txt.read_text()
+
+
+def test_open_and_save_model_through_the_file_menu(app, dialogs, tmp_path):
+    if app.model is None:
+        pytest.skip("no default model shipped yet")
+    app.set_threshold(0.35)
+    target = tmp_path / "copy.npz"
+    dialogs.answer_save(target)
+    app.menus["file"].invoke("Save model\u2026")
+    from bcdesktop import persistence
+    saved = persistence.load_model(target)
+    assert saved.model_id == app.model.model_id and saved.threshold == pytest.approx(0.35)
+
+    app.set_threshold(0.5)
+    dialogs.answer_open(target)
+    app.menus["file"].invoke("Open model\u2026")
+    assert app.threshold == pytest.approx(0.35)  # the threshold is saved with the model
+    assert f"Model: {saved.model_id} (copy.npz)" in app.status.text()
+
+    broken = tmp_path / "broken.npz"
+    broken.write_bytes(b"not a model")
+    dialogs.answer_open(broken)
+    app.open_model()
+    assert dialogs.last_message[0] == "error" and "broken.npz" in dialogs.last_message[2]
+    assert app.model.model_id == saved.model_id
+
+
+def test_text_size_follows_ctrl_plus_and_minus(app, root):
+    import tkinter.font as tkfont
+
+    seen = []
+    root.bind("<<TextScaleChanged>>", lambda e: seen.append(True), add="+")
+    base = tkfont.nametofont("TkDefaultFont", root=root).cget("size")
+    tree = app.tabs["data"].rejected.tree
+    width = tree.column("reason", "width")
+    root.focus_force()
+    root.update()
+    root.event_generate("<Control-plus>")
+    root.event_generate("<Control-plus>")
+    bigger = tkfont.nametofont("TkDefaultFont", root=root).cget("size")
+    assert abs(bigger) > abs(base) and seen == [True, True]
+    assert tree.column("reason", "width") > width
+    assert "Text size 132%" in app.status.text()
+    root.event_generate("<Control-Key-0>")
+    assert tkfont.nametofont("TkDefaultFont", root=root).cget("size") == base
+
+
+def test_self_test_from_the_command_line(display, home, tmp_path):
+    """What the frozen executable's smoke test runs: open, predict, print JSON, close."""
+    import os
+    import subprocess
+    import sys
+
+    from bcdesktop import resources
+    if not resources.default_model_path().exists():
+        pytest.skip("no default model shipped yet")
+    ready = tmp_path / "ready"
+    started = time.time()
+    proc = subprocess.run([sys.executable, "-m", "bcdesktop", "gui", "--self-test", "--ready-file", str(ready)],
+                          capture_output=True, text=True, timeout=120,
+                          env=dict(os.environ, DISPLAY=display, BCDESKTOP_HOME=str(home)))
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert result["self_test"] == "ok" and result["prediction"] == "malignant"
+    assert 0.5 < result["probability"] <= 1.0
+    assert started < float(ready.read_text()) < time.time()
