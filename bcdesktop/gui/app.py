@@ -278,9 +278,10 @@ class App:
                   "batch": "Batch"}
         classes = {"data": DataTab, "train": TrainTab, "patient": PatientTab, "threshold": ThresholdTab,
                    "batch": BatchTab}
-        for i, key in enumerate(TAB_ORDER):
+        underline = {"threshold": 1}  # Alt+H, since Alt+T is Train
+        for key in TAB_ORDER:
             tab = classes[key](self.notebook, self)
-            self.notebook.add(tab, text=titles[key], underline=0, padding=6)
+            self.notebook.add(tab, text=titles[key], underline=underline.get(key, 0), padding=6)
             self.tabs[key] = tab
 
     def _build_menu(self) -> None:

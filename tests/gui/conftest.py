@@ -15,8 +15,6 @@
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
 import time
 import tkinter as tk
 
@@ -24,48 +22,18 @@ import pytest
 
 from bcdesktop.errors import Cancelled, UserError
 
-pytestmark = pytest.mark.gui
-
-
-def _start_xvfb():
-    if shutil.which("Xvfb") is None:
-        pytest.skip("no DISPLAY and no Xvfb: install xvfb to run the GUI tests")
-    read_fd, write_fd = os.pipe()
-    proc = subprocess.Popen(["Xvfb", "-displayfd", str(write_fd), "-screen", "0", "1280x1024x24", "-dpi", "96",
-                             "-nolisten", "tcp", "-noreset"], pass_fds=(write_fd,),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    os.close(write_fd)
-    number = b""
-    deadline = time.monotonic() + 10
-    with os.fdopen(read_fd, "rb") as pipe:
-        while not number.endswith(b"\n") and time.monotonic() < deadline:
-            chunk = pipe.read(1)
-            if not chunk:
-                break
-            number += chunk
-    if not number.strip():
-        proc.kill()
-        raise RuntimeError("Xvfb did not start")
-    return proc, f":{number.decode().strip()}"
-
 
 @pytest.fixture(scope="session", autouse=True)
 def display():
-    """The X display the tests use (started here when there is none)."""
-    if os.environ.get("DISPLAY"):
-        yield os.environ["DISPLAY"]
-        return
-    proc, name = _start_xvfb()
-    os.environ["DISPLAY"] = name
-    try:
+    """The X display the tests use (a private Xvfb when there is no DISPLAY)."""
+    import shutil
+
+    from bcdesktop.gui.screenshots import virtual_display
+
+    if not os.environ.get("DISPLAY") and shutil.which("Xvfb") is None:
+        pytest.skip("no DISPLAY and no Xvfb: install xvfb to run the GUI tests")
+    with virtual_display() as name:
         yield name
-    finally:
-        del os.environ["DISPLAY"]
-        proc.terminate()
-        try:
-            proc.wait(5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 @pytest.fixture(autouse=True)
