@@ -496,7 +496,7 @@ class App:
             if self.model is None:
                 self.report_exception(UserError("There is no model to save yet. Train one in the Train tab first."))
                 return
-            bundle = self.bundle_with_threshold(self.model)
+            bundle = self.model.with_threshold(self.threshold)  # the threshold is saved with the model
         path = self.dialogs.ask_save_file("Save model", MODEL_FILETYPES, self.folder("model"),
                                           f"model-{bundle.model_id}.npz", ".npz")
         if not path:
@@ -510,15 +510,6 @@ class App:
             return
         self.remember_folder("model", Path(path).parent)
         self.set_status_message(f"Saved model to {path}.")
-
-    def bundle_with_threshold(self, bundle):
-        """``bundle`` with the current threshold (the threshold is saved with the model)."""
-        if bundle is self.model and getattr(bundle, "threshold", None) != self.threshold:
-            import dataclasses
-            if dataclasses.is_dataclass(bundle):
-                return dataclasses.replace(bundle, threshold=self.threshold)
-            bundle.threshold = self.threshold
-        return bundle
 
     def export_results(self) -> None:
         """File > Export results: the active model's metrics and every tab's published

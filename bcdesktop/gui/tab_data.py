@@ -8,7 +8,6 @@ cannot be used shows its message and the previous data stay loaded.
 
 from __future__ import annotations
 
-import tkinter as tk
 from pathlib import Path
 from tkinter import ttk
 

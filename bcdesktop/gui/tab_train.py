@@ -17,14 +17,15 @@ from tkinter import ttk
 from bcdesktop.errors import Cancelled, TrainingDiverged, UserError
 from bcdesktop.gui import widgets
 from bcdesktop.gui.widgets import Field, float_check, int_check
+from bcdesktop.model import INITS
+from bcdesktop.training import OPTIMIZERS, SCHEDULES, TrainConfig
 
-OPTIMIZERS = ("adam", "momentum", "gd")
-SCHEDULES = ("constant", "exponential", "step", "cosine", "onecycle")
-INITS = ("he", "xavier", "article")
 SPLITS = ("stratified random", "first N rows")
-DEFAULTS = {"hidden": "15", "lr": "0.01", "iterations": "1000", "optimizer": "adam", "schedule": "constant",
-            "init": "he", "l2": "0", "patience": "0", "seed": "0", "split": "stratified random",
-            "val_fraction": "0.2", "train_rows": "500", "threshold": "0.5", "folds": "10", "repeats": "5"}
+_CORE = TrainConfig()  # the core's defaults, which the CLI uses too
+DEFAULTS = {"hidden": ", ".join(map(str, _CORE.hidden)), "lr": f"{_CORE.lr:g}", "iterations": str(_CORE.iterations),
+            "optimizer": _CORE.optimizer, "schedule": _CORE.schedule, "init": _CORE.init, "l2": f"{_CORE.l2:g}",
+            "patience": str(_CORE.patience), "seed": str(_CORE.seed), "split": SPLITS[0], "val_fraction": "0.2",
+            "train_rows": "500", "threshold": "0.5", "folds": "10", "repeats": "5"}
 MAX_POINTS = 500  # loss-curve points per run (log_every is chosen to give about this many)
 
 
@@ -35,8 +36,10 @@ def hidden_check(text: str):
         return None, "enter a layer size such as 15 (or 16, 8)"
     sizes = []
     for part in parts:
+        if not part:
+            return None, "remove the empty size between the commas"
         if not part.isdigit():
-            return None, f"{part or 'an empty size'!r} is not a whole number" if part else "remove the empty size"
+            return None, f"{part!r} is not a whole number"
         size = int(part)
         if not 1 <= size <= 512:
             return None, "each layer needs 1 to 512 units"
@@ -256,8 +259,6 @@ class TrainTab(ttk.Frame):
             self.run_message.configure(text="\u26a0 Fix the settings marked in red first.")
             bad[0].input.focus_set()
             return None
-        from bcdesktop.training import TrainConfig
-
         iterations = values["iterations"]
         try:
             config = TrainConfig(hidden=values["hidden"], init=values["init"], optimizer=values["optimizer"],
