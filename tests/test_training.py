@@ -177,7 +177,7 @@ def test_config_round_trip_and_defaults():
     config = TrainConfig()
     assert (config.hidden, config.init, config.optimizer, config.lr, config.iterations,
             config.schedule, config.l2, config.patience, config.seed, config.log_every) == (
-        (15,), "he", "adam", 0.01, 1000, "constant", 0.0, 0, 0, 500)
+        (15,), "he", "adam", 0.002, 1000, "constant", 0.0, 0, 0, 500)
     custom = TrainConfig(hidden=[16, 8], optimizer="momentum", schedule="cosine", l2=1e-3)
     d = custom.to_dict()
     assert d["hidden"] == [16, 8]
