@@ -6,6 +6,8 @@ level: a figure is built the first time it is needed, after the window is up.
 
 from __future__ import annotations
 
+import importlib
+import sys
 import time
 import tkinter as tk
 
@@ -18,6 +20,29 @@ from bcdesktop.gui.widgets import CLASS_COLORS, CLASS_NAMES, TRAIN_LINE, VALIDAT
 # triples the drawing time of the 3x3 grid.)
 EDGES = ("none", "black")
 HATCHES = (None, "///")  # benign, malignant: for pictures with few bars, where hatching is cheap
+
+
+_MATPLOTLIB_MODULES = ("matplotlib.figure", "matplotlib.backends.backend_tkagg")
+
+
+def when_matplotlib_loaded(app, then) -> None:
+    """Call ``then()`` on the Tk loop once matplotlib is imported, importing it in a
+    worker thread if need be (the import takes about half a second)."""
+    if all(name in sys.modules for name in _MATPLOTLIB_MODULES):
+        then()
+        return
+
+    def load(report, cancel):
+        for name in _MATPLOTLIB_MODULES:
+            importlib.import_module(name)
+
+    def done(ok, error):
+        if ok:
+            then()
+        else:
+            app.report_exception(error)
+
+    app.run_in_thread(load, done, name="load-matplotlib")
 
 
 class EmbeddedFigure:

@@ -184,10 +184,11 @@ class DataTab(ttk.Frame):
         self._schedule_histograms()
 
     def _schedule_histograms(self) -> None:
-        # Drawn after the tables are on screen (and only while visible): matplotlib's
-        # first import and a 3x3 grid of bars take a few tenths of a second.
+        # Drawn after the tables are on screen, and only while visible; matplotlib is
+        # imported in the background first (half a second the window need not freeze).
         if self.app.dataset is not None and self._plotted is not self.app.dataset and self.winfo_ismapped():
-            self.after(30, self.draw_histograms)
+            from bcdesktop.gui.plots import when_matplotlib_loaded
+            when_matplotlib_loaded(self.app, lambda: self.after(30, self.draw_histograms))
 
     def draw_histograms(self) -> None:
         """Draw the per-feature histograms of the current data (once per data set)."""
