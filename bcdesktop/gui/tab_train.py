@@ -171,8 +171,9 @@ class TrainTab(ttk.Frame):
         self.run_message.pack(side="top", anchor="w")
         self.run_message.bind("<Configure>", lambda e: self.run_message.configure(wraplength=max(300, e.width)))
         self.plot_frame.pack(side="top", fill="both", expand=True)
-        # matplotlib loads when the tab is first shown, so Start reacts at once.
-        self.plot_area.bind("<Map>", lambda _e: self.after_idle(self.ensure_plot), add="+")
+        # The plot is built when the tab is first shown (matplotlib imported in the
+        # background if need be), so Start reacts at once.
+        self.plot_area.bind("<Map>", lambda _e: self._prepare_plot(), add="+")
 
     def _build_results(self, parent) -> None:
         self.results = ttk.Notebook(parent)
@@ -207,6 +208,11 @@ class TrainTab(ttk.Frame):
                                                   ("mean", "Mean \u00b1 SD over fits", 170, "e"),
                                                   ("pooled", "Pooled out-of-fold, 95% CI", 210, "e")), height=5)
         self.cv_table.pack(side="top", fill="both", expand=True, pady=(4, 0))
+
+    def _prepare_plot(self) -> None:
+        if self.loss_plot is None:
+            from bcdesktop.gui.plots import when_matplotlib_loaded
+            when_matplotlib_loaded(self.app, lambda: self.after_idle(self.ensure_plot))
 
     def ensure_plot(self) -> None:
         """Build the loss plot and its toolbar (once; matplotlib loads on first use)."""

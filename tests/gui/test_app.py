@@ -219,3 +219,16 @@ def test_self_test_from_the_command_line(display, home, tmp_path):
     assert result["self_test"] == "ok" and result["prediction"] == "malignant"
     assert 0.5 < result["probability"] <= 1.0
     assert started < float(ready.read_text()) < time.time()
+
+
+def test_keyboard_reaches_every_tab(app, root):
+    root.focus_force()
+    root.update()
+    root.event_generate("<Alt-Key-2>")
+    assert app.notebook.index("current") == 1
+    root.event_generate("<Alt-Key-5>")
+    assert app.notebook.index("current") == 4
+    app.notebook.focus_set()
+    root.update()
+    app.notebook.event_generate("<Control-Tab>")  # ttk's own traversal
+    assert app.notebook.index("current") == 0
