@@ -359,9 +359,18 @@ def cmd_score(args) -> int:
     bar.update(1.0, force=True)
     bar.close()
     print(f"wrote {summary.output}", file=sys.stderr)
+    shown = summary.rejections[:10]
+    if shown:
+        print("rejected rows (kept in the output with the reason in 'status'):", file=sys.stderr)
+        for rejection in shown:
+            print(f"  {rejection}", file=sys.stderr)
+        if summary.rejected > len(shown):
+            print(f"  ... and {summary.rejected - len(shown)} more", file=sys.stderr)
     if summary.metrics is not None:
-        m = summary.metrics
-        print(_format_metrics("labelled rows", m), file=sys.stderr)
+        print(_format_metrics("labelled rows", summary.metrics), file=sys.stderr)
+        if summary.unlabelled:
+            print(f"  ({summary.unlabelled} scored rows had no usable class and are not counted)",
+                  file=sys.stderr)
     print(summary.summary_line(), file=sys.stderr)
     return 0
 
@@ -385,27 +394,48 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ready-file", help="write a timestamp here once the window is ready")
     p.set_defaults(func=cmd_gui)
 
-    p = sub.add_parser("train", parents=[common], help="train a model and save it")
+    from bcdesktop.training import TrainConfig  # NumPy only; for the defaults in --help
+
+    d = TrainConfig()
+    p = sub.add_parser("train", parents=[common], help="train a model and save it",
+                       description="Train the network and save it with its scaler, threshold, "
+                                   "settings and metrics. The scaler and the network see the "
+                                   "training rows only; the validation rows are held out. "
+                                   "The article's setup: --split first --train-rows 500 "
+                                   "--init article --seed 1 --optimizer gd --lr 0.01.")
     p.add_argument("--data", help="training CSV (default: the bundled UCI data set)")
     p.add_argument("--out", default=DEFAULT_MODEL_OUT,
                    help=f"model file to write (default: {DEFAULT_MODEL_OUT}); only an earlier "
                         "model file is ever replaced")
-    p.add_argument("--hidden", type=_hidden, help="hidden layer sizes, e.g. 15 or 15,8")
-    p.add_argument("--lr", type=_float, help="learning rate")
-    p.add_argument("--iterations", type=_positive_int, help="full-batch iterations")
-    p.add_argument("--optimizer", choices=("gd", "momentum", "adam"))
-    p.add_argument("--init", choices=("article", "he", "xavier"))
-    p.add_argument("--schedule", choices=("constant", "exponential", "step", "cosine", "onecycle"))
-    p.add_argument("--l2", type=_float, help="L2 weight decay")
+    p.add_argument("--hidden", type=_hidden,
+                   help=f"hidden layer sizes, e.g. 15 or 15,8 (default {','.join(map(str, d.hidden))})")
+    p.add_argument("--lr", type=_float, help=f"learning rate (default {d.lr:g})")
+    p.add_argument("--iterations", type=_positive_int,
+                   help=f"full-batch iterations (default {d.iterations})")
+    p.add_argument("--optimizer", choices=("gd", "momentum", "adam"),
+                   help=f"gd is the article's plain gradient descent (default {d.optimizer})")
+    p.add_argument("--init", choices=("article", "he", "xavier"),
+                   help=f"weight initialisation (default {d.init})")
+    p.add_argument("--schedule", choices=("constant", "exponential", "step", "cosine", "onecycle"),
+                   help=f"learning-rate schedule (default {d.schedule})")
+    p.add_argument("--l2", type=_float, help=f"L2 weight decay (default {d.l2:g})")
     p.add_argument("--patience", type=_non_negative_int,
-                   help="early stopping: iterations without validation improvement (0 = off)")
-    p.add_argument("--seed", type=_non_negative_int)
-    p.add_argument("--split", choices=("stratified", "first"), default="stratified")
-    p.add_argument("--val-fraction", type=_float, default=0.2)
+                   help="early stopping: iterations without a lower loss on an early-stopping "
+                        "split carved from the training rows (never the validation rows); "
+                        f"0 = off (default {d.patience})")
+    p.add_argument("--seed", type=_non_negative_int,
+                   help=f"seed of the split and the initialisation (default {d.seed})")
+    p.add_argument("--split", choices=("stratified", "first"), default="stratified",
+                   help="stratified random split, or the first --train-rows rows train "
+                        "(default stratified)")
+    p.add_argument("--val-fraction", type=_float, default=0.2,
+                   help="with --split stratified: the held-out fraction (default 0.2)")
     p.add_argument("--train-rows", type=_positive_int, default=500,
-                   help="with --split first: how many leading rows train")
-    p.add_argument("--threshold", type=_threshold, default=0.5)
-    p.add_argument("--log-every", type=_positive_int)
+                   help="with --split first: how many leading rows train (default 500)")
+    p.add_argument("--threshold", type=_threshold, default=0.5,
+                   help="probability at or above which a case is called malignant (default 0.5)")
+    p.add_argument("--log-every", type=_positive_int,
+                   help=f"print the loss every N iterations (default {d.log_every})")
     p.add_argument("--json", action="store_true", help="print one JSON object and nothing else")
     p.set_defaults(func=cmd_train)
 
