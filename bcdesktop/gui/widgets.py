@@ -26,12 +26,12 @@ PROGRESS = "#4a6984"  # neutral slate blue, not a class colour
 CLASS_NAMES = ("benign", "malignant")
 CLASS_COLORS = (BENIGN, MALIGNANT)
 
-# Named fonts created by setup_styles, as (name, base font, size factor, weight).
+# Named fonts created by setup_styles, as (name, size relative to TkDefaultFont, weight).
 _FONTS = (
-    ("BcTitle", "TkDefaultFont", 1.35, "bold"),
-    ("BcBig", "TkDefaultFont", 2.2, "bold"),
-    ("BcBold", "TkDefaultFont", 1.0, "bold"),
-    ("BcSmall", "TkDefaultFont", 0.85, "normal"),
+    ("BcTitle", 1.35, "bold"),
+    ("BcBig", 2.2, "bold"),
+    ("BcBold", 1.0, "bold"),
+    ("BcSmall", 0.85, "normal"),
 )
 _SCALED_TK_FONTS = ("TkDefaultFont", "TkTextFont", "TkFixedFont", "TkMenuFont", "TkHeadingFont",
                     "TkCaptionFont", "TkSmallCaptionFont", "TkIconFont", "TkTooltipFont")
@@ -47,10 +47,10 @@ def setup_styles(root: tk.Misc, text_scale: float = 1.0) -> None:
             except tk.TclError:
                 continue
             root._bc_base_sizes[name] = size
-    set_text_scale(root, text_scale)
     style = ttk.Style(root)
     if "clam" in style.theme_names() and style.theme_use() == "default":
         style.theme_use("clam")  # the X11 default theme looks dated; clam is built in
+    set_text_scale(root, text_scale)
     style.configure("Error.TLabel", foreground=ERROR_TEXT)
     style.configure("Muted.TLabel", foreground=MUTED_TEXT)
     style.configure("Small.TLabel", font="BcSmall", foreground=MUTED_TEXT)
@@ -61,7 +61,6 @@ def setup_styles(root: tk.Misc, text_scale: float = 1.0) -> None:
     style.configure("Malignant.TLabel", foreground=MALIGNANT_TEXT, font="BcBold")
     style.configure("Status.TLabel", padding=(6, 2))
     style.configure("Horizontal.TProgressbar", background=PROGRESS)  # clam's default bar is trough-grey
-    _configure_row_height(root)
 
 
 def set_text_scale(root: tk.Misc, factor: float) -> None:
@@ -75,14 +74,14 @@ def set_text_scale(root: tk.Misc, factor: float) -> None:
     size = default.cget("size")
     family = default.cget("family")
     fonts = root.__dict__.setdefault("_bc_fonts", {})  # a tkinter Font deletes its Tk font when collected
-    for name, _base, mult, weight in _FONTS:
+    for name, mult, weight in _FONTS:
         sign = -1 if size < 0 else 1
         options = dict(family=family, size=sign * max(6, round(abs(size) * mult)), weight=weight)
         if name in fonts:
             fonts[name].configure(**options)
         else:
             fonts[name] = tkfont.Font(root=root, name=name, exists=name in tkfont.names(root), **options)
-    _configure_row_height(root)
+    _configure_sizes(root)
 
 
 def chars_width(widget: tk.Misc, n: int) -> int:
@@ -111,7 +110,7 @@ def rescale_widgets(widget: tk.Misc) -> None:
         rescale_widgets(child)
 
 
-def _configure_row_height(root: tk.Misc) -> None:
+def _configure_sizes(root: tk.Misc) -> None:
     """Sizes ttk does not derive from the font: table rows, check boxes, arrows."""
     linespace = tkfont.nametofont("TkDefaultFont", root=root).metrics("linespace")
     style = ttk.Style(root)
