@@ -124,7 +124,7 @@ class DataTab(ttk.Frame):
             self.cancel_button.pack_forget()
             if ok:
                 self.app.set_dataset(result)
-                self.app.set_status_message(f"Loaded {path.name}: {result.summary()}.")
+                self.app.set_status_message(f"Loaded {path.name}.")
             else:
                 self._show_file_label()
                 if isinstance(result, Cancelled):
