@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 import tkinter as tk
@@ -67,6 +68,24 @@ def test_callback_exception_is_caught_by_the_fixture(root, callback_errors):
     tk.Button(root, command=lambda: 1 / 0).invoke()
     assert [type(e) for e in callback_errors] == [ZeroDivisionError]
     callback_errors.clear()
+
+
+@pytest.mark.skipif(not os.environ.get("BCDESKTOP_PROVE_FIXTURE"), reason="run only by the test below")
+def test_unexpected_callback_exception(app):
+    tk.Button(app.root, command=lambda: {}["missing"]).invoke()  # a bug in a callback, nothing else
+
+
+def test_a_callback_exception_fails_the_test(display):
+    """Run the test above in a child pytest: it must fail, naming the exception."""
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                           f"{__file__}::test_unexpected_callback_exception"],
+                          capture_output=True, text=True, timeout=120,
+                          env=dict(os.environ, DISPLAY=display, BCDESKTOP_PROVE_FIXTURE="1"))
+    assert proc.returncode == 1, proc.stdout
+    assert "exception(s) in Tk callbacks" in proc.stdout and "KeyError: 'missing'" in proc.stdout
 
 
 def test_worker_runs_in_a_thread_and_reports_on_the_tk_loop(app, wait_until):
