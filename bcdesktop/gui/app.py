@@ -235,6 +235,7 @@ class App:
         self.dataset = None
         self.model = None
         self.model_source = ""
+        self._no_model_reason = ""
         self.threshold = 0.5
         self.results: dict[str, list[tuple[str, Any]]] = {}
         self.closed = False
@@ -398,7 +399,8 @@ class App:
             name = Path(ds.path).name if getattr(ds, "path", None) else "(unnamed)"
             self.status.data.configure(text=f"Data: {name} ({ds.n_usable} usable of {ds.n_read})")
         if self.model is None:
-            self.status.model.configure(text="Model: none \u2014 train one in the Train tab")
+            reason = self._no_model_reason or "none"
+            self.status.model.configure(text=f"Model: {reason} \u2014 train one in the Train tab")
         else:
             source = f" ({self.model_source})" if self.model_source else ""
             self.status.model.configure(text=f"Model: {self.model.model_id}{source}")
@@ -635,15 +637,20 @@ class App:
         self.tabs["data"].load(Path(data) if data is not None else resources.bundled_data_path(), done=data_done)
 
     def _load_startup_model(self, model) -> None:
+        """The model asked for (falling back to the default after saying what is wrong),
+        else the shipped default; without one the status bar says so."""
         from bcdesktop import persistence
-        try:
-            if model is not None:
+        if model is not None:
+            try:
                 self.set_model(persistence.load_model(model), source=Path(model).name)
                 return
+            except UserError as exc:
+                self.report_exception(exc)
+        try:
             path = resources.default_model_path()
             if not path.exists():
-                self.set_status_message(f"No default model found ({path.name} is missing); "
-                                        "train one in the Train tab.")
+                self._no_model_reason = f"no default model found ({path.name} is missing)"
+                self.update_status()
                 log.warning("default model missing: %s", path)
                 return
             self.set_model(persistence.load_default_model(), source="default")

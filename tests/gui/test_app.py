@@ -251,3 +251,30 @@ def test_keyboard_reaches_every_tab(app, root):
     root.update()
     app.notebook.event_generate("<Control-Tab>")  # ttk's own traversal
     assert app.notebook.index("current") == 0
+
+
+def test_missing_default_model_is_said_not_fatal(make_app, monkeypatch, tmp_path, wait_until):
+    from bcdesktop import resources
+
+    monkeypatch.setattr(resources, "default_model_path", lambda: tmp_path / "default_model.npz")
+    app = make_app(data=False, model=False)
+    ready = []
+    app.start(on_ready=lambda: ready.append(True))
+    wait_until(lambda: ready)
+    assert app.model is None and app.dataset is not None
+    assert "Model: no default model found (default_model.npz is missing) \u2014 train one in the Train tab" \
+        in app.status.text()
+    assert app.tabs["train"].start_button.instate(["!disabled"])
+
+
+def test_bad_model_on_the_command_line_falls_back_to_the_default(make_app, dialogs, tmp_path, wait_until,
+                                                                 default_model):
+    bad = tmp_path / "bad.npz"
+    bad.write_bytes(b"nonsense")
+    app = make_app(data=False, model=False)
+    ready = []
+    app.start(model=bad, on_ready=lambda: ready.append(True))
+    wait_until(lambda: ready)
+    assert "bad.npz" in dialogs.last_message[2]
+    if default_model is not None:
+        assert app.model.model_id == default_model.model_id and app.model_source == "default"
