@@ -43,6 +43,10 @@ def test_open_file_shows_counts_and_rejected_reasons(app, dialogs, small_csv, wa
     assert "clinic.csv (6 usable of 8)" in app.status.text()
     assert tab.file_label.cget("text") == str(small_csv)
     assert not dialogs.messages  # no popup for a usable file
+    assert app.folder("data") == str(small_csv.parent)  # the next dialog starts there
+    dialogs.answer_open(None)
+    tab.open_dialog()
+    assert dialogs.calls[-1] == ("open", "Open data", str(small_csv.parent))
 
 
 def test_bad_file_shows_its_message_and_keeps_the_data(app, dialogs, tmp_path, wait_until):

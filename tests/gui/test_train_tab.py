@@ -60,6 +60,11 @@ def test_training_grows_the_plot_and_shows_results(tab, app, dialogs, tmp_path, 
     line = tab.loss_plot.train_line
     assert list(line.get_xdata()) == list(range(301))  # every iteration from 0 to 300
     assert len(tab.loss_plot.val_line.get_ydata()) == 301
+    tab.log_check.invoke()
+    assert tab.loss_plot.ax.get_yscale() == "log" and tab.log_var.get()
+    tab.log_check.invoke()
+    assert tab.loss_plot.ax.get_yscale() == "linear"
+    assert tab.loss_plot.embedded.toolbar is not None  # matplotlib's zoom/pan/save toolbar
     assert tab.progress_label.cget("text").startswith("Finished after 300 iterations")
     result = tab.result_label.cget("text")
     outcome = tab.outcome
