@@ -118,7 +118,9 @@ def take(out_dir: Path) -> list[Path]:
     from bcdesktop.gui.app import App, RecordingDialogs
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix="bcdesktop-shots-"))
+    work = Path(tempfile.gettempdir()) / "bcdesktop-screenshots"  # a fixed name: the pictures show it
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir()
     os.environ["BCDESKTOP_HOME"] = str(work / "home")
     root = tk.Tk(className="bcdesktop")
     root.geometry("1180x800+0+0")
