@@ -156,7 +156,7 @@ class ThresholdMetrics:
 
     @property
     def n(self) -> int:
-        return self.tp + self.fp + self.tn + self.fn
+        return self.confusion.n
 
     @property
     def confusion(self) -> Confusion:
@@ -212,10 +212,23 @@ def metrics_at(y, p, threshold: float) -> ThresholdMetrics:
         Cases with ``p >= threshold`` are called malignant.
     """
     c = confusion(y, p, threshold)
-    tp, fp, tn, fn = c.tp, c.fp, c.tn, c.fn
+    return metrics_from_counts(c.tp, c.fp, c.tn, c.fn, threshold)
+
+
+def metrics_from_counts(tp: int, fp: int, tn: int, fn: int, threshold: float) -> ThresholdMetrics:
+    """:func:`metrics_at` from confusion counts (e.g. accumulated chunk by chunk).
+
+    Parameters
+    ----------
+    tp, fp, tn, fn : int
+        True/false positives/negatives, positive = called malignant at ``threshold``.
+    threshold : float
+        The threshold the counts were taken at (recorded on the result).
+    """
+    tp, fp, tn, fn = int(tp), int(fp), int(tn), int(fn)
     return ThresholdMetrics(
         threshold=float(threshold), tp=tp, fp=fp, tn=tn, fn=fn,
-        accuracy=Rate.of(tp + tn, c.n, "no cases"),
+        accuracy=Rate.of(tp + tn, tp + fp + tn + fn, "no cases"),
         sensitivity=Rate.of(tp, tp + fn, "no malignant cases"),
         specificity=Rate.of(tn, tn + fp, "no benign cases"),
         ppv=Rate.of(tp, tp + fp, "no case is called malignant at this threshold"),

@@ -35,6 +35,7 @@ from typing import Callable
 import numpy as np
 
 from . import data
+from .metrics import metrics_from_counts
 from .errors import UserError
 
 NEW_COLUMNS = ("probability", "prediction", "threshold", "status")
@@ -169,21 +170,6 @@ def _header(layout: data.CsvLayout) -> bytes:
     return (old + d + new).encode(layout.encoding)
 
 
-def _metrics_from_counts(tp: int, fp: int, tn: int, fn: int, threshold: float):
-    """``metrics.metrics_at`` from confusion counts accumulated chunk by chunk."""
-    from .metrics import Rate, ThresholdMetrics
-
-    n = tp + fp + tn + fn
-    return ThresholdMetrics(
-        threshold=float(threshold), tp=tp, fp=fp, tn=tn, fn=fn,
-        accuracy=Rate.of(tp + tn, n, "no cases"),
-        sensitivity=Rate.of(tp, tp + fn, "no malignant cases"),
-        specificity=Rate.of(tn, tn + fp, "no benign cases"),
-        ppv=Rate.of(tp, tp + fp, "no case is called malignant at this threshold"),
-        npv=Rate.of(tn, tn + fn, "no case is called benign at this threshold"),
-    )
-
-
 def _one_blas_thread():
     try:
         from threadpoolctl import threadpool_limits
@@ -273,7 +259,7 @@ def score_csv(input_path: str | os.PathLike, output_path: str | os.PathLike, bun
             os.unlink(tmp)
         raise
     if layout.has_labels:
-        summary.metrics = _metrics_from_counts(*(int(c) for c in counts), threshold=t)
+        summary.metrics = metrics_from_counts(*counts.tolist(), threshold=t)
     summary.seconds = time.perf_counter() - started
     return summary
 

@@ -77,6 +77,19 @@ def test_threshold_is_inclusive():
     assert (m.tp, m.fp, m.tn, m.fn) == (1, 0, 1, 0)
 
 
+def test_metrics_from_counts_is_metrics_at_of_the_same_counts():
+    rng = np.random.default_rng(3)
+    y = rng.integers(0, 2, 200)
+    p = rng.random(200)
+    m = metrics.metrics_at(y, p, 0.4)
+    c = m.confusion
+    # numpy integers (as a chunked count gives them) come back as plain ints
+    again = metrics.metrics_from_counts(*np.array([c.tp, c.fp, c.tn, c.fn]), threshold=0.4)
+    assert again == m
+    assert all(type(getattr(again, k)) is int for k in ("tp", "fp", "tn", "fn"))
+    assert again.accuracy.k == c.tp + c.tn and again.accuracy.n == 200
+
+
 def test_undefined_rates_are_explained_and_json_safe():
     m = metrics.metrics_at([0, 0, 0], [0.1, 0.2, 0.3], 0.5)   # no malignant case, no malignant call
     assert math.isnan(m.sensitivity.value) and not m.sensitivity.defined
