@@ -256,6 +256,7 @@ class App:
         self.notebook.enable_traversal()  # Ctrl+Tab / Ctrl+Shift+Tab
         self.tabs: dict[str, ttk.Frame] = {}
         self._build_tabs()
+        widgets.follow_text_size(root)
         self._bind_keys()
         self.update_status()
         if self.settings.notice:
@@ -265,7 +266,7 @@ class App:
     def __repr__(self) -> str:
         data = Path(self.dataset.path).name if self.dataset is not None and self.dataset.path else None
         model = getattr(self.model, "model_id", None)
-        return f"App(data={data!r}, model={model!r}, threshold={self.threshold:.2f})"
+        return f"App(data={data!r}, model={model!r}, threshold={widgets.format_threshold(self.threshold)})"
 
     # ----------------------------------------------------------------- building
     def _build_tabs(self) -> None:
@@ -404,7 +405,7 @@ class App:
         else:
             source = f" ({self.model_source})" if self.model_source else ""
             self.status.model.configure(text=f"Model: {self.model.model_id}{source}")
-        self.status.threshold.configure(text=f"Threshold: {self.threshold:.2f}")
+        self.status.threshold.configure(text=f"Threshold: {widgets.format_threshold(self.threshold)}")
 
     def set_status_message(self, text: str) -> None:
         """Show a short message at the right of the status bar (and log it)."""
@@ -547,7 +548,8 @@ class App:
             from bcdesktop.metrics import metrics_at
             m = metrics_at(labels, probs, self.threshold)
             kind = getattr(model, "eval_kind", "") or "evaluation"
-            sections.append((f"Active model on its {kind} predictions at threshold {self.threshold:.2f}",
+            sections.append((f"Active model on its {kind} predictions at threshold "
+                             f"{widgets.format_threshold(self.threshold)}",
                              [("true positives", m.tp), ("false positives", m.fp), ("true negatives", m.tn),
                               ("false negatives", m.fn)] +
                              [(label, getattr(m, attr)) for attr, label in widgets.METRIC_ROWS]))
@@ -612,10 +614,9 @@ class App:
         """Multiply the text size by ``factor`` (None: back to 100%); fires ``<<TextScaleChanged>>``."""
         scale = 1.0 if factor is None else widgets.text_scale(self.root) * factor
         widgets.set_text_scale(self.root, scale)
-        widgets.rescale_widgets(self.root)
         self.settings.set("text_scale", round(widgets.text_scale(self.root), 3))
         self.set_status_message(f"Text size {widgets.text_scale(self.root):.0%}")
-        self.root.event_generate("<<TextScaleChanged>>")
+        self.root.event_generate(widgets.TEXT_SCALE_EVENT)  # -> widgets.follow_text_size
 
     # ----------------------------------------------------------------- start and close
     def start(self, data: str | os.PathLike | None = None, model: str | os.PathLike | None = None,

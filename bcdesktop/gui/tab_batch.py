@@ -14,8 +14,8 @@ from pathlib import Path
 from tkinter import ttk
 
 from bcdesktop.errors import Cancelled, UserError
-from bcdesktop.gui.tab_patient import WARNING_MARK, follow_text_size, format_threshold, wrap_chars
-from bcdesktop.gui.widgets import METRIC_ROWS, ConfusionGrid, ScrolledTree, format_rate
+from bcdesktop.gui.widgets import (METRIC_ROWS, WARNING_MARK, ConfusionGrid, ScrolledTree, chars_width, format_rate,
+                                   format_threshold)
 
 CSV_TYPES = [("CSV and data files", "*.csv *.data *.txt *.tsv"), ("All files", "*")]
 COUNTS = (("rows_read", "Rows read"), ("scored", "Scored"), ("rejected", "Rejected"),
@@ -76,15 +76,14 @@ class BatchTab(ttk.Frame):
         self.rejected_frame = ttk.LabelFrame(results, text=REJECTED_TITLE, padding=6)
         self.rejected_frame.grid(row=0, column=0, sticky="nsew")
         self.rejected_tree = ScrolledTree(self.rejected_frame, (
-            ("line", "Line", wrap_chars(self, 6), "e"), ("id", "Sample id", wrap_chars(self, 11), "w"),
-            ("column", "Column", wrap_chars(self, 22), "w"), ("reason", "Reason", wrap_chars(self, 44), "w")),
+            ("line", "Line", 48, "e"), ("id", "Sample id", 88, "w"), ("column", "Column", 176, "w"),
+            ("reason", "Reason", 352, "w")),
             height=6)
         self.rejected_tree.pack(fill="both", expand=True)
         self._build_labelled(results).grid(row=0, column=1, sticky="nsew", padx=(10, 0))
 
         for sequence in ("<<ModelChanged>>", "<<ThresholdChanged>>"):
             app.root.bind(sequence, lambda _e: self._refresh_state(), add="+")
-        follow_text_size(self)
         self._refresh_state()
 
     # ----------------------------------------------------------------- layout
@@ -109,7 +108,7 @@ class BatchTab(ttk.Frame):
         self.output_var.trace_add("write", lambda *_: self._refresh_state())
         ttk.Label(box, text="The output has every input row, in order, with its original columns plus "
                             "probability, prediction, threshold and status.", style="Small.TLabel",
-                  wraplength=wrap_chars(self, 100)).grid(row=2, column=0, columnspan=3, sticky="w", pady=(4, 0))
+                  wraplength=chars_width(self, 100)).grid(row=2, column=0, columnspan=3, sticky="w", pady=(4, 0))
         return box
 
     def _build_run(self) -> ttk.Frame:
@@ -127,7 +126,7 @@ class BatchTab(ttk.Frame):
         self.progress_label.grid(row=1, column=2, sticky="w", padx=(12, 0))
         self.model_label = ttk.Label(box, text="", style="Muted.TLabel")
         self.model_label.grid(row=1, column=0, columnspan=2, sticky="w", pady=(4, 0))
-        self.message_label = ttk.Label(box, text="", wraplength=wrap_chars(self, 100))
+        self.message_label = ttk.Label(box, text="", wraplength=chars_width(self, 100))
         self.message_label.grid(row=2, column=0, columnspan=3, sticky="w", pady=(4, 0))
         return box
 
@@ -143,7 +142,7 @@ class BatchTab(ttk.Frame):
             self.count_labels[key] = label
         where = ttk.Frame(box)
         where.grid(row=0, column=1, sticky="w", padx=(24, 0))
-        self.output_label = ttk.Label(where, text="", wraplength=wrap_chars(self, 50))
+        self.output_label = ttk.Label(where, text="", wraplength=chars_width(self, 50))
         self.output_label.pack(anchor="w")
         self.open_button = ttk.Button(where, text="Open output folder", command=self._open_output_folder)
         self.open_button.pack(anchor="w", pady=(4, 0))
@@ -153,14 +152,14 @@ class BatchTab(ttk.Frame):
     def _build_labelled(self, parent) -> ttk.Frame:
         box = ttk.LabelFrame(parent, text="Against the file's labels", padding=6)
         self.metrics_label = ttk.Label(box, text="Shown when the scored file has a class column.",
-                                       style="Muted.TLabel", wraplength=wrap_chars(self, 50))
+                                       style="Muted.TLabel", wraplength=chars_width(self, 50))
         self.metrics_label.grid(row=0, column=0, sticky="w")
         self.metrics_frame = ttk.Frame(box)
         self.confusion = ConfusionGrid(self.metrics_frame)
         self.confusion.grid(row=0, column=0, sticky="w")
         self.metrics_table = ScrolledTree(self.metrics_frame, (
-            ("metric", "Measure", wrap_chars(self, 10), "w"), ("value", "Value (95% CI)", wrap_chars(self, 19), "e"),
-            ("kn", "k / n", wrap_chars(self, 9), "e")), height=5)
+            ("metric", "Measure", 80, "w"), ("value", "Value (95% CI)", 152, "e"), ("kn", "k / n", 72, "e")),
+            height=5)
         self.metrics_table.grid(row=1, column=0, sticky="ew", pady=(6, 0))
         return box
 

@@ -13,12 +13,12 @@ from tkinter import ttk
 
 from bcdesktop.errors import Cancelled, UserError
 from bcdesktop.gui import widgets
+from bcdesktop.gui.widgets import BENIGN_MARK, MALIGNANT_MARK, WARNING_MARK
 from bcdesktop.gui.app import DATA_FILETYPES
 
 SHORT_NAMES = ("Clump thickness", "Cell size", "Cell shape", "Marginal adhesion", "Epithelial size",
                "Bare nuclei", "Bland chromatin", "Normal nucleoli", "Mitoses")
 PREVIEW_ROWS = 500
-BENIGN_MARK, MALIGNANT_MARK = "\u25cf", "\u25b2"  # the class is told by a word and a symbol, not colour alone
 
 
 class DataTab(ttk.Frame):
@@ -130,7 +130,7 @@ class DataTab(ttk.Frame):
                 if isinstance(result, Cancelled):
                     self.message_label.configure(text=f"Loading {path.name} was stopped; the previous data are kept.")
                 elif isinstance(result, UserError):
-                    self.message_label.configure(text=f"\u26a0 {result} The previous data are kept.")
+                    self.message_label.configure(text=f"{WARNING_MARK} {result} The previous data are kept.")
                     self.app.report_exception(result)
                 else:
                     self.app.report_exception(result)

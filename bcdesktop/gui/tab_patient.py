@@ -8,53 +8,13 @@ threshold and the model when either changes, or says plainly that it is stale.
 from __future__ import annotations
 
 import tkinter as tk
-import tkinter.font as tkfont
 from tkinter import ttk
 
 import numpy as np
 
 from bcdesktop import DISCLAIMER, data
-from bcdesktop.gui.widgets import BENIGN, ERROR_TEXT, MALIGNANT_TEXT, MUTED_TEXT
-
-# Colour is never the only cue: each call also has a word and a symbol.
-BENIGN_MARK = "\u25cf"  # ●
-MALIGNANT_MARK = "\u25b2"  # ▲
-WARNING_MARK = "\u26a0"  # ⚠, as widgets.Field uses
-TEXT_SCALE_EVENT = "<<TextScaleChanged>>"
-
-
-def wrap_chars(widget: tk.Misc, n: int) -> int:
-    """Pixels for ``n`` average characters, so wrap widths follow the text size."""
-    return tkfont.nametofont("TkDefaultFont", root=widget).measure("0") * n
-
-
-def follow_text_size(tab) -> None:
-    """Keep ``tab``'s pixel widths (label wrap widths, scale lengths, table columns)
-    in proportion to the text size when the app fires ``<<TextScaleChanged>>``."""
-    last = [wrap_chars(tab, 1)]
-
-    def changed(_event=None) -> None:
-        now = wrap_chars(tab, 1)
-        ratio, last[0] = now / last[0], now
-        stack = [tab]
-        while stack:
-            widget = stack.pop()
-            stack.extend(widget.winfo_children())
-            kind = widget.winfo_class()
-            if kind == "TLabel" and int(str(widget.cget("wraplength")) or 0) > 0:
-                widget.configure(wraplength=round(int(str(widget.cget("wraplength"))) * ratio))
-            elif kind in ("TEntry", "TSpinbox"):
-                # Tk keeps an entry's old size and scroll after a font change: re-apply both.
-                widget.configure(width=widget.cget("width"))
-                widget.xview_moveto(0)
-            elif kind == "TScale":
-                widget.configure(length=round(int(str(widget.cget("length"))) * ratio))
-            elif kind == "Treeview":
-                for column in widget["columns"]:
-                    widget.column(column, width=round(widget.column(column, "width") * ratio))
-
-    tab.app.root.bind(TEXT_SCALE_EVENT, changed, add="+")
-
+from bcdesktop.gui.widgets import (BENIGN, BENIGN_MARK, ERROR_TEXT, MALIGNANT_MARK, MALIGNANT_TEXT, MUTED_TEXT,
+                                   WARNING_MARK, chars_width, format_threshold)
 
 def format_probability(p: float) -> str:
     """``0.8734 -> "87.3%"``; the extremes say "<0.1%" / ">99.9%" rather than a false 0 or 100."""
@@ -63,13 +23,6 @@ def format_probability(p: float) -> str:
     if p >= 0.9995:
         return ">99.9%"
     return f"{100 * p:.1f}%"
-
-
-def format_threshold(t: float) -> str:
-    """``0.5 -> "0.50"``, ``0.317 -> "0.317"``: at least two decimals, at most four."""
-    text = f"{t:.4f}".rstrip("0")
-    head, _, tail = text.partition(".")
-    return f"{head}.{tail.ljust(2, '0')}"
 
 
 def typical_cases(dataset) -> dict[int, tuple[np.ndarray, int, str]]:
@@ -116,12 +69,11 @@ class PatientTab(ttk.Frame):
         self.rowconfigure(0, weight=1)
         self._build_form().grid(row=0, column=0, sticky="nsew", padx=(0, 12))
         self._build_result().grid(row=0, column=1, sticky="nsew")
-        ttk.Label(self, text=DISCLAIMER, style="Small.TLabel", wraplength=wrap_chars(self, 90)).grid(
+        ttk.Label(self, text=DISCLAIMER, style="Small.TLabel", wraplength=chars_width(self, 90)).grid(
             row=1, column=0, columnspan=2, sticky="w", pady=(10, 0))
 
         for sequence in ("<<ModelChanged>>", "<<ThresholdChanged>>", "<<DataChanged>>"):
             app.root.bind(sequence, self._on_app_changed, add="+")
-        follow_text_size(self)
         self._refresh_state()
         self._show_result()
 
@@ -138,10 +90,10 @@ class PatientTab(ttk.Frame):
             spin.grid(row=2 * i, column=1, rowspan=2, sticky="w", padx=8)
             spin.bind("<Return>", self._on_return)
             spin.bind("<KP_Enter>", self._on_return)
-            message = ttk.Label(form, text="", style="Error.TLabel", wraplength=wrap_chars(self, 26))
+            message = ttk.Label(form, text="", style="Error.TLabel", wraplength=chars_width(self, 26))
             message.grid(row=2 * i, column=2, rowspan=2, sticky="w")
             ttk.Label(form, text=data.FEATURE_DESCRIPTIONS[name], style="Small.TLabel",
-                      wraplength=wrap_chars(self, 56)).grid(row=2 * i + 1, column=0, sticky="w")
+                      wraplength=chars_width(self, 56)).grid(row=2 * i + 1, column=0, sticky="w")
             self.vars[name] = var
             self.spinboxes[name] = spin
             self.messages[name] = message
@@ -156,9 +108,9 @@ class PatientTab(ttk.Frame):
         self.malignant_button.pack(side="left", padx=(6, 0))
         self.clear_button = ttk.Button(buttons, text="Clear", command=self.clear)
         self.clear_button.pack(side="left", padx=(6, 0))
-        self.predict_hint = ttk.Label(form, text="", style="Muted.TLabel", wraplength=wrap_chars(self, 60))
+        self.predict_hint = ttk.Label(form, text="", style="Muted.TLabel", wraplength=chars_width(self, 60))
         self.predict_hint.grid(row=2 * len(data.FEATURES) + 1, column=0, columnspan=3, sticky="w", pady=(6, 0))
-        self.example_label = ttk.Label(form, text="", style="Small.TLabel", wraplength=wrap_chars(self, 60))
+        self.example_label = ttk.Label(form, text="", style="Small.TLabel", wraplength=chars_width(self, 60))
         self.example_label.grid(row=2 * len(data.FEATURES) + 2, column=0, columnspan=3, sticky="w")
         for widget in (self.predict_button, self.benign_button, self.malignant_button, self.clear_button):
             widget.bind("<Return>", lambda _e, w=widget: w.invoke())
@@ -167,8 +119,8 @@ class PatientTab(ttk.Frame):
     def _build_result(self) -> ttk.Frame:
         box = ttk.LabelFrame(self, text="Result", padding=12)
         box.columnconfigure(0, weight=1)
-        wrap = wrap_chars(self, 56)
-        self.prob_label = ttk.Label(box, text="", style="Big.TLabel", wraplength=wrap_chars(self, 90))
+        wrap = chars_width(self, 56)
+        self.prob_label = ttk.Label(box, text="", style="Big.TLabel", wraplength=chars_width(self, 90))
         self.prob_label.grid(row=0, column=0, sticky="w")
         self.call_label = ttk.Label(box, text="", font="BcTitle", wraplength=wrap)
         self.call_label.grid(row=1, column=0, sticky="w", pady=(6, 0))
@@ -315,7 +267,7 @@ class PatientTab(ttk.Frame):
         relation = "at or above" if malignant else "below"
         self.detail_label.configure(
             text=f"Called {word.lower()}: {format_probability(p)} is {relation} the threshold "
-                 f"of {100 * t:.1f}%.")
+                 f"of {100 * t:.4g}%.")
         self.model_label.configure(text=f"Model {result['model_id']} \u00b7 threshold {format_threshold(t)}")
         self.app.set_results("Patient", [*zip(data.FEATURES, result["scores"]),
                                          ("model id", result["model_id"]),

@@ -22,9 +22,8 @@ import numpy as np
 
 from bcdesktop import metrics
 from bcdesktop.errors import UserError
-from bcdesktop.gui.tab_patient import (TEXT_SCALE_EVENT, WARNING_MARK, follow_text_size, format_threshold,
-                                       wrap_chars)
-from bcdesktop.gui.widgets import CLASS_COLORS, ERROR_TEXT, MALIGNANT, ConfusionGrid, MetricsTable
+from bcdesktop.gui.widgets import (CLASS_COLORS, ERROR_TEXT, MALIGNANT, TEXT_SCALE_EVENT, WARNING_MARK, ConfusionGrid,
+                                   MetricsTable, chars_width, format_threshold)
 
 T_MIN, T_MAX = 0.01, 0.99
 
@@ -84,7 +83,6 @@ class ThresholdTab(ttk.Frame):
 
         app.root.bind("<<ModelChanged>>", lambda _e: self._on_model_changed(), add="+")
         app.root.bind("<<ThresholdChanged>>", lambda _e: self._on_threshold_changed(), add="+")
-        follow_text_size(self)
         app.root.bind(TEXT_SCALE_EVENT, lambda _e: self._redraw_model(), add="+")
         self._on_model_changed()
 
@@ -94,7 +92,7 @@ class ThresholdTab(ttk.Frame):
         box.columnconfigure(1, weight=1)
         ttk.Label(box, text="Threshold").grid(row=0, column=0, sticky="w")
         self.scale = ttk.Scale(box, from_=T_MIN, to=T_MAX, orient="horizontal",
-                               length=wrap_chars(self, 40), command=self._on_slide)
+                               length=chars_width(self, 40), command=self._on_slide)
         self.scale.grid(row=0, column=1, sticky="ew", padx=8)
         for keys, step in ((("<Left>", "<Down>"), -0.01), (("<Right>", "<Up>"), 0.01),
                            (("<Prior>",), 0.1), (("<Next>",), -0.1)):
@@ -111,7 +109,7 @@ class ThresholdTab(ttk.Frame):
         ttk.Label(box, text="Cases whose malignancy probability is at or above the threshold are "
                             "called malignant. The threshold applies at once to the Patient and Batch "
                             "tabs and is saved with the model.", style="Muted.TLabel",
-                  wraplength=wrap_chars(self, 100)).grid(row=1, column=0, columnspan=4, sticky="w",
+                  wraplength=chars_width(self, 100)).grid(row=1, column=0, columnspan=4, sticky="w",
                                                             pady=(4, 8))
 
         find = ttk.Frame(box)
@@ -131,25 +129,24 @@ class ThresholdTab(ttk.Frame):
         ttk.Label(box, text="Picks the highest threshold that still calls at least X% of the malignant "
                             "cases malignant: of all such thresholds it has the best specificity "
                             "(fewest benign cases called malignant).", style="Small.TLabel",
-                  wraplength=wrap_chars(self, 110)).grid(
+                  wraplength=chars_width(self, 110)).grid(
             row=3, column=0, columnspan=4, sticky="w", pady=(2, 0))
         return box
 
     def _build_metrics(self) -> ttk.Frame:
         box = ttk.Frame(self)
         box.columnconfigure(0, weight=1)
-        self.source_label = ttk.Label(box, text="", style="Bold.TLabel", wraplength=wrap_chars(self, 50))
+        self.source_label = ttk.Label(box, text="", style="Bold.TLabel", wraplength=chars_width(self, 50))
         self.source_label.grid(row=0, column=0, sticky="w")
         self.confusion = ConfusionGrid(box, "Calls at this threshold")
         self.confusion.grid(row=1, column=0, sticky="w", pady=(8, 0))
         ttk.Label(box, text="95% Wilson confidence intervals", style="Muted.TLabel").grid(
             row=2, column=0, sticky="w", pady=(10, 2))
         self.metrics_table = MetricsTable(box)
-        self.metrics_table.tree.column("metric", width=wrap_chars(self, 30))  # fit "NPV (negative ...)"
         self.metrics_table.grid(row=3, column=0, sticky="ew")
         ttk.Label(box, text="Sensitivity: malignant cases called malignant. Specificity: benign cases "
                             "called benign. PPV / NPV: malignant / benign calls that are right.",
-                  style="Small.TLabel", wraplength=wrap_chars(self, 50)).grid(row=4, column=0, sticky="w",
+                  style="Small.TLabel", wraplength=chars_width(self, 50)).grid(row=4, column=0, sticky="w",
                                                                              pady=(4, 0))
         return box
 

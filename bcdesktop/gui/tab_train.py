@@ -16,7 +16,7 @@ from tkinter import ttk
 
 from bcdesktop.errors import Cancelled, TrainingDiverged, UserError
 from bcdesktop.gui import widgets
-from bcdesktop.gui.widgets import Field, float_check, int_check
+from bcdesktop.gui.widgets import WARNING_MARK, Field, float_check, int_check
 from bcdesktop.model import INITS
 from bcdesktop.training import OPTIMIZERS, SCHEDULES, TrainConfig
 
@@ -262,7 +262,7 @@ class TrainTab(ttk.Frame):
                 bad.append(field)
             values[key] = value
         if bad:
-            self.run_message.configure(text="\u26a0 Fix the settings marked in red first.")
+            self.run_message.configure(text=f"{WARNING_MARK} Fix the settings marked in red first.")
             bad[0].input.focus_set()
             return None
         iterations = values["iterations"]
@@ -272,17 +272,17 @@ class TrainTab(ttk.Frame):
                                  l2=values["l2"], patience=values["patience"], seed=values["seed"],
                                  log_every=max(1, iterations // MAX_POINTS))
         except UserError as exc:
-            self.run_message.configure(text=f"\u26a0 {exc}")
+            self.run_message.configure(text=f"{WARNING_MARK} {exc}")
             return None
         return config, values
 
     def _dataset(self):
         ds = self.app.dataset
         if ds is None:
-            self.run_message.configure(text="\u26a0 Load a data file first (Data tab).")
+            self.run_message.configure(text=f"{WARNING_MARK} Load a data file first (Data tab).")
             return None
         if ds.y is None:
-            self.run_message.configure(text="\u26a0 The loaded file has no class column, so it cannot be used "
+            self.run_message.configure(text=f"{WARNING_MARK} The loaded file has no class column, so it cannot be used "
                                             "for training. Load a labelled file on the Data tab.")
             return None
         return ds
@@ -338,10 +338,11 @@ class TrainTab(ttk.Frame):
         if not ok:
             self.progress_label.configure(text="Training did not finish.")
             if isinstance(result, TrainingDiverged):
-                self.run_message.configure(text=f"\u26a0 {result} The model that was active before is still in use.")
+                self.run_message.configure(
+                    text=f"{WARNING_MARK} {result} The model that was active before is still in use.")
                 self.app.set_status_message("Training diverged; the previous model is still active.")
             elif isinstance(result, UserError):
-                self.run_message.configure(text=f"\u26a0 {result}")
+                self.run_message.configure(text=f"{WARNING_MARK} {result}")
                 self.app.set_status_message("Training could not start.")
             elif isinstance(result, Cancelled):
                 self.run_message.configure(text="Training was stopped.")
@@ -437,7 +438,7 @@ class TrainTab(ttk.Frame):
                 self.progress_label.configure(text="Cross-validation was stopped.")
             elif isinstance(result, UserError):
                 self.progress_label.configure(text="Cross-validation did not finish.")
-                self.run_message.configure(text=f"\u26a0 {result}")
+                self.run_message.configure(text=f"{WARNING_MARK} {result}")
             else:
                 self.app.report_exception(result)
             return

@@ -24,6 +24,11 @@ MUTED_TEXT = "#555555"
 PROGRESS = "#4a6984"  # neutral slate blue, not a class colour
 
 CLASS_NAMES = ("benign", "malignant")
+# Colour is never the only cue: the classes and warnings also have a symbol and a word.
+BENIGN_MARK = "\u25cf"     # ●
+MALIGNANT_MARK = "\u25b2"  # ▲
+WARNING_MARK = "\u26a0"    # ⚠
+TEXT_SCALE_EVENT = "<<TextScaleChanged>>"  # fired on the root after the text size changed
 CLASS_COLORS = (BENIGN, MALIGNANT)
 
 # Named fonts created by setup_styles, as (name, size relative to TkDefaultFont, weight).
@@ -99,15 +104,49 @@ def text_scale(root: tk.Misc) -> float:
     return getattr(root, "_bc_text_scale", 1.0)
 
 
-def rescale_widgets(widget: tk.Misc) -> None:
-    """After a text-size change: widen table columns and wrap widths of ``widget``'s tree."""
-    if isinstance(widget, ScrolledTree):
-        widget.apply_text_scale()
-    chars = getattr(widget, "_bc_wrap_chars", None)
-    if chars:
-        widget.configure(wraplength=chars_width(widget, chars))
-    for child in widget.winfo_children():
-        rescale_widgets(child)
+def format_threshold(t: float) -> str:
+    """``0.5 -> "0.50"``, ``0.317 -> "0.317"``: at least two decimals, at most four.
+
+    Every place that shows a threshold (tabs, status bar, export) uses this, so one
+    value never appears as two different numbers."""
+    text = f"{t:.4f}".rstrip("0")
+    head, _, tail = text.partition(".")
+    return f"{head}.{tail.ljust(2, '0')}"
+
+
+def follow_text_size(root: tk.Misc) -> None:
+    """Keep the window's pixel sizes (label wrap widths, scale lengths, table columns,
+    entry widths) in proportion to the text when ``TEXT_SCALE_EVENT`` fires on ``root``.
+    The app calls this once; tabs need do nothing but give sizes in characters."""
+    last = [chars_width(root, 1)]
+
+    def changed(_event=None) -> None:
+        now = chars_width(root, 1)
+        ratio, last[0] = now / last[0], now
+        rescale_widgets(root, ratio)
+
+    root.bind(TEXT_SCALE_EVENT, changed, add="+")
+
+
+def rescale_widgets(widget: tk.Misc, ratio: float) -> None:
+    """After the text grew by ``ratio``: scale wrap widths and lengths in ``widget``'s
+    tree, set table columns for the new size, and re-apply entry widths (Tk keeps an
+    entry's old pixel size and scroll position after a font change)."""
+    stack = [widget]
+    while stack:
+        w = stack.pop()
+        if isinstance(w, ScrolledTree):
+            w.apply_text_scale()  # absolute widths from its 100% widths: no rounding drift
+            continue
+        kind = w.winfo_class()
+        if kind == "TLabel" and int(str(w.cget("wraplength")) or 0) > 0:
+            w.configure(wraplength=round(int(str(w.cget("wraplength"))) * ratio))
+        elif kind in ("TEntry", "TSpinbox", "TCombobox"):
+            w.configure(width=w.cget("width"))
+            w.xview_moveto(0)
+        elif kind in ("TScale", "TProgressbar") and int(str(w.cget("length")) or 0) > 0:
+            w.configure(length=round(int(str(w.cget("length"))) * ratio))
+        stack.extend(w.winfo_children())
 
 
 def _configure_sizes(root: tk.Misc) -> None:
@@ -159,7 +198,6 @@ class Field:
             self.input = ttk.Entry(parent, textvariable=self.var, width=width)
         self.input.grid(row=row, column=1, sticky="w", pady=2)
         self.message = ttk.Label(parent, text=self.hint, style="Muted.TLabel", wraplength=chars_width(parent, 24))
-        self.message._bc_wrap_chars = 24  # see rescale_widgets
         self.message.grid(row=row, column=2, sticky="w", padx=(8, 0), pady=2)
         self.var.trace_add("write", lambda *_: self.validate())
         self.validate()
@@ -168,7 +206,7 @@ class Field:
         """Check the current text, show the outcome beside the field, return ``(value, message)``."""
         value, message = self.check(self.var.get())
         if message:
-            self.message.configure(text=f"\u26a0 {message}", style="Error.TLabel")
+            self.message.configure(text=f"{WARNING_MARK} {message}", style="Error.TLabel")
         else:
             self.message.configure(text=self.hint, style="Muted.TLabel")
         return value, message
@@ -287,7 +325,7 @@ class MetricsTable(ScrolledTree):
     """Accuracy, sensitivity, specificity, PPV and NPV with 95% Wilson intervals and k/n."""
 
     def __init__(self, parent: tk.Misc, *, height: int = 5):
-        super().__init__(parent, (("metric", "Metric", 200, "w"), ("value", "Value", 70, "e"),
+        super().__init__(parent, (("metric", "Metric", 240, "w"), ("value", "Value", 70, "e"),
                                   ("ci", "95% CI", 110, "e"), ("kn", "k / n", 70, "e")), height=height, stretch=0)
 
     def show(self, metrics) -> None:
@@ -316,8 +354,9 @@ class ConfusionGrid(ttk.Frame):
                                                                                  padx=(0, 4))
         ttk.Label(self, text="called\nmalignant", style="Muted.TLabel", justify="center").grid(row=1, column=1, padx=4)
         ttk.Label(self, text="called\nbenign", style="Muted.TLabel", justify="center").grid(row=1, column=2, padx=4)
-        ttk.Label(self, text="\u25b2 malignant", style="Malignant.TLabel").grid(row=2, column=0, sticky="e", padx=(0, 4))
-        ttk.Label(self, text="\u25cf benign", style="Benign.TLabel").grid(row=3, column=0, sticky="e", padx=(0, 4))
+        for row, text, style in ((2, f"{MALIGNANT_MARK} malignant", "Malignant.TLabel"),
+                                 (3, f"{BENIGN_MARK} benign", "Benign.TLabel")):
+            ttk.Label(self, text=text, style=style).grid(row=row, column=0, sticky="e", padx=(0, 4))
         self.cells = {}
         for key, r, c in (("tp", 2, 1), ("fn", 2, 2), ("fp", 3, 1), ("tn", 3, 2)):
             cell = ttk.Label(self, text="-", anchor="center", relief="groove", width=8, padding=3)

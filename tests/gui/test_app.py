@@ -40,6 +40,16 @@ def test_state_setters_fire_events(app, root):
         app.set_threshold(1.0)
 
 
+def test_a_threshold_reads_the_same_everywhere(app, root):
+    """0.7476 is not rounded to 0.75 in one place and shown with four decimals in another."""
+    app.set_threshold(0.7476)
+    root.update()
+    assert "Threshold: 0.7476" in app.status.text()
+    assert app.tabs["threshold"].entry_var.get() == "0.7476"
+    assert "threshold 0.7476" in app.tabs["batch"].model_label.cget("text")
+    assert "at threshold 0.7476" in app.results_text(csv_format=False)
+
+
 def test_user_error_shows_its_message(app, dialogs):
     app.report_exception(UserError("The file x.csv has no rows. Choose another file."))
     kind, title, message = dialogs.last_message

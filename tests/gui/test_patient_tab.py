@@ -143,7 +143,7 @@ def test_threshold_change_relabels_the_call(tab, root, app, borderline):
     app.set_threshold(min(0.99, round(p + 0.01, 2)))
     root.update()
     assert "BENIGN" in tab.call_label.cget("text")
-    assert f"{100 * app.threshold:.1f}%" in tab.detail_label.cget("text")
+    assert f"threshold of {100 * app.threshold:.4g}%" in tab.detail_label.cget("text")
     app.set_threshold(max(0.01, round(p - 0.01, 2)))
     root.update()
     assert "MALIGNANT" in tab.call_label.cget("text")
