@@ -109,6 +109,17 @@ def default_model():
     return persistence.load_default_model()
 
 
+@pytest.fixture(scope="session")
+def trained_bundle(bundled):
+    """A small model trained once per session (seeded, 300 iterations), with validation
+    probabilities. ``ModelBundle`` is frozen, so tests share it safely; they derive
+    variants with ``dataclasses.replace``."""
+    from bcdesktop.evaluation import fit_model
+    from bcdesktop.training import TrainConfig
+
+    return fit_model(bundled, TrainConfig(optimizer="adam", lr=0.01, iterations=300, seed=3)).bundle
+
+
 @pytest.fixture
 def wait_until(root, callback_errors):
     """``wait_until(condition, timeout=10, message=None)``: pump Tk until ``condition()``."""

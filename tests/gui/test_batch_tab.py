@@ -18,15 +18,6 @@ BAD = {4: ("1057013,8,4,5,1,2,?,7,3,1,4", "Bare Nuclei", "Bare Nuclei is missing
        10: ("1100524,6,10,2,8,10,2,7,abc,1,4", "Normal Nucleoli", "Normal Nucleoli 'abc' is not a whole number")}
 
 
-@pytest.fixture(scope="module")
-def bundle(bundled):
-    """A small model trained here (seeded)."""
-    from bcdesktop.evaluation import fit_model
-    from bcdesktop.training import TrainConfig
-
-    return fit_model(bundled, TrainConfig(optimizer="adam", lr=0.01, iterations=300, seed=3)).bundle
-
-
 @pytest.fixture
 def small_csv(tmp_path):
     """10 good rows and 3 bad ones (at file lines 4, 7 and 10), headerless UCI layout."""
@@ -39,8 +30,8 @@ def small_csv(tmp_path):
 
 
 @pytest.fixture
-def tab(app, root, bundle):
-    app.set_model(bundle, source="test")
+def tab(app, root, trained_bundle):
+    app.set_model(trained_bundle, source="test")
     app.select_tab("batch")
     root.update()
     return app.tabs["batch"]
@@ -50,7 +41,7 @@ def counts(tab):
     return {key: label.cget("text") for key, label in tab.count_labels.items()}
 
 
-def test_scores_a_small_file_and_shows_summary_rejections_and_metrics(tab, app, small_csv, bundle,
+def test_scores_a_small_file_and_shows_summary_rejections_and_metrics(tab, app, small_csv, trained_bundle,
                                                                        dialogs, wait_until):
     dialogs.answer_open(small_csv)
     tab.choose_input_button.invoke()
@@ -63,7 +54,7 @@ def test_scores_a_small_file_and_shows_summary_rejections_and_metrics(tab, app, 
     wait_until(lambda: not tab.running)
 
     X = np.array([[float(v) for v in row.split(",")[1:10]] for row in GOOD])
-    malignant = int((bundle.predict_proba(X) >= app.threshold).sum())
+    malignant = int((trained_bundle.predict_proba(X) >= app.threshold).sum())
     assert counts(tab) == {"rows_read": "13", "scored": "10", "rejected": "3",
                            "malignant": str(malignant), "benign": str(10 - malignant)}
     assert tab.rejected_tree.rows() == [(str(line), row.split(",")[0], column, reason)
@@ -71,9 +62,9 @@ def test_scores_a_small_file_and_shows_summary_rejections_and_metrics(tab, app, 
     assert "Scored 10 of 13 rows; 3 could not be scored" in tab.message_label.cget("text")
     assert expected_out.exists() and len(expected_out.read_text().splitlines()) == 14  # header + 13
     labels = np.array([int(row.split(",")[10]) == 4 for row in GOOD])
-    tp = int(((bundle.predict_proba(X) >= app.threshold) & labels).sum())
+    tp = int(((trained_bundle.predict_proba(X) >= app.threshold) & labels).sum())
     assert tab.confusion.values()["tp"] == f"TP {tp}"
-    fn = int((~(bundle.predict_proba(X) >= app.threshold) & labels).sum())
+    fn = int((~(trained_bundle.predict_proba(X) >= app.threshold) & labels).sum())
     sensitivity = tab.metrics_table.rows()[1]
     assert sensitivity[0] == "Sensitivity" and sensitivity[2] == f"{tp} / {tp + fn}"
     assert sensitivity[1].startswith(f"{100 * tp / (tp + fn):.1f}% (")

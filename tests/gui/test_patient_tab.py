@@ -13,27 +13,18 @@ from bcdesktop.data import FEATURES
 pytestmark = pytest.mark.gui
 
 
-@pytest.fixture(scope="module")
-def bundle(bundled):
-    """A small model trained here (seeded), with validation probabilities."""
-    from bcdesktop.evaluation import fit_model
-    from bcdesktop.training import TrainConfig
-
-    return fit_model(bundled, TrainConfig(optimizer="adam", lr=0.01, iterations=300, seed=3)).bundle
-
-
 @pytest.fixture
-def tab(app, root, bundle):
-    app.set_model(bundle, source="test")
+def tab(app, root, trained_bundle):
+    app.set_model(trained_bundle, source="test")
     app.select_tab("patient")
     root.update()
     return app.tabs["patient"]
 
 
 @pytest.fixture(scope="module")
-def borderline(bundled, bundle):
+def borderline(bundled, trained_bundle):
     """A real row whose probability is nearest 0.5, so its percentage has no "<0.1%"."""
-    p = bundle.predict_proba(bundled.X)
+    p = trained_bundle.predict_proba(bundled.X)
     i = int(np.argmin(np.abs(p - 0.5)))
     assert 0.001 < p[i] < 0.999
     return [int(v) for v in bundled.X[i]], float(p[i])
@@ -98,17 +89,17 @@ def test_untouched_fields_are_quiet_until_predict_is_tried(tab, root):
     assert tab.prob_label.cget("text") == ""
 
 
-def test_predict_button_shows_the_models_probability(tab, root, bundle, borderline, app):
+def test_predict_button_shows_the_models_probability(tab, root, trained_bundle, borderline, app):
     values, p = borderline
     fill(tab, root, values)
     tab.predict_button.invoke()
     root.update()
-    expected = float(bundle.predict_proba(np.array([values], dtype=float))[0])
+    expected = float(trained_bundle.predict_proba(np.array([values], dtype=float))[0])
     assert expected == pytest.approx(p)
     assert tab.prob_label.cget("text") == f"Malignancy probability {100 * expected:.1f}%"
     word = "MALIGNANT" if expected >= app.threshold else "BENIGN"
     assert word in tab.call_label.cget("text")
-    assert bundle.model_id in tab.model_label.cget("text")
+    assert trained_bundle.model_id in tab.model_label.cget("text")
     assert "threshold 0.50" in tab.model_label.cget("text")
 
 
@@ -150,12 +141,12 @@ def test_threshold_change_relabels_the_call(tab, root, app, borderline):
     assert f"threshold {app.threshold:.2f}" in tab.model_label.cget("text")
 
 
-def test_model_change_recomputes_and_editing_marks_stale(tab, root, app, bundle, borderline):
+def test_model_change_recomputes_and_editing_marks_stale(tab, root, app, trained_bundle, borderline):
     values, _ = borderline
     fill(tab, root, values)
     tab.predict_button.invoke()
-    other = dataclasses.replace(bundle, network=bundle.network.from_params(
-        [w * 0.5 for w in bundle.network.params]))
+    other = dataclasses.replace(trained_bundle, network=trained_bundle.network.from_params(
+        [w * 0.5 for w in trained_bundle.network.params]))
     app.set_model(other, source="test")
     root.update()
     p = float(other.predict_proba(np.array([values], dtype=float))[0])
@@ -198,8 +189,8 @@ def test_without_a_model_predict_is_refused(make_app, root):
     assert "No model is loaded" in tab.note_label.cget("text")
 
 
-def test_self_test_predicts_the_typical_malignant_case(tab, bundle):
+def test_self_test_predicts_the_typical_malignant_case(tab, trained_bundle):
     result = tab.self_test()
     assert result["prediction"] == "malignant"
-    assert result["model_id"] == bundle.model_id
+    assert result["model_id"] == trained_bundle.model_id
     assert f"{100 * result['probability']:.1f}%" in tab.prob_label.cget("text") or result["probability"] > 0.9995

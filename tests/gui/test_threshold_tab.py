@@ -14,18 +14,9 @@ from bcdesktop import metrics
 pytestmark = pytest.mark.gui
 
 
-@pytest.fixture(scope="module")
-def bundle(bundled):
-    """A small model trained here (seeded), with validation probabilities."""
-    from bcdesktop.evaluation import fit_model
-    from bcdesktop.training import TrainConfig
-
-    return fit_model(bundled, TrainConfig(optimizer="adam", lr=0.01, iterations=300, seed=3)).bundle
-
-
 @pytest.fixture
-def tab(app, root, bundle):
-    app.set_model(bundle, source="test")
+def tab(app, root, trained_bundle):
+    app.set_model(trained_bundle, source="test")
     root.update()
     return app.tabs["threshold"]
 
@@ -34,8 +25,8 @@ def shown_metrics(tab):
     return {row[0].split(" ")[0]: row[1:] for row in tab.metrics_table.rows()}
 
 
-def expected_metrics(bundle, t):
-    m = metrics.metrics_at(bundle.eval_labels, bundle.eval_probs, t)
+def expected_metrics(trained_bundle, t):
+    m = metrics.metrics_at(trained_bundle.eval_labels, trained_bundle.eval_probs, t)
     rows = {}
     for name, rate in (("Accuracy", m.accuracy), ("Sensitivity", m.sensitivity), ("Specificity", m.specificity),
                        ("PPV", m.ppv), ("NPV", m.npv)):
@@ -44,15 +35,15 @@ def expected_metrics(bundle, t):
     return m, rows
 
 
-def test_says_which_predictions_it_uses(tab, app, root, bundle):
-    n = bundle.eval_probs.size
+def test_says_which_predictions_it_uses(tab, app, root, trained_bundle):
+    n = trained_bundle.eval_probs.size
     assert f"validation rows (n={n})" in tab.source_label.cget("text")
-    app.set_model(dataclasses.replace(bundle, eval_kind="out-of-fold"), source="test")
+    app.set_model(dataclasses.replace(trained_bundle, eval_kind="out-of-fold"), source="test")
     root.update()
     assert f"out-of-fold predictions (n={n})" in tab.source_label.cget("text")
 
 
-def test_slider_moves_threshold_entry_metrics_and_pictures(tab, app, root, bundle):
+def test_slider_moves_threshold_entry_metrics_and_pictures(tab, app, root, trained_bundle):
     assert tab.figure is None  # matplotlib waits until the tab is first shown
     app.select_tab("threshold")
     root.update()
@@ -61,7 +52,7 @@ def test_slider_moves_threshold_entry_metrics_and_pictures(tab, app, root, bundl
     root.update()
     assert app.threshold == pytest.approx(0.3)
     assert tab.entry_var.get() == "0.30"
-    m, rows = expected_metrics(bundle, 0.3)
+    m, rows = expected_metrics(trained_bundle, 0.3)
     assert shown_metrics(tab) == rows
     assert tab.confusion.values() == {"tp": f"TP {m.tp}", "fp": f"FP {m.fp}", "tn": f"TN {m.tn}",
                                       "fn": f"FN {m.fn}"}
@@ -71,7 +62,7 @@ def test_slider_moves_threshold_entry_metrics_and_pictures(tab, app, root, bundl
     assert "Threshold: 0.30" in app.status.text()
 
 
-def test_entry_sets_slider_and_refuses_bad_values(tab, app, root, bundle):
+def test_entry_sets_slider_and_refuses_bad_values(tab, app, root, trained_bundle):
     app.select_tab("threshold")  # keys reach only a shown widget
     root.update()
     tab.entry.focus_force()
@@ -81,7 +72,7 @@ def test_entry_sets_slider_and_refuses_bad_values(tab, app, root, bundle):
     root.update()
     assert app.threshold == pytest.approx(0.735)
     assert float(tab.scale.get()) == pytest.approx(0.735)
-    assert shown_metrics(tab) == expected_metrics(bundle, 0.735)[1]
+    assert shown_metrics(tab) == expected_metrics(trained_bundle, 0.735)[1]
     for bad, words in (("1.5", "outside 0.01 to 0.99"), ("0", "outside 0.01 to 0.99"), ("abc", "not a number")):
         tab.entry_var.set(bad)
         tab.entry.event_generate("<Return>")
@@ -94,12 +85,12 @@ def test_entry_sets_slider_and_refuses_bad_values(tab, app, root, bundle):
     assert app.threshold == pytest.approx(0.4) and tab.entry_message.cget("text") == ""
 
 
-def test_threshold_set_elsewhere_moves_the_controls(tab, app, root, bundle):
+def test_threshold_set_elsewhere_moves_the_controls(tab, app, root, trained_bundle):
     app.set_threshold(0.62)
     root.update()
     assert float(tab.scale.get()) == pytest.approx(0.62)
     assert tab.entry_var.get() == "0.62"
-    assert shown_metrics(tab) == expected_metrics(bundle, 0.62)[1]
+    assert shown_metrics(tab) == expected_metrics(trained_bundle, 0.62)[1]
 
 
 def test_arrow_keys_step_the_slider(tab, app, root):
@@ -118,8 +109,8 @@ def test_arrow_keys_step_the_slider(tab, app, root):
     assert app.threshold == pytest.approx(0.61)
 
 
-def test_find_threshold_for_sensitivity(tab, app, root, bundle):
-    y, p = bundle.eval_labels, bundle.eval_probs
+def test_find_threshold_for_sensitivity(tab, app, root, trained_bundle):
+    y, p = trained_bundle.eval_labels, trained_bundle.eval_probs
     tab.target_var.set("97")
     tab.find_button.invoke()
     root.update()
@@ -141,8 +132,8 @@ def test_find_threshold_for_sensitivity(tab, app, root, bundle):
     assert app.threshold == t
 
 
-def test_model_without_held_out_predictions(tab, app, root, bundle):
-    bare = dataclasses.replace(bundle, eval_probs=None, eval_labels=None, eval_kind=None)
+def test_model_without_held_out_predictions(tab, app, root, trained_bundle):
+    bare = dataclasses.replace(trained_bundle, eval_probs=None, eval_labels=None, eval_kind=None)
     app.set_model(bare, source="test")
     root.update()
     assert "no held-out predictions" in tab.source_label.cget("text")
@@ -153,12 +144,12 @@ def test_model_without_held_out_predictions(tab, app, root, bundle):
     assert tab.entry_var.get() == "0.25"
 
 
-def test_roc_points_match_scikit_learn(bundle):
+def test_roc_points_match_scikit_learn(trained_bundle):
     from sklearn.metrics import roc_auc_score
 
     from bcdesktop.gui.tab_threshold import roc_points
 
-    y, p = bundle.eval_labels, bundle.eval_probs
+    y, p = trained_bundle.eval_labels, trained_bundle.eval_probs
     fpr, tpr, auc = roc_points(y, p)
     assert auc == pytest.approx(roc_auc_score(y, p), abs=1e-12)
     assert fpr[0] == 0 and tpr[0] == 0 and fpr[-1] == 1 and tpr[-1] == 1
