@@ -64,23 +64,20 @@ class BatchTab(ttk.Frame):
         self.summary = None
         self._default_output = ""
 
+        # The labelled-metrics box takes the right column beside the summary and the
+        # rejected rows, so its five rows fit without scrolling.
         self.columnconfigure(0, weight=1)
         self.rowconfigure(3, weight=1)
-        self._build_files().grid(row=0, column=0, sticky="ew")
-        self._build_run().grid(row=1, column=0, sticky="ew", pady=(10, 0))
+        self._build_files().grid(row=0, column=0, columnspan=2, sticky="ew")
+        self._build_run().grid(row=1, column=0, columnspan=2, sticky="ew", pady=(10, 0))
         self._build_summary().grid(row=2, column=0, sticky="ew", pady=(10, 0))
-        results = ttk.Frame(self)
-        results.grid(row=3, column=0, sticky="nsew", pady=(10, 0))
-        results.rowconfigure(0, weight=1)
-        results.columnconfigure(0, weight=1)
-        self.rejected_frame = ttk.LabelFrame(results, text=REJECTED_TITLE, padding=6)
-        self.rejected_frame.grid(row=0, column=0, sticky="nsew")
+        self.rejected_frame = ttk.LabelFrame(self, text=REJECTED_TITLE, padding=6)
+        self.rejected_frame.grid(row=3, column=0, sticky="nsew", pady=(10, 0))
         self.rejected_tree = ScrolledTree(self.rejected_frame, (
             ("line", "Line", 48, "e"), ("id", "Sample id", 88, "w"), ("column", "Column", 176, "w"),
-            ("reason", "Reason", 352, "w")),
-            height=6)
+            ("reason", "Reason", 352, "w")), height=4)
         self.rejected_tree.pack(fill="both", expand=True)
-        self._build_labelled(results).grid(row=0, column=1, sticky="nsew", padx=(10, 0))
+        self._build_labelled(self).grid(row=2, column=1, rowspan=2, sticky="nsew", padx=(10, 0), pady=(10, 0))
 
         for sequence in ("<<ModelChanged>>", "<<ThresholdChanged>>"):
             app.root.bind(sequence, lambda _e: self._refresh_state(), add="+")
@@ -141,12 +138,12 @@ class BatchTab(ttk.Frame):
             label.grid(row=1, column=col, sticky="w", padx=(0, 24))
             self.count_labels[key] = label
         where = ttk.Frame(box)
-        where.grid(row=0, column=1, sticky="w", padx=(24, 0))
-        self.output_label = ttk.Label(where, text="", wraplength=chars_width(self, 50))
-        self.output_label.pack(anchor="w")
+        where.grid(row=1, column=0, sticky="ew", pady=(8, 0))
         self.open_button = ttk.Button(where, text="Open output folder", command=self._open_output_folder)
-        self.open_button.pack(anchor="w", pady=(4, 0))
+        self.open_button.pack(side="left")
         self.open_button.bind("<Return>", lambda _e: self.open_button.invoke())
+        self.output_label = ttk.Label(where, text="", wraplength=chars_width(self, 80))
+        self.output_label.pack(side="left", padx=(12, 0))
         return box
 
     def _build_labelled(self, parent) -> ttk.Frame:
@@ -159,7 +156,7 @@ class BatchTab(ttk.Frame):
         self.confusion.grid(row=0, column=0, sticky="w")
         self.metrics_table = ScrolledTree(self.metrics_frame, (
             ("metric", "Measure", 80, "w"), ("value", "Value (95% CI)", 152, "e"), ("kn", "k / n", 72, "e")),
-            height=5)
+            height=5, scrollbars=False)
         self.metrics_table.grid(row=1, column=0, sticky="ew", pady=(6, 0))
         return box
 
@@ -255,6 +252,7 @@ class BatchTab(ttk.Frame):
 
         self._clear_results()
         self._say(f"Scoring {source_path.name} at threshold {format_threshold(threshold)}\u2026")
+        self.app.set_status_message(f"Scoring {source_path.name}\u2026")
         self.progress_label.configure(text="Starting\u2026")
         self.progressbar.configure(value=0)
         self.job = self.app.run_in_thread(work, self._on_done, progress=self._on_progress)
@@ -285,13 +283,17 @@ class BatchTab(ttk.Frame):
             self.progressbar.configure(value=1.0)
             self.progress_label.configure(text="Done.")
             self._show_summary(result)
+            self.app.set_status_message(f"Scored {result.scored:,} of {result.rows_read:,} rows "
+                                        f"into {Path(result.output).name}.")
         elif isinstance(result, Cancelled):
             self.progressbar.configure(value=0)
             self.progress_label.configure(text="")
             self._say("Cancelled: no output file was written.")
+            self.app.set_status_message("Batch scoring cancelled.")
         else:
             self.progress_label.configure(text="")
             self._say("Scoring stopped with an error (shown in the message box).", error=True)
+            self.app.set_status_message("Batch scoring failed.")
             self.app.report_exception(result)
         self._refresh_state()
 

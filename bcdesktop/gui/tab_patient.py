@@ -191,6 +191,9 @@ class PatientTab(ttk.Frame):
         self._result = {"scores": scores, "probability": self._probability(scores),
                         "model_id": self.app.model.model_id}
         self._show_result()
+        p = self._result["probability"]
+        self.app.set_status_message(f"Predicted {'malignant' if p >= self.app.threshold else 'benign'} "
+                                    f"({format_probability(p)}) with model {self.app.model.model_id}.")
 
     def self_test(self) -> dict:
         """Predict the typical malignant example through the form (``bcdesktop --self-test``)."""

@@ -267,10 +267,11 @@ class ScrolledTree(ttk.Frame):
 
     ``columns`` is a sequence of ``(id, heading, width, anchor)``; widths are in
     pixels at 100% text size and grow with it. Only the ``stretch`` column (by default
-    the last) takes extra width, so narrow columns keep theirs.
+    the last) takes extra width, so narrow columns keep theirs. ``scrollbars=False``
+    for a table whose rows and columns always fit (it saves their room).
     """
 
-    def __init__(self, parent: tk.Misc, columns, *, height: int = 8, stretch: int = -1):
+    def __init__(self, parent: tk.Misc, columns, *, height: int = 8, stretch: int = -1, scrollbars: bool = True):
         super().__init__(parent)
         ids = [c[0] for c in columns]
         self.tree = ttk.Treeview(self, columns=ids, show="headings", height=height, selectmode="browse")
@@ -280,12 +281,13 @@ class ScrolledTree(ttk.Frame):
             self.tree.heading(cid, text=heading, anchor=anchor)
             self.tree.column(cid, minwidth=30, anchor=anchor, stretch=cid == stretch_id)
         self.apply_text_scale()
-        yscroll = ttk.Scrollbar(self, orient="vertical", command=self.tree.yview)
-        xscroll = ttk.Scrollbar(self, orient="horizontal", command=self.tree.xview)
-        self.tree.configure(yscrollcommand=yscroll.set, xscrollcommand=xscroll.set)
         self.tree.grid(row=0, column=0, sticky="nsew")
-        yscroll.grid(row=0, column=1, sticky="ns")
-        xscroll.grid(row=1, column=0, sticky="ew")
+        if scrollbars:
+            yscroll = ttk.Scrollbar(self, orient="vertical", command=self.tree.yview)
+            xscroll = ttk.Scrollbar(self, orient="horizontal", command=self.tree.xview)
+            self.tree.configure(yscrollcommand=yscroll.set, xscrollcommand=xscroll.set)
+            yscroll.grid(row=0, column=1, sticky="ns")
+            xscroll.grid(row=1, column=0, sticky="ew")
         self.rowconfigure(0, weight=1)
         self.columnconfigure(0, weight=1)
 

@@ -60,6 +60,7 @@ def test_scores_a_small_file_and_shows_summary_rejections_and_metrics(tab, app, 
     assert tab.rejected_tree.rows() == [(str(line), row.split(",")[0], column, reason)
                                         for line, (row, column, reason) in sorted(BAD.items())]
     assert "Scored 10 of 13 rows; 3 could not be scored" in tab.message_label.cget("text")
+    assert f"Scored 10 of 13 rows into {expected_out.name}." in app.status.text()  # not a stale message
     assert expected_out.exists() and len(expected_out.read_text().splitlines()) == 14  # header + 13
     labels = np.array([int(row.split(",")[10]) == 4 for row in GOOD])
     tp = int(((trained_bundle.predict_proba(X) >= app.threshold) & labels).sum())

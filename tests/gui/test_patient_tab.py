@@ -101,6 +101,7 @@ def test_predict_button_shows_the_models_probability(tab, root, trained_bundle, 
     assert word in tab.call_label.cget("text")
     assert trained_bundle.model_id in tab.model_label.cget("text")
     assert "threshold 0.50" in tab.model_label.cget("text")
+    assert f"Predicted {word.lower()} ({100 * expected:.1f}%)" in app.status.text()
 
 
 def test_enter_predicts(tab, root, borderline):
