@@ -100,7 +100,12 @@ def run_frozen(exe: Path, args: list[str], box: Sandbox, *, env: dict | None = N
 
 
 def run_source(args: list[str], box: Sandbox) -> subprocess.CompletedProcess:
-    proc = subprocess.run([sys.executable, "-m", "bcdesktop", *args], env=box.env, capture_output=True,
+    """The same command from source, with the usual temp dir (the sandbox's is the build's)."""
+    env = {**box.env, **{k: os.environ[k] for k in ("TMPDIR", "TEMP", "TMP") if k in os.environ}}
+    for k in ("TMPDIR", "TEMP", "TMP"):
+        if k not in os.environ:
+            env.pop(k)
+    proc = subprocess.run([sys.executable, "-m", "bcdesktop", *args], env=env, capture_output=True,
                           text=True, timeout=TIMEOUT, cwd=box.root)
     assert proc.returncode == 0, f"source {args} exited {proc.returncode}:\n{proc.stderr[-3000:]}"
     return proc
@@ -157,14 +162,14 @@ def test_version_is_the_source_version(exe, sandbox):
     assert run_frozen(exe, ["--version"], sandbox).stdout.strip() == f"bcdesktop {__version__}"
 
 
-@pytest.mark.parametrize("scores", [MALIGNANT, BENIGN], ids=["malignant", "benign"])
-def test_predict_equals_the_source_run(exe, sandbox, scores):
+@pytest.mark.parametrize("scores, call", [(MALIGNANT, "malignant"), (BENIGN, "benign")], ids=["malignant", "benign"])
+def test_predict_equals_the_source_run(exe, sandbox, scores, call):
     frozen = json.loads(run_frozen(exe, ["predict", *scores, "--json"], sandbox).stdout)
     source = json.loads(run_source(["predict", *scores, "--json"], sandbox).stdout)
     assert frozen["probability"] == pytest.approx(source["probability"], abs=1e-12, rel=0)
     assert {k: v for k, v in frozen.items() if k != "probability"} == \
         {k: v for k, v in source.items() if k != "probability"}
-    assert frozen["prediction"] == ("malignant" if scores is MALIGNANT else "benign")
+    assert frozen["prediction"] == call
 
 
 def test_score_writes_the_same_file_as_the_source_run(exe, sandbox):
@@ -251,6 +256,22 @@ def _windows(env: dict) -> list[str]:
     return found.stdout.split()
 
 
+def _settle(env: dict, quiet: float = 1.0, timeout: float = 60.0) -> None:
+    """Wait until the number of visible X windows (every Tk widget is one) has not changed
+    for ``quiet`` seconds: a tab's widgets, plots and toolbar have been built by then."""
+    last, since = None, time.monotonic()
+    deadline = since + timeout
+    while time.monotonic() < deadline:
+        count = len(subprocess.run(["xdotool", "search", "--onlyvisible", "--name", ""], env=env,
+                                   capture_output=True, text=True).stdout.split())
+        if count != last:
+            last, since = count, time.monotonic()
+        elif time.monotonic() - since >= quiet:
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"the window kept changing for {timeout:.0f} s")
+
+
 def _wait_for(condition, timeout: float = 60.0, what: str = "condition"):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -280,16 +301,24 @@ def test_gui_self_test_predicts_and_closes(exe, sandbox, display):
 
 
 def test_window_tabs_draw_and_quit_cleanly_with_default_user_folders(exe, sandbox, display, xdotool):
-    """Driven with xdotool like a person: the title, the Data tab's matplotlib plots,
-    Ctrl+Q. Without BCDESKTOP_HOME: settings, log and matplotlib's cache land in the
-    XDG folders under $HOME."""
+    """Driven with xdotool like a person: the title; Alt+2, Alt+4, Alt+1 show the Train
+    tab's loss plot with matplotlib's toolbar (its icons need PIL._tkinter_finder), the
+    Threshold tab's pictures and the Data tab's histograms; Ctrl+Q quits. A failure in
+    any of them is logged as an ERROR with its traceback. Without BCDESKTOP_HOME,
+    settings, log and matplotlib's cache land in the XDG folders under $HOME."""
     home = sandbox.root / "user"
     env = {k: v for k, v in sandbox.env.items() if k not in ("BCDESKTOP_HOME", "XDG_CONFIG_HOME", "XDG_CACHE_HOME")}
     env.update(HOME=str(home), DISPLAY=display)
+    config = home / ".config" / "bcdesktop"
+    log = config / "bcdesktop.log"
     ready = sandbox.root / "ready"
     before = _bundle_state(DIST)
     app = subprocess.Popen([str(exe), "gui", "--ready-file", str(ready)], env=env, cwd=sandbox.root,
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    def keys(*names: str) -> None:
+        subprocess.run(["xdotool", "key", "--window", window, *names], env=env, check=True, timeout=30)
+
     try:
         _wait_for(lambda: ready.exists() and ready.read_text().strip(), what="the ready file")
         window = _wait_for(lambda: _windows(env), what="a visible bcdesktop window")[0]
@@ -297,11 +326,13 @@ def test_window_tabs_draw_and_quit_cleanly_with_default_user_folders(exe, sandbo
                                text=True).stdout
         assert title.startswith(f"bcdesktop {__version__}")
         subprocess.run(["xdotool", "windowfocus", "--sync", window], env=env, check=True, timeout=30)
-        subprocess.run(["xdotool", "key", "--window", window, "alt+1"], env=env, check=True)
-        # the Data tab's histograms import matplotlib, whose font cache goes to the user's cache
-        _wait_for(lambda: list((home / ".cache" / "bcdesktop" / "matplotlib").glob("fontlist-*.json")),
-                  what="matplotlib's font cache in ~/.cache/bcdesktop/matplotlib")
-        subprocess.run(["xdotool", "key", "--window", window, "ctrl+q"], env=env, check=True)
+        for tab in ("alt+2", "alt+4", "alt+1"):
+            keys(tab)
+            _settle(env)
+            assert _log_problems(log) == [], f"after {tab}"
+        assert list((home / ".cache" / "bcdesktop" / "matplotlib").glob("fontlist-*.json")), \
+            "matplotlib's font cache is not in ~/.cache/bcdesktop/matplotlib"
+        keys("ctrl+q")
         out, err = app.communicate(timeout=30)
     finally:
         if app.poll() is None:
@@ -309,10 +340,9 @@ def test_window_tabs_draw_and_quit_cleanly_with_default_user_folders(exe, sandbo
             app.communicate()
     assert app.returncode == 0, err[-3000:]
     assert "Traceback" not in err
-    config = home / ".config" / "bcdesktop"
+    assert _log_problems(log) == []
+    assert "window closed" in log.read_text(encoding="utf-8")
     assert (config / "settings.json").is_file()
-    assert "window closed" in (config / "bcdesktop.log").read_text(encoding="utf-8")
-    assert _log_problems(config / "bcdesktop.log") == []
     assert _windows(env) == []
     assert sandbox.leftovers() == []
     assert _bundle_state(DIST) == before
