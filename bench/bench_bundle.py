@@ -12,9 +12,10 @@ mapped, the bundled data and default model are loaded and the loop is idle), und
 Xvfb (started here when there is no DISPLAY); after each start ``xdotool search
 --onlyvisible --name '^bcdesktop'`` confirms the window is really there (when xdotool
 is installed; its ``--sync`` polls only every 0.5 s, too coarse to time with). The first
-run, with an empty per-user folder, is reported on its own (it builds
-matplotlib's font cache when the start-up touches matplotlib); the median is over
-the ``--runs`` runs after it, which share one per-user folder like a real user's.
+run, with an empty per-user folder, is reported on its own (a first start creates the
+settings; matplotlib's font cache is built later, when a plot is first shown); the
+median is over the ``--runs`` runs after it, which share one per-user folder like a
+real user's.
 Reference, measured the same way in the same run, interleaved: the app from source
 (``python -m bcdesktop gui``). Budget: 1.5 s median.
 
