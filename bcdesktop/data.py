@@ -107,6 +107,8 @@ _DELIM_NAMES = {",": "comma", ";": "semicolon", "\t": "tab"}
 _SNIFF_BYTES = 256 * 1024
 _NA_VALUES = ["?", "", "NA", "N/A", "n/a", "na", "NaN", "nan", "null", "NULL", "None", "-", "#N/A"]
 _CELL_SHOWN = 24  # characters of a bad cell quoted in a message
+# A line ends at LF, CRLF or a lone CR (old Mac files), as text editors and csv see it.
+_LINE_BREAK_TEXT = re.compile("\r\n|\r|\n")
 
 _LOADING_HINT = ("The file should hold the nine cytology scores (1-10) of the Wisconsin "
                  "Breast Cancer (Original) data set, optionally with a sample id and a class.")
@@ -225,6 +227,7 @@ class CsvLayout:
     header_line: int  # line number of the header (0 when none)
     size: int
     header_raw: bytes = b""  # the header record as in the file (no BOM, no line ending)
+    data_offset: int = 0  # byte offset where the data rows start (after the header's line break)
 
     @property
     def has_labels(self) -> bool:
@@ -522,7 +525,7 @@ def sniff_layout(path: str | os.PathLike) -> CsvLayout:
         raise UserError(f"{path} is not a text file (it contains binary data). "
                         "Choose a CSV file exported from a spreadsheet or a database.")
     text = head[len(bom):].decode(encoding, errors="replace")
-    all_lines = [ln.rstrip("\r") for ln in text.split("\n")]
+    all_lines = _LINE_BREAK_TEXT.split(text)
     if len(head) == _SNIFF_BYTES and len(all_lines) > 1:
         all_lines = all_lines[:-1]  # the last one may be cut in half
     numbered = [(i + 1, ln) for i, ln in enumerate(all_lines) if ln.strip()]
@@ -534,7 +537,8 @@ def sniff_layout(path: str | os.PathLike) -> CsvLayout:
         rows = list(csv.reader(sample, delimiter=delimiter))
     except csv.Error:  # one bad line (e.g. a huge cell) must not hide the others
         rows = [_split_line(ln, delimiter) for ln in sample]
-    newline = "\r\n" if "\r\n" in text[: text.find("\n") + 1] else "\n"
+    first_break = _LINE_BREAK_TEXT.search(text)
+    newline = first_break.group() if first_break else "\n"
 
     first = rows[0]
     has_header = _looks_like_header(first)
@@ -546,8 +550,16 @@ def sniff_layout(path: str | os.PathLike) -> CsvLayout:
                             f"values (first line: '{_shorten(header[0])}'). " + _LOADING_HINT)
         id_col, feature_cols, class_col, extra = _header_roles(path, header)
         columns = tuple(h if h else f"column {i + 1}" for i, h in enumerate(header))
-        header_line = numbered[0][0]
-        header_raw = head[len(bom):].split(b"\n")[header_line - 1].rstrip(b"\r")
+        # the header record as the data records are split (a quoted name may hold a line break)
+        body = head[len(bom):]
+        rec = _records(body, delimiter)
+        k = int(np.flatnonzero(rec.ends > rec.starts)[0]) if (rec.ends > rec.starts).any() else None
+        if k is None:
+            raise UserError(f"{path}: a quote (\") in the header row opens a name that is never "
+                            "closed. Remove the stray quote and try again.")
+        header_line = 1 + int(rec.line_offsets[k])
+        header_raw = body[rec.starts[k]:rec.ends[k]]
+        data_offset = len(bom) + (int(rec.starts[k + 1]) if k + 1 < len(rec.starts) else len(body))
         if len(numbered) == 1 and len(head) < _SNIFF_BYTES:
             raise UserError(f"{path} has a header row but no data rows.")
     else:
@@ -564,11 +576,12 @@ def sniff_layout(path: str | os.PathLike) -> CsvLayout:
         if class_col is not None:
             names[class_col] = CLASS_NAME
         columns = tuple(names[i] for i in range(n_fields))
-        header_line, header_raw = 0, b""
+        header_line, header_raw, data_offset = 0, b"", 0
     return CsvLayout(path=path, encoding=encoding, bom=bom, delimiter=delimiter, newline=newline,
                      has_header=has_header, n_fields=n_fields, id_col=id_col,
                      feature_cols=feature_cols, class_col=class_col, extra_cols=extra,
-                     columns=columns, header_line=header_line, size=size, header_raw=header_raw)
+                     columns=columns, header_line=header_line, size=size, header_raw=header_raw,
+                     data_offset=data_offset)
 
 
 # --------------------------------------------------------------------------- chunks
@@ -589,62 +602,105 @@ class _Records:
     line_offsets: np.ndarray  # line breaks before each record, from the block's start
     first_delim: np.ndarray  # index into ``delims`` of each record's first delimiter
     delims: np.ndarray  # positions of every delimiter outside quotes (length = all delimiters)
+    open_tail: int | None = None  # start of a last record cut inside a quoted cell
+
+
+def _n_breaks(buf: bytes) -> int:
+    """Line breaks in ``buf``: LF, CRLF or a lone CR, as a text editor counts them."""
+    return buf.count(b"\n") + buf.count(b"\r") - buf.count(b"\r\n")
+
+
+def _cell_quotes(a: np.ndarray, delimiter: str) -> np.ndarray:
+    """Positions of the quotes that open or close a quoted cell, as Python's ``csv``
+    module and spreadsheets read them.
+
+    A quote opens a quoted cell only as a cell's first byte; inside one, ``""`` is a
+    quote and a single ``"`` closes it. Any other quote (``5"`` for inches, ``a"b``) is
+    an ordinary character of an unquoted cell and is left out. Well-formed files are
+    checked vectorised; only a block with such stray quotes takes a loop over its quotes.
+    """
+    q = np.flatnonzero(a == 34)
+    if len(q) == 0:
+        return q
+    d = ord(delimiter)
+    prev = np.where(q > 0, a[np.maximum(q - 1, 0)], 10)
+    nxt = np.where(q < len(a) - 1, a[np.minimum(q + 1, len(a) - 1)], 10)
+    adjacent = q[1:] == q[:-1] + 1
+    after_quote = np.concatenate(([False], adjacent))
+    before_quote = np.concatenate((adjacent, [False]))
+    opens_cell = (prev == d) | (prev == 10) | (prev == 13) | after_quote
+    closes_cell = (nxt == d) | (nxt == 10) | (nxt == 13) | before_quote
+    opening = np.arange(len(q)) % 2 == 0
+    if np.where(opening, opens_cell, closes_cell).all():
+        return q  # every quote where the simple parity rule puts it
+    keep, inside, i, qs = [], False, 0, q.tolist()
+    while i < len(qs):
+        p = qs[i]
+        if inside and i + 1 < len(qs) and qs[i + 1] == p + 1:  # "" inside a quoted cell
+            keep += (p, p + 1)
+            i += 2
+            continue
+        if inside or p == 0 or a[p - 1] in (d, 10, 13):
+            keep.append(p)
+            inside = not inside
+        i += 1
+    return np.asarray(keep, dtype=np.int64)
 
 
 def _records(buf: bytes, delimiter: str) -> _Records:
-    """Split a block of complete records into records, vectorised.
+    """Split a block of records into records, vectorised.
 
-    Quotes are honoured: delimiters and line breaks inside quotes do not count, so a
-    quoted cell may hold delimiters and even line breaks.
+    Quotes are honoured the way Python's ``csv`` module honours them (see
+    :func:`_cell_quotes`): delimiters and line breaks inside a quoted cell do not
+    count, so a quoted cell may hold delimiters and even line breaks. When the block
+    ends inside a quoted cell, ``open_tail`` is where that unfinished record starts.
     """
     a = np.frombuffer(buf, dtype=np.uint8)
     nl = a == 10
-    has_quotes = buf.find(b'"') >= 0
-    if has_quotes:
-        outside = (np.cumsum(a == 34, dtype=np.uint8) & 1) == 0  # uint8 wraps, parity kept
+    if buf.find(b"\r") >= 0:  # a lone CR (old Mac files) ends a line too
+        nl[:-1] |= (a[:-1] == 13) & (a[1:] != 10)
+        nl[-1] |= a[-1] == 13
+    quotes = _cell_quotes(a, delimiter) if buf.find(b'"') >= 0 else None
+    if quotes is not None and len(quotes):
+        toggles = np.zeros(len(a), dtype=np.uint8)
+        toggles[quotes] = 1
+        outside = (np.cumsum(toggles, dtype=np.uint8) & 1) == 0  # uint8 wraps, parity kept
         rec_end = np.flatnonzero(nl & outside)
         delim = (a == ord(delimiter)) & outside
+        open_tail = None
+        if len(quotes) % 2:  # the caller cuts the block here and reads on
+            open_tail = int(rec_end[-1]) + 1 if len(rec_end) else 0
     else:
         rec_end = np.flatnonzero(nl)
         delim = a == ord(delimiter)
-    if len(a) and not nl[-1]:
+        open_tail = None
+    if len(a) and not nl[-1] and open_tail is None:
         rec_end = np.append(rec_end, len(a))
     starts = np.zeros_like(rec_end)
     starts[1:] = rec_end[:-1] + 1
     delims = np.flatnonzero(delim)
     first_delim = np.searchsorted(delims, starts)
     n_fields = np.searchsorted(delims, rec_end) - first_delim + 1
-    line_offsets = (np.searchsorted(np.flatnonzero(nl), starts) if has_quotes
+    line_offsets = (np.searchsorted(np.flatnonzero(nl), starts) if quotes is not None
                     else np.arange(len(starts), dtype=np.int64))
     ends = rec_end.copy()
     cr = ends > starts
     cr[cr] = a[ends[cr] - 1] == 13
     ends[cr] -= 1
-    return _Records(starts, ends, n_fields, line_offsets, first_delim, delims)
+    return _Records(starts, ends, n_fields, line_offsets, first_delim, delims, open_tail)
 
 
 def _read_blocks(fh, chunksize: int) -> Iterator[bytes]:
-    """Blocks of about ``chunksize`` complete lines; never splits a quoted cell."""
-    while True:
-        lines = list(islice(fh, chunksize))
-        if not lines:
-            return
-        buf = b"".join(lines)
-        if buf.count(b'"') % 2:
-            more = []
-            for line in fh:
-                more.append(line)
-                if line.count(b'"') % 2:
-                    break
-            buf += b"".join(more)
-        yield buf
+    """Blocks of ``chunksize`` complete lines (the last may lack its line ending)."""
+    while lines := list(islice(fh, chunksize)):
+        yield b"".join(lines)
 
 
 def _raw_records(buf: bytes, rec: _Records) -> list[bytes]:
     """Each record's bytes, without its line ending."""
     unterminated = not buf.endswith(b"\n")
     next_starts = np.append(rec.starts[1:], len(buf) + unterminated)
-    if (len(rec.starts) == buf.count(b"\n") + unterminated
+    if (buf.find(b"\r") < 0 and len(rec.starts) == buf.count(b"\n") + unterminated
             and np.array_equal(rec.ends, next_starts - 1)):
         # one record per line, no blank line, no CR: let bytes.split do the work
         raw = buf.split(b"\n")
@@ -834,21 +890,29 @@ def iter_chunks(layout: CsvLayout, *, chunksize: int = 100_000, want_ids: bool =
     memo: dict = {}
     with _open_checked(layout.path) as fh:
         # everything up to and including the header line (which holds the BOM, if any)
-        skipped = b"".join(fh.readline() for _ in range(layout.header_line))
+        skipped = fh.read(layout.data_offset)
         if hasher is not None:
             hasher.update(skipped)
-        line_no = layout.header_line + 1
+        line_no = 1 + _n_breaks(skipped)
         bom = b"" if layout.header_line else layout.bom
-        for buf in _read_blocks(fh, chunksize):
+        carry = b""  # a record cut inside a quoted cell, completed by the next block
+        for block in _read_blocks(fh, chunksize):
             if cancel is not None and cancel.is_set():
                 raise Cancelled()
             if hasher is not None:
-                hasher.update(buf)
+                hasher.update(block)
             if bom:
-                buf, bom = buf[len(bom):], b""
+                block, bom = block[len(bom):], b""
+            buf = carry + block
             rec = _records(buf, layout.delimiter)
+            if rec.open_tail is not None:
+                buf, carry = buf[:rec.open_tail], buf[rec.open_tail:]
+                _check_open_quote(layout, line_no + _n_breaks(buf), carry, at_end=False)
+                rec = _records(buf, layout.delimiter)
+            else:
+                carry = b""
             lines = line_no + rec.line_offsets
-            line_no += buf.count(b"\n")
+            line_no += _n_breaks(buf)
             keep = rec.ends > rec.starts  # blank lines are not data rows
             if not keep.all():
                 rec = _Records(rec.starts[keep], rec.ends[keep], rec.n_fields[keep],
@@ -864,6 +928,25 @@ def iter_chunks(layout: CsvLayout, *, chunksize: int = 100_000, want_ids: bool =
                         y=y, class_reasons=class_reasons, ids=ids)
             if progress is not None:
                 progress(LoadProgress(rows_done, fh.tell(), layout.size))
+        if carry:
+            _check_open_quote(layout, line_no, carry, at_end=True)
+
+
+#: A quoted cell may hold line breaks, but not this many: past it, a quote is missing.
+MAX_QUOTED_LINES = 1000
+
+
+def _check_open_quote(layout: CsvLayout, line: int, tail: bytes, at_end: bool) -> None:
+    """UserError when the quoted cell opened on ``line`` never closes (``at_end``) or
+    runs over more than :data:`MAX_QUOTED_LINES` lines."""
+    if at_end:
+        raise UserError(f"{layout.path}, line {line}: a quote (\") opens a cell that is never "
+                        "closed before the end of the file. Remove the stray quote or add the "
+                        "closing one, and try again.")
+    if _n_breaks(tail) > MAX_QUOTED_LINES:
+        raise UserError(f"{layout.path}, line {line}: a quote (\") opens a cell that runs over "
+                        f"more than {MAX_QUOTED_LINES} lines, so a closing quote is probably "
+                        "missing. Remove the stray quote or add the closing one, and try again.")
 
 
 # --------------------------------------------------------------------------- whole files

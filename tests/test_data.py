@@ -273,3 +273,41 @@ def test_hostile_shapes_get_a_user_error(tmp_path, text, words):
     path.write_text(text)
     with pytest.raises(UserError, match=words):
         load_csv(path)
+
+
+# ---------------------------------------------------------------- found by tests/test_fuzz.py
+
+def test_a_stray_quote_inside_a_cell_is_an_ordinary_character(tmp_path):
+    # a quote that does not start a cell (5" for inches) opens nothing, as in Python's csv
+    # module and spreadsheets; it used to swallow every following row of its chunk unseen
+    text = f"1,{ROW},2\n2,5\",1,1,1,2,1,3,1,1,2\n" + "".join(f"{i},{ROW},4\n" for i in range(3, 12))
+    for chunksize in (1, 4, 100):
+        ds = load_csv(write(tmp_path, text), chunksize=chunksize)
+        assert (ds.n_read, ds.n_usable) == (11, 10)
+        assert ds.rejected == [data.Rejection(2, "2", "Clump Thickness",
+                                              "Clump Thickness '5\"' is not a whole number")]
+        assert ds.lines.tolist() == [1, *range(3, 12)]
+
+
+def test_a_lone_cr_ends_a_line_as_in_editors_and_the_csv_module(tmp_path):
+    text = f"{UCI_HEADER}\r1,{ROW},2\r2,{ROW},4\r\n3,{ROW},2\n4,{ROW},4"  # CR, CRLF, LF, none
+    ds = load_csv(write(tmp_path, text), chunksize=2)
+    assert ds.n_read == 4 and ds.ids.tolist() == ["1", "2", "3", "4"]
+    assert ds.lines.tolist() == [2, 3, 4, 5]
+
+
+def test_a_line_break_inside_a_quoted_header_name(tmp_path):
+    header = UCI_HEADER.replace("Bare Nuclei", '"Bare\rNuclei"')
+    ds = load_csv(write(tmp_path, f"{header}\n1,{ROW},2\n2,{ROW},4\n"))
+    assert ds.n_read == 2 and ds.lines.tolist() == [3, 4]
+
+
+@pytest.mark.parametrize("tail, words", [
+    ('"5,1,1\n', "never closed before the end of the file"),
+    ('"5,1,1\n' + f"3,{ROW},2\n" * (data.MAX_QUOTED_LINES + 5), "more than 1000 lines"),
+])
+def test_a_quote_that_never_closes_names_its_line(tmp_path, tail, words):
+    path = write(tmp_path, f"1,{ROW},2\n2,{ROW},2\n7,{tail}")
+    with pytest.raises(UserError, match=words) as info:
+        load_csv(path, chunksize=50)
+    assert "line 3" in str(info.value)

@@ -1,0 +1,277 @@
+"""A seeded, bounded mutation fuzzer for everything a user can hand in: CSV files of
+cases and model files.
+
+Every mutated input must either work or raise :class:`UserError`; no other exception,
+no hang. For a CSV that loads, no row may be lost: ``n_read == n_usable + n_rejected``,
+``n_read`` equals the data rows Python's ``csv`` module finds in the same file, and the
+scored output has exactly one row per input data row, each starting with the input
+row's own cells.
+
+The seed and the number of cases are fixed, so a failure reproduces; the failing case
+is written next to the test's tmp_path and its mutations are named in the message.
+"""
+
+import codecs
+import csv
+import io
+import os
+import re
+import time
+
+import numpy as np
+import pytest
+
+from bcdesktop import data, persistence, scoring
+from bcdesktop.data import FEATURES
+from bcdesktop.errors import UserError
+from bcdesktop.model import MLP, Scaler
+from bcdesktop.persistence import ModelBundle, load_model, save_model
+from bcdesktop.resources import bundled_data_path
+
+# A deeper run: BCDESKTOP_FUZZ_CASES=5000 BCDESKTOP_FUZZ_SEED=7 pytest tests/test_fuzz.py
+CASES = int(os.environ.get("BCDESKTOP_FUZZ_CASES", 400))  # mutated CSV files; ~3 s
+MODEL_CASES = CASES  # mutated model files; ~1 s
+SEED = int(os.environ.get("BCDESKTOP_FUZZ_SEED", 20261129))
+
+UCI_HEADER = "Sample code number," + ",".join(FEATURES) + ",Class"
+
+
+def _seed_csvs() -> dict[str, bytes]:
+    """Valid files in every layout the loader promises to read."""
+    uci = bundled_data_path().read_bytes().split(b"\n")[:40]
+    uci_text = b"\n".join(uci) + b"\n"
+    rows = [line.split(",") for line in uci_text.decode().splitlines()]
+    names = ["Anna Müller", "Bob, Jr.", 'Cé "CJ" Li', "Dörte", "Éva"]
+    extra = ["Patient," + UCI_HEADER + ",Date"]
+    for i, r in enumerate(rows):
+        extra.append(f'"{names[i % 5].replace(chr(34), chr(34) * 2)}",' + ",".join(r) + f",2024-01-{i % 28 + 1:02d}")
+    semicolon = [";".join(h.strip().lower().replace(" ", "_") for h in UCI_HEADER.split(","))]
+    semicolon += [";".join(r) for r in rows]
+    quoted = [",".join(f'"{c}"' for c in UCI_HEADER.split(","))]
+    quoted += [",".join(f'" {c} "' if j == 1 else f'"{c}"' for j, c in enumerate(r)) for r in rows]
+    tab = ["\t".join(FEATURES)] + ["\t".join(r[1:10]) for r in rows]
+    return {
+        "uci": uci_text,
+        "extra": ("\n".join(extra) + "\n").encode("utf-8"),
+        "extra_cp1252": ("\n".join(extra) + "\n").encode("cp1252"),
+        "semicolon": ("\n".join(semicolon) + "\n").encode(),
+        "quoted": ("\n".join(quoted) + "\n").encode(),
+        "crlf": uci_text.replace(b"\n", b"\r\n"),
+        "bom": codecs.BOM_UTF8 + ("\r\n".join(tab) + "\r\n").encode(),
+    }
+
+
+INTERESTING_CELLS = [
+    "", "?", " ", "5.0", "1e1", "0x5", "\uff15", "+5", " 5 ", "-1", "0", "11", "10.5", "nan",
+    "inf", "-inf", '"', '""', '"5"', '"5', "5\"", "\x00", "é", "\u202e", "\ud7ff", "NA",
+    "benign", "M", "4.0", "2", "1" * 400, "9" * 70_000, ",", ";", "\t", "\r", "\n", "\r\n",
+    "१", "٥", "5\u00a0", "x" * 5000,
+]
+
+
+def _mutate_csv(raw: bytes, rng) -> tuple[bytes, list[str]]:
+    """Apply 1-4 random byte- or cell-level mutations; return the bytes and their names."""
+    done = []
+    for _ in range(int(rng.integers(1, 5))):
+        kind = str(rng.choice([
+            "delete", "insert", "duplicate", "special", "truncate", "cell", "huge", "columns",
+            "drop_cell", "add_cell", "dup_row", "unicode", "quote_line",
+        ]))
+        n = len(raw)
+        pos = int(rng.integers(0, n + 1))
+        if kind == "delete" and n:
+            raw = raw[:pos] + raw[pos + int(rng.integers(1, 40)):]
+        elif kind == "insert":
+            raw = raw[:pos] + rng.bytes(int(rng.integers(1, 20))) + raw[pos:]
+        elif kind == "duplicate" and n:
+            end = min(n, pos + int(rng.integers(1, 200)))
+            raw = raw[:end] + raw[pos:end] + raw[end:]
+        elif kind == "special":
+            b = bytes([int(rng.choice([0, 9, 10, 13, 34, 44, 59, 0xEF, 0xFF, 0x80]))])
+            raw = raw[:pos] + b + raw[pos + int(rng.integers(0, 2)):]
+        elif kind == "truncate":
+            raw = raw[:pos]
+        elif kind == "huge":
+            raw = raw[:pos] + b"7" * int(rng.integers(1000, 300_000)) + raw[pos:]
+        elif kind == "columns":
+            raw = raw[:pos] + bytes([int(rng.choice([44, 59, 9]))]) * int(rng.integers(100, 20_000)) + raw[pos:]
+        elif kind == "unicode":
+            text = "".join(chr(int(c)) for c in rng.integers(0x80, 0x2FFF, size=int(rng.integers(1, 8))))
+            raw = raw[:pos] + text.encode("utf-8", errors="replace") + raw[pos:]
+        else:  # cell-level: on one line, split by the likely delimiter
+            lines = raw.split(b"\n")
+            li = int(rng.integers(0, len(lines)))
+            line = lines[li]
+            d = max((b",", b";", b"\t"), key=line.count)
+            cells = line.split(d)
+            ci = int(rng.integers(0, len(cells)))
+            if kind == "cell":
+                cell = INTERESTING_CELLS[int(rng.integers(0, len(INTERESTING_CELLS)))]
+                cells[ci] = cell.encode("utf-8", errors="surrogatepass")
+            elif kind == "drop_cell" and len(cells) > 1:
+                del cells[ci]
+            elif kind == "add_cell":
+                cells.insert(ci, b"3")
+            elif kind == "quote_line":
+                cells[ci] = b'"' + cells[ci]
+            elif kind == "dup_row":
+                lines.insert(li, line)
+            lines[li] = d.join(cells) if kind != "dup_row" else line
+            raw = b"\n".join(lines)
+        done.append(kind)
+    return raw, done
+
+
+def _csv_data_rows(path, layout) -> list[list[str]]:
+    """The data rows Python's csv module finds, decoded as the loader decodes."""
+    return _csv_rows(path.read_bytes(), layout)[1 if layout.has_header else 0:]
+
+
+def _csv_rows(raw: bytes, layout) -> list[list[str]]:
+    text = raw[len(layout.bom):].decode(layout.encoding, errors="replace")
+    limit = csv.field_size_limit(1 << 30)  # (the loader must not depend on this global)
+    try:
+        return [r for r in csv.reader(io.StringIO(text, newline=""), delimiter=layout.delimiter) if r]
+    finally:
+        csv.field_size_limit(limit)
+
+
+class Logistic:
+    """What score_csv uses of a model, as a plain function of the scores."""
+
+    threshold = 0.5
+    model_id = "fuzz"
+
+    def predict_proba(self, X):
+        assert X.ndim == 2 and X.shape[1] == 9 and np.isfinite(X).all()
+        assert ((X >= 1) & (X <= 10) & (X == np.round(X))).all()
+        return 1.0 / (1.0 + np.exp(-(X.sum(axis=1) - 30.0) / 4.0))
+
+
+def _check_csv_case(path, out, raw, name):
+    """One mutated CSV: load, score, and compare both with the csv module's rows."""
+    try:
+        ds = data.load_csv(path, chunksize=7)  # small chunks: many block boundaries
+    except UserError as exc:
+        assert str(exc).strip(), name
+        ds = None
+    if ds is not None:
+        assert ds.n_read == ds.n_usable + ds.n_rejected, name
+        assert ds.X.shape == (ds.n_usable, 9) and len(ds.ids) == len(ds.lines) == ds.n_usable, name
+        assert ((ds.X >= 1) & (ds.X <= 10) & (ds.X == np.round(ds.X))).all(), name
+        lines = np.sort(np.concatenate([ds.lines, [r.line for r in ds.rejected]]).astype(int))
+        assert len(np.unique(lines)) == ds.n_read, f"{name}: two rows on one line"
+        n_lines = len(re.split(rb"\r\n|\r|\n", raw))  # as an editor counts lines
+        assert lines.min() >= 1 and lines.max() <= n_lines, name
+        for r in ds.rejected:
+            assert r.reason and (r.column is None or r.column in (*FEATURES, "Class")), name
+        layout = data.sniff_layout(path)
+        expected = _csv_data_rows(path, layout)
+        assert ds.n_read == len(expected), f"{name}: read {ds.n_read} rows, csv module finds {len(expected)}"
+    try:
+        summary = scoring.score_csv(path, out, Logistic(), force=True, chunksize=5)
+    except UserError as exc:
+        assert str(exc).strip(), name
+        return
+    layout = data.sniff_layout(path)
+    assert summary.rows_read == summary.scored + summary.rejected, name
+    if ds is not None:
+        assert summary.rows_read == ds.n_read, name
+    rows_in = _csv_data_rows(path, layout)
+    rows_out = _csv_rows(out.read_bytes(), layout)
+    assert len(rows_out) - 1 == len(rows_in) == summary.rows_read, (
+        f"{name}: {len(rows_in)} input rows, {len(rows_out) - 1} output rows, {summary.rows_read} read")
+    for row_in, row_out in zip(rows_in, rows_out[1:]):
+        assert row_out[:-4] == row_in, f"{name}: cells changed"
+        assert row_out[-1] == "ok" or row_out[-1], name
+
+
+def test_csv_mutations_load_and_score_or_say_why(tmp_path):
+    seeds = _seed_csvs()
+    names = sorted(seeds)
+    rng = np.random.default_rng(SEED)
+    path, out = tmp_path / "cases.csv", tmp_path / "cases.scored.csv"
+    started = time.perf_counter()
+    for case in range(CASES):
+        seed_name = names[case % len(names)]
+        raw, kinds = _mutate_csv(seeds[seed_name], rng)
+        path.write_bytes(raw)
+        name = f"case {case} ({seed_name}: {', '.join(kinds)})"
+        try:
+            _check_csv_case(path, out, raw, name)
+        except Exception:
+            (tmp_path.parent / "fuzz_failure.csv").write_bytes(raw)
+            raise
+    assert time.perf_counter() - started < 60
+
+
+def test_unmutated_seeds_load_fully(tmp_path):
+    """The seeds themselves are valid: every row usable, nothing rejected."""
+    for name, raw in _seed_csvs().items():
+        path = tmp_path / f"{name}.csv"
+        path.write_bytes(raw)
+        ds = data.load_csv(path)
+        rejected = [r for r in ds.rejected if r.reason != "Bare Nuclei is missing"]
+        assert not rejected, (name, rejected[:3])
+        assert ds.n_read == 40, name
+
+
+# ------------------------------------------------------------------ model files
+
+@pytest.fixture
+def model_bytes(tmp_path):
+    rng = np.random.default_rng(5)
+    probs = rng.random(30)
+    bundle = ModelBundle(
+        network=MLP(9, (15,), init="he", seed=1), scaler=Scaler(np.ones(9), np.full(9, 10.0)),
+        threshold=0.5, settings={"optimizer": "adam"}, seed=1, metrics={"validation": {}},
+        data_sha256="cd" * 32, eval_probs=probs, eval_labels=(probs > 0.5).astype(np.int8),
+        eval_kind="validation")
+    path = tmp_path / "seed.npz"
+    save_model(bundle, path)
+    return path.read_bytes()
+
+
+def _mutate_bytes(raw: bytes, rng) -> bytes:
+    for _ in range(int(rng.integers(1, 4))):
+        n = len(raw)
+        pos = int(rng.integers(0, n + 1))
+        kind = int(rng.integers(0, 6))
+        if kind == 0:
+            raw = raw[:pos] + raw[pos + int(rng.integers(1, 64)):]
+        elif kind == 1:
+            raw = raw[:pos] + rng.bytes(int(rng.integers(1, 16))) + raw[pos:]
+        elif kind == 2:
+            raw = raw[:pos] + bytes([int(rng.integers(0, 256))]) + raw[pos + 1:]
+        elif kind == 3:
+            raw = raw[:pos]
+        elif kind == 4:
+            end = min(n, pos + int(rng.integers(1, 300)))
+            raw = raw[:end] + raw[pos:end] + raw[end:]
+        else:  # flip one bit
+            if n:
+                p = min(pos, n - 1)
+                raw = raw[:p] + bytes([raw[p] ^ (1 << int(rng.integers(0, 8)))]) + raw[p + 1:]
+    return raw
+
+
+def test_model_file_mutations_load_or_say_why(tmp_path, model_bytes):
+    rng = np.random.default_rng(SEED + 1)
+    path = tmp_path / "model.npz"
+    loaded = 0
+    for case in range(MODEL_CASES):
+        raw = _mutate_bytes(model_bytes, rng)
+        path.write_bytes(raw)
+        try:
+            bundle = load_model(path)
+        except UserError as exc:
+            assert str(path) in str(exc)
+            continue
+        except Exception:
+            (tmp_path.parent / "fuzz_failure.npz").write_bytes(raw)
+            raise
+        loaded += 1
+        p = bundle.predict_proba(np.full((2, 9), 5.0))
+        assert np.isfinite(p).all() and ((p >= 0) & (p <= 1)).all()
+    # almost every mutation must be caught (a checksum covers arrays and metadata)
+    assert loaded < MODEL_CASES // 10
