@@ -1,7 +1,9 @@
 """Write a screenshot of every tab, in a realistic state, to ``docs/screenshots/<tab>.png``.
 
-Run ``python -m bcdesktop.gui.screenshots [OUT_DIR]``. Without a ``DISPLAY`` it starts
-its own Xvfb (1280x1024, 96 dpi). The window is driven like a user would: the bundled
+Run ``python -m bcdesktop.gui.screenshots [OUT_DIR] [--dpi 192] [--text-scale 1.3]``.
+Without a ``DISPLAY`` (or with ``--dpi``) it starts its own Xvfb: 1280x1024 at 96 dpi
+(100%), larger in proportion for a higher dpi, so ``--dpi 192`` shows the window at
+200% scaling; ``--text-scale`` applies the View menu's text size on top. The window is driven like a user would: the bundled
 data loaded, a model trained and cross-validated, a typical malignant patient
 predicted, the threshold moved, and a small batch with a few bad rows scored.
 Captures use ImageMagick's ``import``.
@@ -47,17 +49,25 @@ def start_xvfb(screen: str = SCREEN, dpi: int = DPI) -> tuple[subprocess.Popen, 
 
 
 @contextlib.contextmanager
-def virtual_display():
-    """Use ``$DISPLAY`` when set; otherwise run inside a private Xvfb for the duration."""
-    if os.environ.get("DISPLAY"):
+def virtual_display(dpi: int | None = None):
+    """Use ``$DISPLAY`` when set and no ``dpi`` is asked for; otherwise run inside a
+    private Xvfb (at ``dpi``, default 96, its screen scaled to match) for the duration."""
+    if os.environ.get("DISPLAY") and dpi is None:
         yield os.environ["DISPLAY"]
         return
-    proc, name = start_xvfb()
+    dpi = dpi or DPI
+    width, height, depth = (int(v) for v in SCREEN.split("x"))
+    scale = max(1.0, dpi / DPI)
+    saved = os.environ.get("DISPLAY")
+    proc, name = start_xvfb(f"{round(width * scale)}x{round(height * scale)}x{depth}", dpi)
     os.environ["DISPLAY"] = name
     try:
         yield name
     finally:
-        os.environ.pop("DISPLAY", None)
+        if saved is None:
+            os.environ.pop("DISPLAY", None)
+        else:
+            os.environ["DISPLAY"] = saved
         proc.terminate()
         try:
             proc.wait(5)
@@ -113,8 +123,11 @@ def _batch_input(folder: Path) -> Path:
     return path
 
 
-def take(out_dir: Path) -> list[Path]:
-    """Drive the app through each tab and capture it; returns the written files."""
+def take(out_dir: Path, text_scale: float = 1.0) -> list[Path]:
+    """Drive the app through each tab and capture it; returns the written files.
+
+    The window is 1180x800 at 100% scaling and larger in proportion to the display's
+    dpi; ``text_scale`` is the View menu's text size (1.0 = normal)."""
     from bcdesktop.gui.app import App, RecordingDialogs
 
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -123,8 +136,11 @@ def take(out_dir: Path) -> list[Path]:
     work.mkdir()
     os.environ["BCDESKTOP_HOME"] = str(work / "home")
     root = tk.Tk(className="bcdesktop")
-    root.geometry("1180x800+0+0")
+    scale = max(1.0, root.winfo_fpixels("1i") / DPI)
+    root.geometry(f"{round(1180 * scale)}x{round(800 * scale)}+0+0")
     app = App(root, dialogs=RecordingDialogs())
+    if text_scale != 1.0:
+        app.change_text_scale(text_scale)
     ready = []
     app.start(on_ready=lambda: ready.append(True))
     pump_until(root, lambda: ready, what="start-up")
@@ -184,13 +200,27 @@ def take(out_dir: Path) -> list[Path]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    out_dir = Path(argv[0]) if argv else Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m bcdesktop.gui.screenshots",
+                                     description="Write a screenshot of every tab.")
+    parser.add_argument("out_dir", nargs="?", type=Path,
+                        default=Path(__file__).resolve().parents[2] / "docs" / "screenshots",
+                        help="folder for the PNG files (default: docs/screenshots)")
+    parser.add_argument("--dpi", type=int, default=None,
+                        help="run a private Xvfb at this dpi (96 = 100%%, 192 = 200%% scaling)")
+    parser.add_argument("--text-scale", type=float, default=1.0,
+                        help="the View menu's text size on top of the display scaling (default 1.0)")
+    args = parser.parse_args(argv)
+    if args.dpi is not None and not 48 <= args.dpi <= 384:
+        parser.error("--dpi must be between 48 and 384")
+    if not 0.5 <= args.text_scale <= 3.0:
+        parser.error("--text-scale must be between 0.5 and 3")
     if shutil.which("import") is None:
         print("screenshots need ImageMagick's 'import' (apt-get install imagemagick)", file=sys.stderr)
         return 2
-    with virtual_display():
-        for path in take(out_dir):
+    with virtual_display(args.dpi):
+        for path in take(args.out_dir, args.text_scale):
             print(path)
     return 0
 

@@ -137,7 +137,10 @@ class ThresholdTab(ttk.Frame):
         box = ttk.Frame(self)
         box.columnconfigure(0, weight=1)
         self.source_label = ttk.Label(box, text="", style="Bold.TLabel", wraplength=chars_width(self, 50))
-        self.source_label.grid(row=0, column=0, sticky="w")
+        self.source_label.grid(row=0, column=0, sticky="ew")
+        # Wrap at the column's width (which the metrics table sets), not at a guessed length.
+        self.source_label.bind("<Configure>", lambda e: self.source_label.configure(
+            wraplength=max(chars_width(self, 20), e.width)))
         self.confusion = ConfusionGrid(box, "Calls at this threshold")
         self.confusion.grid(row=1, column=0, sticky="w", pady=(8, 0))
         ttk.Label(box, text="95% Wilson confidence intervals", style="Muted.TLabel").grid(
@@ -158,7 +161,7 @@ class ThresholdTab(ttk.Frame):
 
         self.plot = EmbeddedFigure(self.plot_frame, figsize=(7.5, 3.6))
         self.figure = self.plot.figure
-        self.ax_roc, self.ax_hist = self.figure.subplots(1, 2, width_ratios=(1, 1.15))
+        self.ax_roc, self.ax_hist = self.figure.subplots(1, 2, width_ratios=(1.3, 1))
         self.plot.canvas.mpl_connect("draw_event", self._on_full_draw)
         self._redraw_model()
 

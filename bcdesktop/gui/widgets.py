@@ -328,7 +328,8 @@ class MetricsTable(ScrolledTree):
 
     def __init__(self, parent: tk.Misc, *, height: int = 5):
         super().__init__(parent, (("metric", "Metric", 240, "w"), ("value", "Value", 70, "e"),
-                                  ("ci", "95% CI", 110, "e"), ("kn", "k / n", 70, "e")), height=height, stretch=0)
+                                  ("ci", "95% CI", 110, "e"), ("kn", "k / n", 70, "e")), height=height, stretch=0,
+                         scrollbars=False)
 
     def show(self, metrics) -> None:
         """Show a ``ThresholdMetrics`` (or clear with None)."""
