@@ -26,10 +26,12 @@ from __future__ import annotations
 
 import codecs
 import csv
+import errno
 import hashlib
 import math
 import os
 import re
+import stat
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
@@ -359,18 +361,63 @@ def _shorten(text: str) -> str:
     return text if len(text) <= _CELL_SHOWN else text[: _CELL_SHOWN - 3] + "..."
 
 
+class NotAFile(OSError):
+    """The path names something that is not a regular file: a pipe, a device, a socket."""
+
+    def __init__(self, path, kind: str):
+        super().__init__(f"{path} is {kind}, not a file")
+        self.kind = kind
+
+
+def file_kind(mode: int) -> str:
+    """What a non-regular file is, for a message: ``"a device"``, ``"a named pipe (FIFO)"``..."""
+    if stat.S_ISFIFO(mode):
+        return "a named pipe (FIFO)"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "not a regular file"
+
+
+def open_regular_file(path: str | os.PathLike):
+    """Open a regular file for binary reading, refusing anything else before reading.
+
+    A FIFO is opened without blocking and a device such as ``/dev/zero`` is refused, so
+    neither can hang the app. Raises the ``open`` errors (``FileNotFoundError``,
+    ``PermissionError``, ``IsADirectoryError``, ``OSError`` with ``errno.ELOOP`` for a
+    symbolic-link loop) or :class:`NotAFile`.
+    """
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    try:
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISDIR(mode):
+            raise IsADirectoryError(errno.EISDIR, "is a folder", str(path))
+        if not stat.S_ISREG(mode):
+            raise NotAFile(path, file_kind(mode))
+        if hasattr(os, "set_blocking"):
+            os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
 def _open_checked(path: Path):
     try:
-        if path.is_dir():
-            raise UserError(f"{path} is a folder, not a file. Choose a CSV file.")
-        return open(path, "rb")
+        return open_regular_file(path)
     except FileNotFoundError:
         raise UserError(f"{path} does not exist. Check the file name and folder.") from None
     except PermissionError:
         raise UserError(f"{path} cannot be read: permission denied.") from None
     except IsADirectoryError:
         raise UserError(f"{path} is a folder, not a file. Choose a CSV file.") from None
+    except NotAFile as exc:
+        raise UserError(f"{path} is {exc.kind}, not a file. Choose a CSV file.") from None
     except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise UserError(f"{path} is a symbolic link that leads back to itself. "
+                            "Choose the CSV file it should point to.") from None
         raise UserError(f"{path} cannot be read: {exc.strerror or exc}.") from None
 
 
@@ -383,7 +430,7 @@ def _detect_encoding(path: Path, head: bytes) -> tuple[str, bytes]:
     for encoding in ("utf-8", "cp1252"):
         decoder = codecs.getincrementaldecoder(encoding)()
         try:
-            with open(path, "rb") as fh:
+            with _open_checked(path) as fh:
                 while block := fh.read(1 << 20):
                     decoder.decode(block)
                 decoder.decode(b"", final=True)

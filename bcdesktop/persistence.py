@@ -23,6 +23,7 @@ start-up.
 from __future__ import annotations
 
 import dataclasses
+import errno
 import hashlib
 import io
 import json
@@ -260,20 +261,28 @@ def _bad(path, problem: str, fix: str = _FIX) -> UserError:
 
 def _read(path: Path) -> tuple[dict[str, np.ndarray], dict]:
     """Arrays and metadata of a model file; UserError for anything unreadable."""
-    if not path.exists():
-        raise _bad(path, "the file does not exist", "Check the name and folder.")
-    if path.is_dir():
-        raise _bad(path, "it is a folder, not a file", "Choose the .npz file inside it.")
+    from .data import NotAFile, open_regular_file
+
     try:
-        size = path.stat().st_size
-        if size > MAX_MODEL_BYTES:
-            raise _bad(path, f"at {size / 1e6:.0f} MB it is far too large to be a bcdesktop "
-                       "model (they are a few kB)")
-        with open(path, "rb") as fh:
-            raw = fh.read()
+        with open_regular_file(path) as fh:
+            size = os.fstat(fh.fileno()).st_size
+            if size > MAX_MODEL_BYTES:
+                raise _bad(path, f"at {size / 1e6:.0f} MB it is far too large to be a bcdesktop "
+                           "model (they are a few kB)")
+            raw = fh.read(MAX_MODEL_BYTES + 1)
+    except FileNotFoundError:
+        raise _bad(path, "the file does not exist", "Check the name and folder.") from None
+    except IsADirectoryError:
+        raise _bad(path, "it is a folder, not a file", "Choose the .npz file inside it.") from None
+    except NotAFile as exc:
+        raise _bad(path, f"it is {exc.kind}, not a file") from None
     except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise _bad(path, "it is a symbolic link that leads back to itself") from None
         raise _bad(path, f"it cannot be read ({exc.strerror or exc})",
                    "Check the file's permissions.") from None
+    if len(raw) > MAX_MODEL_BYTES:  # grew while being read
+        raise _bad(path, "it is far too large to be a bcdesktop model (they are a few kB)")
     if not raw:
         raise _bad(path, "the file is empty (0 bytes)")
     if raw[:4] not in (b"PK\x03\x04", b"PK\x05\x06"):

@@ -24,8 +24,10 @@ only at the end, so a cancelled or failed run leaves no partial file.
 from __future__ import annotations
 
 import contextlib
+import errno
 import math
 import os
+import stat
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -124,18 +126,29 @@ def default_output_path(input_path: str | os.PathLike) -> Path:
 
 
 def _check_output(input_path: Path, output_path: Path, force: bool) -> None:
-    same = output_path.resolve() == input_path.resolve()
-    if not same and output_path.exists() and input_path.exists():
-        try:
-            same = os.path.samefile(input_path, output_path)
-        except OSError:
-            pass
+    try:
+        st = os.stat(output_path)
+    except FileNotFoundError:
+        st = None
+    except OSError as exc:
+        problem = ("is a symbolic link that leads back to itself" if exc.errno == errno.ELOOP
+                   else f"cannot be used ({exc.strerror or exc})")
+        raise UserError(f"The output {output_path} {problem}. Choose another output name.") from None
+    same = os.path.realpath(output_path) == os.path.realpath(input_path)
+    if not same and st is not None:
+        with contextlib.suppress(OSError):
+            same = os.path.samestat(st, os.stat(input_path))
     if same:
         raise UserError(f"The output {output_path} is the input file itself; the app never writes "
                         "over its input. Choose another output name.")
-    if output_path.is_dir():
+    if st is not None and stat.S_ISDIR(st.st_mode):
         raise UserError(f"The output {output_path} is a folder. Give a file name for the output.")
-    if output_path.exists() and not force:
+    if st is not None and not stat.S_ISREG(st.st_mode):
+        # never replace a device or a pipe, even when allowed to overwrite (as root, os.replace
+        # would swap /dev/null for a plain file)
+        raise UserError(f"The output {output_path} is {data.file_kind(st.st_mode)}, not a file. "
+                        "Give a file name for the output.")
+    if st is not None and not force:
         raise UserError(f"The output {output_path} already exists. Choose another name, or allow "
                         "overwriting it (--force on the command line).")
     if not output_path.parent.is_dir():

@@ -311,3 +311,15 @@ def test_a_quote_that_never_closes_names_its_line(tmp_path, tail, words):
     with pytest.raises(UserError, match=words) as info:
         load_csv(path, chunksize=50)
     assert "line 3" in str(info.value)
+
+
+def test_pipes_devices_and_link_loops_are_refused_without_reading(tmp_path):
+    # /dev/zero used to be read without end (the encoding check reads the whole file)
+    # and a FIFO to block forever
+    fifo = tmp_path / "cases.csv"
+    os.mkfifo(fifo)
+    assert "named pipe" in _msg(fifo)
+    assert "device" in _msg("/dev/zero")
+    (tmp_path / "a").symlink_to(tmp_path / "b")
+    (tmp_path / "b").symlink_to(tmp_path / "a")
+    assert "leads back to itself" in _msg(tmp_path / "a")

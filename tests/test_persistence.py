@@ -163,6 +163,18 @@ def test_missing_file_and_folder(tmp_path):
     _expect_error(tmp_path, "folder")
 
 
+def test_pipes_devices_and_link_loops_are_refused_without_reading(tmp_path):
+    # a FIFO used to block forever in open(), /dev/zero to be read without end, and a
+    # symbolic-link loop was reported as a missing file
+    fifo = tmp_path / "model.npz"
+    os.mkfifo(fifo)
+    _expect_error(fifo, "named pipe")
+    _expect_error("/dev/zero", "device")
+    (tmp_path / "a").symlink_to(tmp_path / "b")
+    (tmp_path / "b").symlink_to(tmp_path / "a")
+    _expect_error(tmp_path / "a", "leads back to itself")
+
+
 def test_zero_length_file(tmp_path):
     path = tmp_path / "empty.npz"
     path.write_bytes(b"")

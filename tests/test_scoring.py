@@ -3,6 +3,7 @@
 import csv
 import io
 import os
+import stat
 import subprocess
 import sys
 import textwrap
@@ -229,6 +230,24 @@ def test_refuses_existing_output_unless_forced(tmp_path):
         scoring.score_csv(src, tmp_path / "nope" / "o.csv", StandIn())
     with pytest.raises(UserError, match="folder"):
         scoring.score_csv(src, tmp_path, StandIn(), force=True)
+
+
+def test_never_replaces_a_pipe_or_a_device_even_when_forced(tmp_path):
+    # found by hand: with --force, os.replace swapped the output for a plain file, which
+    # as root turned /dev/null into a regular file; a FIFO stands in for a device here
+    src = write(tmp_path, f"1,{ROW},2\n")
+    fifo = tmp_path / "pipe.csv"
+    os.mkfifo(fifo)
+    with pytest.raises(UserError, match="named pipe"):
+        scoring.score_csv(src, fifo, StandIn(), force=True)
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
+    (tmp_path / "a").symlink_to(tmp_path / "b")
+    (tmp_path / "b").symlink_to(tmp_path / "a")
+    with pytest.raises(UserError, match="leads back to itself"):  # was a RuntimeError
+        scoring.score_csv(src, tmp_path / "a", StandIn(), force=True)
+    with pytest.raises(UserError, match="named pipe"):  # as input: refused, never blocks
+        scoring.score_csv(fifo, tmp_path / "o.csv", StandIn())
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a", "b", "cases.csv", "pipe.csv"]
 
 
 def test_cancel_leaves_no_file(tmp_path):
