@@ -14,15 +14,12 @@ from pathlib import Path
 from tkinter import ttk
 
 from bcdesktop.errors import Cancelled, UserError
-from bcdesktop.gui.widgets import (METRIC_ROWS, WARNING_MARK, ConfusionGrid, ScrolledTree, chars_width, format_rate,
-                                   format_threshold)
+from bcdesktop.gui.widgets import (METRIC_ROWS, METRICS_NOTE, WARNING_MARK, ConfusionGrid, MetricsTable, ScrolledTree,
+                                   format_threshold, wrap_to_width)
 
 CSV_TYPES = [("CSV and data files", "*.csv *.data *.txt *.tsv"), ("All files", "*")]
 COUNTS = (("rows_read", "Rows read"), ("scored", "Scored"), ("rejected", "Rejected"),
           ("malignant", "Malignant"), ("benign", "Benign"))
-# Short names keep the labelled-metrics table narrow, leaving the width to the rejected rows.
-SHORT_RATES = (("accuracy", "Accuracy"), ("sensitivity", "Sensitivity"), ("specificity", "Specificity"),
-               ("ppv", "PPV"), ("npv", "NPV"))
 REJECTED_TITLE = "Rejected rows (kept in the output, with the reason in its status column)"
 
 
@@ -53,7 +50,7 @@ class BatchTab(ttk.Frame):
     ``choose_output_button``, ``score_button``, ``cancel_button``, ``message_label``,
     ``progress_label``, ``progressbar``,
     ``count_labels`` (``rows_read scored rejected malignant benign`` -> label),
-    ``rejected_tree`` and ``metrics_table`` (widgets.ScrolledTree), ``metrics_label``,
+    ``rejected_tree`` (widgets.ScrolledTree), ``metrics_table`` (widgets.MetricsTable), ``metrics_label``,
     ``confusion``, ``open_button`` (which calls ``app.dialogs.open_folder``).
     """
 
@@ -103,9 +100,9 @@ class BatchTab(ttk.Frame):
         self.choose_input_button, self.choose_output_button = buttons
         self.input_var.trace_add("write", lambda *_: self._refresh_state())
         self.output_var.trace_add("write", lambda *_: self._refresh_state())
-        ttk.Label(box, text="The output has every input row, in order, with its original columns plus "
-                            "probability, prediction, threshold and status.", style="Small.TLabel",
-                  wraplength=chars_width(self, 100)).grid(row=2, column=0, columnspan=3, sticky="w", pady=(4, 0))
+        wrap_to_width(ttk.Label(box, text="The output has every input row, in order, with its original columns "
+                                          "plus probability, prediction, threshold and status.",
+                                style="Small.TLabel")).grid(row=2, column=0, columnspan=3, sticky="ew", pady=(4, 0))
         return box
 
     def _build_run(self) -> ttk.Frame:
@@ -123,12 +120,13 @@ class BatchTab(ttk.Frame):
         self.progress_label.grid(row=1, column=2, sticky="w", padx=(12, 0))
         self.model_label = ttk.Label(box, text="", style="Muted.TLabel")
         self.model_label.grid(row=1, column=0, columnspan=2, sticky="w", pady=(4, 0))
-        self.message_label = ttk.Label(box, text="", wraplength=chars_width(self, 100))
-        self.message_label.grid(row=2, column=0, columnspan=3, sticky="w", pady=(4, 0))
+        self.message_label = wrap_to_width(ttk.Label(box, text=""))
+        self.message_label.grid(row=2, column=0, columnspan=3, sticky="ew", pady=(4, 0))
         return box
 
     def _build_summary(self) -> ttk.Frame:
         box = ttk.LabelFrame(self, text="Summary", padding=8)
+        box.columnconfigure(0, weight=1)
         counts = ttk.Frame(box)
         counts.grid(row=0, column=0, sticky="w")
         self.count_labels = {}
@@ -142,22 +140,23 @@ class BatchTab(ttk.Frame):
         self.open_button = ttk.Button(where, text="Open output folder", command=self._open_output_folder)
         self.open_button.pack(side="left")
         self.open_button.bind("<Return>", lambda _e: self.open_button.invoke())
-        self.output_label = ttk.Label(where, text="", wraplength=chars_width(self, 80))
-        self.output_label.pack(side="left", padx=(12, 0))
+        self.output_label = wrap_to_width(ttk.Label(where, text=""))
+        self.output_label.pack(side="left", fill="x", expand=True, padx=(12, 0))
         return box
 
     def _build_labelled(self, parent) -> ttk.Frame:
         box = ttk.LabelFrame(parent, text="Against the file's labels", padding=6)
-        self.metrics_label = ttk.Label(box, text="Shown when the scored file has a class column.",
-                                       style="Muted.TLabel", wraplength=chars_width(self, 50))
-        self.metrics_label.grid(row=0, column=0, sticky="w")
+        box.columnconfigure(0, weight=1)
+        self.metrics_label = wrap_to_width(ttk.Label(box, text="Shown when the scored file has a class column.",
+                                                     style="Muted.TLabel"))
+        self.metrics_label.grid(row=0, column=0, sticky="ew")
         self.metrics_frame = ttk.Frame(box)
         self.confusion = ConfusionGrid(self.metrics_frame)
         self.confusion.grid(row=0, column=0, sticky="w")
-        self.metrics_table = ScrolledTree(self.metrics_frame, (
-            ("metric", "Measure", 80, "w"), ("value", "Value (95% CI)", 152, "e"), ("kn", "k / n", 72, "e")),
-            height=5, scrollbars=False)
+        self.metrics_table = MetricsTable(self.metrics_frame)
         self.metrics_table.grid(row=1, column=0, sticky="ew", pady=(6, 0))
+        wrap_to_width(ttk.Label(self.metrics_frame, text=METRICS_NOTE, style="Small.TLabel")).grid(
+            row=2, column=0, sticky="ew", pady=(4, 0))
         return box
 
     # ------------------------------------------------------------------ state
@@ -305,7 +304,7 @@ class BatchTab(ttk.Frame):
         self.output_label.configure(text="")
         self.metrics_label.configure(text="Shown when the scored file has a class column.")
         self.metrics_frame.grid_remove()
-        self.metrics_table.replace_rows([])
+        self.metrics_table.show(None)
         self.rejected_tree.replace_rows([])
         self.rejected_frame.configure(text=REJECTED_TITLE)
         self.app.set_results("Batch scoring", None)
@@ -337,10 +336,8 @@ class BatchTab(ttk.Frame):
             self.metrics_label.configure(text=f"{m.n:,} scored rows with a class{skipped}, at threshold "
                                               f"{format_threshold(summary.threshold)}; 95% Wilson intervals.")
             self.confusion.show(m.tp, m.fp, m.tn, m.fn)
-            self.metrics_table.replace_rows((title, format_rate(getattr(m, attr)),
-                                             f"{getattr(m, attr).k} / {getattr(m, attr).n}")
-                                            for attr, title in SHORT_RATES)
-            self.metrics_frame.grid(row=1, column=0, sticky="w", pady=(6, 0))
+            self.metrics_table.show(m)
+            self.metrics_frame.grid(row=1, column=0, sticky="ew", pady=(6, 0))
 
     def _open_output_folder(self) -> None:
         if self.summary is None:

@@ -53,8 +53,7 @@ class DataTab(ttk.Frame):
         self.balance_label = ttk.Label(summary, text="")
         self.balance_label.pack(side="top", anchor="w")
         self.message_label = ttk.Label(summary, text="", style="Error.TLabel")
-        self.message_label.pack(side="top", anchor="w")
-        self.message_label.bind("<Configure>", lambda e: self.message_label.configure(wraplength=max(200, e.width)))
+        widgets.wrap_to_width(self.message_label).pack(side="top", anchor="w", fill="x")
 
         panes = self.panes = ttk.PanedWindow(self, orient="horizontal")
         panes.pack(side="top", fill="both", expand=True)

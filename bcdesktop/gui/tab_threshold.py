@@ -22,8 +22,8 @@ import numpy as np
 
 from bcdesktop import metrics
 from bcdesktop.errors import UserError
-from bcdesktop.gui.widgets import (CLASS_COLORS, ERROR_TEXT, MALIGNANT, TEXT_SCALE_EVENT, WARNING_MARK, ConfusionGrid,
-                                   MetricsTable, chars_width, format_threshold)
+from bcdesktop.gui.widgets import (CLASS_COLORS, ERROR_TEXT, MALIGNANT, METRICS_NOTE, TEXT_SCALE_EVENT, WARNING_MARK, ConfusionGrid,
+                                   MetricsTable, chars_width, format_threshold, wrap_to_width)
 
 T_MIN, T_MAX = 0.01, 0.99
 
@@ -106,11 +106,10 @@ class ThresholdTab(ttk.Frame):
         self.entry.bind("<FocusOut>", lambda _e: self.apply_entry())
         self.entry_message = ttk.Label(box, text="", style="Error.TLabel")
         self.entry_message.grid(row=0, column=3, sticky="w", padx=(8, 0))
-        ttk.Label(box, text="Cases whose malignancy probability is at or above the threshold are "
-                            "called malignant. The threshold applies at once to the Patient and Batch "
-                            "tabs and is saved with the model.", style="Muted.TLabel",
-                  wraplength=chars_width(self, 100)).grid(row=1, column=0, columnspan=4, sticky="w",
-                                                            pady=(4, 8))
+        wrap_to_width(ttk.Label(box, text="Cases whose malignancy probability is at or above the threshold are "
+                                          "called malignant. The threshold applies at once to the Patient and "
+                                          "Batch tabs and is saved with the model.", style="Muted.TLabel")).grid(
+            row=1, column=0, columnspan=4, sticky="ew", pady=(4, 8))
 
         find = ttk.Frame(box)
         find.grid(row=2, column=0, columnspan=4, sticky="w")
@@ -126,31 +125,25 @@ class ThresholdTab(ttk.Frame):
         self.find_button.bind("<Return>", lambda _e: self.find_button.invoke())
         self.find_label = ttk.Label(find, text="")
         self.find_label.pack(side="left", padx=(12, 0))
-        ttk.Label(box, text="Picks the highest threshold that still calls at least X% of the malignant "
-                            "cases malignant: of all such thresholds it has the best specificity "
-                            "(fewest benign cases called malignant).", style="Small.TLabel",
-                  wraplength=chars_width(self, 110)).grid(
-            row=3, column=0, columnspan=4, sticky="w", pady=(2, 0))
+        wrap_to_width(ttk.Label(box, text="Picks the highest threshold that still calls at least X% of the "
+                                          "malignant cases malignant: of all such thresholds it has the best "
+                                          "specificity (fewest benign cases called malignant).",
+                                style="Small.TLabel")).grid(row=3, column=0, columnspan=4, sticky="ew", pady=(2, 0))
         return box
 
     def _build_metrics(self) -> ttk.Frame:
         box = ttk.Frame(self)
         box.columnconfigure(0, weight=1)
-        self.source_label = ttk.Label(box, text="", style="Bold.TLabel", wraplength=chars_width(self, 50))
-        self.source_label.grid(row=0, column=0, sticky="ew")
-        # Wrap at the column's width (which the metrics table sets), not at a guessed length.
-        self.source_label.bind("<Configure>", lambda e: self.source_label.configure(
-            wraplength=max(chars_width(self, 20), e.width)))
+        self.source_label = wrap_to_width(ttk.Label(box, text="", style="Bold.TLabel"))
+        self.source_label.grid(row=0, column=0, sticky="ew")  # as wide as the metrics table
         self.confusion = ConfusionGrid(box, "Calls at this threshold")
         self.confusion.grid(row=1, column=0, sticky="w", pady=(8, 0))
         ttk.Label(box, text="95% Wilson confidence intervals", style="Muted.TLabel").grid(
             row=2, column=0, sticky="w", pady=(10, 2))
         self.metrics_table = MetricsTable(box)
         self.metrics_table.grid(row=3, column=0, sticky="ew")
-        ttk.Label(box, text="Sensitivity: malignant cases called malignant. Specificity: benign cases "
-                            "called benign. PPV / NPV: malignant / benign calls that are right.",
-                  style="Small.TLabel", wraplength=chars_width(self, 50)).grid(row=4, column=0, sticky="w",
-                                                                             pady=(4, 0))
+        wrap_to_width(ttk.Label(box, text=METRICS_NOTE, style="Small.TLabel")).grid(row=4, column=0, sticky="ew",
+                                                                                   pady=(4, 0))
         return box
 
     def ensure_plots(self) -> None:

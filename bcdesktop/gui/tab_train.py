@@ -140,12 +140,12 @@ class TrainTab(ttk.Frame):
         self.cv_button = ttk.Button(cv, text="Cross-validate", command=self.cross_validate)
         self.cv_button.grid(row=2, column=0, columnspan=3, sticky="w", pady=(6, 0))
         self.cv_button.bind("<Return>", lambda _e: self.cv_button.invoke())
-        ttk.Label(parent, style="Small.TLabel", wraplength=widgets.chars_width(self, 62),
-                  text="Validation rows are never used to fit the network; they measure how it does on "
-                       "cases it has not seen. With early stopping, a further fifth of the training rows "
-                       "decides when to stop. The threshold turns probabilities into calls for the "
-                       "figures shown here and is saved with the model.").pack(side="top", anchor="w",
-                                                                                pady=(10, 0))
+        widgets.wrap_to_width(ttk.Label(
+            parent, style="Small.TLabel",
+            text="Validation rows are never used to fit the network; they measure how it does on "
+                 "cases it has not seen. With early stopping, a further fifth of the training rows "
+                 "decides when to stop. The threshold turns probabilities into calls for the "
+                 "figures shown here and is saved with the model.")).pack(side="top", fill="x", pady=(10, 0))
 
     def _build_plot(self, parent) -> None:
         self.plot_frame = ttk.LabelFrame(parent, text="Loss while training", padding=4)
@@ -168,8 +168,8 @@ class TrainTab(ttk.Frame):
         self.progress_label = ttk.Label(bar, text="Ready.", style="Muted.TLabel")
         self.progress_label.pack(side="top", anchor="w")
         self.run_message = ttk.Label(bar, text="", style="Error.TLabel")
-        self.run_message.pack(side="top", anchor="w")
-        self.run_message.bind("<Configure>", lambda e: self.run_message.configure(wraplength=max(300, e.width)))
+        self.run_message.pack(side="top", anchor="w", fill="x")
+        widgets.wrap_to_width(self.run_message, 36)
         self.plot_frame.pack(side="top", fill="both", expand=True)
         # The plot is built when the tab is first shown (matplotlib imported in the
         # background if need be), so Start reacts at once.
@@ -182,7 +182,7 @@ class TrainTab(ttk.Frame):
         self.results.add(box, text="Result of the last run")
         self.result_label = ttk.Label(box, text="No run yet.")
         self.result_label.grid(row=0, column=0, columnspan=2, sticky="ew")
-        self.result_label.bind("<Configure>", lambda e: self.result_label.configure(wraplength=max(300, e.width)))
+        widgets.wrap_to_width(self.result_label, 36)
         self.train_confusion = widgets.ConfusionGrid(box, "Training rows")
         self.train_confusion.grid(row=1, column=0, sticky="w", pady=(6, 0))
         self.val_confusion = widgets.ConfusionGrid(box, "Validation rows")
@@ -203,7 +203,7 @@ class TrainTab(ttk.Frame):
         self.cv_label = ttk.Label(cv, text="Not run yet. Identical score vectors are kept in one fold, so no "
                                            "case is tested on a copy of itself.", style="Small.TLabel")
         self.cv_label.pack(side="top", anchor="w", fill="x")
-        self.cv_label.bind("<Configure>", lambda e: self.cv_label.configure(wraplength=max(300, e.width)))
+        widgets.wrap_to_width(self.cv_label, 36)
         self.cv_table = widgets.ScrolledTree(cv, (("metric", "Metric", 110, "w"),
                                                   ("mean", "Mean \u00b1 SD over fits", 170, "e"),
                                                   ("pooled", "Pooled out-of-fold, 95% CI", 210, "e")), height=5)

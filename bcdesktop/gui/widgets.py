@@ -100,6 +100,17 @@ def size_factor(widget: tk.Misc) -> float:
     return chars_width(widget, 1) / 8
 
 
+def wrap_to_width(label: ttk.Label, min_chars: int = 20) -> ttk.Label:
+    """Wrap ``label``'s text at the width its container gives it (grid it with
+    ``sticky="ew"`` or pack it with ``fill="x"``), never narrower than ``min_chars``.
+    The label then follows the window's size and the text size instead of asking for
+    a guessed width that may not be there. Returns ``label``."""
+    label.configure(wraplength=chars_width(label, min_chars))
+    label.bind("<Configure>", lambda e: label.configure(wraplength=max(chars_width(label, min_chars), e.width)),
+               add="+")
+    return label
+
+
 def text_scale(root: tk.Misc) -> float:
     return getattr(root, "_bc_text_scale", 1.0)
 
@@ -323,12 +334,19 @@ METRIC_ROWS = (("accuracy", "Accuracy"), ("sensitivity", "Sensitivity"), ("speci
                ("ppv", "PPV (positive predictive value)"), ("npv", "NPV (negative predictive value)"))
 
 
+METRICS_NOTE = ("Sensitivity: malignant cases called malignant. Specificity: benign cases called benign. "
+                "PPV / NPV (positive / negative predictive value): malignant / benign calls that are right.")
+
+
 class MetricsTable(ScrolledTree):
-    """Accuracy, sensitivity, specificity, PPV and NPV with 95% Wilson intervals and k/n."""
+    """Accuracy, sensitivity, specificity, PPV and NPV with 95% Wilson intervals and k/n.
+
+    The rows have short names (``"PPV"``), so the table leaves room for the pictures;
+    put :data:`METRICS_NOTE` beside it."""
 
     def __init__(self, parent: tk.Misc, *, height: int = 5):
-        super().__init__(parent, (("metric", "Metric", 240, "w"), ("value", "Value", 70, "e"),
-                                  ("ci", "95% CI", 110, "e"), ("kn", "k / n", 70, "e")), height=height, stretch=0,
+        super().__init__(parent, (("metric", "Metric", 96, "w"), ("value", "Value", 64, "e"),
+                                  ("ci", "95% CI", 104, "e"), ("kn", "k / n", 72, "e")), height=height, stretch=0,
                          scrollbars=False)
 
     def show(self, metrics) -> None:
@@ -338,10 +356,11 @@ class MetricsTable(ScrolledTree):
             for attr, label in METRIC_ROWS:
                 rate = getattr(metrics, attr)
                 value = getattr(rate, "value", None)
+                short = label.split(" (")[0]
                 if value is None or value != value:
-                    rows.append((label, "n/a", "", f"{rate.k} / {rate.n}"))
+                    rows.append((short, "n/a", "", f"{rate.k} / {rate.n}"))
                 else:
-                    rows.append((label, f"{100 * value:.1f}%", f"{100 * rate.low:.1f}-{100 * rate.high:.1f}%",
+                    rows.append((short, f"{100 * value:.1f}%", f"{100 * rate.low:.1f}-{100 * rate.high:.1f}%",
                                  f"{rate.k} / {rate.n}"))
         self.replace_rows(rows)
 

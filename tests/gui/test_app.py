@@ -50,6 +50,20 @@ def test_a_threshold_reads_the_same_everywhere(app, root):
     assert "at threshold 0.7476" in app.results_text(csv_format=False)
 
 
+def test_a_long_status_message_ends_in_an_ellipsis_not_mid_word_cut(app, root):
+    long = "Loaded a file with a rather long name; " + "and quite a lot more to say about it " * 8 + "THE END."
+    app.set_status_message(long)
+    root.update()
+    shown = app.status.message.cget("text")
+    assert shown.endswith("\u2026") and long.startswith(shown[:-1]) and "THE END" not in shown
+    label = app.status.message
+    assert label.winfo_x() + label.winfo_width() <= app.status.winfo_width()  # on screen, not cut off
+    assert app.status.text().endswith("THE END.")  # the full message is kept
+    app.set_status_message("Short.")
+    root.update()
+    assert app.status.message.cget("text") == "Short."
+
+
 def test_user_error_shows_its_message(app, dialogs):
     app.report_exception(UserError("The file x.csv has no rows. Choose another file."))
     kind, title, message = dialogs.last_message

@@ -67,8 +67,8 @@ def test_scores_a_small_file_and_shows_summary_rejections_and_metrics(tab, app, 
     assert tab.confusion.values()["tp"] == f"TP {tp}"
     fn = int((~(trained_bundle.predict_proba(X) >= app.threshold) & labels).sum())
     sensitivity = tab.metrics_table.rows()[1]
-    assert sensitivity[0] == "Sensitivity" and sensitivity[2] == f"{tp} / {tp + fn}"
-    assert sensitivity[1].startswith(f"{100 * tp / (tp + fn):.1f}% (")
+    assert sensitivity[0] == "Sensitivity" and sensitivity[3] == f"{tp} / {tp + fn}"
+    assert sensitivity[1] == f"{100 * tp / (tp + fn):.1f}%" and sensitivity[2].endswith("%")
     assert tab.open_button.instate(["!disabled"])
     tab.open_button.invoke()
     assert dialogs.opened_folders == [str(small_csv.parent)]
