@@ -312,23 +312,21 @@ class Chunk:
 
 
 def check_score(text) -> tuple[int | None, str | None]:
-    """Check one score typed into a form field.
+    """Check one score typed into a form field, by the same rule as a score in a file.
 
-    Returns ``(value, None)`` for a whole number 1..10, else ``(None, message)``.
+    Returns ``(value, None)`` for a whole number 1..10, else ``(None, message)``. See
+    :func:`score_value` for what counts as a number.
     """
     s = "" if text is None else str(text).strip()
-    if s == "" or s == "?":
+    value, code = score_value(s)
+    if code == _MISSING:
         return None, f"enter a whole number from {SCORE_MIN} to {SCORE_MAX}"
-    try:
-        value = float(s)
-    except ValueError:
+    if code == _NOT_NUMBER:
         return None, f"'{_shorten(s)}' is not a number; enter a whole number from {SCORE_MIN} to {SCORE_MAX}"
-    if not np.isfinite(value):
-        return None, f"enter a whole number from {SCORE_MIN} to {SCORE_MAX}"
-    if value != int(value):
+    if code == _NOT_WHOLE:
         return None, f"{s} is not a whole number; scores are whole numbers from {SCORE_MIN} to {SCORE_MAX}"
-    if not SCORE_MIN <= value <= SCORE_MAX:
-        return None, f"{s} is outside {SCORE_MIN}..{SCORE_MAX}"
+    if code == _OUTSIDE:
+        return None, f"{_shorten(s)} is outside {SCORE_MIN}..{SCORE_MAX}"
     return int(value), None
 
 
@@ -763,16 +761,26 @@ def _cell_text(raw: bytes, encoding: str) -> str:
     return text
 
 
-def _score_cell(text: str) -> tuple[float, int]:
-    """(value, code) of one score cell that is not a plain 1..10 digit string."""
+#: A score as a spreadsheet writes it: ASCII digits, an optional minus sign (so that -1
+#: is reported as out of range) and an optional decimal part ("5.0"). Not accepted:
+#: exponents ("1e1"), hex ("0x5"), a plus sign, digit separators ("1_0"), non-ASCII digits
+#: ("\uff15", full-width 5), all of which Python's float() would take.
+_SCORE_TEXT = re.compile(r"-?[0-9]+(?:\.[0-9]*)?")
+
+
+def score_value(text: str) -> tuple[float, int]:
+    """``(value, code)`` of one score's text (spaces and quotes already removed): the one
+    rule for scores in files, forms and on the command line.
+
+    ``code`` is ``_OK``, ``_MISSING`` (empty, ``?``, ``NA`` ...), ``_NOT_NUMBER`` (not
+    plain digits, see :data:`_SCORE_TEXT`), ``_NOT_WHOLE`` (``3.5``) or ``_OUTSIDE``
+    (not in 1..10); ``value`` is NaN for the first two.
+    """
     if text.lower() in _NA_TEXTS:
         return math.nan, _MISSING
-    try:
-        v = float(text)
-    except ValueError:
+    if not _SCORE_TEXT.fullmatch(text):
         return math.nan, _NOT_NUMBER
-    if math.isnan(v):
-        return math.nan, _MISSING
+    v = float(text)  # may be inf for hundreds of digits
     if math.isfinite(v) and v != int(v):
         return v, _NOT_WHOLE
     if not SCORE_MIN <= v <= SCORE_MAX:
@@ -807,7 +815,7 @@ def validate_chunk(buf: bytes, rec: _Records, layout: CsvLayout, memo: dict | No
 
     Plain cells (``1``..``9``, ``10``, and ``2``/``4``/``0``/``1`` for the class) are
     read straight from the bytes with NumPy; every other cell (spaces, quotes, ``?``,
-    text, decimals) goes through :func:`_score_cell` / :func:`_class_cell`, memoised in
+    text, decimals) goes through :func:`score_value` / :func:`_class_cell`, memoised in
     ``memo`` (cell bytes -> result), so a file of quoted cells is slower but just as right.
 
     Returns
@@ -844,7 +852,7 @@ def validate_chunk(buf: bytes, rec: _Records, layout: CsvLayout, memo: dict | No
             hit = memo.get(cell)
             if hit is None:
                 text = _cell_text(cell, layout.encoding)
-                hit = memo[cell] = (*_score_cell(text), text)
+                hit = memo[cell] = (*score_value(text), text)
             v[k], code[k], text = hit
             if code[k] != _OK:
                 shown[int(rows[k]), j] = (v[k], text)

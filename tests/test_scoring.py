@@ -328,3 +328,33 @@ def test_memory_stays_flat_with_file_length(tmp_path):
         src.unlink()
     assert peaks[2_000_000] - peaks[200_000] < 40, peaks
     assert peaks[2_000_000] < 256, peaks
+
+
+# One rule for a score, wherever it is typed: the form (check_score), a file (load_csv)
+# and batch scoring agree cell for cell. Python's float() takes "1e1", "+5", "1_0" and
+# full-width digits; a spreadsheet never writes them, so they are refused everywhere.
+SCORE_TEXTS = {
+    "5": 5, " 5 ": 5, "5.0": 5, "5.": 5, "05": 5, "10.00": 10, "\u00a05\u00a0": 5,
+    "1e1": None, "0x5": None, "\uff15": None, "\u0665": None, "+5": None, "1_0": None,
+    "5,0": None, ".5": None, "inf": None, "nan": None, "3.5": None, "0": None, "11": None,
+    "-1": None, "9" * 400: None, "?": None, "": None,
+}
+
+
+@pytest.mark.parametrize("text", list(SCORE_TEXTS))
+def test_one_rule_for_scores_in_forms_files_and_scoring(tmp_path, text):
+    expected = SCORE_TEXTS[text]
+    value, message = data.check_score(text)
+    assert value == expected and (message is None) == (expected is not None)
+    cell = '"' + text + '"'  # quoted, so "5,0" stays one cell
+    src = write(tmp_path, f"id,{','.join(FEATURES)}\n1,{cell},1,1,1,2,1,3,1,1\n2,{ROW}\n")
+    ds = data.load_csv(src)
+    if expected is None:
+        assert ds.n_usable == 1 and ds.rejected[0].column == "Clump Thickness"
+        assert (ds.rejected[0].reason == "Clump Thickness is missing") == (text in ("", "?", "nan"))
+    else:
+        assert ds.n_usable == 2 and ds.X[0, 0] == expected
+    summary = scoring.score_csv(src, tmp_path / "out.csv", StandIn())
+    status = read_rows(tmp_path / "out.csv")[1][-1]
+    assert (status == "ok") == (expected is not None)
+    assert summary.scored == ds.n_usable
