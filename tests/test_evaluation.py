@@ -152,6 +152,51 @@ def test_cross_validation_fits_on_training_rows_only(bundled):
     assert cv.mean("roc_auc") == pytest.approx(0.5)
 
 
+def _rows_of(A) -> set:
+    return {tuple(r) for r in np.asarray(A).tolist()}
+
+
+@pytest.mark.parametrize("patience", [0, 10])
+def test_cross_validate_never_shows_the_test_fold_to_scaler_or_network(bundled, monkeypatch, patience):
+    """Spies on the real pipeline (Scaler.fit, train, predict): in every fold the scaler
+    is fitted on exactly that fold's training rows, the network (and its early-stopping
+    rows) sees only training rows, and the test rows are only ever predicted."""
+    fits, trains, predicted = [], [], []
+    real_fit, real_train = evaluation.Scaler.fit, evaluation.train
+
+    def fit_spy(X):
+        scaler = real_fit(X)
+        fits.append((np.array(X), scaler))
+        return scaler
+
+    def train_spy(X, y, config, *, X_val=None, y_val=None, **kwargs):
+        trains.append((np.array(X), None if X_val is None else np.array(X_val)))
+        result = real_train(X, y, config, X_val=X_val, y_val=y_val, **kwargs)
+        real_predict = result.model.predict_proba
+        result.model.predict_proba = lambda Xs: predicted.append(np.array(Xs)) or real_predict(Xs)
+        return result
+
+    monkeypatch.setattr(evaluation.Scaler, "fit", staticmethod(fit_spy))
+    monkeypatch.setattr(evaluation, "train", train_spy)
+    config = TrainConfig(**{**FAST.to_dict(), "iterations": 60, "patience": patience})
+    cv = evaluation.cross_validate(bundled.X, bundled.y, config, folds=4, repeats=2, seed=3)
+    splits = evaluation.cv_folds(bundled.X, bundled.y, folds=4, repeats=2, seed=3)
+    assert len(fits) == len(trains) == len(predicted) == len(splits) == 8
+    for (tr, te), (X_fit, scaler), (X_net, X_stop), X_pred in zip(splits, fits, trains, predicted):
+        assert np.array_equal(X_fit, bundled.X[tr])                      # the scaler: training rows only
+        train_rows, test_rows = _rows_of(scaler.transform(bundled.X[tr])), _rows_of(scaler.transform(bundled.X[te]))
+        assert not train_rows & test_rows                                # grouped: no vector on both sides
+        seen = _rows_of(X_net) | (set() if X_stop is None else _rows_of(X_stop))
+        assert seen <= train_rows and not seen & test_rows               # the network: training rows only
+        if patience:
+            assert X_stop is not None and not _rows_of(X_net) & _rows_of(X_stop)  # inner split grouped too
+            assert len(X_net) + len(X_stop) == len(tr)
+        else:
+            assert X_stop is None and len(X_net) == len(tr)
+        assert np.array_equal(X_pred, scaler.transform(bundled.X[te]))   # test rows: predicted, once
+    assert np.isfinite(cv.oof_probs).all()
+
+
 def test_cross_validate_results_and_reproducibility(bundled):
     reports = []
     cv = evaluation.cross_validate(bundled.X, bundled.y, FAST, folds=3, repeats=2, seed=4,
