@@ -27,6 +27,7 @@ from __future__ import annotations
 import codecs
 import csv
 import errno
+import functools
 import hashlib
 import math
 import os
@@ -652,7 +653,10 @@ class _Records:
 
 def _n_breaks(buf: bytes) -> int:
     """Line breaks in ``buf``: LF, CRLF or a lone CR, as a text editor counts them."""
-    return buf.count(b"\n") + buf.count(b"\r") - buf.count(b"\r\n")
+    n = buf.count(b"\n")
+    if buf.find(b"\r") >= 0:
+        n += buf.count(b"\r") - buf.count(b"\r\n")
+    return n
 
 
 def _cell_quotes(a: np.ndarray, delimiter: str) -> np.ndarray:
@@ -735,10 +739,32 @@ def _records(buf: bytes, delimiter: str) -> _Records:
     return _Records(starts, ends, n_fields, line_offsets, first_delim, delims, open_tail)
 
 
+#: No line of a CSV of cases is anywhere near this long; past it, reading stops with a
+#: UserError instead of filling the memory with one line.
+MAX_LINE_BYTES = 16 * 1024 * 1024
+
+
+class _LineTooLong(Exception):
+    pass
+
+
 def _read_blocks(fh, chunksize: int) -> Iterator[bytes]:
-    """Blocks of ``chunksize`` complete lines (the last may lack its line ending)."""
-    while lines := list(islice(fh, chunksize)):
-        yield b"".join(lines)
+    """Blocks of ``chunksize`` complete lines (the last may lack its line ending).
+
+    Raises ``_LineTooLong`` (after yielding the lines before it) at a line longer than
+    :data:`MAX_LINE_BYTES`.
+    """
+    limit = MAX_LINE_BYTES
+    lines_in = iter(functools.partial(fh.readline, limit), b"")
+    while lines := list(islice(lines_in, chunksize)):
+        block = b"".join(lines)
+        if len(block) >= limit:  # (only then can one line be that long)
+            cut = [i for i, line in enumerate(lines) if len(line) >= limit and not line.endswith(b"\n")]
+            if cut:
+                if cut[0]:
+                    yield b"".join(lines[:cut[0]])
+                raise _LineTooLong()
+        yield block
 
 
 def _raw_records(buf: bytes, rec: _Records) -> list[bytes]:
@@ -951,7 +977,8 @@ def iter_chunks(layout: CsvLayout, *, chunksize: int = 100_000, want_ids: bool =
         line_no = 1 + _n_breaks(skipped)
         bom = b"" if layout.header_line else layout.bom
         carry = b""  # a record cut inside a quoted cell, completed by the next block
-        for block in _read_blocks(fh, chunksize):
+        blocks = _read_blocks(fh, chunksize)
+        while (block := _next_block(blocks, layout, line_no, carry)) is not None:
             if cancel is not None and cancel.is_set():
                 raise Cancelled()
             if hasher is not None:
@@ -985,6 +1012,16 @@ def iter_chunks(layout: CsvLayout, *, chunksize: int = 100_000, want_ids: bool =
                 progress(LoadProgress(rows_done, fh.tell(), layout.size))
         if carry:
             _check_open_quote(layout, line_no, carry, at_end=True)
+
+
+def _next_block(blocks: Iterator[bytes], layout: CsvLayout, line_no: int, carry: bytes) -> bytes | None:
+    """The next block, or None at the end; UserError at a line that is far too long."""
+    try:
+        return next(blocks, None)
+    except _LineTooLong:
+        raise UserError(f"{layout.path}, line {line_no + _n_breaks(carry)}: the line is longer than "
+                        f"{MAX_LINE_BYTES // (1024 * 1024)} MB, so this is not a table of cases. "
+                        "Check that the file is the CSV you meant.") from None
 
 
 #: A quoted cell may hold line breaks, but not this many: past it, a quote is missing.

@@ -323,3 +323,15 @@ def test_pipes_devices_and_link_loops_are_refused_without_reading(tmp_path):
     (tmp_path / "a").symlink_to(tmp_path / "b")
     (tmp_path / "b").symlink_to(tmp_path / "a")
     assert "leads back to itself" in _msg(tmp_path / "a")
+
+
+def test_a_line_far_too_long_stops_with_its_line_number(tmp_path, monkeypatch):
+    # the reader used to hold any line whole, however long (a 1 GB line meant 1 GB of memory)
+    monkeypatch.setattr(data, "MAX_LINE_BYTES", 1000)
+    fine = "x" * 900
+    path = write(tmp_path, f"Note,{','.join(FEATURES)}\n{fine},{ROW}\n{fine},{ROW}\n{'y' * 5000},{ROW}\n")
+    for chunksize in (1, 2, 100):
+        with pytest.raises(UserError, match="line 4: the line is longer than"):
+            load_csv(path, chunksize=chunksize)
+    path = write(tmp_path, f"Note,{','.join(FEATURES)}\n{fine},{ROW}\n{fine},{ROW}")
+    assert load_csv(path, chunksize=1).n_usable == 2
