@@ -294,6 +294,9 @@ def _read(path: Path) -> tuple[dict[str, np.ndarray], dict]:
                 raise _bad(path, f"it would unpack to {unpacked / 1e6:.0f} MB, far more than "
                            "any bcdesktop model")
             arrays = {name: npz[name] for name in npz.files}
+        if not all(isinstance(a, np.ndarray) for a in arrays.values()):  # a member that is no .npy
+            raise _bad(path, "it is a zip archive but not a bcdesktop model (it holds files that "
+                       "are not NumPy arrays)")
     except UserError:
         raise
     except ValueError as exc:
@@ -312,7 +315,7 @@ def _read(path: Path) -> tuple[dict[str, np.ndarray], dict]:
         meta = json.loads(meta_arr.tobytes().decode("utf-8"))
         if not isinstance(meta, dict):
             raise ValueError
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: [[[[...]]]]
         raise _bad(path, "it is not a bcdesktop model (its metadata is not readable JSON)") from None
     return arrays, meta
 

@@ -275,3 +275,60 @@ def test_model_file_mutations_load_or_say_why(tmp_path, model_bytes):
         assert np.isfinite(p).all() and ((p >= 0) & (p <= 1)).all()
     # almost every mutation must be caught (a checksum covers arrays and metadata)
     assert loaded < MODEL_CASES // 10
+
+
+ODD_VALUES = [None, True, 0, -1, 1.5, 10**30, "", "x" * 1000, [], [15], [0], [-3], [10**9],
+              {}, {"a": 1}, "bcdesktop-model", 0.0, 1.0, 0.5, list(FEATURES)[::-1], 2]
+
+
+def _mutate_structure(arrays: dict, meta: dict, rng) -> None:
+    """Change one thing a writer bug or a forger could: an array's presence, name,
+    dtype, shape or values, or one metadata entry's value or type."""
+    kind = int(rng.integers(0, 7))
+    names = sorted(arrays)
+    name = names[int(rng.integers(0, len(names)))]
+    if kind == 0:
+        del arrays[name]
+    elif kind == 1:
+        arrays[name + "x"] = arrays.pop(name)
+    elif kind == 2:
+        arrays[name] = arrays[name].astype(str(rng.choice(["float32", "int64", "int8", "complex128", ">f8"])))
+    elif kind == 3:
+        a = arrays[name]
+        arrays[name] = a.reshape(-1) if a.ndim > 1 else np.concatenate([a, a[:1]])
+    elif kind == 4 and arrays[name].size:
+        a = arrays[name].astype(np.float64)
+        a.flat[int(rng.integers(0, a.size))] = float(rng.choice([np.nan, np.inf, -np.inf, 1e308, -5.0, 2.0]))
+        arrays[name] = a
+    elif kind == 5:
+        arrays["extra"] = np.zeros(int(rng.integers(0, 5)))
+    else:
+        keys = sorted(meta)
+        key = keys[int(rng.integers(0, len(keys)))]
+        meta[key] = ODD_VALUES[int(rng.integers(0, len(ODD_VALUES)))]
+
+
+def test_forged_model_files_load_or_say_why(tmp_path, model_bytes):
+    """Content mutations with the checksum recomputed (as a forger or a writer bug would),
+    so that every check after the checksum is exercised too."""
+    seed_path = tmp_path / "seed.npz"
+    path = tmp_path / "forged.npz"
+    rng = np.random.default_rng(SEED + 2)
+    loaded = 0
+    for case in range(MODEL_CASES // 2):
+        arrays, meta = persistence._read(seed_path)
+        for _ in range(int(rng.integers(1, 3))):
+            _mutate_structure(arrays, meta, rng)
+        if rng.random() < 0.9:
+            meta["checksum"] = persistence._checksum(arrays, meta)
+        path.write_bytes(persistence._encode(arrays, meta))
+        try:
+            bundle = load_model(path)
+        except UserError as exc:
+            assert str(path) in str(exc) and "\n" not in str(exc)
+            continue
+        loaded += 1
+        p = bundle.predict_proba(np.full((2, 9), 5.0))
+        assert np.isfinite(p).all() and ((p >= 0) & (p <= 1)).all()
+        assert 0 < bundle.threshold < 1 and bundle.features == FEATURES
+    assert loaded < MODEL_CASES // 2  # most forgeries are caught

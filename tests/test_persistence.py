@@ -1,5 +1,6 @@
 """Model files: round trip, atomic saves, and a clear UserError for every kind of bad file."""
 
+import io
 import json
 import os
 import pickle
@@ -173,6 +174,27 @@ def test_pipes_devices_and_link_loops_are_refused_without_reading(tmp_path):
     (tmp_path / "a").symlink_to(tmp_path / "b")
     (tmp_path / "b").symlink_to(tmp_path / "a")
     _expect_error(tmp_path / "a", "leads back to itself")
+
+
+def test_hand_made_archives_with_odd_members_or_metadata(tmp_path):
+    # found by hand: a zip member without .npy came back as bytes (AttributeError), and
+    # deeply nested JSON metadata raised RecursionError; both are now the usual UserError
+    def npy(a):
+        buf = io.BytesIO()
+        np.save(buf, a)
+        return buf.getvalue()
+
+    def archive(name, members):
+        path = tmp_path / name
+        with zipfile.ZipFile(path, "w") as z:
+            for member, content in members.items():
+                z.writestr(member, content)
+        return path
+
+    _expect_error(archive("raw.npz", {"metadata": b"{}", "W1.npy": npy(np.zeros(3))}),
+                  "not NumPy arrays")
+    deep = np.frombuffer(b"[" * 100_000 + b"]" * 100_000, dtype=np.uint8)
+    _expect_error(archive("deep.npz", {"metadata.npy": npy(deep)}), "not readable JSON")
 
 
 def test_zero_length_file(tmp_path):
