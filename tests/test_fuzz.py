@@ -297,7 +297,7 @@ def _mutate_structure(arrays: dict, meta: dict, rng) -> None:
         a = arrays[name]
         arrays[name] = a.reshape(-1) if a.ndim > 1 else np.concatenate([a, a[:1]])
     elif kind == 4 and arrays[name].size:
-        a = arrays[name].astype(np.float64)
+        a = np.array(arrays[name].real, dtype=np.float64)
         a.flat[int(rng.integers(0, a.size))] = float(rng.choice([np.nan, np.inf, -np.inf, 1e308, -5.0, 2.0]))
         arrays[name] = a
     elif kind == 5:
