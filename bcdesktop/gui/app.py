@@ -644,6 +644,16 @@ class App:
         self.settings.set("text_scale", round(widgets.text_scale(self.root), 3))
         self.set_status_message(f"Text size {widgets.text_scale(self.root):.0%}")
         self.root.event_generate(widgets.TEXT_SCALE_EVENT)  # -> widgets.follow_text_size
+        self._grow_to_fit()
+
+    def _grow_to_fit(self) -> None:
+        """Enlarge the window (never beyond the screen) if its contents now need more room."""
+        root = self.root
+        root.update_idletasks()
+        width = min(max(root.winfo_width(), root.winfo_reqwidth()), root.winfo_screenwidth())
+        height = min(max(root.winfo_height(), root.winfo_reqheight()), root.winfo_screenheight() - 40)
+        if (width, height) != (root.winfo_width(), root.winfo_height()):
+            root.geometry(f"{width}x{height}")
 
     # ----------------------------------------------------------------- start and close
     def start(self, data: str | os.PathLike | None = None, model: str | os.PathLike | None = None,

@@ -122,7 +122,7 @@ class EmbeddedFigure:
             self._draw_now()
 
 
-def draw_class_histograms(figure, X: np.ndarray, y: np.ndarray | None, titles) -> None:
+def draw_class_histograms(figure, X: np.ndarray, y: np.ndarray | None, titles, text_scale: float = 1.0) -> None:
     """Per-feature bar charts of the scores 1..10, benign and malignant side by side.
 
     Parameters
@@ -132,7 +132,17 @@ def draw_class_histograms(figure, X: np.ndarray, y: np.ndarray | None, titles) -
     X : ndarray (n, 9)
     y : ndarray (n,) of 0/1, or None (then all rows are drawn as one grey group)
     titles : sequence of 9 str
+    text_scale : float
+        The View menu's text size (1.0 = matplotlib's 10 pt); display scaling is
+        applied by the canvas.
     """
+    from matplotlib import rc_context
+
+    with rc_context({"font.size": 10.0 * text_scale}):  # "small" etc. are relative to it
+        _draw_class_histograms(figure, X, y, titles)
+
+
+def _draw_class_histograms(figure, X, y, titles) -> None:
     figure.clear()
     axes = figure.subplots(3, 3, sharex=True, gridspec_kw=dict(left=0.09, right=0.98, bottom=0.09, top=0.87,
                                                                 wspace=0.38, hspace=0.45))
@@ -264,6 +274,15 @@ class LossPlot:
     def _draw_lines(self) -> None:
         self.ax.draw_artist(self.train_line)
         self.ax.draw_artist(self.val_line)
+
+    def set_text_scale(self, factor: float) -> None:
+        """Tick labels, axis labels and legend at ``factor`` times matplotlib's 10 pt
+        (the View menu's text size; display scaling is applied by the canvas)."""
+        size = 10.0 * factor
+        self.ax.tick_params(labelsize=size)
+        for text in (self.ax.xaxis.label, self.ax.yaxis.label, *self.ax.get_legend().get_texts()):
+            text.set_fontsize(size)
+        self.embedded.draw_idle()
 
     def set_log_scale(self, on: bool) -> None:
         self._log = bool(on)

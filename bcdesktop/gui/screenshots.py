@@ -99,6 +99,8 @@ def capture(root: tk.Tk, path: Path) -> None:
     Without a window manager the menu bar sits above the client area, in the wrapper
     window that ``geometry("+0+0")`` puts at the screen's top-left corner.
     """
+    # The pointer to the bottom-right corner, so no tooltip or hover highlight shows.
+    root.event_generate("<Motion>", warp=True, x=root.winfo_width() - 2, y=root.winfo_height() - 2)
     root.update()
     width = root.winfo_width()
     height = root.winfo_rooty() + root.winfo_height()

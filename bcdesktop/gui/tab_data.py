@@ -76,6 +76,7 @@ class DataTab(ttk.Frame):
         self.plot_note.pack(side="top", anchor="w")
 
         app.root.bind("<<DataChanged>>", lambda _e: self.show(self.app.dataset), add="+")
+        app.root.bind(widgets.TEXT_SCALE_EVENT, lambda _e: self._redraw_histograms(), add="+")
         self.plot_frame.bind("<Map>", lambda _e: self._schedule_histograms(), add="+")
 
     def _place_sash(self, _event=None) -> None:
@@ -189,6 +190,12 @@ class DataTab(ttk.Frame):
             from bcdesktop.gui.plots import when_matplotlib_loaded
             when_matplotlib_loaded(self.app, lambda: self.after(30, self.draw_histograms))
 
+    def _redraw_histograms(self) -> None:
+        """Draw the histograms again with the new text size (when they are shown)."""
+        if self.plot is not None:
+            self._plotted = None
+            self._schedule_histograms()
+
     def draw_histograms(self) -> None:
         """Draw the per-feature histograms of the current data (once per data set)."""
         ds = self.app.dataset
@@ -199,6 +206,6 @@ class DataTab(ttk.Frame):
         if self.plot is None:
             self.plot_note.pack_forget()
             self.plot = EmbeddedFigure(self.plot_frame, figsize=(5.6, 4.6), layout=None)
-        draw_class_histograms(self.plot.figure, ds.X, ds.y, SHORT_NAMES)
+        draw_class_histograms(self.plot.figure, ds.X, ds.y, SHORT_NAMES, widgets.text_scale(self.app.root))
         self.plot.draw_idle()
         self._plotted = ds

@@ -14,7 +14,7 @@ import numpy as np
 
 from bcdesktop import DISCLAIMER, data
 from bcdesktop.gui.widgets import (BENIGN, BENIGN_MARK, ERROR_TEXT, MALIGNANT_MARK, MALIGNANT_TEXT, MUTED_TEXT,
-                                   WARNING_MARK, chars_width, format_threshold)
+                                   WARNING_MARK, chars_width, format_threshold, wrap_to_width)
 
 def format_probability(p: float) -> str:
     """``0.8734 -> "87.3%"``; the extremes say "<0.1%" / ">99.9%" rather than a false 0 or 100."""
@@ -119,23 +119,23 @@ class PatientTab(ttk.Frame):
     def _build_result(self) -> ttk.Frame:
         box = ttk.LabelFrame(self, text="Result", padding=12)
         box.columnconfigure(0, weight=1)
-        wrap = chars_width(self, 56)
-        self.prob_label = ttk.Label(box, text="", style="Big.TLabel", wraplength=chars_width(self, 90))
-        self.prob_label.grid(row=0, column=0, sticky="w")
-        self.call_label = ttk.Label(box, text="", font="BcTitle", wraplength=wrap)
-        self.call_label.grid(row=1, column=0, sticky="w", pady=(6, 0))
-        self.detail_label = ttk.Label(box, text="", wraplength=wrap)
-        self.detail_label.grid(row=2, column=0, sticky="w", pady=(8, 0))
-        self.model_label = ttk.Label(box, text="", style="Muted.TLabel", wraplength=wrap)
-        self.model_label.grid(row=3, column=0, sticky="w", pady=(4, 0))
-        self.note_label = ttk.Label(box, text="", wraplength=wrap)
-        self.note_label.grid(row=4, column=0, sticky="w", pady=(12, 0))
+        # Every text wraps at the column's width, so larger text never runs off the edge.
+        self.prob_label = wrap_to_width(ttk.Label(box, text="", style="Big.TLabel"))
+        self.prob_label.grid(row=0, column=0, sticky="ew")
+        self.call_label = wrap_to_width(ttk.Label(box, text="", font="BcTitle"))
+        self.call_label.grid(row=1, column=0, sticky="ew", pady=(6, 0))
+        self.detail_label = wrap_to_width(ttk.Label(box, text=""))
+        self.detail_label.grid(row=2, column=0, sticky="ew", pady=(8, 0))
+        self.model_label = wrap_to_width(ttk.Label(box, text="", style="Muted.TLabel"))
+        self.model_label.grid(row=3, column=0, sticky="ew", pady=(4, 0))
+        self.note_label = wrap_to_width(ttk.Label(box, text=""))
+        self.note_label.grid(row=4, column=0, sticky="ew", pady=(12, 0))
         box.rowconfigure(5, weight=1)
-        ttk.Label(box, text="The probability is the network's estimate, learned from the Wisconsin cases, "
-                            "that this tumour is malignant. The call compares it with the threshold set "
-                            "on the Threshold tab: a lower threshold misses fewer cancers and raises more "
-                            "false alarms.", style="Small.TLabel", wraplength=wrap).grid(
-            row=5, column=0, sticky="sw")
+        wrap_to_width(ttk.Label(box, text="The probability is the network's estimate, learned from the Wisconsin "
+                                          "cases, that this tumour is malignant. The call compares it with the "
+                                          "threshold set on the Threshold tab: a lower threshold misses fewer "
+                                          "cancers and raises more false alarms.", style="Small.TLabel")).grid(
+            row=5, column=0, sticky="sew")
         return box
 
     # ------------------------------------------------------------- validation

@@ -101,7 +101,7 @@ class TrainTab(ttk.Frame):
     def _build_settings(self, parent) -> None:
         box = ttk.LabelFrame(parent, text="Training settings", padding=8)
         box.pack(side="top", fill="x")
-        box.columnconfigure(2, minsize=widgets.chars_width(self, 22))
+        box.columnconfigure(2, minsize=widgets.chars_width(self, 15))
         f = self.fields = {}
         rows = [
             ("hidden", "Hidden units", hidden_check, {"hint": "e.g. 15 or 16, 8"}),
@@ -113,7 +113,7 @@ class TrainTab(ttk.Frame):
             ("l2", "L2 penalty", float_check(0.0, 10.0, "an L2 penalty (0 = none)"), {}),
             ("patience", "Early-stopping patience", int_check(0, 200_000, "a patience"), {"hint": "0 = off"}),
             ("seed", "Seed", int_check(0, 2**31 - 1, "a seed"), {}),
-            ("split", "Validation split", _choice(SPLITS), {"values": SPLITS, "width": 16}),
+            ("split", "Validation split", _choice(SPLITS), {"values": SPLITS, "width": 15}),
             ("val_fraction", "Validation fraction", float_check(0.0, 0.9, "a fraction", low_open=True), {}),
             ("train_rows", "Training rows (first N)", int_check(1, 10_000_000, "a number of rows"), {}),
             ("threshold", "Threshold", float_check(0.01, 0.99, "a threshold"), {"hint": "0.01 to 0.99"}),
@@ -186,7 +186,7 @@ class TrainTab(ttk.Frame):
         self.train_confusion = widgets.ConfusionGrid(box, "Training rows")
         self.train_confusion.grid(row=1, column=0, sticky="w", pady=(6, 0))
         self.val_confusion = widgets.ConfusionGrid(box, "Validation rows")
-        self.val_confusion.grid(row=1, column=1, sticky="w", padx=(16, 0), pady=(6, 0))
+        self.val_confusion.grid(row=1, column=1, sticky="w", padx=(8, 0), pady=(6, 0))
         actions = ttk.Frame(box)
         actions.grid(row=2, column=0, columnspan=2, sticky="w", pady=(8, 0))
         self.use_button = ttk.Button(actions, text="Use this model", command=self.use_model)
@@ -222,6 +222,9 @@ class TrainTab(ttk.Frame):
 
         embedded = EmbeddedFigure(self.plot_area, figsize=(6.0, 3.2), toolbar=True, layout=None)
         self.loss_plot = LossPlot(embedded)
+        self.loss_plot.set_text_scale(widgets.text_scale(self.app.root))
+        self.app.root.bind(widgets.TEXT_SCALE_EVENT,
+                           lambda _e: self.loss_plot.set_text_scale(widgets.text_scale(self.app.root)), add="+")
         if self.log_var.get():
             self.loss_plot.set_log_scale(True)
 

@@ -106,7 +106,9 @@ def wrap_to_width(label: ttk.Label, min_chars: int = 20) -> ttk.Label:
     The label then follows the window's size and the text size instead of asking for
     a guessed width that may not be there. Returns ``label``."""
     label.configure(wraplength=chars_width(label, min_chars))
-    label.bind("<Configure>", lambda e: label.configure(wraplength=max(chars_width(label, min_chars), e.width)),
+    label._bc_wrap_to_width = True  # rescale_widgets leaves it alone: <Configure> sets it
+    # A few pixels less than the width: the theme draws a border inside the label.
+    label.bind("<Configure>", lambda e: label.configure(wraplength=max(chars_width(label, min_chars), e.width - 4)),
                add="+")
     return label
 
@@ -150,7 +152,7 @@ def rescale_widgets(widget: tk.Misc, ratio: float) -> None:
             w.apply_text_scale()  # absolute widths from its 100% widths: no rounding drift
             continue
         kind = w.winfo_class()
-        if kind == "TLabel" and int(str(w.cget("wraplength")) or 0) > 0:
+        if kind == "TLabel" and int(str(w.cget("wraplength")) or 0) > 0 and not hasattr(w, "_bc_wrap_to_width"):
             w.configure(wraplength=round(int(str(w.cget("wraplength"))) * ratio))
         elif kind in ("TEntry", "TSpinbox", "TCombobox"):
             w.configure(width=w.cget("width"))
@@ -195,7 +197,7 @@ class Field:
     """
 
     def __init__(self, parent: tk.Misc, row: int, label: str, check: Callable[[str], tuple[Any, str | None]],
-                 initial: str = "", *, values: tuple[str, ...] | None = None, width: int = 10,
+                 initial: str = "", *, values: tuple[str, ...] | None = None, width: int = 8,
                  hint: str | None = None):
         self.check = check
         self.hint = hint or ""
@@ -208,7 +210,7 @@ class Field:
         else:
             self.input = ttk.Entry(parent, textvariable=self.var, width=width)
         self.input.grid(row=row, column=1, sticky="w", pady=2)
-        self.message = ttk.Label(parent, text=self.hint, style="Muted.TLabel", wraplength=chars_width(parent, 24))
+        self.message = ttk.Label(parent, text=self.hint, style="Muted.TLabel", wraplength=chars_width(parent, 18))
         self.message.grid(row=row, column=2, sticky="w", padx=(8, 0), pady=2)
         self.var.trace_add("write", lambda *_: self.validate())
         self.validate()
@@ -381,7 +383,7 @@ class ConfusionGrid(ttk.Frame):
             ttk.Label(self, text=text, style=style).grid(row=row, column=0, sticky="e", padx=(0, 4))
         self.cells = {}
         for key, r, c in (("tp", 2, 1), ("fn", 2, 2), ("fp", 3, 1), ("tn", 3, 2)):
-            cell = ttk.Label(self, text="-", anchor="center", relief="groove", width=8, padding=3)
+            cell = ttk.Label(self, text="-", anchor="center", relief="groove", width=7, padding=(2, 3))
             cell.grid(row=r, column=c, padx=2, pady=2, sticky="nsew")
             self.cells[key] = cell
 

@@ -159,10 +159,14 @@ def test_roc_points_match_scikit_learn(trained_bundle):
 def test_widths_follow_the_text_size(tab, root):
     from bcdesktop.gui import widgets
 
-    before = int(str(tab.source_label.cget("wraplength")))
+    tab.app.select_tab("threshold")
+    root.update()
+    before = int(str(tab.scale.cget("length")))
     column = tab.metrics_table.tree.column("metric", "width")
     widgets.set_text_scale(root, 2.0)
     root.event_generate("<<TextScaleChanged>>")
-    ratio = int(str(tab.source_label.cget("wraplength"))) / before
+    ratio = int(str(tab.scale.cget("length"))) / before
     assert 1.6 < ratio < 2.4
     assert tab.metrics_table.tree.column("metric", "width") == pytest.approx(column * ratio, abs=2)
+    root.update()  # labels that wrap at their width still fit in it
+    assert 1 < int(str(tab.source_label.cget("wraplength"))) <= tab.source_label.winfo_width()
