@@ -3,9 +3,10 @@
 Run ``python -m bcdesktop.gui.screenshots [OUT_DIR] [--dpi 192] [--text-scale 1.3]``.
 Without a ``DISPLAY`` (or with ``--dpi``) it starts its own Xvfb: 1280x1024 at 96 dpi
 (100%), larger in proportion for a higher dpi, so ``--dpi 192`` shows the window at
-200% scaling; ``--text-scale`` applies the View menu's text size on top. The window is driven like a user would: the bundled
-data loaded, a model trained and cross-validated, a typical malignant patient
-predicted, the threshold moved, and a small batch with a few bad rows scored.
+200% scaling; ``--text-scale`` applies the View menu's text size on top. The window is
+driven like a user would: the bundled data loaded, a model trained and cross-validated,
+a typical malignant patient predicted, the threshold moved, and a small batch with a
+few bad rows scored.
 Captures use ImageMagick's ``import``.
 """
 

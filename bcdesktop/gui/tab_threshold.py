@@ -22,8 +22,8 @@ import numpy as np
 
 from bcdesktop import metrics
 from bcdesktop.errors import UserError
-from bcdesktop.gui.widgets import (CLASS_COLORS, ERROR_TEXT, MALIGNANT, METRICS_NOTE, TEXT_SCALE_EVENT, WARNING_MARK, ConfusionGrid,
-                                   MetricsTable, chars_width, format_threshold, wrap_to_width)
+from bcdesktop.gui.widgets import (CLASS_COLORS, ERROR_TEXT, MALIGNANT, METRICS_NOTE, TEXT_SCALE_EVENT, WARNING_MARK,
+                                   ConfusionGrid, MetricsTable, chars_width, format_threshold, wrap_to_width)
 
 T_MIN, T_MAX = 0.01, 0.99
 
