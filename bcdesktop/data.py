@@ -284,6 +284,8 @@ class Chunk:
         "" or the reason the class cell is unusable (only with a class column).
     ids : ndarray (n,) object or None
         Sample ids as text (only when asked for).
+    class_coding : ndarray (n,) int8 or None
+        1 where the class is written 0/1, 2 where 2/4, 0 for words or no class.
     """
 
     raw: list
@@ -295,6 +297,7 @@ class Chunk:
     y: np.ndarray
     class_reasons: np.ndarray
     ids: np.ndarray | None
+    class_coding: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.raw)
@@ -636,6 +639,10 @@ def sniff_layout(path: str | os.PathLike) -> CsvLayout:
 _OK, _MISSING, _NOT_NUMBER, _NOT_WHOLE, _OUTSIDE = range(5)
 _NA_TEXTS = frozenset(v.lower() for v in _NA_VALUES)
 _MEMO_LIMIT = 100_000
+# How a class cell is written: 0/1 or 2/4 (words such as "benign" are unambiguous)
+_CODED_01, _CODED_24 = 1, 2
+_CLASS_CODING = {"0": _CODED_01, "1": _CODED_01, "0.0": _CODED_01, "1.0": _CODED_01,
+                 "2": _CODED_24, "4": _CODED_24, "2.0": _CODED_24, "4.0": _CODED_24}
 
 
 @dataclass
@@ -852,6 +859,7 @@ def validate_chunk(buf: bytes, rec: _Records, layout: CsvLayout, memo: dict | No
     first_bad : (n,) object -- first bad feature name, or None
     y : (n,) int8 -- 0/1, -1 where there is no class column or the cell is unusable
     class_reasons : (n,) object -- "" or why the class cell is unusable
+    class_coding : (n,) int8 -- 1 for a class written 0/1, 2 for 2/4, 0 for words or none
     """
     memo = {} if memo is None else memo
     if len(memo) > _MEMO_LIMIT:
@@ -900,6 +908,7 @@ def validate_chunk(buf: bytes, rec: _Records, layout: CsvLayout, memo: dict | No
         reasons[i] = "; ".join(_score_reason(FEATURES[j], int(codes[i, j]), *shown[i, j]) for j in bad_j)
 
     y = np.full(n, -1, dtype=np.int8)
+    coding = np.zeros(n, dtype=np.int8)
     class_reasons = np.full(n, "", dtype=object)
     if layout.class_col is not None:
         s, e = _field_bounds(rec, rows, layout.class_col, layout.n_fields)
@@ -909,17 +918,21 @@ def validate_chunk(buf: bytes, rec: _Records, layout: CsvLayout, memo: dict | No
         one = (qe - qs) == 1
         label[one & ((b0 == 50) | (b0 == 48))] = 0
         label[one & ((b0 == 52) | (b0 == 49))] = 1
+        code = np.where(one & ((b0 == 48) | (b0 == 49)), _CODED_01, 0).astype(np.int8)
+        code[one & ((b0 == 50) | (b0 == 52))] = _CODED_24
         for k in np.flatnonzero(label == -3).tolist():
-            cell = buf[s[k]:e[k]]
-            label[k] = _class_cell(_cell_text(cell, layout.encoding))
+            text = _cell_text(buf[s[k]:e[k]], layout.encoding)
+            label[k] = _class_cell(text)
+            code[k] = _CLASS_CODING.get(text.lower(), 0)
         y[rows] = np.maximum(label, -1)
+        coding[rows] = code
         for k in np.flatnonzero(label < 0).tolist():
             cell = _cell_text(buf[s[k]:e[k]], layout.encoding)
             class_reasons[rows[k]] = ("Class is missing" if label[k] == -1 else
                                       f"Class '{_shorten(cell)}' is not benign/malignant (2/4, 0/1)")
         for i in np.flatnonzero(~right).tolist():
             class_reasons[i] = reasons[i]
-    return X, features_ok, reasons, first_bad, y, class_reasons
+    return X, features_ok, reasons, first_bad, y, class_reasons, coding
 
 
 def _score_reason(name: str, code: int, value: float, text: str) -> str:
@@ -1003,11 +1016,11 @@ def iter_chunks(layout: CsvLayout, *, chunksize: int = 100_000, want_ids: bool =
             if len(rec.starts) == 0:
                 continue
             raw = _raw_records(buf, rec)
-            X, ok, reasons, first_bad, y, class_reasons = validate_chunk(buf, rec, layout, memo)
+            X, ok, reasons, first_bad, y, class_reasons, coding = validate_chunk(buf, rec, layout, memo)
             ids = _ids(buf, rec, raw, layout) if want_ids else None
             rows_done += len(raw)
             yield Chunk(raw=raw, lines=lines, X=X, features_ok=ok, reasons=reasons, first_bad=first_bad,
-                        y=y, class_reasons=class_reasons, ids=ids)
+                        y=y, class_reasons=class_reasons, ids=ids, class_coding=coding)
             if progress is not None:
                 progress(LoadProgress(rows_done, fh.tell(), layout.size))
         if carry:
@@ -1048,7 +1061,9 @@ def load_csv(path: str | os.PathLike, *, progress: Callable[[LoadProgress], None
              cancel=None, chunksize: int = 100_000) -> Dataset:
     """Read a CSV of cases: the usable rows plus a :class:`Rejection` for every other.
 
-    With a class column, a row needs a usable class too (it is rejected otherwise).
+    With a class column, a row needs a usable class too (it is rejected otherwise). A
+    file that writes the class both ways, 0/1 and 2/4, is ambiguous (is a ``1`` in a 2/4
+    file a typo?): the rows written the less common way are rejected, with the reason.
 
     Raises
     ------
@@ -1059,7 +1074,7 @@ def load_csv(path: str | os.PathLike, *, progress: Callable[[LoadProgress], None
     """
     layout = sniff_layout(path)
     hasher = hashlib.sha256()
-    Xs, ys, ids, lines = [], [], [], []
+    Xs, ys, ids, lines, codings = [], [], [], [], []
     rejected: list[Rejection] = []
     n_read = 0
     for chunk in iter_chunks(layout, chunksize=chunksize, want_ids=True, progress=progress,
@@ -1080,24 +1095,47 @@ def load_csv(path: str | os.PathLike, *, progress: Callable[[LoadProgress], None
         ys.append(chunk.y[usable])
         ids.append(chunk.ids[usable])
         lines.append(chunk.lines[usable])
+        codings.append(chunk.class_coding[usable])
     if n_read == 0:
         raise UserError(f"{layout.path} has a header row but no data rows." if layout.has_header
                         else f"{layout.path} has no data rows.")
     X = np.concatenate(Xs) if Xs else np.empty((0, len(FEATURES)))
+    y, ids, lines = (np.concatenate(v) if v else np.empty(0, np.int8) for v in (ys, ids, lines))
+    if layout.has_labels and len(X):
+        keep = _mixed_coding_rejections(np.concatenate(codings), y, ids, lines, rejected)
+        X, y, ids, lines = X[keep], y[keep], ids[keep], lines[keep]
     if len(X) == 0:
         first = "; ".join(str(r) for r in rejected[:3])
         raise UserError(f"None of the {n_read} rows of {layout.path} is usable ({first}). "
                         "Check that the columns hold the nine scores 1-10.")
     return Dataset(
         X=X,
-        y=np.concatenate(ys).astype(np.int8) if layout.has_labels else None,
-        ids=np.concatenate(ids),
-        lines=np.concatenate(lines).astype(np.int64),
+        y=y.astype(np.int8) if layout.has_labels else None,
+        ids=ids,
+        lines=lines.astype(np.int64),
         rejected=rejected,
         n_read=n_read,
         path=layout.path,
         sha256=hasher.hexdigest(),
     )
+
+
+def _mixed_coding_rejections(coding: np.ndarray, y: np.ndarray, ids: np.ndarray, lines: np.ndarray,
+                             rejected: list[Rejection]) -> np.ndarray:
+    """Where usable rows write the class both as 0/1 and as 2/4, reject the less common
+    way (0/1 on a tie) into ``rejected`` (kept in line order); return the rows to keep."""
+    n01, n24 = int(np.count_nonzero(coding == _CODED_01)), int(np.count_nonzero(coding == _CODED_24))
+    if not (n01 and n24):
+        return np.ones(len(coding), dtype=bool)
+    odd = _CODED_01 if n01 <= n24 else _CODED_24
+    used, other = ("0/1", "2/4 (2 benign, 4 malignant)") if odd == _CODED_01 else ("2/4", "0/1 (0 benign, 1 malignant)")
+    for i in np.flatnonzero(coding == odd).tolist():
+        shown = ("01" if odd == _CODED_01 else "24")[int(y[i])]
+        rejected.append(Rejection(int(lines[i]), str(ids[i]), CLASS_NAME,
+                                  f"Class '{shown}' is written {used}, but {max(n01, n24)} other rows "
+                                  f"write it {other}; correct the class"))
+    rejected.sort(key=lambda r: r.line)
+    return coding != odd
 
 
 def load_bundled() -> Dataset:

@@ -335,3 +335,17 @@ def test_a_line_far_too_long_stops_with_its_line_number(tmp_path, monkeypatch):
             load_csv(path, chunksize=chunksize)
     path = write(tmp_path, f"Note,{','.join(FEATURES)}\n{fine},{ROW}\n{fine},{ROW}")
     assert load_csv(path, chunksize=1).n_usable == 2
+
+
+def test_a_class_written_both_0_1_and_2_4_rejects_the_odd_rows(tmp_path):
+    # found by hand: a '1' in a 2/4 file (a typo for 2 or 4?) was read as malignant, unseen
+    rows = ["2", "4", "benign", "1", "4", '"2"', "4.0", "0"]
+    text = "".join(f"{i},{ROW},{c}\n" for i, c in enumerate(rows, start=1))
+    ds = load_csv(write(tmp_path, text), chunksize=3)
+    assert ds.n_read == 8 and ds.ids.tolist() == ["1", "2", "3", "5", "6", "7"]
+    assert ds.y.tolist() == [0, 1, 0, 1, 0, 1]
+    assert [(r.line, r.column) for r in ds.rejected] == [(4, "Class"), (8, "Class")]
+    assert ds.rejected[0].reason.startswith("Class '1' is written 0/1, but 5 other rows write it 2/4")
+    # one coding throughout (with words) is fine
+    ds = load_csv(write(tmp_path, "".join(f"{i},{ROW},{c}\n" for i, c in enumerate(["0", "1", "M"]))))
+    assert ds.n_rejected == 0 and ds.y.tolist() == [0, 1, 1]
