@@ -59,6 +59,7 @@ class BatchTab(ttk.Frame):
         self.app = app
         self.job = None
         self.summary = None
+        self._previous = None
         self._default_output = ""
 
         # The labelled-metrics box takes the right column beside the summary and the
@@ -249,6 +250,7 @@ class BatchTab(ttk.Frame):
             return scoring.score_csv(source_path, target_path, model, threshold=threshold, force=force,
                                      progress=report, cancel=cancel)
 
+        self._previous = self.summary  # shown again if this run fails or is cancelled
         self._clear_results()
         self._say(f"Scoring {source_path.name} at threshold {format_threshold(threshold)}\u2026")
         self.app.set_status_message(f"Scoring {source_path.name}\u2026")
@@ -284,16 +286,21 @@ class BatchTab(ttk.Frame):
             self._show_summary(result)
             self.app.set_status_message(f"Scored {result.scored:,} of {result.rows_read:,} rows "
                                         f"into {Path(result.output).name}.")
-        elif isinstance(result, Cancelled):
+        else:
             self.progressbar.configure(value=0)
             self.progress_label.configure(text="")
-            self._say("Cancelled: no output file was written.")
-            self.app.set_status_message("Batch scoring cancelled.")
-        else:
-            self.progress_label.configure(text="")
-            self._say("Scoring stopped with an error (shown in the message box).", error=True)
-            self.app.set_status_message("Batch scoring failed.")
-            self.app.report_exception(result)
+            if self._previous is not None:
+                self._show_summary(self._previous)
+            kept = (f" The results below are still those of {Path(self._previous.input).name}."
+                    if self._previous is not None else "")
+            if isinstance(result, Cancelled):
+                self._say(f"Cancelled: no output file was written.{kept}")
+                self.app.set_status_message("Batch scoring cancelled.")
+            else:
+                self._say(f"Scoring stopped with an error (shown in the message box).{kept}", error=True)
+                self.app.set_status_message("Batch scoring failed.")
+                self.app.report_exception(result)
+        self._previous = None
         self._refresh_state()
 
     # ----------------------------------------------------------------- results

@@ -128,7 +128,8 @@ class DataTab(ttk.Frame):
             else:
                 self._show_file_label()
                 if isinstance(result, Cancelled):
-                    self.message_label.configure(text=f"Loading {path.name} was stopped; the previous data are kept.")
+                    self.message_label.configure(
+                        text=f"{WARNING_MARK} Loading {path.name} was stopped; the previous data are kept.")
                 elif isinstance(result, UserError):
                     self.message_label.configure(text=f"{WARNING_MARK} {result} The previous data are kept.")
                     self.app.report_exception(result)

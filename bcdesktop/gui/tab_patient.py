@@ -254,7 +254,7 @@ class PatientTab(ttk.Frame):
             for label in (self.prob_label, self.call_label, self.detail_label, self.model_label):
                 label.configure(text="")
             if model is None:
-                self.note_label.configure(text="No model is loaded, so no prediction can be made.",
+                self.note_label.configure(text=f"{WARNING_MARK} No model is loaded, so no prediction can be made.",
                                           foreground=ERROR_TEXT)
             else:
                 self.note_label.configure(text="Enter the nine scores and press Predict.",
@@ -280,7 +280,7 @@ class PatientTab(ttk.Frame):
         current = None if problems else tuple(values[n] for n in data.FEATURES)
         if current != result["scores"]:
             self.note_label.configure(
-                text="The scores have changed since this result: press Predict to update it.",
+                text=f"{WARNING_MARK} The scores have changed since this result: press Predict to update it.",
                 foreground=ERROR_TEXT)
             self.call_label.configure(foreground=MUTED_TEXT)
         else:

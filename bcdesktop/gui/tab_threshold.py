@@ -167,9 +167,9 @@ class ThresholdTab(ttk.Frame):
             self._y = self._p = None
             self._roc = (np.empty(0), np.empty(0), math.nan)
             self.source_label.configure(
-                text="No model is loaded." if model is None else
-                "This model carries no held-out predictions, so its threshold cannot be evaluated "
-                "here. Train a model with a validation split, or cross-validate, to see these figures.",
+                text=f"{WARNING_MARK} No model is loaded." if model is None else
+                f"{WARNING_MARK} This model carries no held-out predictions, so its threshold cannot be "
+                "evaluated here. Train a model with a validation split, or cross-validate, to see these figures.",
                 foreground=ERROR_TEXT)
         else:
             self._y = np.asarray(y).astype(np.int8)

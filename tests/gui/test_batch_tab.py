@@ -123,7 +123,12 @@ def test_escape_cancels_and_leaves_no_output(tab, root, tmp_path, dialogs, wait_
     assert tab.score_button.instate(["!disabled"]) and tab.cancel_button.instate(["disabled"])
 
 
-def test_unusable_file_reports_a_plain_error(tab, tmp_path, dialogs, wait_until):
+def test_unusable_file_reports_a_plain_error_and_keeps_the_last_results(tab, tmp_path, small_csv, dialogs,
+                                                                        wait_until):
+    tab.set_input(small_csv)
+    tab.score_button.invoke()
+    wait_until(lambda: not tab.running)
+    assert counts(tab)["scored"] == "10"
     bad = tmp_path / "photo.csv"
     bad.write_bytes(bytes(range(256)) * 40)
     tab.set_input(bad)
@@ -131,7 +136,9 @@ def test_unusable_file_reports_a_plain_error(tab, tmp_path, dialogs, wait_until)
     wait_until(lambda: not tab.running)
     kind, _title, message = dialogs.last_message
     assert kind == "error" and "photo.csv" in message and "Traceback" not in message
-    assert "stopped with an error" in tab.message_label.cget("text")
+    shown = tab.message_label.cget("text")
+    assert "stopped with an error" in shown and f"still those of {small_csv.name}" in shown
+    assert counts(tab)["scored"] == "10" and len(tab.rejected_tree.rows()) == 3  # the previous results stay
     assert not scoring.default_output_path(bad).exists()
 
 
