@@ -602,10 +602,11 @@ def sniff_layout(path: str | os.PathLike) -> CsvLayout:
         # the header record as the data records are split (a quoted name may hold a line break)
         body = head[len(bom):]
         rec = _records(body, delimiter)
-        k = int(np.flatnonzero(rec.ends > rec.starts)[0]) if (rec.ends > rec.starts).any() else None
-        if k is None:
+        nonblank = np.flatnonzero(rec.ends > rec.starts)
+        if len(nonblank) == 0:
             raise UserError(f"{path}: a quote (\") in the header row opens a name that is never "
                             "closed. Remove the stray quote and try again.")
+        k = int(nonblank[0])
         header_line = 1 + int(rec.line_offsets[k])
         header_raw = body[rec.starts[k]:rec.ends[k]]
         data_offset = len(bom) + (int(rec.starts[k + 1]) if k + 1 < len(rec.starts) else len(body))
@@ -1100,7 +1101,7 @@ def load_csv(path: str | os.PathLike, *, progress: Callable[[LoadProgress], None
         raise UserError(f"{layout.path} has a header row but no data rows." if layout.has_header
                         else f"{layout.path} has no data rows.")
     X = np.concatenate(Xs) if Xs else np.empty((0, len(FEATURES)))
-    y, ids, lines = (np.concatenate(v) if v else np.empty(0, np.int8) for v in (ys, ids, lines))
+    y, ids, lines = np.concatenate(ys), np.concatenate(ids), np.concatenate(lines)
     if layout.has_labels and len(X):
         keep = _mixed_coding_rejections(np.concatenate(codings), y, ids, lines, rejected)
         X, y, ids, lines = X[keep], y[keep], ids[keep], lines[keep]
