@@ -93,6 +93,7 @@ class TrainTab(ttk.Frame):
         self._build_settings(left)
         self._build_results(right)  # packed at the bottom first, so the plot gets what is left
         self._build_plot(right)
+        self.results.lift()  # Tab reaches the plot's controls before the results below it
         self._restore_settings()
         self._update_buttons()
         app.root.bind("<<DataChanged>>", lambda _e: self._update_buttons(), add="+")

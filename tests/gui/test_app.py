@@ -277,6 +277,32 @@ def test_keyboard_reaches_every_tab(app, root):
     assert app.notebook.index("current") == 0
 
 
+def focus_order(tab, n):
+    """The first ``n`` widgets Tab visits inside ``tab``."""
+    order, widget = [], tab.tk_focusNext()
+    while widget is not None and len(order) < n and str(widget).startswith(str(tab)):
+        order.append(widget)
+        widget = widget.tk_focusNext()
+    return order
+
+
+def test_tab_key_order_follows_the_layout(app, root):
+    patient = app.tabs["patient"]
+    app.select_tab("patient")
+    patient.fill_typical(0)
+    root.update()
+    assert focus_order(patient, 10) == [*patient.spinboxes.values(), patient.predict_button]
+    train = app.tabs["train"]
+    app.select_tab("train")
+    root.update()
+    order = focus_order(train, 40)
+    assert order.index(train.log_check) < order.index(train.results)  # plot controls, then results below
+    batch = app.tabs["batch"]
+    app.select_tab("batch")
+    root.update()
+    assert focus_order(batch, 2)[1] is batch.choose_input_button
+
+
 def test_missing_default_model_is_said_not_fatal(make_app, monkeypatch, tmp_path, wait_until):
     from bcdesktop import resources
 
