@@ -199,16 +199,15 @@ def _check_model_out(out: Path, data_path: str | None) -> None:
 def _train_config(args):
     from bcdesktop.training import TrainConfig
 
-    defaults = TrainConfig()
     values = {
         "hidden": args.hidden, "lr": args.lr, "iterations": args.iterations,
         "optimizer": args.optimizer, "init": args.init, "seed": args.seed,
         "log_every": args.log_every, "schedule": args.schedule, "l2": args.l2,
         "patience": args.patience,
     }
-    merged = defaults.to_dict()
-    merged.update({k: v for k, v in values.items() if v is not None})
-    return TrainConfig.from_dict(merged)
+    # only what was given: TrainConfig fills in the rest, some defaults depending on
+    # others (the L2 default follows the optimizer)
+    return TrainConfig.from_dict({k: v for k, v in values.items() if v is not None})
 
 
 def cmd_train(args) -> int:
@@ -418,7 +417,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"weight initialisation (default {d.init})")
     p.add_argument("--schedule", choices=("constant", "exponential", "step", "cosine", "onecycle"),
                    help=f"learning-rate schedule (default {d.schedule})")
-    p.add_argument("--l2", type=_float, help=f"L2 weight decay (default {d.l2:g})")
+    p.add_argument("--l2", type=_float,
+                   help="L2 weight decay (default 0.003 with adam, 0 with gd and momentum)")
     p.add_argument("--patience", type=_non_negative_int,
                    help="early stopping: iterations without a lower loss on an early-stopping "
                         "split carved from the training rows (never the validation rows); "

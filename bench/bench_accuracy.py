@@ -310,7 +310,7 @@ def main(argv=None) -> int:
     overrides = {k: getattr(args, k) for k in ("hidden", "optimizer", "lr", "iterations", "l2",
                                                "patience", "schedule", "init")
                  if getattr(args, k) is not None}
-    config = TrainConfig.from_dict({**TrainConfig().to_dict(), **overrides, "seed": args.seed})
+    config = TrainConfig.from_dict({**overrides, "seed": args.seed})  # the rest: TrainConfig's defaults
     ds = data.load_bundled()
     if args.search:
         search(config, ds.X, ds.y, args)

@@ -177,7 +177,11 @@ def test_config_round_trip_and_defaults():
     config = TrainConfig()
     assert (config.hidden, config.init, config.optimizer, config.lr, config.iterations,
             config.schedule, config.l2, config.patience, config.seed, config.log_every) == (
-        (15,), "he", "adam", 0.002, 1000, "constant", 0.0, 0, 0, 500)
+        (15,), "he", "adam", 0.002, 2000, "constant", 0.003, 0, 0, 500)
+    # the L2 default follows the optimizer: the article's plain descent has none
+    assert TrainConfig(optimizer="gd").l2 == TrainConfig(optimizer="momentum").l2 == 0.0
+    assert TrainConfig(optimizer="gd", l2=0.01).l2 == 0.01
+    assert TrainConfig(optimizer="adam", l2=0).l2 == 0.0
     custom = TrainConfig(hidden=[16, 8], optimizer="momentum", schedule="cosine", l2=1e-3)
     d = custom.to_dict()
     assert d["hidden"] == [16, 8]
