@@ -16,7 +16,6 @@ import csv
 import io
 import os
 import re
-import time
 
 import numpy as np
 import pytest
@@ -191,7 +190,6 @@ def test_csv_mutations_load_and_score_or_say_why(tmp_path):
     names = sorted(seeds)
     rng = np.random.default_rng(SEED)
     path, out = tmp_path / "cases.csv", tmp_path / "cases.scored.csv"
-    started = time.perf_counter()
     for case in range(CASES):
         seed_name = names[case % len(names)]
         raw, kinds = _mutate_csv(seeds[seed_name], rng)
@@ -202,7 +200,6 @@ def test_csv_mutations_load_and_score_or_say_why(tmp_path):
         except Exception:
             (tmp_path.parent / "fuzz_failure.csv").write_bytes(raw)
             raise
-    assert time.perf_counter() - started < 60
 
 
 def test_unmutated_seeds_load_fully(tmp_path):
