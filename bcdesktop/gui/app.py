@@ -355,6 +355,8 @@ class App:
             root.bind(seq, lambda _e: self.change_text_scale(1 / 1.15))
         root.bind("<Control-Key-0>", lambda _e: self.change_text_scale(None))
         root.bind("<Escape>", lambda _e: self.stop_work())
+        for seq in ("<Return>", "<KP_Enter>"):  # Enter presses the focused button, as Space does
+            root.bind_class("TButton", seq, lambda e: e.widget.invoke())
         for i, key in enumerate(TAB_ORDER, start=1):
             root.bind(f"<Alt-Key-{i}>", lambda _e, k=key: self.select_tab(k))
 

@@ -96,7 +96,6 @@ class BatchTab(ttk.Frame):
             entry.bind("<Return>", lambda _e: self.score())
             button = ttk.Button(box, text="Choose\u2026", command=command)
             button.grid(row=row, column=2, pady=2)
-            button.bind("<Return>", lambda _e, b=button: b.invoke())
             buttons.append(button)
         self.choose_input_button, self.choose_output_button = buttons
         self.input_var.trace_add("write", lambda *_: self._refresh_state())
@@ -113,8 +112,6 @@ class BatchTab(ttk.Frame):
         self.score_button.grid(row=0, column=0, sticky="w")
         self.cancel_button = ttk.Button(box, text="Cancel (Esc)", command=self.cancel)
         self.cancel_button.grid(row=0, column=1, sticky="w", padx=(6, 0))
-        for button in (self.score_button, self.cancel_button):
-            button.bind("<Return>", lambda _e, b=button: b.invoke())
         self.progressbar = ttk.Progressbar(box, orient="horizontal", mode="determinate", maximum=1.0)
         self.progressbar.grid(row=0, column=2, sticky="ew", padx=(12, 0))
         self.progress_label = ttk.Label(box, text="", style="Muted.TLabel")
@@ -140,7 +137,6 @@ class BatchTab(ttk.Frame):
         where.grid(row=1, column=0, sticky="ew", pady=(8, 0))
         self.open_button = ttk.Button(where, text="Open output folder", command=self._open_output_folder)
         self.open_button.pack(side="left")
-        self.open_button.bind("<Return>", lambda _e: self.open_button.invoke())
         self.output_label = wrap_to_width(ttk.Label(where, text=""))
         self.output_label.pack(side="left", fill="x", expand=True, padx=(12, 0))
         return box

@@ -112,8 +112,6 @@ class PatientTab(ttk.Frame):
         self.predict_hint.grid(row=2 * len(data.FEATURES) + 1, column=0, columnspan=3, sticky="w", pady=(6, 0))
         self.example_label = ttk.Label(form, text="", style="Small.TLabel", wraplength=chars_width(self, 60))
         self.example_label.grid(row=2 * len(data.FEATURES) + 2, column=0, columnspan=3, sticky="w")
-        for widget in (self.predict_button, self.benign_button, self.malignant_button, self.clear_button):
-            widget.bind("<Return>", lambda _e, w=widget: w.invoke())
         return form
 
     def _build_result(self) -> ttk.Frame:

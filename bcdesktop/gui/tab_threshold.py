@@ -122,7 +122,6 @@ class ThresholdTab(ttk.Frame):
         ttk.Label(find, text="%").pack(side="left")
         self.find_button = ttk.Button(find, text="Find", command=self.find_for_sensitivity)
         self.find_button.pack(side="left", padx=(8, 0))
-        self.find_button.bind("<Return>", lambda _e: self.find_button.invoke())
         self.find_label = ttk.Label(find, text="")
         self.find_label.pack(side="left", padx=(12, 0))
         wrap_to_width(ttk.Label(box, text="Picks the highest threshold that still calls at least X% of the "

@@ -130,8 +130,6 @@ class TrainTab(ttk.Frame):
         self.start_button.pack(side="left")
         self.stop_button = ttk.Button(buttons, text="Stop (Esc)", command=self.stop)
         self.stop_button.pack(side="left", padx=(6, 0))
-        for button in (self.start_button, self.stop_button):
-            button.bind("<Return>", lambda _e, b=button: b.invoke())
 
         cv = ttk.LabelFrame(parent, text="Cross-validation (same settings)", padding=8)
         cv.pack(side="top", fill="x", pady=(10, 0))
@@ -140,7 +138,6 @@ class TrainTab(ttk.Frame):
                              width=6)
         self.cv_button = ttk.Button(cv, text="Cross-validate", command=self.cross_validate)
         self.cv_button.grid(row=2, column=0, columnspan=3, sticky="w", pady=(6, 0))
-        self.cv_button.bind("<Return>", lambda _e: self.cv_button.invoke())
         widgets.wrap_to_width(ttk.Label(
             parent, style="Small.TLabel",
             text="Validation rows are never used to fit the network; they measure how it does on "
@@ -194,8 +191,6 @@ class TrainTab(ttk.Frame):
         self.use_button.pack(side="left")
         self.save_button = ttk.Button(actions, text="Save model\u2026", command=self.save_model)
         self.save_button.pack(side="left", padx=(6, 0))
-        for button in (self.use_button, self.save_button):
-            button.bind("<Return>", lambda _e, b=button: b.invoke())
         box.columnconfigure(0, weight=1, uniform="grids")
         box.columnconfigure(1, weight=1, uniform="grids")
 
@@ -292,17 +287,35 @@ class TrainTab(ttk.Frame):
         return ds
 
     # ----------------------------------------------------------------- training
-    def start(self) -> None:
-        """Start training with the current settings (in the background)."""
+    def _prepare(self):
+        """Settings and data for a new job, or None (with the reason shown) if there is
+        a job already, a setting is invalid or the data cannot be used."""
         if self.job is not None:
-            return
+            return None
         self.run_message.configure(text="")
         read = self.read_config()
         ds = self._dataset()
         if read is None or ds is None:
-            return
-        config, values = read
+            return None
         self.save_settings()
+        return (*read, ds)
+
+    def _launch(self, kind: str, work, done, progress, starting: str, status: str) -> None:
+        """Run ``work`` in the background as the tab's job of ``kind`` ("train" or "cv")."""
+        self.progress.configure(value=0)
+        self.progress_label.configure(text=starting)
+        self._started = time.perf_counter()
+        self._kind = kind
+        self.job = self.app.run_in_thread(work, done, progress, name=kind)
+        self._update_buttons()
+        self.app.set_status_message(status)
+
+    def start(self) -> None:
+        """Start training with the current settings (in the background)."""
+        prepared = self._prepare()
+        if prepared is None:
+            return
+        config, values, ds = prepared
         from bcdesktop.evaluation import fit_model
 
         split = "stratified" if values["split"] == SPLITS[0] else "first"
@@ -314,13 +327,8 @@ class TrainTab(ttk.Frame):
 
         self.ensure_plot()
         self.loss_plot.reset(config.iterations)
-        self.progress.configure(value=0)
-        self.progress_label.configure(text="Starting\u2026")
-        self._started = time.perf_counter()
-        self._kind = "train"
-        self.job = self.app.run_in_thread(work, self._train_done, self._train_progress, name="train")
-        self._update_buttons()
-        self.app.set_status_message("Training\u2026 (Esc stops)")
+        self._launch("train", work, self._train_done, self._train_progress, "Starting\u2026",
+                     "Training\u2026 (Esc stops)")
 
     def _train_progress(self, p) -> None:
         self.loss_plot.add(p.iteration, p.train_loss, p.val_loss)
@@ -400,15 +408,10 @@ class TrainTab(ttk.Frame):
     # ----------------------------------------------------------------- cross-validation
     def cross_validate(self) -> None:
         """Run repeated k-fold cross-validation of the current settings in the background."""
-        if self.job is not None:
+        prepared = self._prepare()
+        if prepared is None:
             return
-        self.run_message.configure(text="")
-        read = self.read_config()
-        ds = self._dataset()
-        if read is None or ds is None:
-            return
-        config, values = read
-        self.save_settings()
+        config, values, ds = prepared
         from bcdesktop.evaluation import cross_validate
 
         folds, repeats, threshold = values["folds"], values["repeats"], values["threshold"]
@@ -417,13 +420,8 @@ class TrainTab(ttk.Frame):
             return cross_validate(ds.X, ds.y, config, folds=folds, repeats=repeats, seed=config.seed,
                                   threshold=threshold, progress=report, cancel=cancel)
 
-        self.progress.configure(value=0)
-        self.progress_label.configure(text=f"Cross-validating: {repeats} \u00d7 {folds} fits\u2026")
-        self._started = time.perf_counter()
-        self._kind = "cv"
-        self.job = self.app.run_in_thread(work, self._cv_done, self._cv_progress, name="cross-validate")
-        self._update_buttons()
-        self.app.set_status_message("Cross-validating\u2026 (Esc stops)")
+        self._launch("cv", work, self._cv_done, self._cv_progress,
+                     f"Cross-validating: {repeats} \u00d7 {folds} fits\u2026", "Cross-validating\u2026 (Esc stops)")
 
     def _cv_progress(self, p) -> None:
         fraction = p.done / p.total

@@ -161,7 +161,10 @@ def test_model_change_recomputes_and_editing_marks_stale(tab, root, app, trained
 
 
 def test_clear_and_disclaimer(tab, root):
-    tab.malignant_button.invoke()
+    tab.malignant_button.focus_force()
+    root.update()
+    tab.malignant_button.event_generate("<Return>")  # Enter presses the focused button
+    assert tab.spinboxes[FEATURES[0]].get() != ""
     tab.predict_button.invoke()
     tab.clear_button.invoke()
     root.update()
