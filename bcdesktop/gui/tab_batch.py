@@ -15,22 +15,12 @@ from tkinter import ttk
 
 from bcdesktop.errors import Cancelled, UserError
 from bcdesktop.gui.widgets import (METRIC_ROWS, METRICS_NOTE, WARNING_MARK, ConfusionGrid, MetricsTable, ScrolledTree,
-                                   format_threshold, wrap_to_width)
+                                   format_seconds, format_threshold, wrap_to_width)
 
 CSV_TYPES = [("CSV and data files", "*.csv *.data *.txt *.tsv"), ("All files", "*")]
 COUNTS = (("rows_read", "Rows read"), ("scored", "Scored"), ("rejected", "Rejected"),
           ("malignant", "Malignant"), ("benign", "Benign"))
 REJECTED_TITLE = "Rejected rows (kept in the output, with the reason in its status column)"
-
-
-def format_seconds(seconds: float | None) -> str:
-    """``75 -> "about 1 min 15 s"``; empty when unknown."""
-    if seconds is None or seconds != seconds or seconds < 0:
-        return ""
-    seconds = round(seconds)
-    if seconds < 60:
-        return f"about {seconds} s"
-    return f"about {seconds // 60} min {seconds % 60} s"
 
 
 def same_file(a: Path, b: Path) -> bool:
@@ -270,7 +260,7 @@ class BatchTab(ttk.Frame):
             parts.append(f"{msg.rows_per_s:,.0f} rows/s")
         left = format_seconds(msg.eta_s)
         if left:
-            parts.append(f"{left} left")
+            parts.append(f"about {left} left")
         self.progress_label.configure(text=" \u00b7 ".join(parts))
         self.progressbar.configure(value=msg.fraction)
 

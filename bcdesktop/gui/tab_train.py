@@ -16,7 +16,7 @@ from tkinter import ttk
 
 from bcdesktop.errors import Cancelled, TrainingDiverged, UserError
 from bcdesktop.gui import widgets
-from bcdesktop.gui.widgets import WARNING_MARK, Field, float_check, int_check
+from bcdesktop.gui.widgets import WARNING_MARK, Field, float_check, format_seconds, int_check
 from bcdesktop.model import INITS
 from bcdesktop.training import OPTIMIZERS, SCHEDULES, TrainConfig
 
@@ -53,14 +53,6 @@ def _choice(values):
     def check(text):
         return (text, None) if text in values else (None, f"choose one of {', '.join(values)}")
     return check
-
-
-def format_seconds(seconds: float) -> str:
-    if seconds < 10:
-        return f"{seconds:.1f} s"
-    if seconds < 60:
-        return f"{seconds:.0f} s"
-    return f"{seconds // 60:.0f} min {seconds % 60:02.0f} s"
 
 
 class TrainTab(ttk.Frame):

@@ -117,6 +117,17 @@ def text_scale(root: tk.Misc) -> float:
     return getattr(root, "_bc_text_scale", 1.0)
 
 
+def format_seconds(seconds: float | None) -> str:
+    """``0.42 -> "0.4 s"``, ``42 -> "42 s"``, ``75 -> "1 min 15 s"``; empty when unknown."""
+    if seconds is None or seconds != seconds or seconds < 0:
+        return ""
+    if seconds < 10:
+        return f"{seconds:.1f} s"
+    if seconds < 60:
+        return f"{seconds:.0f} s"
+    return f"{seconds // 60:.0f} min {seconds % 60:02.0f} s"
+
+
 def format_threshold(t: float) -> str:
     """``0.5 -> "0.50"``, ``0.317 -> "0.317"``: at least two decimals, at most four.
 
