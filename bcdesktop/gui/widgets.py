@@ -384,7 +384,8 @@ class ConfusionGrid(ttk.Frame):
     def __init__(self, parent: tk.Misc, title: str = ""):
         super().__init__(parent)
         self.title = ttk.Label(self, text=title, style="Bold.TLabel")
-        self.title.grid(row=0, column=0, columnspan=3, sticky="w")
+        if title:  # an empty title would leave a blank line above the grid
+            self.title.grid(row=0, column=0, columnspan=3, sticky="w")
         ttk.Label(self, text="actual \u2193", style="Muted.TLabel").grid(row=1, column=0, sticky="se",
                                                                                  padx=(0, 4))
         ttk.Label(self, text="called\nmalignant", style="Muted.TLabel", justify="center").grid(row=1, column=1, padx=4)
