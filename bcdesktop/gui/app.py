@@ -283,6 +283,9 @@ class App:
         self.notebook.enable_traversal()  # Ctrl+Tab / Ctrl+Shift+Tab
         self.tabs: dict[str, ttk.Frame] = {}
         self._build_tabs()
+        dpi_factor = root.winfo_fpixels("1i") / 96
+        if dpi_factor > 1.2:  # gaps written in pixels: keep the 100% proportions on a high-dpi display
+            widgets.scale_spacing(root, dpi_factor)
         widgets.follow_text_size(root)
         self._bind_keys()
         self.update_status()

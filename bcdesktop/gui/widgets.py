@@ -173,6 +173,31 @@ def rescale_widgets(widget: tk.Misc, ratio: float) -> None:
         stack.extend(w.winfo_children())
 
 
+def scale_spacing(widget: tk.Misc, factor: float) -> None:
+    """Multiply the gaps in ``widget``'s tree (pack/grid ``padx``/``pady`` and ttk
+    ``padding``, written in pixels at 96 dpi) by ``factor``, so a high-dpi display
+    keeps the same proportions instead of cramped spacing. Call once, after building."""
+    def scaled(value):
+        if isinstance(value, (tuple, list)):
+            return tuple(scaled(v) for v in value)
+        return round(float(str(value)) * factor)
+
+    stack = [widget]
+    while stack:
+        w = stack.pop()
+        stack.extend(w.winfo_children())
+        manager = w.winfo_manager()
+        if manager in ("pack", "grid"):
+            info = w.pack_info() if manager == "pack" else w.grid_info()
+            options = {key: scaled(info[key]) for key in ("padx", "pady") if info.get(key) not in (0, None)}
+            if options:
+                (w.pack_configure if manager == "pack" else w.grid_configure)(**options)
+        if isinstance(w, ttk.Widget) and "padding" in w.keys():
+            padding = w.cget("padding")
+            if padding not in ("", None) and len(padding):
+                w.configure(padding=scaled(tuple(padding)))
+
+
 def _configure_sizes(root: tk.Misc) -> None:
     """Sizes ttk does not derive from the font: table rows, check boxes, arrows."""
     linespace = tkfont.nametofont("TkDefaultFont", root=root).metrics("linespace")

@@ -328,3 +328,19 @@ def test_bad_model_on_the_command_line_falls_back_to_the_default(make_app, dialo
     assert "bad.npz" in dialogs.last_message[2]
     if default_model is not None:
         assert app.model.model_id == default_model.model_id and app.model_source == "default"
+
+
+def test_spacing_grows_with_the_display_scaling(root):
+    from tkinter import ttk
+
+    from bcdesktop.gui.widgets import scale_spacing
+
+    frame = ttk.Frame(root, padding=8)
+    frame.pack(padx=(6, 0), pady=3)
+    label = ttk.Label(frame, text="x", padding=(2, 3))
+    label.grid(row=0, column=0, padx=4)
+    scale_spacing(frame, 2.0)
+    assert frame.pack_info()["padx"] == (12, 0) and frame.pack_info()["pady"] == 6
+    assert label.grid_info()["padx"] == 8
+    assert [int(str(v)) for v in frame.cget("padding")] == [16]
+    assert [int(str(v)) for v in label.cget("padding")] == [4, 6]
