@@ -121,18 +121,28 @@ def _mutate_csv(raw: bytes, rng) -> tuple[bytes, list[str]]:
     return raw, done
 
 
-def _csv_data_rows(path, layout) -> list[list[str]]:
-    """The data rows Python's csv module finds, decoded as the loader decodes."""
-    return _csv_rows(path.read_bytes(), layout)[1 if layout.has_header else 0:]
+def _csv_data_rows(path, layout, with_lines=False):
+    """The data rows Python's csv module finds, decoded as the loader decodes (and the
+    line each starts on)."""
+    rows, lines = _csv_rows(path.read_bytes(), layout, with_lines=True)
+    skip = 1 if layout.has_header else 0
+    return (rows[skip:], lines[skip:]) if with_lines else rows[skip:]
 
 
-def _csv_rows(raw: bytes, layout) -> list[list[str]]:
+def _csv_rows(raw: bytes, layout, with_lines=False):
     text = raw[len(layout.bom):].decode(layout.encoding, errors="replace")
     limit = csv.field_size_limit(1 << 30)  # (the loader must not depend on this global)
+    rows, lines, line = [], [], 0
     try:
-        return [r for r in csv.reader(io.StringIO(text, newline=""), delimiter=layout.delimiter) if r]
+        reader = csv.reader(io.StringIO(text, newline=""), delimiter=layout.delimiter)
+        for row in reader:
+            if row:  # a blank line is no row
+                rows.append(row)
+                lines.append(line + 1)
+            line = reader.line_num
     finally:
         csv.field_size_limit(limit)
+    return (rows, lines) if with_lines else rows
 
 
 class Logistic:
@@ -165,8 +175,9 @@ def _check_csv_case(path, out, raw, name):
         for r in ds.rejected:
             assert r.reason and (r.column is None or r.column in (*FEATURES, "Class")), name
         layout = data.sniff_layout(path)
-        expected = _csv_data_rows(path, layout)
+        expected, expected_lines = _csv_data_rows(path, layout, with_lines=True)
         assert ds.n_read == len(expected), f"{name}: read {ds.n_read} rows, csv module finds {len(expected)}"
+        assert lines.tolist() == expected_lines, f"{name}: line numbers differ from the csv module's"
     try:
         summary = scoring.score_csv(path, out, Logistic(), force=True, chunksize=5)
     except UserError as exc:
