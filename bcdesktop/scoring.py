@@ -15,7 +15,9 @@ data row of the input, in the same order: each input record copied byte for byte
 A header row is always written: the input's own, or for a headerless file the UCI
 column names. Blank lines are not data rows and are not copied. A scored row whose
 class cell is missing or unknown keeps ``status`` ``ok`` but is left out of the
-labelled summary (``ScoreSummary.unlabelled`` counts them).
+labelled summary (``ScoreSummary.unlabelled`` counts them); so is a row whose class is
+written 0/1 in a file that mostly writes 2/4, or the other way round (as
+:func:`bcdesktop.data.load_csv` rejects it).
 
 The output is written to a temporary file beside the target and moved into place
 only at the end, so a cancelled or failed run leaves no partial file.
@@ -91,7 +93,8 @@ class ScoreSummary:
         Accuracy, sensitivity, specificity and confusion counts at ``threshold`` over
         the scored rows with a usable class; None without a class column.
     unlabelled : int
-        Scored rows left out of ``metrics`` because their class cell was unusable.
+        Scored rows left out of ``metrics`` because their class cell was unusable or
+        written in the file's less common coding (0/1 beside 2/4).
     seconds : float
     """
 
@@ -233,7 +236,7 @@ def score_csv(input_path: str | os.PathLike, output_path: str | os.PathLike, bun
 
     summary = ScoreSummary(input=input_path, output=output_path, model_id=str(bundle.model_id),
                            threshold=t)
-    counts = np.zeros(4, dtype=np.int64)  # tp, fp, tn, fn
+    counts = np.zeros((3, 4), dtype=np.int64)  # tp, fp, tn, fn by class coding (words, 0/1, 2/4)
     newline = layout.newline.encode()
     t_text = f"{t:g}"
 
@@ -272,7 +275,12 @@ def score_csv(input_path: str | os.PathLike, output_path: str | os.PathLike, bun
             os.unlink(tmp)
         raise
     if layout.has_labels:
-        summary.metrics = metrics_from_counts(*counts.tolist(), threshold=t)
+        n01, n24 = counts[1].sum(), counts[2].sum()
+        if n01 and n24:  # both codings: the less common one is ambiguous (data.load_csv)
+            odd = 1 if n01 <= n24 else 2
+            summary.unlabelled += int(counts[odd].sum())
+            counts[odd] = 0
+        summary.metrics = metrics_from_counts(*counts.sum(axis=0).tolist(), threshold=t)
     summary.seconds = time.perf_counter() - started
     return summary
 
@@ -280,7 +288,7 @@ def score_csv(input_path: str | os.PathLike, output_path: str | os.PathLike, bun
 def _score_chunk(chunk: data.Chunk, layout: data.CsvLayout, bundle, threshold: float,
                  t_text: str, counts: np.ndarray, summary: ScoreSummary) -> bytes:
     """The output records of one chunk (joined by the line ending, without a final one);
-    updates ``counts`` (tp, fp, tn, fn) and ``summary``.
+    updates ``counts`` (tp, fp, tn, fn for each class coding) and ``summary``.
 
     The four new cells of every row are laid out in a byte matrix with NumPy (one
     zero-padded row per record, read back as variable-length bytes), so the per-row
@@ -339,9 +347,12 @@ def _score_chunk(chunk: data.Chunk, layout: data.CsvLayout, bundle, threshold: f
         y = chunk.y[ok_idx]
         known = y >= 0
         summary.unlabelled += int(np.count_nonzero(~known))
-        truth, call = y[known] == 1, called[known]
-        counts += (np.count_nonzero(call & truth), np.count_nonzero(call & ~truth),
-                   np.count_nonzero(~call & ~truth), np.count_nonzero(~call & truth))
+        coding = chunk.class_coding[ok_idx]
+        for c in range(3):
+            sel = known & (coding == c)
+            truth, call = y[sel] == 1, called[sel]
+            counts[c] += (np.count_nonzero(call & truth), np.count_nonzero(call & ~truth),
+                          np.count_nonzero(~call & ~truth), np.count_nonzero(~call & truth))
 
     # a fixed-width bytes array drops the trailing zero padding when read back
     encoded = tails.view(f"S{width}").ravel().tolist()

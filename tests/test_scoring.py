@@ -358,3 +358,13 @@ def test_one_rule_for_scores_in_forms_files_and_scoring(tmp_path, text):
     status = read_rows(tmp_path / "out.csv")[1][-1]
     assert (status == "ok") == (expected is not None)
     assert summary.scored == ds.n_usable
+
+
+def test_a_class_written_both_ways_is_left_out_of_the_summary_as_load_csv_rejects_it(tmp_path):
+    classes = ["2", "4", "1", "4", "benign", "2", "0"]
+    src = write(tmp_path, "".join(f"{i},{ROW},{c}\n" for i, c in enumerate(classes, start=1)))
+    summary = scoring.score_csv(src, tmp_path / "o.csv", StandIn(), chunksize=2)
+    ds = data.load_csv(src)
+    assert summary.scored == 7 and summary.unlabelled == 2 == ds.n_rejected
+    p = StandIn().predict_proba(ds.X)
+    assert summary.metrics == metrics_at(ds.y, p, 0.5)
