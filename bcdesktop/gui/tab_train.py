@@ -16,7 +16,7 @@ from tkinter import ttk
 
 from bcdesktop.errors import Cancelled, TrainingDiverged, UserError
 from bcdesktop.gui import widgets
-from bcdesktop.gui.widgets import WARNING_MARK, Field, float_check, format_seconds, int_check
+from bcdesktop.gui.widgets import WARNING_MARK, Field, float_check, format_seconds, format_threshold, int_check
 from bcdesktop.model import INITS
 from bcdesktop.training import OPTIMIZERS, SCHEDULES, TrainConfig
 
@@ -370,7 +370,7 @@ class TrainTab(ttk.Frame):
     def _show_outcome(self, outcome) -> None:
         tm, vm = outcome.train_metrics, outcome.val_metrics
         self.result_label.configure(
-            text=f"Model {outcome.bundle.model_id} at threshold {tm.threshold:g}:  training accuracy "
+            text=f"Model {outcome.bundle.model_id} at threshold {format_threshold(tm.threshold)}:  training accuracy "
                  f"{widgets.format_rate(tm.accuracy)} of {tm.n}  \u00b7  validation accuracy "
                  f"{widgets.format_rate(vm.accuracy)} of {vm.n}")
         self.train_confusion.show(tm.tp, tm.fp, tm.tn, tm.fn)
@@ -469,8 +469,8 @@ class TrainTab(ttk.Frame):
         self.cv_table.replace_rows(rows)
         grouped = "identical score vectors kept in one fold" if cv.grouped else "ungrouped"
         self.cv_label.configure(
-            text=f"{cv.repeats} \u00d7 {cv.folds}-fold, {grouped}, threshold {cv.threshold:g}. Pooled: the "
-                 f"out-of-fold predictions of the first repeat (n={int(mask.sum())}), 95% Wilson intervals.")
+            text=f"{cv.repeats} \u00d7 {cv.folds}-fold, {grouped}, threshold {format_threshold(cv.threshold)}. "
+                 f"Pooled: the out-of-fold predictions of the first repeat (n={int(mask.sum())}), 95% Wilson intervals.")
         self.app.set_results(f"Cross-validation ({cv.repeats} x {cv.folds}-fold)", export)
 
     # ----------------------------------------------------------------- state
