@@ -107,15 +107,27 @@ def duplicate_groups(X) -> np.ndarray:
     return inverse.reshape(-1)
 
 
+def _need_distinct_vectors(groups: np.ndarray, parts: int, what: str, fix: str) -> None:
+    """UserError when there are fewer distinct feature vectors than ``parts`` (scikit-learn's
+    StratifiedGroupKFold would raise a ValueError)."""
+    n = int(groups.max()) + 1 if groups.size else 0
+    if n < parts:
+        raise UserError(f"{what} keeps identical rows together and needs at least {parts} "
+                        f"different rows of scores; the data have {n}. {fix}")
+
+
 def _inner_split(X: np.ndarray, y: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Early-stopping split of training rows: about ``INNER_FRACTION`` of them, stratified,
     with identical feature vectors kept on one side."""
     from sklearn.model_selection import StratifiedGroupKFold
 
     _need_both_classes(y, "Early stopping")
-    splitter = StratifiedGroupKFold(n_splits=round(1 / INNER_FRACTION), shuffle=True,
-                                    random_state=seed)
-    fit_idx, stop_idx = next(splitter.split(X, y, duplicate_groups(X)))
+    parts = round(1 / INNER_FRACTION)
+    groups = duplicate_groups(X)
+    _need_distinct_vectors(groups, parts, "Early stopping",
+                           "Turn early stopping off (patience 0) or use more varied data.")
+    splitter = StratifiedGroupKFold(n_splits=parts, shuffle=True, random_state=seed)
+    fit_idx, stop_idx = next(splitter.split(X, y, groups))
     return fit_idx, stop_idx
 
 
@@ -271,6 +283,9 @@ def cv_folds(X, y, *, folds: int = 10, repeats: int = 5, seed: int = 0,
                         f"class; the data have {counts[0]} benign and {counts[1]} malignant. "
                         "Use fewer folds.")
     groups = duplicate_groups(X)
+    if grouped:
+        _need_distinct_vectors(groups, folds, f"{folds}-fold cross-validation",
+                               "Use fewer folds.")
     out = []
     for state in np.random.default_rng(seed).integers(0, 2**31 - 1, size=repeats):
         if grouped:

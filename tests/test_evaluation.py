@@ -254,3 +254,17 @@ def test_too_many_folds_is_a_user_error():
     X = np.arange(18, dtype=float).reshape(-1, 9).repeat(4, axis=0)
     with pytest.raises(UserError, match="fewer folds"):
         evaluation.cv_folds(X, [0, 1] * 4, folds=5)
+
+
+def test_too_few_distinct_rows_for_grouped_folds_is_a_user_error():
+    # found by hand: scikit-learn's ValueError ("number of splits ... greater than the
+    # number of groups") reached the user when the data repeat a few score vectors
+    X = np.repeat(np.arange(1, 5)[:, None] * np.ones((1, 9)), 10, axis=0)   # 4 distinct rows
+    y = np.tile([0, 1], 20)
+    with pytest.raises(UserError, match="at least 5 different rows of scores; the data have 4"):
+        evaluation.cross_validate(X, y, FAST, folds=5, repeats=1)
+    assert len(evaluation.cv_folds(X, y, folds=4, repeats=1)) == 4
+    assert len(evaluation.cv_folds(X, y, folds=5, repeats=1, grouped=False)) == 5
+    early = TrainConfig(**{**FAST.to_dict(), "patience": 5})
+    with pytest.raises(UserError, match="Early stopping .* the data have 3"):
+        evaluation.fit_model(_dataset(X, y), early, split="first", train_rows=30)  # rows 1-3 only
