@@ -24,12 +24,12 @@ MUTED_TEXT = "#555555"
 PROGRESS = "#4a6984"  # neutral slate blue, not a class colour
 
 CLASS_NAMES = ("benign", "malignant")
+CLASS_COLORS = (BENIGN, MALIGNANT)
 # Colour is never the only cue: the classes and warnings also have a symbol and a word.
 BENIGN_MARK = "\u25cf"     # ●
 MALIGNANT_MARK = "\u25b2"  # ▲
 WARNING_MARK = "\u26a0"    # ⚠
 TEXT_SCALE_EVENT = "<<TextScaleChanged>>"  # fired on the root after the text size changed
-CLASS_COLORS = (BENIGN, MALIGNANT)
 
 # Named fonts created by setup_styles, as (name, size relative to TkDefaultFont, weight).
 _FONTS = (
@@ -394,7 +394,7 @@ class MetricsTable(ScrolledTree):
             for attr, label in METRIC_ROWS:
                 rate = getattr(metrics, attr)
                 value = getattr(rate, "value", None)
-                short = label.split(" (")[0]
+                short = label.split(" (")[0]  # "PPV (positive predictive value)" -> "PPV"
                 if value is None or value != value:
                     rows.append((short, "n/a", "", f"{rate.k} / {rate.n}"))
                 else:
