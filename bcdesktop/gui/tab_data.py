@@ -13,8 +13,8 @@ from tkinter import ttk
 
 from bcdesktop.errors import Cancelled, UserError
 from bcdesktop.gui import widgets
-from bcdesktop.gui.widgets import BENIGN_MARK, MALIGNANT_MARK, WARNING_MARK
 from bcdesktop.gui.app import DATA_FILETYPES
+from bcdesktop.gui.widgets import BENIGN_MARK, MALIGNANT_MARK, WARNING_MARK
 
 SHORT_NAMES = ("Clump thickness", "Cell size", "Cell shape", "Marginal adhesion", "Epithelial size",
                "Bare nuclei", "Bland chromatin", "Normal nucleoli", "Mitoses")
