@@ -19,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
+import warnings
 from typing import Callable, NamedTuple
 
 import numpy as np
@@ -123,11 +124,20 @@ def _inner_split(X: np.ndarray, y: np.ndarray, seed: int) -> tuple[np.ndarray, n
 
     _need_both_classes(y, "Early stopping")
     parts = round(1 / INNER_FRACTION)
+    counts = np.bincount(y, minlength=2)
+    if counts.max() < parts:  # StratifiedGroupKFold's ValueError otherwise
+        raise UserError(f"Early stopping sets aside 1 in {parts} training rows and needs at least "
+                        f"{parts} rows of one class; the training rows have {counts[0]} benign and "
+                        f"{counts[1]} malignant. Turn early stopping off (patience 0) or train on more rows.")
     groups = duplicate_groups(X)
     _need_distinct_vectors(groups, parts, "Early stopping",
                            "Turn early stopping off (patience 0) or use more varied data.")
     splitter = StratifiedGroupKFold(n_splits=parts, shuffle=True, random_state=seed)
-    fit_idx, stop_idx = next(splitter.split(X, y, groups))
+    with warnings.catch_warnings():
+        # "the least populated class has only k members": then the stopping rows may hold
+        # none of that class, which early stopping copes with; not a message for the user
+        warnings.filterwarnings("ignore", "The least populated class", UserWarning)
+        fit_idx, stop_idx = next(splitter.split(X, y, groups))
     return fit_idx, stop_idx
 
 

@@ -268,3 +268,15 @@ def test_too_few_distinct_rows_for_grouped_folds_is_a_user_error():
     early = TrainConfig(**{**FAST.to_dict(), "patience": 5})
     with pytest.raises(UserError, match="Early stopping .* the data have 3"):
         evaluation.fit_model(_dataset(X, y), early, split="first", train_rows=30)  # rows 1-3 only
+
+
+def test_early_stopping_on_a_handful_of_training_rows_is_a_user_error():
+    # found by a randomised probe: StratifiedGroupKFold's "n_splits=5 cannot be greater
+    # than the number of members in each class" reached the user
+    rng = np.random.default_rng(4)
+    X = rng.integers(1, 11, size=(40, 9)).astype(float)
+    y = np.tile([0, 1], 20)
+    early = TrainConfig(**{**FAST.to_dict(), "patience": 5})
+    with pytest.raises(UserError, match="3 benign and 3 malignant"):
+        evaluation.fit_model(_dataset(X, y), early, split="first", train_rows=6)
+    assert evaluation.fit_model(_dataset(X, y), early, split="first", train_rows=20).bundle

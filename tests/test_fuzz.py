@@ -340,3 +340,37 @@ def test_forged_model_files_load_or_say_why(tmp_path, model_bytes):
         assert np.isfinite(p).all() and ((p >= 0) & (p <= 1)).all()
         assert 0 < bundle.threshold < 1 and bundle.features == FEATURES
     assert loaded < MODEL_CASES // 2  # most forgeries are caught
+
+
+# ------------------------------------------------------------------ evaluation
+
+def test_training_and_cross_validation_on_odd_small_data_work_or_say_why():
+    """Small, repetitive, lopsided labelled sets (what a user's own file may hold) under
+    random split, early-stopping and fold settings: a result or a UserError."""
+    from types import SimpleNamespace
+
+    from bcdesktop import evaluation
+    from bcdesktop.training import TrainConfig
+
+    rng = np.random.default_rng(SEED + 3)
+    for case in range(CASES // 4):
+        n = int(rng.integers(2, 60))
+        distinct = rng.integers(1, 11, (int(rng.integers(1, n + 1)), 9))
+        X = distinct[rng.integers(0, len(distinct), n)].astype(np.float64)
+        y = (rng.random(n) < rng.random()).astype(np.int8)
+        config = TrainConfig(hidden=(3,), optimizer=str(rng.choice(["gd", "momentum", "adam"])),
+                             lr=0.01, iterations=5, log_every=2, seed=1, patience=int(rng.choice([0, 3])))
+        kind = int(rng.integers(0, 3))
+        try:
+            if kind == 0:
+                evaluation.fit_model(SimpleNamespace(X=X, y=y, sha256="ab" * 32), config,
+                                     val_fraction=float(rng.choice([0.1, 0.2, 0.5, 0.9])))
+            elif kind == 1:
+                evaluation.fit_model(SimpleNamespace(X=X, y=y, sha256="ab" * 32), config,
+                                     split="first", train_rows=int(rng.integers(1, n + 2)))
+            else:
+                cv = evaluation.cross_validate(X, y, config, folds=int(rng.integers(2, 6)), repeats=1,
+                                               grouped=bool(rng.integers(0, 2)))
+                assert np.isfinite(cv.oof_probs).all(), f"case {case}"
+        except UserError as exc:
+            assert str(exc).strip() and "\n" not in str(exc), f"case {case}"
