@@ -1,14 +1,18 @@
 """A seeded, bounded mutation fuzzer for everything a user can hand in: CSV files of
-cases and model files.
+cases and model files (and the small, odd data sets a user's file may hold, through
+training and cross-validation).
 
 Every mutated input must either work or raise :class:`UserError`; no other exception,
 no hang. For a CSV that loads, no row may be lost: ``n_read == n_usable + n_rejected``,
-``n_read`` equals the data rows Python's ``csv`` module finds in the same file, and the
-scored output has exactly one row per input data row, each starting with the input
-row's own cells.
+the rows and the line each starts on are those Python's ``csv`` module finds in the
+same file, and the scored output has exactly one row per input data row, each starting
+with the input row's own cells. A model file either loads into a bundle that predicts
+finite probabilities, or is refused; forged files (checksum recomputed) reach every
+check after the checksum.
 
-The seed and the number of cases are fixed, so a failure reproduces; the failing case
-is written next to the test's tmp_path and its mutations are named in the message.
+The seeds and the numbers of cases are fixed, so a failure reproduces; a failing CSV
+or model file is written beside the test's tmp_path (``fuzz_failure.*``) and the
+message names the seed file and its mutations.
 """
 
 import codecs
