@@ -332,7 +332,8 @@ class App:
         view_menu.add_command(label="Larger text", accelerator="Ctrl++", command=lambda: self.change_text_scale(1.15))
         view_menu.add_command(label="Smaller text", accelerator="Ctrl+-",
                               command=lambda: self.change_text_scale(1 / 1.15))
-        view_menu.add_command(label="Normal text size", accelerator="Ctrl+0", command=lambda: self.change_text_scale(None))
+        view_menu.add_command(label="Normal text size", accelerator="Ctrl+0",
+                              command=lambda: self.change_text_scale(None))
         view_menu.add_separator()
         view_menu.add_command(label="Stop current work", accelerator="Esc", command=self.stop_work)
         menubar.add_cascade(label="View", menu=view_menu, underline=0)

@@ -470,7 +470,8 @@ class TrainTab(ttk.Frame):
         grouped = "identical score vectors kept in one fold" if cv.grouped else "ungrouped"
         self.cv_label.configure(
             text=f"{cv.repeats} \u00d7 {cv.folds}-fold, {grouped}, threshold {format_threshold(cv.threshold)}. "
-                 f"Pooled: the out-of-fold predictions of the first repeat (n={int(mask.sum())}), 95% Wilson intervals.")
+                 f"Pooled: the out-of-fold predictions of the first repeat (n={int(mask.sum())}), "
+                 "95% Wilson intervals.")
         self.app.set_results(f"Cross-validation ({cv.repeats} x {cv.folds}-fold)", export)
 
     # ----------------------------------------------------------------- state

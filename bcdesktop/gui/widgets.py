@@ -290,7 +290,8 @@ def int_check(low: int, high: int, what: str) -> Callable[[str], tuple[int | Non
     return check
 
 
-def float_check(low: float, high: float, what: str, *, low_open: bool = False) -> Callable[[str], tuple[float | None, str | None]]:
+def float_check(low: float, high: float, what: str, *,
+                low_open: bool = False) -> Callable[[str], tuple[float | None, str | None]]:
     """A :class:`Field` check for a number in ``low..high`` (``(low..high]`` with ``low_open``)."""
     import math
 
