@@ -53,6 +53,15 @@ def bundled_data_path() -> Path:
     return resource_path("data", DATA_FILE)
 
 
+def is_bundled_data(path) -> bool:
+    """Whether ``path`` is the bundled data set (shown by name, not by its folder
+    inside the install or the frozen bundle)."""
+    try:
+        return Path(path).resolve() == bundled_data_path().resolve()
+    except (OSError, TypeError, ValueError):
+        return False
+
+
 def default_model_path() -> Path:
     """The model shipped with the app."""
     return resource_path("data", DEFAULT_MODEL_FILE)

@@ -272,6 +272,7 @@ class App:
         root.report_callback_exception = self._on_callback_exception
         root.title(f"bcdesktop {__version__} \u2014 breast tumour malignancy (research use only)")
         root.protocol("WM_DELETE_WINDOW", self.close)
+        self._set_icon()
         widgets.setup_styles(root, self.settings.get("text_scale", 1.0))
         self._restore_geometry()
 
@@ -292,6 +293,15 @@ class App:
         if self.settings.notice:
             self.set_status_message(self.settings.notice)
         log.info("bcdesktop %s window opened", __version__)
+
+    def _set_icon(self) -> None:
+        """The window and taskbar icon (assets/bcdesktop-*.png); a missing file only logs."""
+        try:
+            self._icons = [tk.PhotoImage(master=self.root, file=str(resources.icon_path(n)))
+                           for n in (16, 32, 64, 128)]
+            self.root.iconphoto(True, *self._icons)
+        except (tk.TclError, OSError) as exc:
+            log.warning("window icon not set: %s", exc)
 
     def __repr__(self) -> str:
         data = Path(self.dataset.path).name if self.dataset is not None and self.dataset.path else None
@@ -386,7 +396,8 @@ class App:
         """Make ``dataset`` the current data and fire ``<<DataChanged>>``."""
         self.dataset = dataset
         self.update_status()
-        if dataset is not None and getattr(dataset, "path", None):
+        if (dataset is not None and getattr(dataset, "path", None)
+                and not resources.is_bundled_data(dataset.path)):  # not a folder inside the install
             self.remember_folder("data", Path(dataset.path).parent)
         self.root.event_generate("<<DataChanged>>")
 

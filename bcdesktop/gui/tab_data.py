@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from tkinter import ttk
 
+from bcdesktop import resources
 from bcdesktop.errors import Cancelled, UserError
 from bcdesktop.gui import widgets
 from bcdesktop.gui.app import DATA_FILETYPES
@@ -147,7 +148,14 @@ class DataTab(ttk.Frame):
     # ----------------------------------------------------------------- display
     def _show_file_label(self) -> None:
         ds = self.app.dataset
-        self.file_label.configure(text=str(ds.path) if ds is not None else "No data loaded")
+        if ds is None:
+            text = "No data loaded"
+        elif resources.is_bundled_data(ds.path):
+            text = (f"Bundled data set: {Path(ds.path).name} (Wisconsin Breast Cancer, "
+                    "UCI Machine Learning Repository, CC BY 4.0)")
+        else:
+            text = str(ds.path)
+        self.file_label.configure(text=text)
 
     def show(self, ds) -> None:
         """Fill the tab from a ``Dataset`` (called on ``<<DataChanged>>``)."""

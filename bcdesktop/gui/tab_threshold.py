@@ -27,6 +27,8 @@ from bcdesktop.gui.widgets import (CLASS_COLORS, ERROR_TEXT, MALIGNANT, METRICS_
 
 T_MIN, T_MAX = 0.01, 0.99
 
+_trapezoid = getattr(np, "trapezoid", None) or np.trapz  # numpy < 2.0 has only trapz
+
 
 def parse_threshold(text: str) -> tuple[float | None, str | None]:
     """``(threshold, None)`` for a number in 0.01..0.99 (``"35%"`` means 0.35), else ``(None, message)``."""
@@ -50,7 +52,7 @@ def roc_points(y: np.ndarray, p: np.ndarray) -> tuple[np.ndarray, np.ndarray, fl
     fpr, tpr = 1.0 - s.specificity, s.sensitivity
     if np.isnan(fpr).any() or np.isnan(tpr).any():
         return np.empty(0), np.empty(0), math.nan
-    return fpr, tpr, float(np.trapezoid(tpr, fpr))
+    return fpr, tpr, float(_trapezoid(tpr, fpr))
 
 
 class ThresholdTab(ttk.Frame):

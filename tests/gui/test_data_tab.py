@@ -106,3 +106,15 @@ def test_start_loads_bundled_data_in_background(make_app, wait_until):
     wait_until(lambda: ready)
     assert app.dataset.n_usable == 683
     assert app.tabs["data"].counts_label.cget("text").startswith("Rows read: 699")
+
+
+def test_bundled_data_is_named_not_shown_by_its_install_folder(app, wait_until):
+    from bcdesktop.resources import bundled_data_path
+
+    wait_until(lambda: app.dataset is not None)
+    assert app.dataset.path == bundled_data_path()
+    label = app.tabs["data"].file_label.cget("text")
+    assert label.startswith("Bundled data set: breast-cancer-wisconsin.data")
+    assert "CC BY 4.0" in label
+    assert app.folder("data") != str(bundled_data_path().parent)  # never offered as "last folder"
+    assert [icon.width() for icon in app._icons] == [16, 32, 64, 128]  # the window icon
