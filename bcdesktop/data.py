@@ -198,6 +198,29 @@ class Dataset:
     def has_labels(self) -> bool:
         return self.y is not None
 
+    def to_frame(self):
+        """The usable rows as a pandas DataFrame, for analysis in a notebook.
+
+        Columns: ``line``, ``Sample code number``, the nine :data:`FEATURES` (int8),
+        and ``Class`` ("benign"/"malignant", categorical) when the file has labels.
+        pandas is imported here, not when the module loads.
+        """
+        import pandas as pd
+
+        frame = pd.DataFrame({"line": self.lines, ID_NAME: self.ids})
+        for j, name in enumerate(FEATURES):
+            frame[name] = self.X[:, j].astype(np.int8)
+        if self.y is not None:
+            frame[CLASS_NAME] = pd.Categorical.from_codes(self.y.astype(np.int8), ["benign", "malignant"])
+        return frame
+
+    def rejected_frame(self):
+        """The rejected rows as a pandas DataFrame: line, sample id, column, reason."""
+        import pandas as pd
+
+        return pd.DataFrame([(r.line, r.sample_id, r.column, r.reason) for r in self.rejected],
+                            columns=["line", ID_NAME, "column", "reason"])
+
     def summary(self) -> str:
         """E.g. ``"699 rows read, 683 usable, 16 rejected"``."""
         return f"{self.n_read} rows read, {self.n_usable} usable, {self.n_rejected} rejected"

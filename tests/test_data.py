@@ -349,3 +349,16 @@ def test_a_class_written_both_0_1_and_2_4_rejects_the_odd_rows(tmp_path):
     # one coding throughout (with words) is fine
     ds = load_csv(write(tmp_path, "".join(f"{i},{ROW},{c}\n" for i, c in enumerate(["0", "1", "M"]))))
     assert ds.n_rejected == 0 and ds.y.tolist() == [0, 1, 1]
+
+
+def test_dataset_as_pandas_frames_for_notebooks():
+    ds = load_bundled()
+    frame = ds.to_frame()
+    assert frame.shape == (683, 12)
+    assert list(frame.columns[2:11]) == list(FEATURES)
+    assert (frame[list(FEATURES)].to_numpy() == ds.X).all()
+    assert frame["Class"].value_counts().to_dict() == {"benign": 444, "malignant": 239}
+    assert frame["line"].iloc[0] == 1 and frame["Sample code number"].iloc[0] == "1000025"
+    rejected = ds.rejected_frame()
+    assert len(rejected) == 16 and set(rejected["reason"]) == {"Bare Nuclei is missing"}
+    assert rejected["line"].iloc[0] == 24
