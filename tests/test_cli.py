@@ -249,3 +249,52 @@ def test_score_unusable_file(capsys, tmp_path):
     code, out, err = run_cli(capsys, "score", str(empty))
     assert_one_line_error(code, out, err)
     assert "empty" in err.lower()
+
+
+def _run_with_stderr_on_a_terminal(argv, cwd):
+    """Run ``python -m bcdesktop ARGV`` with stderr on a pseudo-terminal; returns the
+    exit status, stdout, and everything written to the terminal."""
+    import os
+    import pty
+
+    master, slave = pty.openpty()
+    try:
+        proc = subprocess.Popen([sys.executable, "-m", "bcdesktop", *argv], cwd=cwd,
+                                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=slave)
+    finally:
+        os.close(slave)  # the child holds its own copy; EOF (EIO) once it exits
+    terminal = b""
+    try:
+        while True:
+            try:
+                block = os.read(master, 4096)
+            except OSError:  # Linux: EIO when the last writer closed the terminal
+                break
+            if not block:
+                break
+            terminal += block
+    finally:
+        os.close(master)
+    stdout = proc.stdout.read().decode()
+    proc.stdout.close()
+    return proc.wait(timeout=120), stdout, terminal.decode()
+
+
+def _bar_drawn(text: str, label: str) -> bool:
+    return f"\r{label} [{'#' * 28}] 100.0%" in text
+
+
+def test_progress_bars_draw_on_a_terminal_only(tmp_path):
+    src = tmp_path / "clinic.csv"
+    _write_patients(src)
+    argv = {"training": ["train", "--iterations", "3000", "--out", str(tmp_path / "m.npz")],
+            "scoring": ["score", str(src), "-o", str(tmp_path / "s.csv"), "--force"]}
+    for label, args in argv.items():
+        code, out, terminal = _run_with_stderr_on_a_terminal(args, tmp_path)
+        assert code == 0, terminal
+        assert f"\r{label} [" in terminal and _bar_drawn(terminal, label), terminal
+        proc = subprocess.run([sys.executable, "-m", "bcdesktop", *args], cwd=tmp_path,
+                              capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 0, proc.stderr
+        assert f"{label} [" not in proc.stderr and "\r" not in proc.stderr, proc.stderr
+        assert "%" not in proc.stderr and "\033[K" not in proc.stderr, proc.stderr
