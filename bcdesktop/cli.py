@@ -180,7 +180,11 @@ def cmd_gui(args) -> int:
 
 def _check_model_out(out: Path, data_path: str | None) -> None:
     """Refuse to replace anything but an earlier model file (never a user's input)."""
-    if data_path is not None and out.exists() and os.path.samefile(out, data_path):
+    try:
+        same = data_path is not None and os.path.samefile(out, data_path)
+    except OSError:  # either is missing: load_csv says so about the data
+        same = False
+    if same:
         raise UserError(f"--out {out} is the training data file; choose another file name.")
     if out.is_dir():
         raise UserError(f"--out {out} is a folder; give a file name such as {out / DEFAULT_MODEL_OUT}.")

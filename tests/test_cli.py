@@ -298,3 +298,14 @@ def test_progress_bars_draw_on_a_terminal_only(tmp_path):
         assert proc.returncode == 0, proc.stderr
         assert f"{label} [" not in proc.stderr and "\r" not in proc.stderr, proc.stderr
         assert "%" not in proc.stderr and "\033[K" not in proc.stderr, proc.stderr
+
+
+def test_missing_data_file_beside_an_existing_model(capsys, tmp_path):
+    model = tmp_path / "m.npz"
+    assert run_cli(capsys, "train", "--out", str(model), "--iterations", "5")[0] == 0
+    before = model.read_bytes()
+    code, out, err = run_cli(capsys, "train", "--data", str(tmp_path / "nope.csv"),
+                             "--out", str(model), "--iterations", "5")
+    assert_one_line_error(code, out, err)
+    assert "nope.csv does not exist" in err
+    assert model.read_bytes() == before
