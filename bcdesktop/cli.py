@@ -179,25 +179,23 @@ def cmd_gui(args) -> int:
 
 
 def _check_model_out(out: Path, data_path: str | None) -> None:
-    """Refuse to replace anything but an earlier model file (never a user's input)."""
+    """Before training: refuse to replace anything but an earlier model file (never a
+    user's input), and fail now rather than after training when ``out`` cannot be saved."""
+    from bcdesktop import persistence
+
     try:
         same = data_path is not None and os.path.samefile(out, data_path)
     except OSError:  # either is missing: load_csv says so about the data
         same = False
     if same:
         raise UserError(f"--out {out} is the training data file; choose another file name.")
-    if out.is_dir():
-        raise UserError(f"--out {out} is a folder; give a file name such as {out / DEFAULT_MODEL_OUT}.")
+    persistence.check_model_path(out)
     if out.exists():
-        from bcdesktop import persistence
-
         try:
             persistence.load_model(out)
         except UserError:
             raise UserError(f"--out {out} exists and is not a bcdesktop model; refusing to "
                             "overwrite it. Choose another file name.") from None
-    if not out.parent.exists():
-        raise UserError(f"Folder {out.parent} does not exist; create it or choose another --out.")
 
 
 def _train_config(args):

@@ -231,6 +231,24 @@ def _encode(arrays: dict[str, np.ndarray], meta: dict) -> bytes:
     return buf.getvalue()
 
 
+def check_model_path(path) -> None:
+    """Raise :class:`UserError` when a model cannot be saved at ``path``: it is a folder,
+    its folder is missing or not a folder, or the folder is not writable. ``save_model``
+    checks this too; call it first to fail before a long training rather than after."""
+    path = Path(path)
+    folder = path.parent
+    if path.is_dir():
+        raise UserError(f"Cannot save the model to {path}: it is a folder. Give a file name "
+                        f"such as {path / 'model.npz'}.")
+    if not folder.is_dir():
+        problem = "is not a folder" if folder.exists() else "does not exist"
+        raise UserError(f"Cannot save the model to {path}: {folder} {problem}. Create the "
+                        "folder or choose another one.")
+    if not os.access(folder, os.W_OK):
+        raise UserError(f"Cannot save the model to {path}: the folder {folder} is not "
+                        "writable. Choose another folder.")
+
+
 def save_model(bundle: ModelBundle, path) -> Path:
     """Write ``bundle`` to ``path`` atomically (a reader never sees half a file, and
     a failed save leaves any earlier file as it was). Returns the path."""
@@ -241,11 +259,7 @@ def save_model(bundle: ModelBundle, path) -> Path:
     meta = bundle._metadata()
     meta["checksum"] = _checksum(arrays, meta)
     data = _encode(arrays, meta)
-    if path.is_dir():
-        raise UserError(f"Cannot save the model to {path}: it is a folder. Give a file name "
-                        "such as model.npz.")
-    if not path.parent.is_dir():
-        raise UserError(f"Cannot save the model to {path}: folder {path.parent} does not exist.")
+    check_model_path(path)
     try:
         atomic_write_bytes(path, data)
     except OSError as exc:

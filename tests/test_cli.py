@@ -309,3 +309,31 @@ def test_missing_data_file_beside_an_existing_model(capsys, tmp_path):
     assert_one_line_error(code, out, err)
     assert "nope.csv does not exist" in err
     assert model.read_bytes() == before
+
+
+def _unwritable_folder(tmp_path, monkeypatch) -> Path:
+    """A folder this process cannot write to (as root, where modes do not stop writes,
+    ``os.access`` is told so for that folder)."""
+    import os
+
+    folder = tmp_path / "read-only"
+    folder.mkdir()
+    folder.chmod(0o555)
+    if os.access(folder, os.W_OK):
+        real = os.access
+        monkeypatch.setattr(os, "access", lambda path, mode, **kw: (
+            False if Path(path) == folder and mode & os.W_OK else real(path, mode, **kw)))
+    return folder
+
+
+@pytest.mark.parametrize("where", ["a file", "unwritable"])
+def test_train_refuses_an_unusable_out_folder_before_training(capsys, tmp_path, monkeypatch, where):
+    if where == "a file":
+        folder = tmp_path / "notes.txt"
+        folder.write_text("my notes")
+    else:
+        folder = _unwritable_folder(tmp_path, monkeypatch)
+    code, out, err = run_cli(capsys, "train", "--out", str(folder / "m.npz"), "--iterations", "50",
+                             "--log-every", "10")
+    assert_one_line_error(code, out, err)  # out == "": not one iteration was logged
+    assert str(folder) in err and ("not a folder" in err if where == "a file" else "not writable" in err)

@@ -387,3 +387,18 @@ def test_zip_bomb_is_refused_before_unpacking(tmp_path):
     assert path.stat().st_size < 1_000_000
     with pytest.raises(UserError, match="unpack"):
         load_model(path)
+
+
+def test_check_model_path_is_what_save_checks(bundle, tmp_path):
+    from bcdesktop.persistence import check_model_path
+
+    check_model_path(tmp_path / "m.npz")  # a writable folder: no error
+    notes = tmp_path / "notes.txt"
+    notes.write_text("x")
+    for path, words in ((tmp_path, "it is a folder"), (notes / "m.npz", "is not a folder"),
+                        (tmp_path / "nope" / "m.npz", "does not exist")):
+        with pytest.raises(UserError, match=words):
+            check_model_path(path)
+        with pytest.raises(UserError, match=words):
+            save_model(bundle, path)
+    assert not list(tmp_path.glob("*.npz*"))
