@@ -18,7 +18,7 @@ from bcdesktop.errors import Cancelled, TrainingDiverged, UserError
 from bcdesktop.gui import widgets
 from bcdesktop.gui.widgets import WARNING_MARK, Field, float_check, format_seconds, format_threshold, int_check
 from bcdesktop.model import INITS
-from bcdesktop.training import OPTIMIZERS, SCHEDULES, TrainConfig
+from bcdesktop.training import DEFAULT_L2, OPTIMIZERS, SCHEDULES, TrainConfig
 
 SPLITS = ("stratified random", "first N rows")
 _CORE = TrainConfig()  # the core's defaults, which the CLI uses too
@@ -115,6 +115,9 @@ class TrainTab(ttk.Frame):
             options.setdefault("width", 14 if "values" in options else 10)
             f[key] = Field(box, row, label, check, DEFAULTS[key], **options)
         f["split"].var.trace_add("write", lambda *_: self._update_split_fields())
+        self._l2_optimizer = DEFAULTS["optimizer"]  # the optimizer whose default L2 the field may hold
+        f["optimizer"].var.trace_add("write", lambda *_: self._follow_l2_default())
+        self._follow_l2_default()
 
         buttons = ttk.Frame(parent)
         buttons.pack(side="top", fill="x", pady=(8, 0))
@@ -221,6 +224,19 @@ class TrainTab(ttk.Frame):
         stratified = self.fields["split"].var.get() == SPLITS[0]
         self.fields["val_fraction"].set_state(stratified)
         self.fields["train_rows"].set_state(not stratified)
+
+    def _follow_l2_default(self) -> None:
+        """The L2 field follows the optimizer's default (:data:`~bcdesktop.training.DEFAULT_L2`)
+        while it holds the previous optimizer's default; a value the user typed stays."""
+        optimizer = self.fields["optimizer"].var.get()
+        if optimizer not in DEFAULT_L2:
+            return
+        l2 = self.fields["l2"]
+        if l2.check(l2.var.get())[0] == DEFAULT_L2[self._l2_optimizer]:
+            l2.set(f"{DEFAULT_L2[optimizer]:g}")
+        self._l2_optimizer = optimizer
+        l2.hint = f"{optimizer} default: {DEFAULT_L2[optimizer]:g}"
+        l2.validate()
 
     def _restore_settings(self) -> None:
         saved = self.app.settings.get("train", {})

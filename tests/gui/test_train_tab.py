@@ -51,6 +51,29 @@ def test_split_choice_enables_the_matching_field(tab):
     assert str(tab.fields["val_fraction"].input.cget("state")) == "disabled"
 
 
+def test_l2_follows_the_optimizer_default_until_the_user_types_one(tab):
+    from bcdesktop.training import DEFAULT_L2
+
+    l2 = tab.fields["l2"]
+    assert tab.fields["optimizer"].var.get() == "adam" and float(l2.var.get()) == DEFAULT_L2["adam"] > 0
+    assert message(tab, "l2") == f"adam default: {DEFAULT_L2['adam']:g}"
+    for optimizer in ("gd", "momentum", "adam", "gd"):
+        tab.fields["optimizer"].set(optimizer)
+        assert float(l2.var.get()) == DEFAULT_L2[optimizer]
+        assert message(tab, "l2") == f"{optimizer} default: {DEFAULT_L2[optimizer]:g}"
+    config, _ = tab.read_config()
+    assert config.optimizer == "gd" and config.l2 == DEFAULT_L2["gd"]
+
+    l2.set("0.01")  # the user's own value stays whatever the optimizer
+    for optimizer in ("adam", "momentum"):
+        tab.fields["optimizer"].set(optimizer)
+        assert l2.var.get() == "0.01"
+        assert message(tab, "l2") == f"{optimizer} default: {DEFAULT_L2[optimizer]:g}"
+    config, _ = tab.read_config()
+    assert config.optimizer == "momentum" and config.l2 == 0.01
+
+
+
 def test_training_grows_the_plot_and_shows_results(tab, app, dialogs, tmp_path, wait_until):
     previous = app.model
     set_fields(tab, iterations="300", seed="3")
@@ -146,11 +169,15 @@ def test_settings_are_remembered(make_app, dialogs):
     from bcdesktop.gui.app import App
 
     app = make_app(data=False, model=False)
-    app.tabs["train"].fields["iterations"].set("777")
+    fields = app.tabs["train"].fields
+    fields["iterations"].set("777")
+    fields["optimizer"].set("gd")
+    fields["l2"].set("0.003")  # the user's own L2 for gd (whose default is 0)
     app.close()  # saves settings and destroys the window
     again = App(tk.Tk(), dialogs=dialogs)
     try:
-        assert again.tabs["train"].fields["iterations"].var.get() == "777"
+        restored = {key: field.var.get() for key, field in again.tabs["train"].fields.items()}
+        assert (restored["iterations"], restored["optimizer"], restored["l2"]) == ("777", "gd", "0.003")
     finally:
         again.close()
 
