@@ -139,6 +139,21 @@ def wait_until(root, callback_errors):
 
 
 @pytest.fixture
+def press_escape(root, wait_until):
+    """``press_escape()``: the Escape key as the user presses it. The window takes the
+    keyboard focus when the fixture is set up, before the test starts any work (Tk
+    drops a generated key event while no window of it has the focus, and waiting for
+    the focus afterwards could let short work finish first)."""
+    root.focus_force()
+    wait_until(lambda: root.focus_get() is not None, timeout=5, message="the window never got the focus")
+
+    def press():
+        assert root.focus_get() is not None, "the window lost the keyboard focus"
+        root.event_generate("<Escape>")
+    return press
+
+
+@pytest.fixture
 def make_app(root, dialogs, bundled, default_model):
     """``make_app(data=True, model=True)``: a fresh App on ``root`` with the bundled data
     and the default model set synchronously (no start-up threads)."""

@@ -105,7 +105,7 @@ def test_input_as_output_is_refused(tab, small_csv, dialogs):
     assert small_csv.read_bytes() == before
 
 
-def test_escape_cancels_and_leaves_no_output(tab, root, tmp_path, dialogs, wait_until):
+def test_escape_cancels_and_leaves_no_output(tab, press_escape, tmp_path, dialogs, wait_until):
     rng = np.random.default_rng(0)
     rows = rng.integers(1, 11, size=(150_000, 9))
     big = tmp_path / "big.csv"
@@ -114,7 +114,7 @@ def test_escape_cancels_and_leaves_no_output(tab, root, tmp_path, dialogs, wait_
     out = scoring.default_output_path(big)
     tab.score_button.invoke()
     assert tab.running
-    root.event_generate("<Escape>")  # the app's "stop current work"
+    press_escape()  # the app's "stop current work"
     wait_until(lambda: not tab.running, timeout=20)
     assert "Cancelled: no output file was written" in tab.message_label.cget("text")
     assert not out.exists()

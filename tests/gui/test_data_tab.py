@@ -118,3 +118,24 @@ def test_bundled_data_is_named_not_shown_by_its_install_folder(app, wait_until):
     assert "CC BY 4.0" in label
     assert app.folder("data") != str(bundled_data_path().parent)  # never offered as "last folder"
     assert [icon.width() for icon in app._icons] == [16, 32, 64, 128]  # the window icon
+
+
+def test_escape_stops_loading_and_keeps_the_data(app, press_escape, tmp_path, wait_until):
+    import numpy as np
+
+    before = app.dataset
+    tab = app.tabs["data"]
+    rng = np.random.default_rng(0)
+    rows = np.column_stack([np.arange(300_000), rng.integers(1, 11, size=(300_000, 9)),
+                            rng.choice([2, 4], size=300_000)])
+    big = tmp_path / "big.csv"
+    np.savetxt(big, rows, fmt="%d", delimiter=",")
+    tab.load(big)
+    assert tab.job is not None
+    press_escape()  # the app's "stop current work"
+    wait_until(lambda: tab.job is None, timeout=20)
+    assert app.dataset is before
+    assert "Loading big.csv was stopped; the previous data are kept." in tab.message_label.cget("text")
+    assert tab.counts_label.cget("text").startswith("Rows read: 699")
+    assert "breast-cancer-wisconsin.data" in app.status.text()
+    assert not app.dialogs.messages

@@ -73,7 +73,6 @@ def test_l2_follows_the_optimizer_default_until_the_user_types_one(tab):
     assert config.optimizer == "momentum" and config.l2 == 0.01
 
 
-
 def test_training_grows_the_plot_and_shows_results(tab, app, dialogs, tmp_path, wait_until):
     previous = app.model
     set_fields(tab, iterations="300", seed="3")
@@ -124,15 +123,30 @@ def test_plot_grows_while_training_and_stop_keeps_partial_model(tab, app, wait_u
     assert tab.use_button.instate(["!disabled"])
 
 
-def test_escape_stops_training(tab, app, root, wait_until):
+def test_escape_stops_training(tab, app, press_escape, wait_until):
+    previous, previous_threshold = app.model, app.threshold
     set_fields(tab, iterations="200000")
     tab.start_button.invoke()
     wait_until(lambda: tab.loss_plot.n_points >= 2, timeout=20)
-    root.focus_force()
-    root.update()
-    root.event_generate("<Escape>")
+    press_escape()
     wait_until(lambda: tab.job is None, timeout=20)
     assert tab.outcome.result.stopped == "cancelled"
+    assert tab.outcome.result.iterations_run < 200_000
+    assert app.model is previous and app.threshold == previous_threshold  # the partial model is only offered
+
+
+def test_escape_stops_cross_validation(tab, app, press_escape, wait_until):
+    previous = app.model
+    set_fields(tab, iterations="200000", folds="3", repeats="1")
+    tab.cv_button.invoke()
+    assert tab.job is not None
+    press_escape()
+    wait_until(lambda: tab.job is None, timeout=20)
+    assert tab.progress_label.cget("text") == "Cross-validation was stopped."
+    assert tab.cv_result is None and tab.cv_table.rows() == []
+    assert not any(section.startswith("Cross-validation") for section in app.results)
+    assert app.model is previous
+    assert tab.cv_button.instate(["!disabled"]) and tab.stop_button.instate(["disabled"])
 
 
 def test_diverged_run_explains_and_keeps_previous_model(tab, app, wait_until):
