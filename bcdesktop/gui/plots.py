@@ -70,7 +70,16 @@ class EmbeddedFigure:
         # itself (its "device pixel ratio" follows ``tk scaling``), so text in the
         # figure grows with the window's at 150% or 200%.
         self.figure = Figure(figsize=figsize, dpi=96, layout=layout)
+        focus = parent.focus_get()  # None when the app does not have the keyboard focus
         self.canvas = FigureCanvasTkAgg(self.figure, master=parent)
+        # matplotlib asks Tk to focus its new canvas once it is mapped; the user's focus
+        # stays where it was. A focus request cancels that pending one, but a plain
+        # focus_set is ignored for the window that has the focus already, hence "force"
+        # (harmless: the app has the focus anyway).
+        if focus is not None:
+            focus.focus_force()
+        else:
+            parent.winfo_toplevel().focus_set()
         self.toolbar = None
         if toolbar:
             self.toolbar = NavigationToolbar2Tk(self.canvas, parent, pack_toolbar=False)

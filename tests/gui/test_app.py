@@ -344,3 +344,14 @@ def test_spacing_grows_with_the_display_scaling(root):
     assert label.grid_info()["padx"] == 8
     assert [int(str(v)) for v in frame.cget("padding")] == [16]
     assert [int(str(v)) for v in label.cget("padding")] == [4, 6]
+
+
+def test_a_new_plot_leaves_the_keyboard_focus_where_it_was(app, root, wait_until):
+    data = app.tabs["data"]
+    app.select_tab("data")
+    root.focus_force()
+    data.open_button.focus_set()
+    wait_until(lambda: root.focus_get() is data.open_button)
+    wait_until(lambda: data.plot is not None and data.plot.draw_count > 0)  # matplotlib's canvas made now
+    root.update()
+    assert root.focus_get() is data.open_button
