@@ -74,7 +74,6 @@ class TrainTab(ttk.Frame):
         self.cv_result = None
         self.loss_plot = None
         self._started = 0.0
-        self._kind = None  # "train" or "cv" while a job runs
 
         self.columnconfigure(1, weight=1)
         self.rowconfigure(0, weight=1)
@@ -313,7 +312,6 @@ class TrainTab(ttk.Frame):
         self.progress.configure(value=0)
         self.progress_label.configure(text=starting)
         self._started = time.perf_counter()
-        self._kind = kind
         self.job = self.app.run_in_thread(work, done, progress, name=kind)
         self._update_buttons()
         self.app.set_status_message(status)
@@ -351,7 +349,6 @@ class TrainTab(ttk.Frame):
 
     def _train_done(self, ok, result) -> None:
         self.job = None
-        self._kind = None
         self._update_buttons()
         if self.loss_plot is not None:
             self.loss_plot.finish()
@@ -441,7 +438,6 @@ class TrainTab(ttk.Frame):
 
     def _cv_done(self, ok, result) -> None:
         self.job = None
-        self._kind = None
         self._update_buttons()
         if not ok:
             if isinstance(result, Cancelled):
@@ -500,7 +496,7 @@ class TrainTab(ttk.Frame):
         has_outcome = self.outcome is not None and not running
         self.use_button.state(["!disabled"] if has_outcome else ["disabled"])
         self.save_button.state(["!disabled"] if has_outcome else ["disabled"])
-        for key, field in self.fields.items():
+        for field in self.fields.values():
             field.set_state(not running)
         if not running:
             self._update_split_fields()
