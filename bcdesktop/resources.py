@@ -8,9 +8,11 @@ the bundle.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from pathlib import Path
+from typing import BinaryIO, Iterator
 
 APP_NAME = "bcdesktop"
 DATA_FILE = "breast-cancer-wisconsin.data"
@@ -112,28 +114,39 @@ def user_cache_dir() -> Path:
     return path
 
 
-def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file in the same folder and
-    ``os.replace``, so a reader never sees a half-written file."""
+@contextlib.contextmanager
+def atomic_writer(path: str | os.PathLike, suffix: str = ".tmp") -> Iterator[BinaryIO]:
+    """A binary file that becomes ``path`` only when the ``with`` block ends normally.
+
+    It is a temporary file in the same folder (``.NAME.*SUFFIX``), synced and moved into
+    place with ``os.replace``, so a reader never sees a half-written file. When the block
+    raises, the temporary file is removed and ``path`` stays as it was. Creating the
+    temporary file raises ``OSError`` when the folder cannot be written to.
+    """
     import tempfile
 
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
     try:
         # mkstemp makes the file private (0600); give it the mode a plain open() would,
         # or keep the mode of the file being replaced
-        os.chmod(tmp, path.stat().st_mode & 0o777 if path.exists() else 0o644)
+        with contextlib.suppress(OSError):
+            os.chmod(tmp, path.stat().st_mode & 0o777 if path.exists() else 0o644)
         with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
+            yield fh
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
     except BaseException:
-        try:
+        with contextlib.suppress(OSError):
             os.unlink(tmp)
-        except OSError:
-            pass
         raise
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically (see :func:`atomic_writer`)."""
+    with atomic_writer(path) as fh:
+        fh.write(data)
 
 
 def configure_frozen_runtime() -> None:

@@ -30,7 +30,6 @@ import errno
 import math
 import os
 import stat
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,7 +37,7 @@ from typing import Callable
 
 import numpy as np
 
-from . import data
+from . import data, resources
 from .metrics import metrics_from_counts
 from .errors import UserError
 
@@ -244,36 +243,25 @@ def score_csv(input_path: str | os.PathLike, output_path: str | os.PathLike, bun
         if progress is not None:
             progress(ScoreProgress(rows, bytes_done, layout.size, time.perf_counter() - started))
 
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{output_path.name}.", suffix=".part", dir=output_path.parent)
-    except OSError as exc:
-        raise UserError(f"Cannot write in the folder {output_path.parent}: {exc.strerror or exc}. "
-                        "Choose another output folder.") from None
-    try:
-        # mkstemp makes the file private (0600); give it the mode a plain open() would
-        # (or keep the mode of the output being replaced)
-        mode = output_path.stat().st_mode & 0o777 if output_path.exists() else 0o644
-        with contextlib.suppress(OSError):
-            os.chmod(tmp, mode)
-        with os.fdopen(fd, "wb") as out, _one_blas_thread():
-            out.write(layout.bom + _header(layout) + newline)
-            chunks = data.iter_chunks(layout, chunksize=chunksize, cancel=cancel,
-                                      progress=lambda p: report(p.rows, p.bytes_done))
-            for chunk in chunks:
-                out.write(_score_chunk(chunk, layout, bundle, t, t_text, counts, summary) + newline)
-            out.flush()
-            os.fsync(out.fileno())
+    with contextlib.ExitStack() as stack:
+        try:
+            out = stack.enter_context(resources.atomic_writer(output_path, suffix=".part"))
+        except OSError as exc:
+            raise UserError(f"Cannot write in the folder {output_path.parent}: "
+                            f"{exc.strerror or exc}. Choose another output folder.") from None
+        stack.enter_context(_one_blas_thread())
+        out.write(layout.bom + _header(layout) + newline)
+        chunks = data.iter_chunks(layout, chunksize=chunksize, cancel=cancel,
+                                  progress=lambda p: report(p.rows, p.bytes_done))
+        for chunk in chunks:
+            out.write(_score_chunk(chunk, layout, bundle, t, t_text, counts, summary) + newline)
+        # raising here leaves no output file behind, as a cancel does
         if summary.rows_read == 0:
             raise UserError(f"{input_path} has no data rows.")
         if summary.scored == 0:
             first = "; ".join(str(r) for r in summary.rejections[:3])
             raise UserError(f"None of the {summary.rows_read} rows of {input_path} could be scored "
                             f"({first}). Check that the columns hold the nine scores 1-10.")
-        os.replace(tmp, output_path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
     if layout.has_labels:
         n01, n24 = counts[1].sum(), counts[2].sum()
         if n01 and n24:  # both codings: the less common one is ambiguous (data.load_csv)

@@ -162,3 +162,20 @@ def test_atomic_write_that_fails_keeps_the_old_file(tmp_path):
         resources.atomic_write_bytes(target, "not bytes")  # type: ignore[arg-type]
     assert target.read_bytes() == b"old"
     assert [p.name for p in tmp_path.iterdir()] == ["settings.json"]
+
+
+def test_atomic_writer_streams_and_a_failed_block_leaves_nothing(tmp_path):
+    target = tmp_path / "out.csv"
+    with resources.atomic_writer(target, suffix=".part") as fh:
+        fh.write(b"a,b\n")
+        assert not target.exists()  # in place only when the block ends
+        assert [p.suffix for p in tmp_path.iterdir()] == [".part"]
+        fh.write(b"1,2\n")
+    assert target.read_bytes() == b"a,b\n1,2\n"
+    assert target.stat().st_mode & 0o777 == 0o644
+    with pytest.raises(RuntimeError):
+        with resources.atomic_writer(target) as fh:
+            fh.write(b"half")
+            raise RuntimeError("stopped")
+    assert target.read_bytes() == b"a,b\n1,2\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["out.csv"]
