@@ -39,24 +39,17 @@ def _ensure_streams() -> None:
             setattr(sys, name, open(os.devnull, "w", encoding="utf-8"))
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} must be at least 1")
-    return value
-
-
-def _non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{value} must not be negative")
-    return value
+def _whole(low: int):
+    """argparse type: a whole number of at least ``low``."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"{value} must be at least {low}")
+        return value
+    return parse
 
 
 def _float(text: str) -> float:
@@ -145,13 +138,10 @@ def _finite_or_none(value):
 
 
 def _rates_summary(metrics) -> dict:
-    """The contract's per-split summary: accuracy, sensitivity, specificity, n."""
-    return {
-        "accuracy": _finite_or_none(metrics.accuracy.value),
-        "sensitivity": _finite_or_none(metrics.sensitivity.value),
-        "specificity": _finite_or_none(metrics.specificity.value),
-        "n": int(metrics.tp + metrics.fp + metrics.tn + metrics.fn),
-    }
+    """The contract's per-split summary: accuracy, sensitivity, specificity, n (null for
+    an undefined rate, as JSON has no NaN)."""
+    d = metrics.to_dict()
+    return {key: d[key] for key in ("accuracy", "sensitivity", "specificity", "n")}
 
 
 def _load_model(path: str | None):
@@ -221,14 +211,12 @@ def cmd_train(args) -> int:
     dataset = _load_data(args.data)
 
     bar = _Progress(config.iterations, "training", enabled=not args.json)
-    log_lines = []
 
     def progress(p) -> None:
-        val = "" if p.val_loss is None else f" validation loss {p.val_loss:.6f}"
         bar.update(p.iteration, f"loss {p.train_loss:.6f}")
         if not args.json and p.iteration % config.log_every == 0 and p.iteration < config.iterations:
+            val = "" if p.val_loss is None else f" validation loss {p.val_loss:.6f}"
             line = f"iteration {p.iteration:>7d}  training loss {p.train_loss:.6f}{val}"
-            log_lines.append(line)
             if bar.enabled:
                 sys.stderr.write("\r\033[K" + line + "\n")
             else:
@@ -281,9 +269,8 @@ def _format_rate(rate) -> str:
 
 
 def _format_metrics(name: str, m) -> str:
-    n = m.tp + m.fp + m.tn + m.fn
     return "\n".join([
-        f"{name} (n={n}):",
+        f"{name} (n={m.n}):",
         f"  accuracy    {_format_rate(m.accuracy)}",
         f"  sensitivity {_format_rate(m.sensitivity)}",
         f"  specificity {_format_rate(m.specificity)}",
@@ -305,7 +292,7 @@ def cmd_evaluate(args) -> int:
     bar = _Progress(total, "cross-validating", enabled=not args.json)
 
     def progress(p) -> None:
-        bar.update(getattr(p, "done", 0), f"fold {getattr(p, 'done', 0)}/{total}")
+        bar.update(p.done, f"fold {p.done}/{total}")
 
     cv = evaluation.cross_validate(dataset.X, dataset.y, config, folds=args.folds,
                                    repeats=args.repeats, seed=args.seed,
@@ -351,9 +338,7 @@ def cmd_score(args) -> int:
     bar = _Progress(1.0, "scoring")
 
     def progress(p) -> None:
-        total = getattr(p, "bytes_total", 0) or 0
-        frac = (p.bytes_done / total) if total else 0.0
-        bar.update(frac, f"{p.rows_done:,} rows, {p.rows_per_s:,.0f} rows/s")
+        bar.update(p.fraction, f"{p.rows_done:,} rows, {p.rows_per_s:,.0f} rows/s")
 
     summary = scoring.score_csv(args.input, output, bundle, threshold=args.threshold,
                                 force=args.force, progress=progress)
@@ -411,7 +396,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--hidden", type=_hidden,
                    help=f"hidden layer sizes, e.g. 15 or 15,8 (default {','.join(map(str, d.hidden))})")
     p.add_argument("--lr", type=_float, help=f"learning rate (default {d.lr:g})")
-    p.add_argument("--iterations", type=_positive_int,
+    p.add_argument("--iterations", type=_whole(1),
                    help=f"full-batch iterations (default {d.iterations})")
     p.add_argument("--optimizer", choices=("gd", "momentum", "adam"),
                    help=f"gd is the article's plain gradient descent (default {d.optimizer})")
@@ -421,22 +406,22 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"learning-rate schedule (default {d.schedule})")
     p.add_argument("--l2", type=_float,
                    help="L2 weight decay (default 0.003 with adam, 0 with gd and momentum)")
-    p.add_argument("--patience", type=_non_negative_int,
+    p.add_argument("--patience", type=_whole(0),
                    help="early stopping: iterations without a lower loss on an early-stopping "
                         "split carved from the training rows (never the validation rows); "
                         f"0 = off (default {d.patience})")
-    p.add_argument("--seed", type=_non_negative_int,
+    p.add_argument("--seed", type=_whole(0),
                    help=f"seed of the split and the initialisation (default {d.seed})")
     p.add_argument("--split", choices=("stratified", "first"), default="stratified",
                    help="stratified random split, or the first --train-rows rows train "
                         "(default stratified)")
     p.add_argument("--val-fraction", type=_float, default=0.2,
                    help="with --split stratified: the held-out fraction (default 0.2)")
-    p.add_argument("--train-rows", type=_positive_int, default=500,
+    p.add_argument("--train-rows", type=_whole(1), default=500,
                    help="with --split first: how many leading rows train (default 500)")
     p.add_argument("--threshold", type=_threshold, default=0.5,
                    help="probability at or above which a case is called malignant (default 0.5)")
-    p.add_argument("--log-every", type=_positive_int,
+    p.add_argument("--log-every", type=_whole(1),
                    help=f"print the loss every N iterations (default {d.log_every})")
     p.add_argument("--json", action="store_true", help="print one JSON object and nothing else")
     p.set_defaults(func=cmd_train)
@@ -444,9 +429,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("evaluate", parents=[common],
                        help="cross-validate the default settings")
     p.add_argument("--data", help="labelled CSV (default: the bundled UCI data set)")
-    p.add_argument("--folds", type=_positive_int, default=10)
-    p.add_argument("--repeats", type=_positive_int, default=5)
-    p.add_argument("--seed", type=_non_negative_int, default=0)
+    p.add_argument("--folds", type=_whole(1), default=10)
+    p.add_argument("--repeats", type=_whole(1), default=5)
+    p.add_argument("--seed", type=_whole(0), default=0)
     p.add_argument("--no-group", action="store_true",
                    help="let identical feature vectors fall in different folds (optimistic)")
     p.add_argument("--json", action="store_true")
