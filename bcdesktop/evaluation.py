@@ -202,8 +202,9 @@ class FitOutcome:
                 f"validation n={self.val_metrics.n} acc={self.val_metrics.accuracy.value:.3f})")
 
 
-def _summary(y, p, threshold) -> dict:
-    d = M.metrics_at(y, p, threshold).to_dict()
+def _summary(m: M.ThresholdMetrics, y, p) -> dict:
+    """What a model file keeps of one split: ``m.to_dict()`` plus ROC AUC and Brier."""
+    d = m.to_dict()
     d["roc_auc"] = None if math.isnan(a := M.auc(y, p)) else a
     d["brier"] = M.brier(y, p)
     return d
@@ -247,19 +248,18 @@ def fit_model(dataset, config: TrainConfig, *, split: str = "stratified",
     net = result.model
     p_tr = net.predict_proba(scaler.transform(X_tr))
     p_va = net.predict_proba(scaler.transform(X_va))
+    m_tr, m_va = M.metrics_at(y_tr, p_tr, threshold), M.metrics_at(y_va, p_va, threshold)
     settings = {**config.to_dict(), "split": split, "val_fraction": val_fraction,
                 "train_rows": train_rows, "n_train": int(train_idx.size),
                 "n_validation": int(val_idx.size), "n_early_stopping": n_stop}
     bundle = ModelBundle(
         network=net, scaler=scaler, threshold=threshold, settings=settings, seed=config.seed,
-        metrics={"train": _summary(y_tr, p_tr, threshold),
-                 "validation": _summary(y_va, p_va, threshold),
+        metrics={"train": _summary(m_tr, y_tr, p_tr), "validation": _summary(m_va, y_va, p_va),
                  "stopped": result.stopped, "iterations_run": result.iterations_run,
                  "best_iteration": result.best_iteration},
         data_sha256=getattr(dataset, "sha256", None),
         eval_probs=p_va, eval_labels=y_va, eval_kind="validation")
-    return FitOutcome(bundle, result, M.metrics_at(y_tr, p_tr, threshold),
-                      M.metrics_at(y_va, p_va, threshold), train_idx, val_idx,
+    return FitOutcome(bundle, result, m_tr, m_va, train_idx, val_idx,
                       "early-stopping" if n_stop else "validation")
 
 
