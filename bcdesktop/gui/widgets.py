@@ -405,20 +405,24 @@ class MetricsTable(ScrolledTree):
 
 
 class ConfusionGrid(ttk.Frame):
-    """A 2x2 confusion matrix with words on both axes (no colour needed to read it)."""
+    """A 2x2 confusion matrix with words on both axes (no colour needed to read it).
 
-    def __init__(self, parent: tk.Misc, title: str = ""):
+    ``row_labels=False`` leaves out the "actual" class names on the left, for a grid
+    placed in line to the right of one that has them."""
+
+    def __init__(self, parent: tk.Misc, title: str = "", *, row_labels: bool = True):
         super().__init__(parent)
         self.title = ttk.Label(self, text=title, style="Bold.TLabel")
         if title:  # an empty title would leave a blank line above the grid
             self.title.grid(row=0, column=0, columnspan=3, sticky="w")
-        ttk.Label(self, text="actual \u2193", style="Muted.TLabel").grid(row=1, column=0, sticky="se",
-                                                                                 padx=(0, 4))
         ttk.Label(self, text="called\nmalignant", style="Muted.TLabel", justify="center").grid(row=1, column=1, padx=4)
         ttk.Label(self, text="called\nbenign", style="Muted.TLabel", justify="center").grid(row=1, column=2, padx=4)
-        for row, text, style in ((2, f"{MALIGNANT_MARK} malignant", "Malignant.TLabel"),
-                                 (3, f"{BENIGN_MARK} benign", "Benign.TLabel")):
-            ttk.Label(self, text=text, style=style).grid(row=row, column=0, sticky="e", padx=(0, 4))
+        if row_labels:
+            ttk.Label(self, text="actual \u2193", style="Muted.TLabel").grid(row=1, column=0, sticky="se",
+                                                                                     padx=(0, 4))
+            for row, text, style in ((2, f"{MALIGNANT_MARK} malignant", "Malignant.TLabel"),
+                                     (3, f"{BENIGN_MARK} benign", "Benign.TLabel")):
+                ttk.Label(self, text=text, style=style).grid(row=row, column=0, sticky="e", padx=(0, 4))
         self.cells = {}
         for key, r, c in (("tp", 2, 1), ("fn", 2, 2), ("fp", 3, 1), ("tn", 3, 2)):
             cell = ttk.Label(self, text="-", anchor="center", relief="groove", width=7, padding=(2, 3))
