@@ -1144,14 +1144,23 @@ def load_csv(path: str | os.PathLike, *, progress: Callable[[LoadProgress], None
     )
 
 
+def odd_class_coding(n01: int, n24: int) -> int | None:
+    """The ``Chunk.class_coding`` whose rows are ambiguous when a file writes the class
+    ``n01`` times as 0/1 and ``n24`` times as 2/4: the less common way (0/1 on a tie);
+    None when the file writes it one way only. The one rule of ``load_csv`` and scoring."""
+    if not (n01 and n24):
+        return None
+    return _CODED_01 if n01 <= n24 else _CODED_24
+
+
 def _mixed_coding_rejections(coding: np.ndarray, y: np.ndarray, ids: np.ndarray, lines: np.ndarray,
                              rejected: list[Rejection]) -> np.ndarray:
     """Where usable rows write the class both as 0/1 and as 2/4, reject the less common
     way (0/1 on a tie) into ``rejected`` (kept in line order); return the rows to keep."""
     n01, n24 = int(np.count_nonzero(coding == _CODED_01)), int(np.count_nonzero(coding == _CODED_24))
-    if not (n01 and n24):
+    odd = odd_class_coding(n01, n24)
+    if odd is None:
         return np.ones(len(coding), dtype=bool)
-    odd = _CODED_01 if n01 <= n24 else _CODED_24
     used, other = ("0/1", "2/4 (2 benign, 4 malignant)") if odd == _CODED_01 else ("2/4", "0/1 (0 benign, 1 malignant)")
     for i in np.flatnonzero(coding == odd).tolist():
         shown = ("01" if odd == _CODED_01 else "24")[int(y[i])]

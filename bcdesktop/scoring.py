@@ -263,9 +263,8 @@ def score_csv(input_path: str | os.PathLike, output_path: str | os.PathLike, bun
             raise UserError(f"None of the {summary.rows_read} rows of {input_path} could be scored "
                             f"({first}). Check that the columns hold the nine scores 1-10.")
     if layout.has_labels:
-        n01, n24 = counts[1].sum(), counts[2].sum()
-        if n01 and n24:  # both codings: the less common one is ambiguous (data.load_csv)
-            odd = 1 if n01 <= n24 else 2
+        odd = data.odd_class_coding(int(counts[1].sum()), int(counts[2].sum()))
+        if odd is not None:  # both codings: the less common one is ambiguous, as in load_csv
             summary.unlabelled += int(counts[odd].sum())
             counts[odd] = 0
         summary.metrics = metrics_from_counts(*counts.sum(axis=0).tolist(), threshold=t)
