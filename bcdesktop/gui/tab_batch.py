@@ -163,6 +163,8 @@ class BatchTab(ttk.Frame):
         self.score_button.state(["!disabled"] if ready else ["disabled"])
         self.cancel_button.state(["!disabled"] if self.running else ["disabled"])
         self.open_button.state(["!disabled"] if self.summary is not None else ["disabled"])
+        if not self.running and self.focus_get() is self.cancel_button:
+            self.score_button.focus_set()  # score() put it on Cancel; never leave it on a disabled button
 
     def _say(self, text: str, error: bool = False) -> None:
         self.message_label.configure(text=f"{WARNING_MARK} {text}" if error else text,

@@ -139,17 +139,21 @@ def wait_until(root, callback_errors):
 
 
 @pytest.fixture
-def press_escape(root, wait_until):
-    """``press_escape()``: the Escape key as the user presses it. The window takes the
-    keyboard focus when the fixture is set up, before the test starts any work (Tk
-    drops a generated key event while no window of it has the focus, and waiting for
-    the focus afterwards could let short work finish first)."""
+def focused(root, wait_until):
+    """The window has the keyboard focus from the start of the test (Tk drops a
+    generated key press while no window of it has the focus, and waiting for the
+    focus in the middle of a test could let short background work finish first)."""
     root.focus_force()
     wait_until(lambda: root.focus_get() is not None, timeout=5, message="the window never got the focus")
+    return root
 
+
+@pytest.fixture
+def press_escape(focused):
+    """``press_escape()``: the Escape key as the user presses it."""
     def press():
-        assert root.focus_get() is not None, "the window lost the keyboard focus"
-        root.event_generate("<Escape>")
+        assert focused.focus_get() is not None, "the window lost the keyboard focus"
+        focused.event_generate("<Escape>")
     return press
 
 

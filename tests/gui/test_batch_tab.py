@@ -75,6 +75,15 @@ def test_scores_a_small_file_and_shows_summary_rejections_and_metrics(tab, app, 
     assert ("rejected", 3) in app.results["Batch scoring"]
 
 
+def test_the_keyboard_focus_leaves_cancel_when_scoring_ends(tab, focused, small_csv, wait_until):
+    tab.set_input(small_csv)
+    tab.score_button.invoke()
+    assert focused.focus_get() is tab.cancel_button  # Enter or Space cancels while it runs
+    wait_until(lambda: not tab.running)
+    assert tab.cancel_button.instate(["disabled"])
+    assert focused.focus_get() is tab.score_button  # not left on a disabled button
+
+
 def test_existing_output_is_kept_unless_the_user_agrees(tab, small_csv, dialogs, wait_until):
     out = small_csv.with_name("out.csv")
     out.write_text("keep me\n")
