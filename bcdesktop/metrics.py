@@ -12,8 +12,9 @@ the sensitivity of a set without malignant cases) is undefined: its value is NaN
 ``to_dict`` writes it as ``null`` and :attr:`Rate.note` says why.
 
 The per-threshold functions (:func:`confusion`, :func:`metrics_at`, :func:`sweep`,
-:func:`threshold_for_sensitivity`) are plain NumPy so the GUI can call them as a
-slider moves; the curve functions import scikit-learn when first called.
+:func:`threshold_for_sensitivity`) and the ROC curve (:func:`roc_curve_auc`) are plain
+NumPy so the GUI can call them on its own thread; :func:`auc`, :func:`brier` and
+:func:`calibration` import scikit-learn when first called.
 """
 
 from __future__ import annotations
@@ -346,20 +347,25 @@ class RocCurve:
         return f"RocCurve({self.fpr.size} points, auc={self.auc:.4f})"
 
 
-def roc_curve_auc(y, p) -> RocCurve:
-    """ROC curve and AUC (scikit-learn's ``roc_curve`` and ``roc_auc_score``).
+_trapezoid = getattr(np, "trapezoid", None) or np.trapz  # numpy < 2.0 has only trapz
 
-    With a single class present the curve is undefined: arrays are empty and
-    ``auc`` is NaN.
+
+def roc_curve_auc(y, p) -> RocCurve:
+    """ROC curve at every distinct probability, from one :func:`sweep`, and its area.
+
+    Plain NumPy (no scikit-learn import, so it is cheap on the GUI's thread). Every
+    distinct probability is a point (scikit-learn's ``roc_curve`` drops collinear ones);
+    the trapezoid area over them equals ``roc_auc_score``. With a single class present
+    the curve is undefined: arrays are empty and ``auc`` is NaN.
     """
     y, p = _check(y, p)
     if y.all() or not y.any():
         empty = np.empty(0)
         return RocCurve(empty, empty, empty, math.nan)
-    from sklearn.metrics import roc_auc_score, roc_curve
-
-    fpr, tpr, thr = roc_curve(y, p)
-    return RocCurve(fpr, tpr, thr, float(roc_auc_score(y, p)))
+    thresholds = np.concatenate(([np.inf], np.unique(p)[::-1]))
+    s = sweep(y, p, thresholds)
+    fpr, tpr = 1.0 - s.specificity, s.sensitivity
+    return RocCurve(fpr, tpr, thresholds, float(_trapezoid(tpr, fpr)))
 
 
 def auc(y, p) -> float:

@@ -2,6 +2,8 @@
 
 import json
 import math
+import subprocess
+import sys
 import time
 
 import numpy as np
@@ -198,3 +200,20 @@ def test_calibration_bins(strategy):
     assert np.dot(cal.predicted, cal.counts) / y.size == pytest.approx(p.mean())
     assert np.dot(cal.observed, cal.counts) / y.size == pytest.approx(y.mean())
     assert np.all(np.diff(cal.predicted) > 0)
+
+
+def test_roc_curve_matches_scikit_learn_without_importing_it():
+    from sklearn.metrics import roc_auc_score, roc_curve
+
+    y, p = _data()
+    p = np.round(p, 2)  # ties
+    roc = metrics.roc_curve_auc(y, p)
+    assert roc.auc == pytest.approx(roc_auc_score(y, p), abs=1e-12)
+    assert roc.thresholds.size == np.unique(p).size + 1 and roc.thresholds[0] == np.inf
+    fpr, tpr, thr = roc_curve(y, p, drop_intermediate=False)
+    np.testing.assert_allclose(roc.fpr, fpr)
+    np.testing.assert_allclose(roc.tpr, tpr)
+    code = ("import sys; import numpy as np; from bcdesktop import metrics; "
+            "r = metrics.roc_curve_auc(np.array([0, 1, 1, 0]), np.array([0.1, 0.8, 0.4, 0.5])); "
+            "assert r.auc == 0.75, r; assert 'sklearn' not in sys.modules")
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
