@@ -337,3 +337,30 @@ def test_train_refuses_an_unusable_out_folder_before_training(capsys, tmp_path, 
                              "--log-every", "10")
     assert_one_line_error(code, out, err)  # out == "": not one iteration was logged
     assert str(folder) in err and ("not a folder" in err if where == "a file" else "not writable" in err)
+
+
+def test_score_into_a_missing_or_unwritable_folder(capsys, tmp_path, monkeypatch):
+    import errno
+    import tempfile
+
+    src = tmp_path / "clinic.csv"
+    _write_patients(src)
+    code, out, err = run_cli(capsys, "score", str(src), "-o", str(tmp_path / "nope" / "s.csv"))
+    assert_one_line_error(code, out, err)
+    assert "nope" in err and "does not exist" in err
+
+    folder = tmp_path / "read-only"
+    folder.mkdir()
+    folder.chmod(0o555)
+    real = tempfile.mkstemp
+
+    def mkstemp(*args, dir=None, **kw):  # as root the mode alone would not stop the write
+        if dir is not None and Path(dir) == folder:
+            raise PermissionError(errno.EACCES, "Permission denied", str(dir))
+        return real(*args, dir=dir, **kw)
+
+    monkeypatch.setattr(tempfile, "mkstemp", mkstemp)
+    code, out, err = run_cli(capsys, "score", str(src), "-o", str(folder / "s.csv"))
+    assert_one_line_error(code, out, err)
+    assert f"Cannot write in the folder {folder}: Permission denied" in err
+    assert list(folder.iterdir()) == []
