@@ -364,3 +364,35 @@ def test_score_into_a_missing_or_unwritable_folder(capsys, tmp_path, monkeypatch
     assert_one_line_error(code, out, err)
     assert f"Cannot write in the folder {folder}: Permission denied" in err
     assert list(folder.iterdir()) == []
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["predict", *"5 1 1 1 2 1 3 1".split()], "got 8"),
+    (["predict", *"5 1 1 1 2 1 3 1 1 1".split()], "got 10"),
+    (["predict", *"-5 1 1 1 2 1 3 1 1".split()], "Clump Thickness: -5 is outside 1..10"),
+    (["predict", "--threshold", "0", *"5 1 1 1 2 1 3 1 1".split()], "threshold"),
+    (["train", "--val-fraction", "1.5"], "--val-fraction 1.5"),
+    (["train", "--split", "first", "--train-rows", "10000"], "--train-rows 10000"),
+    (["train", "--split", "first", "--train-rows", "0"], "--train-rows"),
+    (["train", "--data", "{folder}"], "is a folder"),
+    (["train", "--data", "{binary}"], "binary"),
+    (["score", "{fifo}"], "named pipe"),
+    (["score", "{binary}"], "binary"),
+])
+def test_bad_input_is_one_line_exit_2(capsys, tmp_path, argv, words):
+    import os
+
+    binary = tmp_path / "scan.csv"
+    binary.write_bytes(bytes(range(256)) * 8)
+    fifo = tmp_path / "pipe.csv"
+    if "{fifo}" in argv:
+        if not hasattr(os, "mkfifo"):
+            pytest.skip("no named pipes on this platform")
+        os.mkfifo(fifo)
+    argv = [a.format(folder=tmp_path, binary=binary, fifo=fifo) for a in argv]
+    if argv[0] == "train":
+        argv += ["--out", str(tmp_path / "m.npz"), "--iterations", "10"]
+    code, out, err = run_cli(capsys, *argv)
+    assert_one_line_error(code, out, err)
+    assert words in err
+    assert not (tmp_path / "m.npz").exists()
