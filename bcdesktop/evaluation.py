@@ -82,19 +82,22 @@ def split_indices(y, method: str = "stratified", val_fraction: float = 0.2,
     n = y.size
     if method == "first":
         if not 1 <= train_rows < n:
-            raise UserError(f"--train-rows {train_rows} must be between 1 and {n - 1}: the data "
-                            f"have {n} usable rows and at least one must remain for validation.")
+            raise UserError(f"Training rows {train_rows} (--train-rows) must be between 1 and "
+                            f"{n - 1}: the data have {n} usable rows and at least one must "
+                            "remain for validation.")
         idx = np.arange(n, dtype=np.int64)
         return idx[:train_rows], idx[train_rows:]
     if method != "stratified":
         raise UserError(f"Unknown split {method!r}; use 'stratified' or 'first'.")
     if not 0.0 < val_fraction < 1.0:
-        raise UserError(f"--val-fraction {val_fraction} must lie strictly between 0 and 1.")
+        raise UserError(f"Validation fraction {val_fraction} (--val-fraction) must lie strictly "
+                        "between 0 and 1.")
     _need_both_classes(y, "A stratified split")
     n_val = math.ceil(val_fraction * n)
     if not 2 <= n_val <= n - 2:
-        raise UserError(f"--val-fraction {val_fraction} leaves {n_val} of {n} rows for "
-                        "validation; choose a fraction that leaves at least 2 rows on each side.")
+        raise UserError(f"Validation fraction {val_fraction} (--val-fraction) leaves {n_val} of "
+                        f"{n} rows for validation; choose a fraction that leaves at least 2 rows "
+                        "on each side.")
     from sklearn.model_selection import train_test_split
 
     train_idx, val_idx = train_test_split(np.arange(n, dtype=np.int64), test_size=n_val,
