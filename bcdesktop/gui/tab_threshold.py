@@ -226,16 +226,20 @@ class ThresholdTab(ttk.Frame):
             ax.set_yscale("log")
             ax.set_ylim(0.7, None)
             ax.yaxis.set_major_formatter("{x:g}")
-            ax.legend(loc="upper center", fontsize=0.8 * pt, frameon=False)
+            # Above the bars, where the moving threshold line never crosses it, in the room the
+            # title's pad leaves (kept out of the layout, which would squeeze the axes at large text).
+            ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), fontsize=0.8 * pt, frameon=False,
+                      borderaxespad=0.2).set_in_layout(False)
         else:
             for each in (ax, self.ax_roc):
                 each.text(0.5, 0.5, "No held-out predictions", ha="center", va="center", fontsize=pt,
                           transform=each.transAxes)
         self.threshold_line = ax.axvline(t, color="black", linestyle="--", linewidth=1.5 * k, animated=True)
         ax.set_xlim(0, 1)
-        ax.set_xlabel("Predicted probability of malignancy", fontsize=0.9 * pt)
+        ax.set_xlabel("Probability of malignancy", fontsize=0.9 * pt)
         ax.set_ylabel("Cases (log scale)" if self._p is not None else "Cases", fontsize=0.9 * pt)
-        ax.set_title("Probabilities by true class", fontsize=pt)
+        ax.set_title("Probabilities by true class", fontsize=pt,
+                     pad=3.4 * pt if self._p is not None else 6.0)  # room for the legend below it
         self._update_artists(t, None if self._p is None else metrics.metrics_at(self._y, self._p, t))
         self.plot.draw_idle()
 

@@ -62,6 +62,19 @@ def test_slider_moves_threshold_entry_metrics_and_pictures(tab, app, root, train
     assert "Threshold: 0.30" in app.status.text()
 
 
+def test_histogram_legend_sits_between_title_and_bars(tab, app, root):
+    app.select_tab("threshold")
+    root.update()
+    renderer = tab.plot.canvas.get_renderer()
+    tab.figure.draw(renderer)
+    axes = tab.ax_hist.get_window_extent(renderer)
+    legend = tab.ax_hist.get_legend().get_window_extent(renderer)
+    title = tab.ax_hist.title.get_window_extent(renderer)
+    assert [t.get_text().split(" ")[0] for t in tab.ax_hist.get_legend().get_texts()] == ["Benign", "Malignant"]
+    assert legend.y0 >= axes.y1 - 1  # above the bars: the moving threshold line never crosses it
+    assert legend.y1 <= title.y0 + 1  # and below the title, not over it
+
+
 def test_entry_sets_slider_and_refuses_bad_values(tab, app, root, trained_bundle):
     app.select_tab("threshold")  # keys reach only a shown widget
     root.update()
