@@ -20,6 +20,7 @@ from bcdesktop.gui.widgets import BENIGN_MARK, MALIGNANT_MARK, WARNING_MARK
 SHORT_NAMES = ("Clump thickness", "Cell size", "Cell shape", "Marginal adhesion", "Epithelial size",
                "Bare nuclei", "Bland chromatin", "Normal nucleoli", "Mitoses")
 PREVIEW_ROWS = 500
+REJECTED_ROWS = 1000  # rejected rows listed at most (a table of a million rows would stall the window)
 
 
 class DataTab(ttk.Frame):
@@ -178,8 +179,11 @@ class DataTab(ttk.Frame):
             self.balance_label.configure(
                 text=f"Class balance: {BENIGN_MARK} benign {benign:,} ({benign / n:.1%})    "
                      f"{MALIGNANT_MARK} malignant {malignant:,} ({malignant / n:.1%})")
-        self.rejected.replace_rows((r.line, r.sample_id, r.column or "(whole row)", r.reason) for r in ds.rejected)
-        self.views.tab(self.rejected, text=f"Rejected rows ({ds.n_rejected:,})")
+        self.rejected.replace_rows((r.line, r.sample_id, r.column or "(whole row)", r.reason)
+                                   for r in ds.rejected[:REJECTED_ROWS])
+        listed = f"{ds.n_rejected:,}" if ds.n_rejected <= REJECTED_ROWS else \
+            f"first {REJECTED_ROWS:,} of {ds.n_rejected:,}"
+        self.views.tab(self.rejected, text=f"Rejected rows ({listed})")
         classes = ("benign", "malignant")
         rows = []
         for i in range(min(PREVIEW_ROWS, ds.n_usable)):

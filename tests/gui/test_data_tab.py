@@ -139,3 +139,20 @@ def test_escape_stops_loading_and_keeps_the_data(app, press_escape, tmp_path, wa
     assert tab.counts_label.cget("text").startswith("Rows read: 699")
     assert "breast-cancer-wisconsin.data" in app.status.text()
     assert not app.dialogs.messages
+
+
+def test_many_rejected_rows_are_listed_up_to_a_limit(app, tmp_path, wait_until):
+    from bcdesktop.gui.tab_data import REJECTED_ROWS
+
+    tab = app.tabs["data"]
+    n_bad = REJECTED_ROWS + 200
+    lines = GOOD_ROWS + [f"{2000000 + i},5,1,1,1,2,?,3,1,1,2" for i in range(n_bad)]
+    path = tmp_path / "many-missing.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    tab.load(path)
+    wait_until(lambda: app.dataset.path == path)
+    assert app.dataset.n_rejected == n_bad
+    rows = tab.rejected.rows()
+    assert len(rows) == REJECTED_ROWS
+    assert rows[0][:2] == (str(len(GOOD_ROWS) + 1), "2000000")  # the first ones, in file order
+    assert tab.views.tab(tab.rejected, "text") == f"Rejected rows (first {REJECTED_ROWS:,} of {n_bad:,})"
