@@ -132,6 +132,7 @@ class DataTab(ttk.Frame):
                 if isinstance(result, Cancelled):
                     self.message_label.configure(
                         text=f"{WARNING_MARK} Loading {path.name} was stopped; the previous data are kept.")
+                    self.app.set_status_message(f"Loading {path.name} stopped.")
                 elif isinstance(result, UserError):
                     self.message_label.configure(text=f"{WARNING_MARK} {result} The previous data are kept.")
                     self.app.report_exception(result)

@@ -442,6 +442,7 @@ class TrainTab(ttk.Frame):
         if not ok:
             if isinstance(result, Cancelled):
                 self.progress_label.configure(text="Cross-validation was stopped.")
+                self.app.set_status_message("Cross-validation stopped.")
             elif isinstance(result, UserError):
                 self.progress_label.configure(text="Cross-validation did not finish.")
                 self.run_message.configure(text=f"{WARNING_MARK} {result}")

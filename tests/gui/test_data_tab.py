@@ -138,6 +138,7 @@ def test_escape_stops_loading_and_keeps_the_data(app, press_escape, tmp_path, wa
     assert "Loading big.csv was stopped; the previous data are kept." in tab.message_label.cget("text")
     assert tab.counts_label.cget("text").startswith("Rows read: 699")
     assert "breast-cancer-wisconsin.data" in app.status.text()
+    assert app.status.text().endswith("| Loading big.csv stopped.")  # not left at "Stopping..."
     assert not app.dialogs.messages
 
 

@@ -143,6 +143,7 @@ def test_escape_stops_cross_validation(tab, app, press_escape, wait_until):
     press_escape()
     wait_until(lambda: tab.job is None, timeout=20)
     assert tab.progress_label.cget("text") == "Cross-validation was stopped."
+    assert app.status.text().endswith("| Cross-validation stopped.")  # not left at "Stopping..."
     assert tab.cv_result is None and tab.cv_table.rows() == []
     assert not any(section.startswith("Cross-validation") for section in app.results)
     assert app.model is previous
