@@ -31,6 +31,8 @@ def display():
     from bcdesktop.gui.screenshots import virtual_display
 
     if not os.environ.get("DISPLAY") and shutil.which("Xvfb") is None:
+        if os.environ.get("BCDESKTOP_REQUIRE_GUI") == "1":  # CI: the GUI tests must run
+            pytest.fail("no DISPLAY and no Xvfb, but BCDESKTOP_REQUIRE_GUI=1: install xvfb")
         pytest.skip("no DISPLAY and no Xvfb: install xvfb to run the GUI tests")
     with virtual_display() as name:
         yield name
