@@ -27,8 +27,6 @@ from bcdesktop.gui.widgets import (CLASS_COLORS, ERROR_TEXT, MALIGNANT, METRICS_
 
 T_MIN, T_MAX = 0.01, 0.99
 
-_trapezoid = getattr(np, "trapezoid", None) or np.trapz  # numpy < 2.0 has only trapz
-
 
 def parse_threshold(text: str) -> tuple[float | None, str | None]:
     """``(threshold, None)`` for a number in 0.01..0.99 (``"35%"`` means 0.35), else ``(None, message)``."""
@@ -44,15 +42,10 @@ def parse_threshold(text: str) -> tuple[float | None, str | None]:
 
 
 def roc_points(y: np.ndarray, p: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
-    """ROC curve ``(fpr, tpr, auc)`` from one :func:`metrics.sweep` over every distinct
-    probability (plain NumPy: no scikit-learn import on the Tk thread). The trapezoid
-    area over these points equals ``roc_auc_score``; NaN AUC with a single class."""
-    thresholds = np.concatenate(([np.inf], np.unique(p)[::-1]))
-    s = metrics.sweep(y, p, thresholds)
-    fpr, tpr = 1.0 - s.specificity, s.sensitivity
-    if np.isnan(fpr).any() or np.isnan(tpr).any():
-        return np.empty(0), np.empty(0), math.nan
-    return fpr, tpr, float(_trapezoid(tpr, fpr))
+    """ROC curve ``(fpr, tpr, auc)`` for the plots: :func:`metrics.roc_curve_auc`, plain
+    NumPy (no scikit-learn import on the Tk thread); empty arrays and NaN with one class."""
+    roc = metrics.roc_curve_auc(y, p)
+    return roc.fpr, roc.tpr, roc.auc
 
 
 class ThresholdTab(ttk.Frame):
