@@ -127,6 +127,17 @@ def default_output_path(input_path: str | os.PathLike) -> Path:
     return path.with_name(f"{path.stem}.scored.csv")
 
 
+def same_file(a: str | os.PathLike, b: str | os.PathLike) -> bool:
+    """Whether ``a`` and ``b`` name one file: the same path once links and ``..`` are
+    resolved, or two names (e.g. hard links) of one existing file."""
+    if os.path.realpath(a) == os.path.realpath(b):
+        return True
+    try:
+        return os.path.samefile(a, b)
+    except OSError:  # either is missing or unreadable: not provably the same file
+        return False
+
+
 def _check_output(input_path: Path, output_path: Path, force: bool) -> None:
     try:
         st = os.stat(output_path)
@@ -136,11 +147,7 @@ def _check_output(input_path: Path, output_path: Path, force: bool) -> None:
         problem = ("is a symbolic link that leads back to itself" if exc.errno == errno.ELOOP
                    else f"cannot be used ({exc.strerror or exc})")
         raise UserError(f"The output {output_path} {problem}. Choose another output name.") from None
-    same = os.path.realpath(output_path) == os.path.realpath(input_path)
-    if not same and st is not None:
-        with contextlib.suppress(OSError):
-            same = os.path.samestat(st, os.stat(input_path))
-    if same:
+    if same_file(output_path, input_path):
         raise UserError(f"The output {output_path} is the input file itself; the app never writes "
                         "over its input. Choose another output name.")
     if st is not None and stat.S_ISDIR(st.st_mode):

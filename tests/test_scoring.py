@@ -368,3 +368,20 @@ def test_a_class_written_both_ways_is_left_out_of_the_summary_as_load_csv_reject
     assert summary.scored == 7 and summary.unlabelled == 2 == ds.n_rejected
     p = StandIn().predict_proba(ds.X)
     assert summary.metrics == metrics_at(ds.y, p, 0.5)
+
+
+def test_same_file_sees_through_links_and_dotdot(tmp_path):
+    from bcdesktop.scoring import same_file
+
+    a = tmp_path / "a.csv"
+    a.write_text("x\n")
+    (tmp_path / "sub").mkdir()
+    hard = tmp_path / "hard.csv"
+    os.link(a, hard)
+    soft = tmp_path / "soft.csv"
+    soft.symlink_to(a)
+    assert same_file(a, tmp_path / "sub" / ".." / "a.csv")
+    assert same_file(a, hard) and same_file(a, soft)
+    assert not same_file(a, tmp_path / "b.csv")  # a missing output is not the input
+    (tmp_path / "b.csv").write_text("x\n")
+    assert not same_file(a, tmp_path / "b.csv")  # equal content is not the same file

@@ -23,16 +23,6 @@ COUNTS = (("rows_read", "Rows read"), ("scored", "Scored"), ("rejected", "Reject
 REJECTED_TITLE = "Rejected rows (kept in the output, with the reason in its status column)"
 
 
-def same_file(a: Path, b: Path) -> bool:
-    """True when ``a`` and ``b`` name the same file (resolving links and ``..``)."""
-    try:
-        if a.exists() and b.exists():
-            return os.path.samefile(a, b)
-    except OSError:
-        pass
-    return a.resolve() == b.resolve()
-
-
 class BatchTab(ttk.Frame):
     """Input and output files, Score / Cancel with progress, and the results.
 
@@ -200,6 +190,8 @@ class BatchTab(ttk.Frame):
     # ----------------------------------------------------------------- scoring
     def score(self) -> None:
         """Check the files, ask before replacing an existing output, then score in the background."""
+        from bcdesktop import scoring
+
         if self.running:
             return
         model = self.app.model
@@ -215,7 +207,7 @@ class BatchTab(ttk.Frame):
         if not source_path.is_file():
             self._say(f"The input file {source_path} does not exist. Choose another.", error=True)
             return
-        if same_file(source_path, target_path):
+        if scoring.same_file(source_path, target_path):  # refused before any dialog
             self._say("The output file is the input file: scoring would overwrite your data. "
                       "Choose a different output file.", error=True)
             return
@@ -233,8 +225,6 @@ class BatchTab(ttk.Frame):
         threshold = self.app.threshold
 
         def work(report, cancel):
-            from bcdesktop import scoring
-
             return scoring.score_csv(source_path, target_path, model, threshold=threshold, force=force,
                                      progress=report, cancel=cancel)
 
