@@ -27,6 +27,14 @@ OPTIMIZERS = ("gd", "momentum", "adam")
 DEFAULT_L2 = {"gd": 0.0, "momentum": 0.0, "adam": 0.003}
 SCHEDULES = ("constant", "exponential", "step", "cosine", "onecycle")
 MOMENTUM = 0.9                           # momentum coefficient
+# Limits of what the app trains, checked up front so that a typing slip fails at once
+# with a line naming the limit, not after minutes, with a MemoryError, or with a model
+# file the loader would refuse. The default network has 166 parameters and 2000 updates.
+MAX_ITERATIONS = 10_000_000              # one learning rate a update is kept: 80 MB at most
+MAX_HIDDEN_LAYERS = 5
+MAX_HIDDEN_UNITS = 2_000                 # per layer
+MAX_PARAMETERS = 1_000_000               # 8 MB of float64 weights, well inside a model file's limit
+MAX_SEED = 2**32 - 1                     # scikit-learn's splitters take seeds up to this
 ADAM_BETA1, ADAM_BETA2, ADAM_EPS = 0.9, 0.999, 1e-8
 
 
@@ -82,7 +90,17 @@ class TrainConfig:
             raise UserError(
                 f"Setting 'hidden' must list one or more positive layer sizes such as 15 or "
                 f"16,8; got {self.hidden!r}.")
-        object.__setattr__(self, "hidden", tuple(int(h) for h in hidden))
+        hidden = tuple(int(h) for h in hidden)
+        if len(hidden) > MAX_HIDDEN_LAYERS:
+            raise UserError(f"Setting 'hidden' allows at most {MAX_HIDDEN_LAYERS} hidden layers; "
+                            f"got {len(hidden)}.")
+        if max(hidden) > MAX_HIDDEN_UNITS:
+            raise UserError(f"Setting 'hidden' allows at most {MAX_HIDDEN_UNITS:,} units a layer; "
+                            f"got {max(hidden):,}.")
+        if (n := n_parameters(hidden)) > MAX_PARAMETERS:
+            raise UserError(f"Setting 'hidden' {','.join(map(str, hidden))} gives {n:,} weights; "
+                            f"the limit is {MAX_PARAMETERS:,}. Use smaller layers.")
+        object.__setattr__(self, "hidden", hidden)
         for name, choices in (("init", INITS), ("optimizer", OPTIMIZERS),
                               ("schedule", SCHEDULES)):
             if getattr(self, name) not in choices:
@@ -95,11 +113,14 @@ class TrainConfig:
             object.__setattr__(self, "l2", DEFAULT_L2[self.optimizer])
         if not _is_number(self.l2) or self.l2 < 0:
             raise UserError(f"Setting 'l2' must be a number >= 0; got {self.l2!r}.")
-        for name, low in (("iterations", 1), ("log_every", 1), ("patience", 0), ("seed", 0)):
+        for name, low, high in (("iterations", 1, MAX_ITERATIONS), ("log_every", 1, None),
+                                ("patience", 0, None), ("seed", 0, MAX_SEED)):
             value = getattr(self, name)
             if not _is_int(value) or value < low:
                 raise UserError(f"Setting '{name}' must be a whole number >= {low}; "
                                 f"got {value!r}.")
+            if high is not None and value > high:
+                raise UserError(f"Setting '{name}' must be at most {high:,}; got {value:,}.")
         object.__setattr__(self, "lr", float(self.lr))
         object.__setattr__(self, "l2", float(self.l2))
 
@@ -124,6 +145,12 @@ class TrainConfig:
             raise UserError(f"Unknown training setting {unknown[0]!r}; the settings are "
                             f"{', '.join(sorted(known))}.")
         return cls(**d)
+
+
+def n_parameters(hidden, n_inputs: int = 9) -> int:
+    """Weights and biases of a network with these hidden sizes (one output)."""
+    sizes = [n_inputs, *hidden, 1]
+    return sum((a + 1) * b for a, b in zip(sizes, sizes[1:]))
 
 
 class TrainProgress(NamedTuple):
@@ -274,7 +301,7 @@ def train(X_train, y_train, config, *, X_val=None, y_val=None, sample_weight=Non
     train_pass = Pass(model, X_merged, target, weight)
     val_pass = None if X_val is None else Pass(model, *merge_duplicates(X_val, y_val))
     step = _optimizer(config, model)
-    rates = learning_rates(config).tolist()
+    rates = learning_rates(config)  # an array: a list of 10 million floats would take 320 MB
     curve, T, log_every = [], config.iterations, config.log_every
     best_theta, best_val, best_iteration = np.empty_like(model.theta), math.inf, T
     stopped, started = "completed", time.perf_counter()
@@ -309,7 +336,7 @@ def train(X_train, y_train, config, *, X_val=None, y_val=None, sample_weight=Non
                 stopped = "cancelled"
                 break
             train_pass.backward()
-            step(i, rates[i], train_pass.grad)
+            step(i, float(rates[i]), train_pass.grad)
 
     if curve[-1][0] != i:                     # the last iteration reached
         if val_pass is not None:

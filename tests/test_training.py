@@ -211,3 +211,33 @@ def test_train_checks_its_data():
         train(X, y, TrainConfig(iterations=1), X_val=X)
     with pytest.raises(ValueError, match="not finite"):
         train(np.full_like(X, np.nan), y, TrainConfig(iterations=1))
+
+
+@pytest.mark.parametrize("bad, fragment", [
+    ({"iterations": 1_000_000_000_000}, "'iterations' must be at most 10,000,000"),
+    ({"iterations": 1_000_000_000}, "'iterations' must be at most"),
+    ({"seed": 2**32}, "'seed' must be at most 4,294,967,295"),
+    ({"hidden": (99999999999999999999,)}, "at most 2,000 units"),
+    ({"hidden": (800_000,)}, "at most 2,000 units"),
+    ({"hidden": (2000, 2000)}, "the limit is 1,000,000"),
+    ({"hidden": (4,) * 6}, "at most 5 hidden layers"),
+])
+def test_settings_beyond_what_the_app_trains_or_loads_are_refused_up_front(bad, fragment):
+    # each of these once became a MemoryError, an allocation of gigabytes, an error deep
+    # in scikit-learn, or a model file that the loader then refused
+    with pytest.raises(UserError, match=fragment):
+        TrainConfig.from_dict(bad)
+
+
+def test_the_limits_themselves_are_accepted():
+    from bcdesktop import training
+
+    TrainConfig(seed=training.MAX_SEED, iterations=training.MAX_ITERATIONS)
+    TrainConfig(hidden=(training.MAX_HIDDEN_UNITS,))
+    assert training.n_parameters((15,)) == 10 * 15 + 16
+
+
+def test_the_largest_network_allowed_fits_in_a_model_file_the_loader_accepts():
+    from bcdesktop import persistence, training
+
+    assert training.MAX_PARAMETERS * 8 * 1.2 < persistence.MAX_MODEL_BYTES
