@@ -280,3 +280,38 @@ def test_early_stopping_on_a_handful_of_training_rows_is_a_user_error():
     with pytest.raises(UserError, match="3 benign and 3 malignant"):
         evaluation.fit_model(_dataset(X, y), early, split="first", train_rows=6)
     assert evaluation.fit_model(_dataset(X, y), early, split="first", train_rows=20).bundle
+
+
+# ---------------------------------------------------------------- a run that did not learn
+@pytest.mark.parametrize("settings, call", [
+    ({"optimizer": "adam", "lr": 50.0}, "benign"),          # saturates: everyone benign
+    ({"optimizer": "gd", "lr": 100000.0}, "malignant"),     # everyone malignant
+])
+def test_a_run_that_calls_everyone_one_class_has_not_learned(bundled, settings, call):
+    outcome = evaluation.fit_model(bundled, TrainConfig(**settings))
+    assert not outcome.learned
+    assert f"training rows {call}" in outcome.failure
+    assert "Lower the learning rate" in outcome.failure and "\n" not in outcome.failure
+
+
+def test_a_run_whose_loss_stays_near_the_prevalence_loss_has_not_learned(bundled):
+    # plain descent with a tiny rate barely moves from its (already slightly informative)
+    # random start: its loss stays near that of always answering the prevalence
+    outcome = evaluation.fit_model(bundled, TrainConfig(optimizer="gd", lr=1e-4, iterations=50))
+    assert not outcome.learned and "not clearly below" in outcome.failure
+    assert "more iterations" in outcome.failure
+
+
+def test_a_working_run_has_learned(bundled):
+    assert evaluation.fit_model(bundled, FAST).learned
+    article = TrainConfig(optimizer="gd", lr=0.01, init="article", seed=1, iterations=1000)
+    assert evaluation.fit_model(bundled, article, split="first", train_rows=500).learned
+
+
+def test_learning_failure_compares_with_the_prevalence_loss():
+    y = np.array([0] * 65 + [1] * 35)
+    assert evaluation.learning_failure(y, np.full(100, 0.35), 0.5) is not None
+    good = np.where(y == 1, 0.9, 0.1)
+    assert evaluation.learning_failure(y, good, 0.5) is None
+    assert "every one of the 100 training rows malignant" in evaluation.learning_failure(y, good, 0.05)
+    assert evaluation.log_loss([0, 1], [0.5, 0.5]) == pytest.approx(np.log(2), abs=1e-12)
