@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
 import time
 from pathlib import Path
@@ -63,9 +64,13 @@ def _float(text: str) -> float:
 
 
 def _threshold(text: str) -> float:
+    """argparse type: a threshold in the window's range, 0.01..0.99."""
+    from bcdesktop.metrics import THRESHOLD_MAX, THRESHOLD_MIN
+
     value = _float(text)
-    if not 0.0 < value < 1.0:
-        raise argparse.ArgumentTypeError(f"threshold {value} must lie strictly between 0 and 1")
+    if not THRESHOLD_MIN <= value <= THRESHOLD_MAX:
+        raise argparse.ArgumentTypeError(
+            f"threshold {text} must lie between {THRESHOLD_MIN:g} and {THRESHOLD_MAX:g}")
     return value
 
 
@@ -113,8 +118,35 @@ class _Progress:
             sys.stderr.flush()
 
 
+_stdout_gone = False
+
+
+def _out(text: str = "") -> None:
+    """Print a line on stdout. Once its reader has gone (``bcdesktop train | head -2``),
+    stop printing and carry on, so the work still finishes and is saved: stdout is
+    pointed at the null device, as the Python documentation advises for SIGPIPE."""
+    global _stdout_gone
+    if _stdout_gone:
+        return
+    try:
+        sys.stdout.write(text + "\n")
+        sys.stdout.flush()
+    except BrokenPipeError:
+        _stdout_gone = True
+        _silence_stdout()
+
+
+def _silence_stdout() -> None:
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):  # no file descriptor (e.g. a test's StringIO)
+        sys.stdout = open(os.devnull, "w", encoding="utf-8")
+
+
 def _print_json(obj) -> None:
-    sys.stdout.write(json.dumps(obj, indent=None, allow_nan=False, default=_json_default) + "\n")
+    _out(json.dumps(obj, indent=None, allow_nan=False, default=_json_default))
 
 
 def _json_default(obj):
@@ -220,13 +252,15 @@ def cmd_train(args) -> int:
             if bar.enabled:
                 sys.stderr.write("\r\033[K" + line + "\n")
             else:
-                print(line)
+                _out(line)
 
     outcome = evaluation.fit_model(
         dataset, config, split=args.split, val_fraction=args.val_fraction,
         train_rows=args.train_rows, threshold=args.threshold, progress=progress)
     bar.update(config.iterations, force=True)
     bar.close()
+    if outcome.failure:
+        raise UserError(f"{outcome.failure} No model file was written.")
     from bcdesktop import persistence
 
     persistence.save_model(outcome.bundle, out)
@@ -252,13 +286,13 @@ def cmd_train(args) -> int:
     if args.json:
         _print_json(summary)
         return 0
-    print(f"data: {dataset.path}: {dataset.n_read} rows read, {dataset.n_usable} usable, "
+    _out(f"data: {dataset.path}: {dataset.n_read} rows read, {dataset.n_usable} usable, "
           f"{dataset.n_rejected} rejected")
-    print(f"stopped: {result.stopped} after {result.iterations_run} iterations "
+    _out(f"stopped: {result.stopped} after {result.iterations_run} iterations "
           f"({result.seconds:.2f} s); best iteration {result.best_iteration}")
     for name, m in (("training", outcome.train_metrics), ("validation", outcome.val_metrics)):
-        print(_format_metrics(name, m))
-    print(f"model saved to {out} (id {outcome.bundle.model_id}, threshold {outcome.bundle.threshold:g})")
+        _out(_format_metrics(name, m))
+    _out(f"model saved to {out} (id {outcome.bundle.model_id}, threshold {outcome.bundle.threshold:g})")
     return 0
 
 
@@ -304,10 +338,10 @@ def cmd_evaluate(args) -> int:
         return 0
     grouped = ("identical feature vectors kept in one fold" if result["grouped"]
                else "identical feature vectors may straddle folds (optimistic)")
-    print(f"{result['repeats']} x {result['folds']}-fold stratified cross-validation "
+    _out(f"{result['repeats']} x {result['folds']}-fold stratified cross-validation "
           f"of the default settings on {dataset.n_usable} rows; {grouped}")
     for key in ("accuracy", "roc_auc", "sensitivity", "specificity", "brier"):
-        print(f"  {key:<12s} {result[key]['mean']:.4f} ± {result[key]['sd']:.4f}")
+        _out(f"  {key:<12s} {result[key]['mean']:.4f} ± {result[key]['sd']:.4f}")
     return 0
 
 
@@ -323,10 +357,10 @@ def cmd_predict(args) -> int:
         _print_json({"probability": probability, "prediction": call,
                      "threshold": threshold, "model": bundle.model_id})
         return 0
-    print(f"malignancy probability: {probability:.4f} ({probability * 100:.1f}%)")
-    print(f"call at threshold {threshold:g}: {call}")
-    print(f"model: {bundle.model_id}")
-    print(DISCLAIMER)
+    _out(f"malignancy probability: {probability:.4f} ({probability * 100:.1f}%)")
+    _out(f"call at threshold {threshold:g}: {call}")
+    _out(f"model: {bundle.model_id}")
+    _out(DISCLAIMER)
     return 0
 
 
@@ -458,6 +492,29 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _Terminated(BaseException):
+    """SIGTERM or SIGHUP arrived: unwinds like Ctrl-C, so temporary files are removed."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _on_signal(signum, frame) -> None:
+    raise _Terminated(signum)
+
+
+def _stop_cleanly_on_signals() -> None:
+    """Turn SIGTERM and SIGHUP into :class:`_Terminated` (only the main thread may)."""
+    for name in ("SIGTERM", "SIGHUP"):
+        signum = getattr(signal, name, None)
+        if signum is not None:
+            try:
+                signal.signal(signum, _on_signal)
+            except (ValueError, OSError):  # not the main thread, or not allowed here
+                pass
+
+
 def main(argv: list[str] | None = None) -> int:
     _ensure_streams()
     argv = sys.argv[1:] if argv is None else list(argv)
@@ -468,7 +525,18 @@ def main(argv: list[str] | None = None) -> int:
         argv = ["gui", *argv]  # `bcdesktop`, `bcdesktop FILE.csv`, `bcdesktop --model M`
     try:
         args = build_parser().parse_args(argv)
-        return args.func(args)
+        if args.func is not cmd_gui:
+            _stop_cleanly_on_signals()
+        code = args.func(args)
+        try:
+            sys.stdout.flush()
+        except BrokenPipeError:
+            _silence_stdout()
+        return code
+    except _Terminated as exc:
+        name = signal.Signals(exc.signum).name
+        print(f"stopped by {name}; no partial output was left behind", file=sys.stderr)
+        return 128 + exc.signum
     except UserError as exc:
         if debug:
             import traceback

@@ -24,6 +24,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+#: The decision thresholds a user can choose, in the window and on the command line.
+THRESHOLD_MIN, THRESHOLD_MAX = 0.01, 0.99
+
 #: Two-sided 95% standard-normal quantile, ``scipy.stats.norm.ppf(0.975)``.
 Z_95 = 1.959963984540054
 

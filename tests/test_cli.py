@@ -52,12 +52,14 @@ def test_predict_json_contract(capsys):
 
 
 def test_predict_threshold_flag_changes_the_call(capsys):
-    code, out, _ = run_cli(capsys, "predict", "--json", "5", "1", "1", "1", "2", "1", "3", "1", "1")
+    # a case near 30% (the threshold flag takes 0.01..0.99, as the window does)
+    case = "5 3 3 3 2 3 4 4 1".split()
+    code, out, _ = run_cli(capsys, "predict", "--json", *case)
     benign = json.loads(out)
     assert code == 0 and benign["prediction"] == "benign"
     low = benign["probability"] / 2
-    code, out, _ = run_cli(capsys, "predict", "--json", "--threshold", f"{low:.10f}",
-                           "5", "1", "1", "1", "2", "1", "3", "1", "1")
+    assert 0.01 <= low <= 0.99
+    code, out, _ = run_cli(capsys, "predict", "--json", "--threshold", f"{low:.10f}", *case)
     assert code == 0
     moved = json.loads(out)
     assert moved["threshold"] == pytest.approx(low)
@@ -179,9 +181,11 @@ def test_train_never_overwrites_a_users_file(capsys, tmp_path):
 
 def test_train_replaces_an_earlier_model(capsys, tmp_path):
     path = tmp_path / "m.npz"
-    assert run_cli(capsys, "train", "--out", str(path), "--iterations", "20", "--seed", "1")[0] == 0
+    # (a short run, with a rate that learns in it: a run that did not learn saves nothing)
+    quick = ["--iterations", "100", "--lr", "0.05"]
+    assert run_cli(capsys, "train", "--out", str(path), *quick, "--seed", "1")[0] == 0
     first = path.read_bytes()
-    assert run_cli(capsys, "train", "--out", str(path), "--iterations", "20", "--seed", "2")[0] == 0
+    assert run_cli(capsys, "train", "--out", str(path), *quick, "--seed", "2")[0] == 0
     assert path.read_bytes() != first
 
 
@@ -302,7 +306,7 @@ def test_progress_bars_draw_on_a_terminal_only(tmp_path):
 
 def test_missing_data_file_beside_an_existing_model(capsys, tmp_path):
     model = tmp_path / "m.npz"
-    assert run_cli(capsys, "train", "--out", str(model), "--iterations", "5")[0] == 0
+    assert run_cli(capsys, "train", "--out", str(model), "--iterations", "100", "--lr", "0.05")[0] == 0
     before = model.read_bytes()
     code, out, err = run_cli(capsys, "train", "--data", str(tmp_path / "nope.csv"),
                              "--out", str(model), "--iterations", "5")
@@ -396,3 +400,60 @@ def test_bad_input_is_one_line_exit_2(capsys, tmp_path, argv, words):
     assert_one_line_error(code, out, err)
     assert words in err
     assert not (tmp_path / "m.npz").exists()
+
+
+# ---------------------------------------------------------------- hostile-user review
+@pytest.mark.parametrize("settings, call", [
+    (["--lr", "50"], "benign"),                                   # Adam saturates
+    (["--optimizer", "gd", "--lr", "100000"], "malignant"),
+])
+def test_a_training_run_that_did_not_learn_is_an_error_and_writes_no_model(capsys, tmp_path, settings, call):
+    out_file = tmp_path / "m.npz"
+    code, out, err = run_cli(capsys, "train", "--out", str(out_file), "--json", *settings)
+    assert_one_line_error(code, out, err)
+    assert "did not learn" in err and f"training rows {call}" in err
+    assert "Lower the learning rate" in err and "No model file was written" in err
+    assert not out_file.exists()
+
+
+@pytest.mark.parametrize("value", ["1e-320", "0.005", "0.995", "1", "0"])
+@pytest.mark.parametrize("command", ["predict", "train", "score"])
+def test_the_threshold_flag_takes_the_windows_range(capsys, tmp_path, command, value):
+    argv = {"predict": ["predict", *"5 1 1 1 2 1 3 1 1".split()],
+            "train": ["train", "--out", str(tmp_path / "m.npz")],
+            "score": ["score", str(bundled_data_path()), "-o", str(tmp_path / "s.csv")]}[command]
+    code, out, err = run_cli(capsys, *argv, "--threshold", value)
+    assert_one_line_error(code, out, err)
+    assert f"threshold {value} must lie between 0.01 and 0.99" in err
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("flags, words", [
+    (["--iterations", "1000000000000"], "'iterations' must be at most"),
+    (["--iterations", "1000000000"], "'iterations' must be at most"),
+    (["--seed", "4294967296"], "'seed' must be at most"),
+    (["--hidden", "99999999999999999999"], "units a layer"),
+    (["--hidden", "800000"], "units a layer"),
+])
+def test_settings_beyond_the_limits_are_refused_before_training(capsys, tmp_path, flags, words):
+    code, out, err = run_cli(capsys, "train", "--out", str(tmp_path / "m.npz"), *flags)
+    assert_one_line_error(code, out, err)
+    assert words in err
+    assert not (tmp_path / "m.npz").exists()
+
+
+def test_a_closed_stdout_does_not_lose_the_training(tmp_path):
+    # `bcdesktop train ... | head -2`: the reader goes away after two lines
+    out_file = tmp_path / "m.npz"
+    proc = subprocess.Popen([sys.executable, "-m", "bcdesktop", "train", "--out", str(out_file),
+                             "--iterations", "3000", "--log-every", "1"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    first = [proc.stdout.readline() for _ in range(2)]
+    proc.stdout.close()
+    _, err = proc.communicate(timeout=120)
+    assert all(line.startswith(b"iteration") for line in first)
+    assert proc.returncode == 0, err
+    assert b"internal error" not in err and b"Traceback" not in err and b"Broken" not in err
+    from bcdesktop.persistence import load_model
+
+    assert load_model(out_file).settings["iterations"] == 3000

@@ -25,7 +25,7 @@ from bcdesktop.errors import UserError
 from bcdesktop.gui.widgets import (CLASS_COLORS, ERROR_TEXT, MALIGNANT, METRICS_NOTE, TEXT_SCALE_EVENT, WARNING_MARK,
                                    ConfusionGrid, MetricsTable, chars_width, format_threshold, wrap_to_width)
 
-T_MIN, T_MAX = 0.01, 0.99
+T_MIN, T_MAX = metrics.THRESHOLD_MIN, metrics.THRESHOLD_MAX
 
 
 def parse_threshold(text: str) -> tuple[float | None, str | None]:
