@@ -9,10 +9,16 @@ the bundle.
 from __future__ import annotations
 
 import contextlib
+import errno
+import functools
 import os
+import re
+import stat
 import sys
 from pathlib import Path
 from typing import BinaryIO, Iterator
+
+from .errors import UserError
 
 APP_NAME = "bcdesktop"
 DATA_FILE = "breast-cancer-wisconsin.data"
@@ -114,38 +120,302 @@ def user_cache_dir() -> Path:
     return path
 
 
+# --------------------------------------------------------------------------- shipped files
+
+def bundled_folders() -> list[Path]:
+    """The folders whose files ship with the app: ``data/`` and ``assets/`` of every
+    place :func:`resource_path` looks in (the frozen bundle, the source tree) and the
+    installed ``bcdesktop/_bundled``; resolved, existing or not."""
+    folders = [root / name for root in _roots() for name in ("data", "assets")]
+    folders.append(Path(__file__).resolve().parent / "_bundled")
+    return list(dict.fromkeys(Path(os.path.realpath(f)) for f in folders))
+
+
+def protected_paths() -> list[Path]:
+    """Every file shipped with the app (the data set, the default model, the icons...):
+    everything under :func:`bundled_folders`, resolved. Nothing the app writes may
+    replace one of them (see :func:`is_bundled_file`)."""
+    files = []
+    for folder in bundled_folders():
+        for dirpath, dirnames, filenames in os.walk(folder):
+            dirnames.sort()
+            files += [Path(dirpath) / name for name in sorted(filenames)]
+    return files
+
+
+def is_bundled_file(path) -> bool:
+    """Whether ``path`` is one of the files shipped with the app, or lies in one of
+    their folders: compared by identity, so a symbolic link, a ``..`` detour or a hard
+    link elsewhere to a shipped file counts too. A path in a bundled folder counts even
+    when no file is there yet (the app writes nothing into its own install)."""
+    try:
+        real = os.path.normcase(os.path.realpath(path))
+    except (OSError, TypeError, ValueError):
+        return False
+    for folder in bundled_folders():
+        top = os.path.normcase(str(folder))
+        if real == top or real.startswith(top.rstrip(os.sep) + os.sep):
+            return True
+    try:
+        st = os.stat(path)
+    except (OSError, TypeError, ValueError):
+        return False
+    for shipped in protected_paths():
+        with contextlib.suppress(OSError):
+            other = os.stat(shipped)
+            if (other.st_dev, other.st_ino) == (st.st_dev, st.st_ino):
+                return True
+    return False
+
+
+def same_file(a: str | os.PathLike, b: str | os.PathLike) -> bool:
+    """Whether ``a`` and ``b`` name one file: the same path once links and ``..`` are
+    resolved, or two names (e.g. hard links) of one existing file."""
+    if os.path.realpath(a) == os.path.realpath(b):
+        return True
+    try:
+        return os.path.samefile(a, b)
+    except OSError:  # either is missing or unreadable: not provably the same file
+        return False
+
+
+# --------------------------------------------------------------------------- atomic writes
+
+class TargetExists(UserError):
+    """An atomic write that may not replace a file found one at its target."""
+
+    def __init__(self, path, appeared: bool = False):
+        self.path = Path(path)
+        self.appeared = appeared
+        when = ("appeared while this file was being written (another program or run wrote it "
+                "first); it was kept as it is" if appeared else "already exists")
+        super().__init__(f"{path} {when}. Choose another name, or allow replacing it.")
+
+
+#: ``os.link`` errors that mean "no hard links on this file system" (FAT, exFAT, some
+#: network shares), where :func:`atomic_writer` claims the name with ``O_EXCL`` instead.
+_NO_LINKS = {getattr(errno, name) for name in ("EPERM", "EACCES", "ENOTSUP", "EOPNOTSUPP",
+                                                "ENOSYS", "EMLINK", "EXDEV", "EINVAL")
+             if hasattr(errno, name)}
+
+
+@functools.lru_cache(maxsize=1)
+def host_tag() -> str:
+    """8 hex digits naming this machine in temporary file names, so a sweep never takes
+    a process id of another machine (a shared network folder) for one of ours."""
+    import hashlib
+    import socket
+
+    return hashlib.sha256(socket.gethostname().encode("utf-8", "replace")).hexdigest()[:8]
+
+
+def _temp_stem(name: str) -> str:
+    """NAME as the temporary file names it: shortened so that the whole temporary name
+    stays within the 255 bytes most file systems allow."""
+    room = 255 - len(".." + "9" * 10 + "@" + "h" * 8 + ".") - 8 - 16  # any PID, 8 random, a suffix
+    while len(os.fsencode(name)) > room and name:
+        name = name[:-1]
+    return name
+
+
+def _temp_prefix(name: str) -> str:
+    """``.NAME.PID@HOST.``: mkstemp adds the random part and the suffix."""
+    return f".{_temp_stem(name)}.{os.getpid()}@{host_tag()}."
+
+
+def _temp_pattern(path: Path, suffix: str) -> re.Pattern:
+    """The names :func:`atomic_writer` gives the temporary files of ``path``, any PID."""
+    return re.compile(rf"\.{re.escape(_temp_stem(path.name))}\.([0-9]{{1,10}})@([0-9a-f]{{8}})"
+                      rf"\.[A-Za-z0-9_]+{re.escape(suffix)}")
+
+
+def _pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` may still be running (True whenever unsure)."""
+    if pid <= 0 or pid == os.getpid():
+        return True
+    if os.name == "nt":  # os.kill(pid, 0) would terminate the process on Windows
+        try:
+            import ctypes
+
+            kernel32 = ctypes.WinDLL("kernel32", use_last_error=True)
+            handle = kernel32.OpenProcess(0x1000, False, pid)  # PROCESS_QUERY_LIMITED_INFORMATION
+            if not handle:
+                return ctypes.get_last_error() != 87  # ERROR_INVALID_PARAMETER: no such process
+            try:
+                code = ctypes.c_ulong()
+                if not kernel32.GetExitCodeProcess(handle, ctypes.byref(code)):
+                    return True
+                return code.value == 259  # STILL_ACTIVE
+            finally:
+                kernel32.CloseHandle(handle)
+        except Exception:  # pragma: no cover - no ctypes, or an unexpected answer
+            return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (OSError, OverflowError):  # PermissionError: alive, another user's
+        return True
+    return True
+
+
+def sweep_stale_temps(path: str | os.PathLike, suffix: str = ".tmp") -> list[Path]:
+    """Remove the temporary files :func:`atomic_writer` left for ``path`` in earlier
+    runs that were killed (``kill -9``, a power cut) before they could clean up.
+
+    Only regular files named exactly as the writer names them
+    (``.NAME.PID@HOST.RANDOM SUFFIX``), written on this machine by a process that no
+    longer exists, are removed; anything else is left alone. Returns what was removed.
+    """
+    path = Path(path)
+    pattern = _temp_pattern(path, suffix)
+    host = host_tag()
+    swept = []
+    try:
+        entries = list(os.scandir(path.parent))
+    except OSError:
+        return swept
+    for entry in sorted(entries, key=lambda e: e.name):
+        match = pattern.fullmatch(entry.name)
+        if match is None or match.group(2) != host or _pid_alive(int(match.group(1))):
+            continue
+        try:
+            if not entry.is_file(follow_symlinks=False):
+                continue
+            os.unlink(entry.path)
+        except OSError:
+            continue
+        swept.append(path.parent / entry.name)
+    return swept
+
+
+def _check_target(path: Path, overwrite: bool, protect, appeared: bool = False) -> None:
+    """UserError unless ``path`` may become the written file: never a protected file,
+    never something that is not a regular file, and not an existing file unless
+    ``overwrite``."""
+    for other in protect:
+        if same_file(path, other):
+            raise UserError(f"{path} is the same file as {other}, which must not be replaced. "
+                            "Choose another name.")
+    try:
+        st = os.stat(path)
+    except OSError:  # missing, a dangling link, a link loop: nothing to protect there
+        st = None
+    if st is not None and not stat.S_ISREG(st.st_mode):
+        if stat.S_ISDIR(st.st_mode):
+            kind = "a folder"
+        else:
+            from .data import file_kind
+
+            kind = file_kind(st.st_mode)
+        raise UserError(f"{path} is {kind}, not a file, and was left as it is. Give a file name.")
+    if not overwrite and os.path.lexists(path):
+        raise TargetExists(path, appeared=appeared)
+
+
+def _move_new(tmp: str, path: Path) -> None:
+    """Move ``tmp`` to ``path``, which must not exist: a file that appears there
+    meanwhile is never replaced (``TargetExists``)."""
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        raise TargetExists(path, appeared=True) from None
+    except OSError as exc:
+        if exc.errno not in _NO_LINKS:
+            raise
+        _claim_and_replace(tmp, path)
+    else:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+
+
+def _claim_and_replace(tmp: str, path: Path) -> None:
+    """Without hard links: create ``path`` exclusively (so a file that appeared is
+    seen), then move ``tmp`` over that empty placeholder."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o600)
+    except FileExistsError:
+        raise TargetExists(path, appeared=True) from None
+    try:
+        claimed = os.fstat(fd)
+        os.close(fd)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):  # remove the placeholder, if it is still ours
+            st = os.lstat(path)
+            if (st.st_dev, st.st_ino) == (claimed.st_dev, claimed.st_ino):
+                os.unlink(path)
+        raise
+
+
 @contextlib.contextmanager
-def atomic_writer(path: str | os.PathLike, suffix: str = ".tmp") -> Iterator[BinaryIO]:
+def atomic_writer(path: str | os.PathLike, suffix: str = ".tmp", *, overwrite: bool = True,
+                  protect=(), swept: list | None = None) -> Iterator[BinaryIO]:
     """A binary file that becomes ``path`` only when the ``with`` block ends normally.
 
-    It is a temporary file in the same folder (``.NAME.*SUFFIX``), synced and moved into
-    place with ``os.replace``, so a reader never sees a half-written file. When the block
-    raises, the temporary file is removed and ``path`` stays as it was. Creating the
-    temporary file raises ``OSError`` when the folder cannot be written to.
+    It is a temporary file in the same folder, ``.NAME.PID@HOST.RANDOM SUFFIX``,
+    synced and moved into place, so a reader never sees a half-written file. When the
+    block raises anything (``KeyboardInterrupt``, ``SystemExit`` and the CLI's
+    SIGTERM/SIGHUP exception included), the temporary file is removed and ``path``
+    stays as it was. Temporary files of earlier writers of ``path`` that were killed
+    are swept first (:func:`sweep_stale_temps`).
+
+    Parameters
+    ----------
+    overwrite : bool
+        Replace an existing file (``os.replace``). When False, an existing ``path`` is
+        refused at the start, and a file that appears there while writing is never
+        replaced: the final move is ``os.link`` (or, where the file system has no hard
+        links, an ``O_EXCL`` create of the name); both raise :class:`TargetExists`.
+    protect : iterable of paths
+        Files that must never be replaced (the input being read, the model in use):
+        ``path`` naming one of them (:func:`same_file`) is a UserError, checked at the
+        start and again just before the move.
+    swept : list, optional
+        Extended with the stale temporary files removed.
+
+    Raises
+    ------
+    UserError
+        ``path`` is protected or is not a regular file (a folder, a pipe, a device;
+        never replaced, even with ``overwrite``); :class:`TargetExists`.
+    OSError
+        The folder cannot be written to, or writing, syncing or moving failed (e.g.
+        ``ENOSPC``); the temporary file is gone.
     """
     import tempfile
 
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
+    protect = tuple(protect)
+    _check_target(path, overwrite, protect)
+    removed = sweep_stale_temps(path, suffix)
+    if swept is not None:
+        swept.extend(removed)
+    fd, tmp = tempfile.mkstemp(prefix=_temp_prefix(path.name), suffix=suffix, dir=path.parent)
     try:
         # mkstemp makes the file private (0600); give it the mode a plain open() would,
         # or keep the mode of the file being replaced
         with contextlib.suppress(OSError):
-            os.chmod(tmp, path.stat().st_mode & 0o777 if path.exists() else 0o644)
+            os.chmod(tmp, path.stat().st_mode & 0o777 if overwrite and path.exists() else 0o644)
         with os.fdopen(fd, "wb") as fh:
             yield fh
             fh.flush()
             os.fsync(fh.fileno())
-        os.replace(tmp, path)
+        _check_target(path, overwrite, protect, appeared=True)
+        if overwrite:
+            os.replace(tmp, path)
+        else:
+            _move_new(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
 
 
-def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
+def atomic_write_bytes(path: str | os.PathLike, data: bytes, *, overwrite: bool = True,
+                       protect=()) -> None:
     """Write ``data`` to ``path`` atomically (see :func:`atomic_writer`)."""
-    with atomic_writer(path) as fh:
+    with atomic_writer(path, overwrite=overwrite, protect=protect) as fh:
         fh.write(data)
 
 

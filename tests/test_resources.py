@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import errno
 import os
+import re
+import stat
 import struct
+import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
 from bcdesktop import resources
+from bcdesktop.errors import UserError
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -179,3 +184,226 @@ def test_atomic_writer_streams_and_a_failed_block_leaves_nothing(tmp_path):
             raise RuntimeError("stopped")
     assert target.read_bytes() == b"a,b\n1,2\n"
     assert [p.name for p in tmp_path.iterdir()] == ["out.csv"]
+
+
+# ---------------------------------------------------------------- files shipped with the app
+
+def test_bundled_files_are_recognised_by_identity(frozen, tmp_path):
+    model = frozen / "data" / resources.DEFAULT_MODEL_FILE
+    model.write_bytes(b"model")
+    (frozen / "assets").mkdir()
+    icon = frozen / "assets" / "bcdesktop-64.png"
+    icon.write_bytes(b"png")
+    assert resources.default_model_path() == model
+    protected = resources.protected_paths()
+    assert model.resolve() in protected and icon.resolve() in protected
+    assert (REPO / "data" / resources.DATA_FILE).resolve() in protected  # the source tree's too
+    (tmp_path / "sub").mkdir()
+    hard = tmp_path / "hard.npz"
+    os.link(model, hard)
+    soft = tmp_path / "soft.npz"
+    soft.symlink_to(model)
+    copy = tmp_path / "copy.npz"
+    copy.write_bytes(model.read_bytes())
+    for path in (model, icon, hard, soft, frozen / "data" / "sub" / ".." / resources.DEFAULT_MODEL_FILE,
+                 frozen / "data" / "new.csv",  # a new file inside a bundled folder: not ours to write
+                 resources.bundled_data_path(), resources.default_model_path(), resources.icon_path(64)):
+        assert resources.is_bundled_file(path), path
+    for path in (copy, tmp_path / "missing.npz", tmp_path / "sub", frozen / "data-other.csv"):
+        assert not resources.is_bundled_file(path), path
+
+
+def test_the_source_tree_files_are_bundled_files():
+    for path in (resources.bundled_data_path(), resources.default_model_path(),
+                 resources.icon_path(16), resources.resource_path("data", "README.md")):
+        assert resources.is_bundled_file(path), path
+    assert not resources.is_bundled_file(REPO / "README.md")
+
+
+def test_same_file_sees_through_links_and_dotdot(tmp_path):
+    a = tmp_path / "a.csv"
+    a.write_text("x\n")
+    (tmp_path / "sub").mkdir()
+    os.link(a, tmp_path / "hard.csv")
+    (tmp_path / "soft.csv").symlink_to(a)
+    for other in (tmp_path / "sub" / ".." / "a.csv", tmp_path / "hard.csv", tmp_path / "soft.csv"):
+        assert resources.same_file(a, other)
+    assert not resources.same_file(a, tmp_path / "b.csv")
+    (tmp_path / "b.csv").write_text("x\n")
+    assert not resources.same_file(a, tmp_path / "b.csv")
+
+
+# ---------------------------------------------------------------- atomic_writer: refusals and races
+
+def names(folder):
+    return sorted(p.name for p in folder.iterdir())
+
+
+def test_atomic_writer_without_overwrite_refuses_an_existing_file(tmp_path):
+    target = tmp_path / "out.csv"
+    target.write_bytes(b"precious")
+    with pytest.raises(resources.TargetExists, match="already exists"):
+        with resources.atomic_writer(target, overwrite=False) as fh:
+            fh.write(b"new")
+    assert target.read_bytes() == b"precious" and names(tmp_path) == ["out.csv"]
+    with pytest.raises(resources.TargetExists):
+        resources.atomic_write_bytes(target, b"new", overwrite=False)
+    assert target.read_bytes() == b"precious" and names(tmp_path) == ["out.csv"]
+
+
+@pytest.mark.parametrize("links", ["hard links", "no hard links"])
+def test_atomic_writer_without_overwrite_never_replaces_a_file_that_appeared(tmp_path, monkeypatch, links):
+    if links == "no hard links":  # FAT, exFAT, some network shares: link() fails with EPERM
+        def no_link(*args, **kwargs):
+            raise PermissionError(errno.EPERM, "Operation not permitted")
+
+        monkeypatch.setattr(os, "link", no_link)
+    target = tmp_path / "out.csv"
+    with pytest.raises(resources.TargetExists, match="appeared"):
+        with resources.atomic_writer(target, overwrite=False) as fh:
+            fh.write(b"mine")
+            target.write_bytes(b"theirs")  # another run finished first
+    assert target.read_bytes() == b"theirs" and names(tmp_path) == ["out.csv"]
+    # two writers of one new file: the first to finish wins, the second is told
+    second = tmp_path / "second.csv"
+    with pytest.raises(resources.TargetExists, match="appeared"):
+        with resources.atomic_writer(second, overwrite=False) as a:
+            a.write(b"A")
+            with resources.atomic_writer(second, overwrite=False) as b:
+                b.write(b"B")
+            assert second.read_bytes() == b"B"
+    assert second.read_bytes() == b"B"
+    assert names(tmp_path) == ["out.csv", "second.csv"]
+    # and with nothing in the way the file is written
+    third = tmp_path / "third.csv"
+    with resources.atomic_writer(third, overwrite=False) as fh:
+        fh.write(b"ok")
+    assert third.read_bytes() == b"ok" and third.stat().st_mode & 0o777 == 0o644
+    assert names(tmp_path) == ["out.csv", "second.csv", "third.csv"]
+
+
+def test_atomic_writer_never_replaces_what_is_not_a_regular_file(tmp_path):
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    (tmp_path / "folder").mkdir()
+    (tmp_path / "to-pipe").symlink_to(fifo)
+    for target, kind in ((fifo, "named pipe"), (tmp_path / "folder", "folder"),
+                         (tmp_path / "to-pipe", "named pipe")):
+        with pytest.raises(UserError, match=kind):
+            resources.atomic_write_bytes(target, b"data")  # overwrite=True by default
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode) and (tmp_path / "folder").is_dir()
+    assert os.path.islink(tmp_path / "to-pipe")
+    assert names(tmp_path) == ["folder", "pipe", "to-pipe"]
+
+
+def test_atomic_writer_never_replaces_a_protected_file(tmp_path):
+    model = tmp_path / "model.npz"
+    model.write_bytes(b"model")
+    os.link(model, tmp_path / "hard.npz")
+    for target in (model, tmp_path / "hard.npz"):
+        with pytest.raises(UserError, match="must not be replaced"):
+            resources.atomic_write_bytes(target, b"csv", protect=[model])
+    # a protected file linked to the target while writing is caught before the move
+    target = tmp_path / "out.csv"
+    with pytest.raises(UserError, match="must not be replaced"):
+        with resources.atomic_writer(target, protect=[model]) as fh:
+            fh.write(b"csv")
+            os.link(model, target)
+    assert model.read_bytes() == b"model" and names(tmp_path) == ["hard.npz", "model.npz", "out.csv"]
+
+
+@pytest.mark.parametrize("exc", [KeyboardInterrupt, SystemExit, GeneratorExit, RuntimeError])
+def test_atomic_writer_removes_its_temporary_file_on_any_exception(tmp_path, exc):
+    target = tmp_path / "out.csv"
+    target.write_bytes(b"old")
+    with pytest.raises(exc):
+        with resources.atomic_writer(target, suffix=".part") as fh:
+            fh.write(b"x" * 100_000)
+            raise exc()
+    assert target.read_bytes() == b"old" and names(tmp_path) == ["out.csv"]
+
+
+@pytest.mark.parametrize("failing", ["fsync", "replace", "link"])
+def test_atomic_writer_that_cannot_finish_leaves_no_temporary(tmp_path, monkeypatch, failing):
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(os, failing, full)
+    target = tmp_path / "out.csv"
+    if failing != "link":  # (the move without overwrite is a link)
+        target.write_bytes(b"old")
+    with pytest.raises(OSError) as info:
+        with resources.atomic_writer(target, overwrite=failing != "link") as fh:
+            fh.write(b"new")
+    assert info.value.errno == errno.ENOSPC
+    assert names(tmp_path) == ([] if failing == "link" else ["out.csv"])
+    assert failing == "link" or target.read_bytes() == b"old"
+
+
+# ---------------------------------------------------------------- stale temporary files
+
+TEMP = re.compile(r"^\.out\.csv\.(\d+)@([0-9a-f]{8})\.[A-Za-z0-9_]+\.part$")
+
+
+def dead_pid() -> int:
+    """The id of a process that has exited and been reaped."""
+    for _ in range(5):
+        proc = subprocess.Popen([sys.executable, "-c", "pass"])
+        proc.wait()
+        try:
+            os.kill(proc.pid, 0)
+        except ProcessLookupError:
+            return proc.pid
+    pytest.skip("every exited process id was reused at once")
+
+
+def test_temporary_name_holds_the_writer_pid(tmp_path):
+    target = tmp_path / "out.csv"
+    with resources.atomic_writer(target, suffix=".part"):
+        (temp,) = [p.name for p in tmp_path.iterdir()]
+    match = TEMP.match(temp)
+    assert match and int(match.group(1)) == os.getpid(), temp
+    assert match.group(2) == resources.host_tag()
+
+
+def test_stale_temporaries_of_dead_writers_are_swept_and_nothing_else(tmp_path):
+    target = tmp_path / "out.csv"
+    host, dead, alive = resources.host_tag(), dead_pid(), os.getppid()
+    stale = tmp_path / f".out.csv.{dead}@{host}.k2j4h5g6.part"
+    kept = [
+        f".out.csv.{os.getpid()}@{host}.abcdefgh.part",  # this process: alive
+        f".out.csv.{alive}@{host}.abcdefgh.part",  # the parent: alive
+        f".out.csv.{dead}@{'0' * 8 if host != '0' * 8 else '1' * 8}.abcdefgh.part",  # another machine
+        f".out.csv.{dead}@{host}.abcdefgh.tmp",  # another writer's suffix
+        f".other.csv.{dead}@{host}.abcdefgh.part",  # another target
+        f".out.csv.{dead}.abcdefgh.part",  # not our pattern
+        f".out.csv.{dead}@{host}.abc.def.part",
+        f".out.csv.0@{host}.abcdefgh.part",  # pid 0 is not a process
+        f"out.csv.{dead}@{host}.abcdefgh.part",
+        "out.csv.part", ".out.csv.part",
+    ]
+    stale.write_bytes(b"half a file")
+    for name in kept:
+        (tmp_path / name).write_bytes(b"keep")
+    folder = tmp_path / f".out.csv.{dead}@{host}.folder000.part"
+    folder.mkdir()
+    link = tmp_path / f".out.csv.{dead}@{host}.link0000.part"
+    link.symlink_to(tmp_path / "out.csv.part")
+    swept = []
+    with resources.atomic_writer(target, suffix=".part", swept=swept) as fh:
+        fh.write(b"new")
+    assert swept == [stale] and not stale.exists()
+    assert names(tmp_path) == sorted([*kept, folder.name, link.name, "out.csv"])
+    assert resources.sweep_stale_temps(target, ".part") == []
+
+
+def test_a_long_file_name_still_gets_a_temporary_and_its_sweep(tmp_path):
+    target = tmp_path / ("é" * 120 + ".csv")  # 244 bytes: the temporary name is shortened
+    stale = tmp_path / f".{'é' * 104}.{dead_pid()}@{resources.host_tag()}.abcdefgh.part"
+    stale.write_bytes(b"")
+    swept = []
+    resources.atomic_write_bytes(target, b"x")
+    with resources.atomic_writer(target, suffix=".part", overwrite=True, swept=swept) as fh:
+        fh.write(b"y")
+    assert target.read_bytes() == b"y" and swept == [stale]
+    assert names(tmp_path) == [target.name]
