@@ -378,6 +378,12 @@ class TrainTab(ttk.Frame):
             self.run_message.configure(text="This model is only partly trained; you can still use or save it.")
         self._show_outcome(result)
         self.results.select(0)
+        if not result.learned:
+            # a failed run looks like a model: say so, keep the active one, ask before using it
+            self.run_message.configure(
+                text=f"{WARNING_MARK} {result.failure} The model that was active before is still in use.")
+            self.app.set_status_message("Training did not learn; the previous model is still active.")
+            return
         self.app.set_status_message(f"Training {done.lower()}; model {result.bundle.model_id} is ready to use.")
 
     def _show_outcome(self, outcome) -> None:
@@ -400,14 +406,23 @@ class TrainTab(ttk.Frame):
             self.job.cancel()
             self.progress_label.configure(text="Stopping\u2026")
 
+    def _confirm_unlearned(self, action: str) -> bool:
+        """True when the last run learned, or the user confirms ``action`` all the same."""
+        if self.outcome.learned:
+            return True
+        return self.app.dialogs.ask_yes_no(
+            "This model did not learn",
+            f"{self.outcome.failure}\n\n{action} it anyway? Its predictions are no better than "
+            "guessing from the share of malignant cases.")
+
     def use_model(self) -> None:
-        """Make the last trained model the active one."""
-        if self.outcome is not None:
+        """Make the last trained model the active one (after a warning when it did not learn)."""
+        if self.outcome is not None and self._confirm_unlearned("Use"):
             self.app.set_model(self.outcome.bundle, source="trained")
             self.app.set_status_message(f"Model {self.outcome.bundle.model_id} is now active.")
 
     def save_model(self) -> None:
-        if self.outcome is not None:
+        if self.outcome is not None and self._confirm_unlearned("Save"):
             self.app.save_model(self.outcome.bundle)
 
     # ----------------------------------------------------------------- cross-validation

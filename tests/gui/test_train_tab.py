@@ -114,7 +114,9 @@ def test_plot_grows_while_training_and_stop_keeps_partial_model(tab, app, wait_u
     wait_until(lambda: tab.loss_plot.n_points >= 2, timeout=20)
     first = tab.loss_plot.n_points
     wait_until(lambda: tab.loss_plot.n_points > first, timeout=20)  # the drawn line keeps growing
-    assert "Iteration" in tab.progress_label.cget("text") and "left" in tab.progress_label.cget("text")
+    # the time left appears once 2% of the run is done: wait for it, at no fixed moment
+    wait_until(lambda: "left" in tab.progress_label.cget("text"), timeout=60)
+    assert "Iteration" in tab.progress_label.cget("text")
     tab.stop_button.invoke()
     wait_until(lambda: tab.job is None, timeout=20)
     assert tab.outcome.result.stopped == "cancelled"
@@ -148,6 +150,32 @@ def test_escape_stops_cross_validation(tab, app, press_escape, wait_until):
     assert not any(section.startswith("Cross-validation") for section in app.results)
     assert app.model is previous
     assert tab.cv_button.instate(["!disabled"]) and tab.stop_button.instate(["disabled"])
+
+
+def test_a_run_that_did_not_learn_says_so_and_asks_before_it_is_used(tab, app, dialogs, tmp_path, wait_until):
+    previous, previous_threshold = app.model, app.threshold
+    set_fields(tab, optimizer="adam", lr="50", iterations="2000")  # calls everyone benign
+    tab.start_button.invoke()
+    wait_until(lambda: tab.job is None, timeout=60)
+    text = tab.run_message.cget("text")
+    assert "did not learn" in text and "Lower the learning rate" in text
+    assert "active before is still in use" in text
+    status = app.status.text()
+    assert "did not learn" in status and "ready to use" not in status
+    assert app.model is previous and app.threshold == previous_threshold
+
+    tab.use_button.invoke()  # the question is answered No (the recording dialogs' default)
+    kind, title, message = dialogs.calls[-1]
+    assert kind == "yes_no" and "did not learn" in title and "anyway" in message
+    assert app.model is previous
+    target = tmp_path / "failed.npz"
+    dialogs.answer_save(target)
+    tab.save_button.invoke()  # No again: nothing is asked for a file name, nothing written
+    assert dialogs.calls[-1][0] == "yes_no" and not target.exists()
+
+    dialogs.answer_yes_no(True)
+    tab.use_button.invoke()
+    assert app.model is tab.outcome.bundle
 
 
 def test_diverged_run_explains_and_keeps_previous_model(tab, app, wait_until):
