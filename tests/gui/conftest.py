@@ -9,11 +9,15 @@
 - A Tk callback exception fails the test: ``Tk.report_callback_exception`` is patched,
   and so is ``App.report_exception`` for anything that is not a ``UserError``. A test
   that provokes one on purpose inspects ``callback_errors`` and empties it.
+- Anything logged at ERROR or above fails the test (as in Porcupine's conftest): an
+  internal error can be logged and shown without raising. A test that provokes one on
+  purpose inspects ``error_logs`` and empties it.
 - ``wait_until(condition, timeout)`` pumps the Tk loop until ``condition()`` is true.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 import tkinter as tk
@@ -71,6 +75,33 @@ def callback_errors(monkeypatch):
         import traceback
         details = "".join(traceback.format_exception(errors[0]))
         pytest.fail(f"{len(errors)} exception(s) in Tk callbacks; the first:\n{details}", pytrace=False)
+
+
+class _ErrorRecords(logging.Handler):
+    def __init__(self):
+        super().__init__(level=logging.ERROR)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record):
+        if not any(r is record for r in self.records):  # seen by both loggers
+            self.records.append(record)
+
+
+@pytest.fixture(autouse=True)
+def error_logs():
+    """Records logged at ERROR or above during the test; any left at the end fail it.
+    Watches the root logger and ``bcdesktop`` (which the app may stop from propagating)."""
+    handler = _ErrorRecords()
+    loggers = [logging.getLogger(), logging.getLogger("bcdesktop")]
+    for logger in loggers:
+        logger.addHandler(handler)
+    yield handler.records
+    for logger in loggers:
+        logger.removeHandler(handler)
+    if handler.records:
+        first = handler.records[0]
+        pytest.fail(f"{len(handler.records)} record(s) logged at ERROR or above; the first, from "
+                    f"{first.name}: {first.getMessage()}", pytrace=False)
 
 
 @pytest.fixture

@@ -70,7 +70,7 @@ def test_user_error_shows_its_message(app, dialogs):
     assert kind == "error" and message == "The file x.csv has no rows. Choose another file."
 
 
-def test_internal_error_shows_log_path_not_traceback(app, dialogs, home, callback_errors, root):
+def test_internal_error_shows_log_path_not_traceback(app, dialogs, home, callback_errors, error_logs, root):
     def broken():
         raise ZeroDivisionError("deliberate")
 
@@ -85,6 +85,17 @@ def test_internal_error_shows_log_path_not_traceback(app, dialogs, home, callbac
     log_text = (home / "bcdesktop.log").read_text()
     assert "Traceback" in log_text and "ZeroDivisionError: deliberate" in log_text
     assert "internal error" in app.status.text().lower()
+    assert [r.getMessage() for r in error_logs] == ["internal error"]
+    error_logs.clear()  # logged on purpose
+
+
+def test_an_error_logged_without_raising_fails_the_test(error_logs):
+    """An error that is only logged (shown in a box, never raised) is caught too."""
+    import logging
+
+    logging.getLogger("bcdesktop.gui").error("something broke quietly")
+    assert [r.getMessage() for r in error_logs] == ["something broke quietly"]
+    error_logs.clear()
 
 
 def test_callback_exception_is_caught_by_the_fixture(root, callback_errors):
