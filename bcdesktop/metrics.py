@@ -336,6 +336,60 @@ def threshold_for_sensitivity(y, p, target: float) -> float:
     return float(pos[k - 1])
 
 
+def threshold_for_sensitivity_bound(y, p, target: float, z: float = Z_95) -> tuple[float | None, int]:
+    """The highest threshold whose sensitivity's lower Wilson bound is at least ``target``.
+
+    :func:`threshold_for_sensitivity` judges the threshold on the rows it was chosen
+    on, so the sensitivity it reaches is optimistic: 48 of 48 malignant cases found is
+    "100%", with a lower 95% bound of 92.6%. This asks more: keep the lower bound
+    (``z``, 95% by default) at or above ``target``. The bound rises with the number of
+    malignant cases found, so the answer is again one of the malignant probabilities
+    (the ``k``-th highest, for the smallest ``k`` whose bound is high enough).
+
+    Returns
+    -------
+    (threshold, k) : (float, int), or (None, n_pos)
+        ``None`` when even finding every malignant case leaves the bound below
+        ``target``: there are too few malignant cases to show it.
+
+    Raises
+    ------
+    ValueError
+        ``target`` outside (0, 1).
+    bcdesktop.errors.UserError
+        The data hold no malignant case.
+    """
+    from .errors import UserError
+
+    if not (0.0 < target < 1.0):
+        raise ValueError(f"target lower bound must be in (0, 1), got {target}")
+    y, p = _check(y, p)
+    pos = np.sort(p[y])[::-1]
+    if pos.size == 0:
+        raise UserError("Cannot choose a threshold for a sensitivity: the evaluation data "
+                        "contain no malignant cases. Use data with both classes.")
+    n = int(pos.size)
+    for k in range(1, n + 1):
+        if wilson_interval(k, n, z)[0] >= target:
+            return float(pos[k - 1]), k
+    return None, n
+
+
+def malignant_cases_needed(target: float, z: float = Z_95) -> int:
+    """How many malignant cases, all found, it takes for the lower Wilson bound of the
+    sensitivity to reach ``target`` (e.g. 99% needs 381, 90% needs 35)."""
+    if not (0.0 < target < 1.0):
+        raise ValueError(f"target lower bound must be in (0, 1), got {target}")
+    n = 1
+    while wilson_interval(n, n, z)[0] < target:
+        n *= 2
+    low, high = n // 2, n  # the bound at k = n rises with n: bisect
+    while low + 1 < high:
+        mid = (low + high) // 2
+        low, high = (mid, high) if wilson_interval(mid, mid, z)[0] < target else (low, mid)
+    return high
+
+
 @dataclass(frozen=True)
 class RocCurve:
     """ROC curve points ``(fpr, tpr)`` at ``thresholds`` (decreasing; the first is

@@ -217,3 +217,29 @@ def test_roc_curve_matches_scikit_learn_without_importing_it():
             "r = metrics.roc_curve_auc(np.array([0, 1, 1, 0]), np.array([0.1, 0.8, 0.4, 0.5])); "
             "assert r.auc == 0.75, r; assert 'sklearn' not in sys.modules")
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+def test_threshold_for_the_lower_bound_of_sensitivity():
+    rng = np.random.default_rng(5)
+    y = np.array([1] * 200 + [0] * 300)
+    p = np.where(y == 1, rng.uniform(0.3, 1.0, y.size), rng.uniform(0.0, 0.6, y.size))
+    t, k = metrics.threshold_for_sensitivity_bound(y, p, 0.9)
+    m = metrics.metrics_at(y, p, t)
+    assert m.sensitivity.low >= 0.9 and m.tp == k
+    # the highest such threshold: one malignant case fewer and the bound falls below
+    assert metrics.wilson_interval(k - 1, 200)[0] < 0.9
+    # asking for the bound is stricter than asking for the point estimate
+    assert t <= metrics.threshold_for_sensitivity(y, p, 0.9)
+
+
+def test_the_lower_bound_cannot_be_shown_with_too_few_malignant_cases():
+    # 48 of 48 found is "100%", but its lower 95% bound is 92.6%: 99% cannot be shown
+    y = np.array([1] * 48 + [0] * 89)
+    p = np.where(y == 1, 0.9, 0.1)
+    assert metrics.threshold_for_sensitivity_bound(y, p, 0.99) == (None, 48)
+    assert metrics.wilson_interval(48, 48)[0] == pytest.approx(0.9259, abs=1e-4)
+    assert metrics.threshold_for_sensitivity_bound(y, p, 0.92) == (0.9, 48)
+    needed = metrics.malignant_cases_needed(0.99)
+    assert metrics.wilson_interval(needed, needed)[0] >= 0.99 > metrics.wilson_interval(needed - 1, needed - 1)[0]
+    with pytest.raises(ValueError):
+        metrics.threshold_for_sensitivity_bound(y, p, 1.0)

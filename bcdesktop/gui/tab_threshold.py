@@ -26,6 +26,9 @@ from bcdesktop.gui.widgets import (CLASS_COLORS, ERROR_TEXT, MALIGNANT, METRICS_
                                    ConfusionGrid, MetricsTable, chars_width, format_threshold, wrap_to_width)
 
 T_MIN, T_MAX = metrics.THRESHOLD_MIN, metrics.THRESHOLD_MAX
+#: What "Find the threshold for ... >= X%" keeps at X: the sensitivity on the held-out
+#: rows, or the lower end of its 95% interval (which stays honest on few cancers).
+CRITERIA = ("sensitivity", "its lower 95% bound")
 
 
 def parse_threshold(text: str) -> tuple[float | None, str | None]:
@@ -108,7 +111,13 @@ class ThresholdTab(ttk.Frame):
 
         find = ttk.Frame(box)
         find.grid(row=2, column=0, columnspan=4, sticky="w")
-        ttk.Label(find, text="Find the threshold for sensitivity \u2265").pack(side="left")
+        ttk.Label(find, text="Find the threshold for").pack(side="left")
+        self.criterion_var = tk.StringVar(self, CRITERIA[0])
+        self.criterion = ttk.Combobox(find, textvariable=self.criterion_var, values=CRITERIA, state="readonly",
+                                      width=max(map(len, CRITERIA)))
+        self.criterion.pack(side="left", padx=4)
+        self.criterion.bind("<<ComboboxSelected>>", lambda _e: self.find_for_sensitivity())
+        ttk.Label(find, text="\u2265").pack(side="left")
         self.target_var = tk.StringVar(self, "95")
         self.target_entry = ttk.Entry(find, textvariable=self.target_var, width=5, justify="right")
         self.target_entry.pack(side="left", padx=4)
@@ -117,12 +126,18 @@ class ThresholdTab(ttk.Frame):
         ttk.Label(find, text="%").pack(side="left")
         self.find_button = ttk.Button(find, text="Find", command=self.find_for_sensitivity)
         self.find_button.pack(side="left", padx=(8, 0))
-        self.find_label = ttk.Label(find, text="")
-        self.find_label.pack(side="left", padx=(12, 0))
+        self.find_label = ttk.Label(box, text="")
+        self.find_label.grid(row=3, column=0, columnspan=4, sticky="ew", pady=(4, 0))
+        wrap_to_width(self.find_label)
+        # why a figure found this way flatters, and what to ask instead
+        self.find_note = ttk.Label(box, text="", style="Small.TLabel")
+        self.find_note.grid(row=4, column=0, columnspan=4, sticky="ew")
+        wrap_to_width(self.find_note)
         wrap_to_width(ttk.Label(box, text="Picks the highest threshold that still calls at least X% of the "
                                           "malignant cases malignant: of all such thresholds it has the best "
-                                          "specificity (fewest benign cases called malignant).",
-                                style="Small.TLabel")).grid(row=3, column=0, columnspan=4, sticky="ew", pady=(2, 0))
+                                          "specificity (fewest benign cases called malignant). Its lower 95% "
+                                          "bound asks that X% hold even at the cautious end of the interval.",
+                                style="Small.TLabel")).grid(row=5, column=0, columnspan=4, sticky="ew", pady=(2, 0))
         return box
 
     def _build_metrics(self) -> ttk.Frame:
@@ -176,7 +191,11 @@ class ThresholdTab(ttk.Frame):
                                         foreground="")
         for state in (self.find_button, self.target_entry):
             state.state(["!disabled"] if self._p is not None else ["disabled"])
+        self.criterion.state(["readonly", "!disabled"] if self._p is not None else ["disabled"])
+        self._rows_word = ("out-of-fold predictions" if getattr(model, "eval_kind", None) == "out-of-fold"
+                           else "validation rows")
         self.find_label.configure(text="")
+        self.find_note.configure(text="")
         self._redraw_model()
         self._on_threshold_changed()
 
@@ -311,7 +330,8 @@ class ThresholdTab(ttk.Frame):
             self.roc_point.set_data([1.0 - m.specificity.value], [m.sensitivity.value])
 
     def find_for_sensitivity(self) -> None:
-        """Apply the highest threshold whose held-out sensitivity is at least the target."""
+        """Apply the highest threshold whose held-out sensitivity (or its lower 95% bound,
+        as the criterion says) is at least the target, and say how optimistic it is."""
         if self._p is None:
             return
         raw = self.target_var.get().strip().rstrip("%")
@@ -323,18 +343,41 @@ class ThresholdTab(ttk.Frame):
             self.find_label.configure(text=f"{WARNING_MARK} Enter a sensitivity above 0 and at most 100 (%).",
                                       foreground=ERROR_TEXT)
             return
+        bound = self.criterion_var.get() == CRITERIA[1]
+        n_pos = int(np.count_nonzero(self._y == 1))
+        rows = f"{n_pos} malignant {self._rows_word}"
         try:
-            best = metrics.threshold_for_sensitivity(self._y, self._p, target / 100)
+            if bound:
+                if target >= 100:
+                    raise UserError("A lower bound of 100% cannot be shown on any number of cases; "
+                                    "ask for less, e.g. 95%.")
+                best, _ = metrics.threshold_for_sensitivity_bound(self._y, self._p, target / 100)
+                if best is None:
+                    low = 100 * metrics.wilson_interval(n_pos, n_pos)[0]
+                    raise UserError(
+                        f"No threshold keeps the lower 95% bound at {target:g}%: even finding all {rows} "
+                        f"gives a lower bound of {low:.1f}%. Showing {target:g}% takes at least "
+                        f"{metrics.malignant_cases_needed(target / 100):,} malignant cases.")
+            else:
+                best = metrics.threshold_for_sensitivity(self._y, self._p, target / 100)
         except UserError as exc:
             self.find_label.configure(text=f"{WARNING_MARK} {exc}", foreground=ERROR_TEXT)
+            self.find_note.configure(text="")
             return
         # Round down (a lower threshold never loses sensitivity) and keep to the slider's range.
         t = min(T_MAX, max(T_MIN, math.floor(best * 10_000) / 10_000))
         m = metrics.metrics_at(self._y, self._p, t)
-        met = "meets" if m.sensitivity.value * 100 >= target - 1e-9 else "cannot reach"
+        sens = m.sensitivity
+        reached = (sens.low if bound else sens.value) * 100 >= target - 1e-9
+        met = "meets" if reached else "cannot reach"
         spec = f"{100 * m.specificity.value:.1f}%" if m.specificity.defined else "n/a (no benign cases)"
-        self.find_label.configure(
-            text=f"Threshold {format_threshold(t)}: sensitivity {100 * m.sensitivity.value:.1f}% "
-                 f"({met} {target:g}%), specificity {spec}.",
-            foreground="")
+        shown = (f"lower 95% bound {100 * sens.low:.1f}% ({met} {target:g}%), sensitivity {100 * sens.value:.1f}%"
+                 if bound else f"sensitivity {100 * sens.value:.1f}% ({met} {target:g}%)")
+        self.find_label.configure(text=f"Threshold {format_threshold(t)}: {shown}, specificity {spec}.",
+                                  foreground="")
+        self.find_note.configure(
+            text=f"Optimistic: this threshold was chosen on the same {rows} it is judged on, so on new "
+                 f"cases its sensitivity is likely lower; the 95% interval is {100 * sens.low:.1f}% to "
+                 f"{100 * sens.high:.1f}%."
+                 + ("" if bound else f" To be safer, find the threshold for its lower 95% bound \u2265 {target:g}%."))
         self._apply(t)

@@ -145,6 +145,41 @@ def test_find_threshold_for_sensitivity(tab, app, root, trained_bundle):
     assert app.threshold == t
 
 
+def test_a_threshold_found_on_the_validation_rows_is_called_optimistic(tab, app, root, trained_bundle):
+    y, p = trained_bundle.eval_labels, trained_bundle.eval_probs
+    n_pos = int((y == 1).sum())
+    tab.target_var.set("99")
+    tab.find_button.invoke()
+    root.update()
+    note = tab.find_note.cget("text")
+    assert "Optimistic" in note and f"same {n_pos} malignant validation rows" in note
+    sens = metrics.metrics_at(y, p, app.threshold).sensitivity
+    assert f"{100 * sens.low:.1f}% to {100 * sens.high:.1f}%" in note
+    assert "lower 95% bound \u2265 99%" in note
+
+    # the lower bound cannot reach 99% on a few dozen cancers: said plainly, threshold kept
+    before = app.threshold
+    tab.criterion.set(tab.criterion.cget("values")[1])
+    tab.criterion.event_generate("<<ComboboxSelected>>")
+    root.update()
+    text = tab.find_label.cget("text")
+    low = 100 * metrics.wilson_interval(n_pos, n_pos)[0]
+    assert f"even finding all {n_pos} malignant validation rows gives a lower bound of {low:.1f}%" in text
+    assert f"at least {metrics.malignant_cases_needed(0.99):,} malignant cases" in text
+    assert app.threshold == before and tab.find_note.cget("text") == ""
+
+    # a bound that can be shown: the threshold keeps the lower end of the interval at it
+    target = 80
+    tab.target_var.set(str(target))
+    tab.find_button.invoke()
+    root.update()
+    m = metrics.metrics_at(y, p, app.threshold)
+    assert 100 * m.sensitivity.low >= target
+    assert f"lower 95% bound {100 * m.sensitivity.low:.1f}% (meets {target}%)" in tab.find_label.cget("text")
+    best, _ = metrics.threshold_for_sensitivity_bound(y, p, target / 100)
+    assert app.threshold <= best and (best - app.threshold < 1e-4 or app.threshold == 0.01)
+
+
 def test_model_without_held_out_predictions(tab, app, root, trained_bundle):
     bare = dataclasses.replace(trained_bundle, eval_probs=None, eval_labels=None, eval_kind=None)
     app.set_model(bare, source="test")
