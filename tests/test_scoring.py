@@ -1,8 +1,12 @@
 """Batch scoring: pass-through, order, refusals, atomic output, cancel, flat memory."""
 
 import csv
+import errno
 import io
 import os
+import re
+import shutil
+import signal
 import stat
 import subprocess
 import sys
@@ -67,23 +71,24 @@ def test_bundled_file_scores_every_row_in_order(tmp_path):
 
     rows = read_rows(out)
     header, body = rows[0], rows[1:]
-    assert header[-4:] == ["probability", "prediction", "threshold", "status"]
+    assert header[-5:] == ["probability", "prediction", "threshold", "status", "model"]
     assert header[:11] == [data.ID_NAME, *FEATURES, data.CLASS_NAME]
     original = bundled_data_path().read_text().splitlines()
     assert len(body) == 699
     # every original record is copied byte for byte, in order
     out_lines = out.read_text().splitlines()[1:]
-    assert [line.rsplit(",", 4)[0] for line in out_lines] == original
+    assert [line.rsplit(",", 5)[0] for line in out_lines] == original
+    assert {r[-1] for r in body} == {"standin0001"}  # which model scored each row
 
     ds = load_bundled()
-    ok = [r for r in body if r[-1] == "ok"]
+    ok = [r for r in body if r[14] == "ok"]
     p = np.array([float(r[11]) for r in ok])
     np.testing.assert_allclose(p, bundle.predict_proba(ds.X), atol=1e-6)
     assert [r[12] for r in ok] == ["malignant" if v >= 0.5 else "benign" for v in bundle.predict_proba(ds.X)]
     assert summary.malignant == sum(r[12] == "malignant" for r in ok)
-    bad = [r for r in body if r[-1] != "ok"]
-    assert len(bad) == 16 and {r[-1] for r in bad} == {"Bare Nuclei is missing"}
-    assert all(r[11] == "" and r[12] == "" and r[13] == "0.5" for r in bad)
+    bad = [r for r in body if r[14] != "ok"]
+    assert len(bad) == 16 and {r[14] for r in bad} == {"Bare Nuclei is missing"}
+    assert all(r[11] == "" and r[12] == "" and r[13] == "0.500000" for r in bad)
     assert [(r.line, r.sample_id) for r in summary.rejections] == [(r.line, r.sample_id) for r in ds.rejected]
 
     expected = metrics_at(ds.y, bundle.predict_proba(ds.X), 0.5)
@@ -96,8 +101,8 @@ def test_bundled_file_scores_every_row_in_order(tmp_path):
 def test_threshold_override(tmp_path):
     summary = scoring.score_csv(bundled_data_path(), tmp_path / "o.csv", StandIn(), threshold=0.9)
     body = read_rows(tmp_path / "o.csv")[1:]
-    assert {r[13] for r in body} == {"0.9"}
-    called = [r[12] == "malignant" for r in body if r[-1] == "ok"]
+    assert {r[13] for r in body} == {"0.900000"}
+    called = [r[12] == "malignant" for r in body if r[14] == "ok"]
     assert sum(called) == summary.malignant
     assert all(float(r[11]) >= 0.9 for r in body if r[12] == "malignant")
     assert all(float(r[11]) < 0.9 for r in body if r[12] == "benign")
@@ -119,15 +124,16 @@ def test_extra_columns_quotes_unicode_bom_crlf_semicolon_pass_through(tmp_path):
     src = write(tmp_path, "\ufeff" + header + "\r\n" + "\r\n".join(records) + "\r\n")
     summary = scoring.score_csv(src, tmp_path / "out.csv", StandIn())
     raw = (tmp_path / "out.csv").read_bytes()
-    assert raw.startswith(b"\xef\xbb\xbf" + header.encode() + b";probability;prediction;threshold;status\r\n")
+    new = b";probability;prediction;threshold;status;model\r\n"
+    assert raw.startswith(b"\xef\xbb\xbf" + header.encode() + new)
     assert raw.count(b"\r\n") == src.read_bytes().count(b"\r\n") == raw.count(b"\n")  # CRLF kept
     text = raw[3:].decode()
     for record in records:
         assert record + ";" in text  # each record copied byte for byte, followed by the new columns
     rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=";"))
     assert [r[0] for r in rows[1:]] == ["Müller; Anna \"Anni\"", "Ωmega, 李", "two\r\nlines", "plain"]
-    assert [r[-1] for r in rows[1:]] == ["ok", "ok", "Bare Nuclei is missing", "ok"]
-    assert rows[2][-3] == "malignant" and all(len(r) == 15 for r in rows)
+    assert [r[-2] for r in rows[1:]] == ["ok", "ok", "Bare Nuclei is missing", "ok"]
+    assert rows[2][-4] == "malignant" and all(len(r) == 16 for r in rows)
     assert summary.rejections[0].line == 4 and summary.metrics is None
 
 
@@ -144,10 +150,10 @@ def test_headerless_input_gets_uci_header_and_labels_summary(tmp_path):
     src = write(tmp_path, f"{ROW}\n{ROW},\n1,2,3\n")
     summary = scoring.score_csv(src, tmp_path / "o.csv", StandIn())
     rows = read_rows(tmp_path / "o.csv")
-    assert rows[0] == [*FEATURES, "probability", "prediction", "threshold", "status"]
+    assert rows[0] == [*FEATURES, "probability", "prediction", "threshold", "status", "model"]
     assert rows[1][:9] == ROW.split(",")
-    assert rows[2][-1] == "row has 10 fields, expected 9"
-    assert rows[3][:3] == ["1", "2", "3"] and rows[3][-1] == "row has 3 fields, expected 9"
+    assert rows[2][-2] == "row has 10 fields, expected 9"
+    assert rows[3][:3] == ["1", "2", "3"] and rows[3][-2] == "row has 3 fields, expected 9"
     assert (summary.rows_read, summary.scored, summary.rejected) == (3, 1, 2)
 
 
@@ -155,7 +161,8 @@ def test_new_column_names_do_not_clash_with_existing_ones(tmp_path):
     src = write(tmp_path, ",".join(FEATURES) + ",probability,Status\n" + ROW + ",0.1,old\n")
     scoring.score_csv(src, tmp_path / "o.csv", StandIn())
     header = read_rows(tmp_path / "o.csv")[0]
-    assert header[9:] == ["probability", "Status", "probability_2", "prediction", "threshold", "status_2"]
+    assert header[9:] == ["probability", "Status", "probability_2", "prediction", "threshold", "status_2",
+                          "model"]
 
 
 def test_every_kind_of_bad_row_is_kept_and_explained(tmp_path):
@@ -175,8 +182,9 @@ def test_every_kind_of_bad_row_is_kept_and_explained(tmp_path):
     rows = read_rows(tmp_path / "o.csv")[1:]
     assert len(rows) == len(lines)
     for line, out_line, row in zip(lines, out, rows):
-        assert out_line.startswith(line + ",")
-        assert row[-1] == bad.get(line, "ok")
+        if line.count(",") <= 10:  # a record with too many fields is folded, see below
+            assert out_line.startswith(line + ",")
+        assert row[-2] == bad.get(line, "ok")
     assert summary.rejected == len(bad) and summary.scored == 3
     assert summary.unlabelled == 1 and summary.metrics.n == 2  # the row with class 'x'
     assert [r.line for r in summary.rejections] == list(range(2, 2 + len(bad)))
@@ -355,7 +363,7 @@ def test_one_rule_for_scores_in_forms_files_and_scoring(tmp_path, text):
     else:
         assert ds.n_usable == 2 and ds.X[0, 0] == expected
     summary = scoring.score_csv(src, tmp_path / "out.csv", StandIn())
-    status = read_rows(tmp_path / "out.csv")[1][-1]
+    status = read_rows(tmp_path / "out.csv")[1][-2]
     assert (status == "ok") == (expected is not None)
     assert summary.scored == ds.n_usable
 
@@ -385,3 +393,349 @@ def test_same_file_sees_through_links_and_dotdot(tmp_path):
     assert not same_file(a, tmp_path / "b.csv")  # a missing output is not the input
     (tmp_path / "b.csv").write_text("x\n")
     assert not same_file(a, tmp_path / "b.csv")  # equal content is not the same file
+
+
+# ---------------------------------------------------------------- never over a model, a shipped file
+
+class Fixed(StandIn):
+    """A model whose probabilities are chosen: one per scored row, in file order."""
+
+    def __init__(self, probs, threshold=0.5, model_id="fixed01"):
+        super().__init__()
+        self.probs, self.threshold, self.model_id = list(probs), threshold, model_id
+
+    def predict_proba(self, X):
+        out, self.probs = self.probs[: len(X)], self.probs[len(X):]
+        return np.array(out, dtype=np.float64)
+
+
+def test_never_writes_over_the_model_in_use(tmp_path):
+    src = write(tmp_path, f"1,{ROW},2\n")
+    model = write(tmp_path, b"MODEL", name="model.npz")
+    os.link(model, tmp_path / "hard.npz")
+    (tmp_path / "soft.npz").symlink_to(model)
+    (tmp_path / "sub").mkdir()
+    bundle = StandIn()
+    bundle.source_path = model  # ModelBundle.source_path: the file it was loaded from
+    for target in (model, tmp_path / "hard.npz", tmp_path / "soft.npz",
+                   tmp_path / "sub" / ".." / "model.npz"):
+        for force in (True, False):
+            with pytest.raises(UserError, match="model file being used") as info:
+                scoring.score_csv(src, target, bundle, force=force)
+            assert "\n" not in str(info.value)
+    assert model.read_bytes() == b"MODEL" and leftovers(tmp_path) == []
+    # and any file a caller names, e.g. the data set a window has open
+    with pytest.raises(UserError, match="must not be written over"):
+        scoring.score_csv(src, tmp_path / "hard.npz", StandIn(), force=True, protect=[model])
+    assert model.read_bytes() == b"MODEL" and leftovers(tmp_path) == []
+
+
+@pytest.fixture
+def frozen(monkeypatch, tmp_path):
+    """A PyInstaller bundle in ``tmp_path / "bundle"`` holding the shipped files."""
+    from bcdesktop import resources
+
+    bundle = tmp_path / "bundle"
+    (bundle / "data").mkdir(parents=True)
+    (bundle / "assets").mkdir()
+    (bundle / "data" / resources.DATA_FILE).write_bytes(bundled_data_path().read_bytes())
+    (bundle / "data" / resources.DEFAULT_MODEL_FILE).write_bytes(b"the shipped model")
+    (bundle / "assets" / "bcdesktop-64.png").write_bytes(b"\x89PNG icon")
+    monkeypatch.setattr(sys, "frozen", True, raising=False)
+    monkeypatch.setattr(sys, "_MEIPASS", str(bundle), raising=False)
+    return bundle
+
+
+def test_never_writes_over_a_file_shipped_with_the_app(frozen, tmp_path):
+    from bcdesktop import resources
+
+    src = write(tmp_path, f"1,{ROW},2\n")
+    shipped = {p: p.read_bytes() for p in (resources.default_model_path(), resources.bundled_data_path(),
+                                           resources.icon_path(64))}
+    assert all(frozen in p.parents for p in shipped)
+    os.link(resources.default_model_path(), tmp_path / "hard.npz")
+    (tmp_path / "soft.npz").symlink_to(resources.default_model_path())
+    targets = [*shipped, tmp_path / "hard.npz", tmp_path / "soft.npz", frozen / "data" / "new.scored.csv"]
+    for target in targets:
+        for force in (True, False):
+            with pytest.raises(UserError, match="shipped with the app"):
+                scoring.score_csv(src, target, StandIn(), force=force)
+    assert {p: p.read_bytes() for p in shipped} == shipped
+    assert not (frozen / "data" / "new.scored.csv").exists()
+    assert sorted(p.name for p in (frozen / "data").iterdir()) == sorted(
+        [resources.DATA_FILE, resources.DEFAULT_MODEL_FILE])
+    assert leftovers(tmp_path) == []
+
+
+# ---------------------------------------------------------------- two runs, one output
+
+@pytest.mark.parametrize("links", ["hard links", "no hard links"])
+def test_an_output_that_appears_while_scoring_is_never_replaced_without_force(tmp_path, monkeypatch, links):
+    if links == "no hard links":
+        def no_link(*args, **kwargs):
+            raise PermissionError(errno.EPERM, "Operation not permitted")
+
+        monkeypatch.setattr(os, "link", no_link)
+    out = tmp_path / "o.csv"
+    other = {}
+
+    def second_run(p):  # another run to the same output starts and finishes meanwhile
+        if not other:
+            other["summary"] = scoring.score_csv(bundled_data_path(), out, StandIn(), chunksize=1000)
+            other["bytes"] = out.read_bytes()
+
+    with pytest.raises(UserError, match="appeared while") as info:
+        scoring.score_csv(bundled_data_path(), out, Fixed([0.9] * 683, model_id="first"), chunksize=100,
+                          progress=second_run)
+    assert "\n" not in str(info.value) and str(out) in str(info.value)
+    assert out.read_bytes() == other["bytes"] and other["summary"].rows_read == 699
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["o.csv"]
+    # allowed to overwrite, the run replaces it
+    scoring.score_csv(bundled_data_path(), out, Fixed([0.9] * 683, model_id="first"), force=True,
+                      progress=lambda p: out.write_text("x"))
+    assert read_rows(out)[1][-1] == "first" and sorted(p.name for p in tmp_path.iterdir()) == ["o.csv"]
+
+
+# ---------------------------------------------------------------- killed runs
+
+_KILLED_CHILD = textwrap.dedent("""
+    import signal, sys, numpy as np
+    from bcdesktop import scoring
+
+    class Model:
+        threshold, model_id = 0.5, "child"
+        def predict_proba(self, X):
+            return np.full(len(X), 0.25)
+
+    if sys.argv[3] == "handler":  # as cli.main does: SIGTERM unwinds like Ctrl+C
+        signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
+
+    def progress(p):
+        print("scoring", flush=True)
+        sys.stdin.read()  # wait here until the parent stops us
+
+    scoring.score_csv(sys.argv[1], sys.argv[2], Model(), chunksize=100, progress=progress)
+""")
+
+
+def _start_and_stop(tmp_path, out, how):
+    proc = subprocess.Popen([sys.executable, "-c", _KILLED_CHILD, str(bundled_data_path()), str(out), how],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline() == "scoring\n"
+        (temp,) = leftovers(tmp_path)
+        assert temp.startswith(f".{out.name}.{proc.pid}@") and temp.endswith(".part")
+        if how == "handler":
+            proc.terminate()
+        else:
+            proc.kill()
+        proc.wait(timeout=120)
+    finally:
+        proc.stdin.close()
+        proc.stdout.close()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    return temp
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="POSIX signals")
+def test_sigterm_with_a_handler_leaves_no_temporary_file(tmp_path):
+    _start_and_stop(tmp_path, tmp_path / "o.csv", "handler")
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="POSIX signals")
+def test_the_temporary_file_of_a_killed_run_is_swept_and_reported(tmp_path):
+    out = tmp_path / "o.csv"
+    temp = _start_and_stop(tmp_path, out, "kill")
+    mine = tmp_path / f".o.csv.{os.getpid()}@x.part"  # not our naming: kept
+    mine.write_text("keep")
+    assert (tmp_path / temp).exists()  # kill -9 gives no chance to clean up
+    summary = scoring.score_csv(bundled_data_path(), out, StandIn())
+    assert summary.swept == [tmp_path / temp]
+    assert summary.swept_line() == f"removed 1 temporary file left by an earlier run that was stopped: {temp}"
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([mine.name, "o.csv"])
+    summary = scoring.score_csv(bundled_data_path(), tmp_path / "p.csv", StandIn())
+    assert summary.swept == [] and summary.swept_line() == ""
+
+
+@pytest.mark.parametrize("exc", [KeyboardInterrupt, SystemExit])
+def test_interrupted_scoring_leaves_no_file(tmp_path, exc):
+    def stop(p):
+        raise exc()
+
+    with pytest.raises(exc):
+        scoring.score_csv(bundled_data_path(), tmp_path / "o.csv", StandIn(), chunksize=100, progress=stop)
+    assert list(tmp_path.iterdir()) == []
+
+
+# ---------------------------------------------------------------- every row as wide as the header
+
+@pytest.mark.parametrize("delimiter, header", [(",", True), (";", True), (",", False)])
+def test_rows_with_too_few_or_too_many_fields_keep_the_new_columns_under_their_names(tmp_path, delimiter,
+                                                                                    header):
+    d = delimiter
+    cols = [data.ID_NAME, *FEATURES, data.CLASS_NAME]
+    row = d.join(["1", *ROW.split(","), "2"])
+    records = [
+        row,
+        d.join(["2", "5", "1"]),  # 3 fields
+        d.join(["3", *ROW.split(",")]),  # 10: the class is missing
+        row + d + "extra",  # 12
+        row + d + '"a ""quoted"" cell, with' + d + ' and a line\nbreak"' + d + d + "tail",  # 14
+        d.join(["4", "5"]) + d + '"x' + d + 'y"',  # 3 fields, the last quoted with a delimiter in it
+        row, row,
+    ]
+    text = (d.join(cols) + "\n" if header else "") + "\n".join(records) + "\n"
+    src = write(tmp_path, text)
+    summary = scoring.score_csv(src, tmp_path / "o.csv", Fixed([0.9, 0.1, 0.5], model_id="m,1"))
+    rows = read_rows(tmp_path / "o.csv", delimiter=d)
+    head = rows[0]
+    assert head == [*cols, "probability", "prediction", "threshold", "status", "model"]
+    assert all(len(r) == len(head) for r in rows), [len(r) for r in rows]
+    status, model = head.index("status"), head.index("model")
+    n = len(cols)
+    inputs = list(csv.reader(io.StringIO(text, newline=""), delimiter=d))[1 if header else 0:]
+    for original, out in zip(inputs, rows[1:], strict=True):
+        assert out[model] == "m,1"
+        if len(original) <= n:  # padded with empty cells
+            assert out[:n] == original + [""] * (n - len(original))
+        else:  # the surplus folded into the last column, as the original text from there on
+            assert out[: n - 1] == original[: n - 1]
+    assert [r[status] for r in rows[1:]] == [
+        "ok", "row has 3 fields, expected 11", "row has 10 fields, expected 11",
+        "row has 12 fields, expected 11", "row has 14 fields, expected 11",
+        "row has 3 fields, expected 11", "ok", "ok"]
+    out_lines = (tmp_path / "o.csv").read_bytes().split(b"\n")
+    # every original byte is in the output: a long record's tail, quotes doubled, in one quoted cell
+    long_in = records[4]
+    last = long_in.split(d, n - 1)[n - 1]
+    assert rows[5][n - 1] == last
+    assert rows[4][n - 1] == "2" + d + "extra"
+    assert (tmp_path / "o.csv").read_bytes().count(b"\n") == len(records) + 2  # + header, + the quoted break
+    assert summary.rejected == 5 and summary.scored == 3 and out_lines[-1] == b""
+
+
+# ---------------------------------------------------------------- the written numbers agree with the call
+
+def test_probability_and_threshold_are_written_alike_and_the_call_agrees_with_them(tmp_path):
+    t = 0.0158484
+    probs = [0.0158484, 0.01584835, 0.01584849, 0.0158485, 0.015848, 0.0158475, 0.01584749, 0.0158495,
+             0.015847, 1e-9, 0.0, 1.0, 0.9999996]
+    src = write(tmp_path, "".join(f"{i},{ROW},{2 if i % 2 else 4}\n" for i in range(len(probs))))
+    summary = scoring.score_csv(src, tmp_path / "o.csv", Fixed(probs), threshold=t)
+    rows = read_rows(tmp_path / "o.csv")[1:]
+    assert {r[13] for r in rows} == {"0.015848"} and summary.threshold == 0.015848
+    for r in rows:
+        assert re.fullmatch(r"[01]\.\d{6}", r[11]) and re.fullmatch(r"0\.\d{6}", r[13]), r
+        assert (r[12] == "malignant") == (float(r[11]) >= float(r[13])), r
+    assert summary.malignant == sum(r[12] == "malignant" for r in rows)
+    m = summary.metrics
+    truth = [r[10] == "4" for r in rows]
+    called = [r[12] == "malignant" for r in rows]
+    assert m.tp == sum(a and b for a, b in zip(called, truth)) and m.threshold == summary.threshold
+    # the bundle's own threshold is rounded the same way
+    scoring.score_csv(src, tmp_path / "p.csv", Fixed(probs, threshold=0.0158484))
+    assert (tmp_path / "p.csv").read_bytes() == (tmp_path / "o.csv").read_bytes()
+
+
+@pytest.mark.parametrize("t", [0.0000004, 0.9999996, 0.0, 1.0, float("nan"), -0.1])
+def test_a_threshold_that_cannot_be_written_in_6_decimals_is_refused(tmp_path, t):
+    src = write(tmp_path, f"1,{ROW},2\n")
+    with pytest.raises(UserError, match="threshold") as info:
+        scoring.score_csv(src, tmp_path / "o.csv", StandIn(), threshold=t)
+    assert "\n" not in str(info.value) and list(tmp_path.iterdir()) == [src]
+
+
+def test_model_column_name_does_not_clash(tmp_path):
+    src = write(tmp_path, ",".join(FEATURES) + ",Model,model_2\n" + ROW + ",a,b\n")
+    scoring.score_csv(src, tmp_path / "o.csv", StandIn())
+    assert read_rows(tmp_path / "o.csv")[0][-1] == "model_3"
+    assert read_rows(tmp_path / "o.csv")[1][-1] == "standin0001"
+
+
+# ---------------------------------------------------------------- disk full, folder gone
+
+class FullDisk:
+    """A file that takes ``room`` bytes, then fails as a full disk does."""
+
+    def __init__(self, fh, room):
+        self.fh, self.room = fh, room
+
+    def write(self, b):
+        if len(b) > self.room:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        self.room -= len(b)
+        return self.fh.write(b)
+
+    def __getattr__(self, name):
+        return getattr(self.fh, name)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.fh.close()
+
+
+def _one_line_write_error(info, out, words):
+    message = str(info.value)
+    assert "\n" not in message and message.startswith(f"Cannot write the output {out}: "), message
+    assert words in message, message
+
+
+@pytest.mark.parametrize("where", ["write", "fsync", "replace", "link"])
+def test_disk_full_is_one_line_and_leaves_no_temporary_file(tmp_path, monkeypatch, where):
+    out = tmp_path / "o.csv"
+    if where == "write":
+        real = os.fdopen
+        monkeypatch.setattr(os, "fdopen", lambda fd, *a, **k: FullDisk(real(fd, *a, **k), room=20_000))
+    else:
+        def full(*args, **kwargs):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+        monkeypatch.setattr(os, where, full)
+    if where == "replace":
+        out.write_text("old")
+    with pytest.raises(UserError) as info:
+        scoring.score_csv(bundled_data_path(), out, StandIn(), chunksize=100, force=where == "replace")
+    _one_line_write_error(info, out, "No space left on device. Free some space")
+    assert sorted(p.name for p in tmp_path.iterdir()) == (["o.csv"] if where == "replace" else [])
+    assert where != "replace" or out.read_text() == "old"
+
+
+def test_other_write_errors_are_one_line_too(tmp_path, monkeypatch):
+    def broken(*args, **kwargs):
+        raise OSError(errno.EIO, os.strerror(errno.EIO))
+
+    monkeypatch.setattr(os, "fsync", broken)
+    with pytest.raises(UserError) as info:
+        scoring.score_csv(bundled_data_path(), tmp_path / "o.csv", StandIn())
+    _one_line_write_error(info, tmp_path / "o.csv", os.strerror(errno.EIO))
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_output_folder_removed_while_scoring_is_one_line(tmp_path):
+    folder = tmp_path / "out"
+    folder.mkdir()
+    with pytest.raises(UserError) as info:
+        scoring.score_csv(bundled_data_path(), folder / "o.csv", StandIn(), chunksize=100,
+                          progress=lambda p: shutil.rmtree(folder, ignore_errors=True))
+    _one_line_write_error(info, folder / "o.csv", "no longer exists")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_cli_score_on_a_full_disk_exits_2_with_one_line(tmp_path, monkeypatch, capsys):
+    from bcdesktop import cli
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    src = write(tmp_path, f"1,{ROW},2\n")
+    monkeypatch.setattr(os, "fsync", full)
+    code = cli.main(["score", str(src), "-o", str(tmp_path / "o.csv")])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1, err
+    assert f"Cannot write the output {tmp_path / 'o.csv'}: No space left on device" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cases.csv"]
