@@ -247,7 +247,8 @@ def learning_failure(y, p, threshold: float, config: TrainConfig | None = None) 
     problems = []
     if not loss <= LEARNED_LOSS_RATIO * baseline:
         problems.append(f"its training loss {loss:.3g} is not clearly below {baseline:.3g}, the loss "
-                        f"of always answering the training rows' {prevalence:.0%} malignant")
+                        f"of answering {prevalence:.0%} (the share of malignant training rows) for "
+                        "every case")
     if called.all() or not called.any():
         which = "malignant" if called.all() else "benign"
         problems.append(f"it calls every one of the {len(y)} training rows {which}")
