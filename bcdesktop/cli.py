@@ -378,6 +378,8 @@ def cmd_score(args) -> int:
                                 force=args.force, progress=progress)
     bar.update(1.0, force=True)
     bar.close()
+    if summary.swept:
+        print(summary.swept_line(), file=sys.stderr)
     print(f"wrote {summary.output}", file=sys.stderr)
     shown = summary.rejections[:10]
     if shown:

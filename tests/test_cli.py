@@ -1,6 +1,7 @@
 """The command-line contract: train | evaluate | predict | score, flags, JSON keys, errors."""
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -457,3 +458,50 @@ def test_a_closed_stdout_does_not_lose_the_training(tmp_path):
     from bcdesktop.persistence import load_model
 
     assert load_model(out_file).settings["iterations"] == 3000
+
+
+@pytest.mark.parametrize("signame", ["SIGTERM", "SIGHUP"])
+def test_a_signal_during_score_leaves_no_partial_file(tmp_path, signame):
+    import os
+    import signal
+    import time
+
+    if not hasattr(signal, signame):
+        pytest.skip(f"no {signame} on this platform")
+    out_file = tmp_path / "out.csv"
+    # scoring is held inside its first chunk (as a long file would be) until the signal
+    script = ("import sys, time\n"
+              "import bcdesktop.scoring as s\n"
+              "real = s._score_chunk\n"
+              "def slow(*a, **k):\n"
+              "    time.sleep(60)\n"
+              "    return real(*a, **k)\n"
+              "s._score_chunk = slow\n"
+              "from bcdesktop.cli import main\n"
+              f"sys.exit(main(['score', {str(bundled_data_path())!r}, '-o', {str(out_file)!r}]))\n")
+    proc = subprocess.Popen([sys.executable, "-c", script], stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    while not list(tmp_path.glob(".*.part")):  # the temporary file is being written
+        assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read()
+        time.sleep(0.05)
+    proc.send_signal(getattr(signal, signame))
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 128 + getattr(signal, signame)
+    assert f"stopped by {signame}" in err.decode() and "Traceback" not in err.decode()
+    assert list(tmp_path.iterdir()) == []  # neither the output nor a hidden .part file
+
+
+def test_score_says_when_it_sweeps_a_killed_runs_temporary_file(capsys, tmp_path):
+    from bcdesktop import resources
+
+    out_file = tmp_path / "out.csv"
+    # what a run killed with kill -9 leaves: our naming, a process that no longer runs
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    stem = resources._temp_prefix(out_file.name).replace(f".{os.getpid()}@", f".{dead.pid}@")
+    stale = tmp_path / f"{stem}abc123.part"
+    stale.write_bytes(b"x" * 1000)
+    code, out, err = run_cli(capsys, "score", str(bundled_data_path()), "-o", str(out_file))
+    assert code == 0, err
+    assert f"removed 1 temporary file left by an earlier run that was stopped: {stale.name}" in err
+    assert not stale.exists() and out_file.exists()
