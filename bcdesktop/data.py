@@ -142,13 +142,20 @@ class Rejection:
 
     ``line`` is the 1-based line number a text editor shows; ``column`` the first bad
     column (a feature name or ``"Class"``), or None when the whole row is wrong (for
-    example the wrong number of fields); ``reason`` a sentence for a person.
+    example the wrong number of fields); ``reason`` a sentence for a person. The sample
+    id and the reason are kept escaped by :func:`printable` (one line, no control
+    characters), whoever builds the rejection.
     """
 
     line: int
     sample_id: str
     column: str | None
     reason: str
+
+    def __post_init__(self):
+        # shown on terminals and in windows: never a control character (see printable)
+        object.__setattr__(self, "sample_id", printable(self.sample_id))
+        object.__setattr__(self, "reason", printable(self.reason))
 
     def __str__(self) -> str:
         sid = f" (sample {self.sample_id})" if self.sample_id else ""
@@ -338,22 +345,22 @@ class Chunk:
 # --------------------------------------------------------------------------- single values
 
 
-def check_score(text) -> tuple[int | None, str | None]:
+def check_score(text, decimal: str = ".") -> tuple[int | None, str | None]:
     """Check one score typed into a form field, by the same rule as a score in a file.
 
     Returns ``(value, None)`` for a whole number 1..10, else ``(None, message)``. See
-    :func:`score_value` for what counts as a number.
+    :func:`score_value` for what counts as a number (and ``decimal``).
     """
     s = "" if text is None else str(text).strip()
-    value, code = score_value(s)
+    value, code = score_value(s, decimal)
     if code == _MISSING:
         return None, f"enter a whole number from {SCORE_MIN} to {SCORE_MAX}"
     if code == _NOT_NUMBER:
         return None, f"'{_shorten(s)}' is not a number; enter a whole number from {SCORE_MIN} to {SCORE_MAX}"
     if code == _NOT_WHOLE:
-        return None, f"{s} is not a whole number; scores are whole numbers from {SCORE_MIN} to {SCORE_MAX}"
+        return None, f"{_shorten(s)} is not a whole number; scores are whole numbers from {SCORE_MIN} to {SCORE_MAX}"
     if code == _OUTSIDE:
-        return None, f"{_shorten(s)} is outside {SCORE_MIN}..{SCORE_MAX}"
+        return None, f"{_number_text(value, s)} is outside {SCORE_MIN}..{SCORE_MAX}"
     return int(value), None
 
 
@@ -368,12 +375,12 @@ def parse_scores(values: Sequence) -> np.ndarray:
     """
     values = list(values)
     if len(values) != len(FEATURES):
-        raise UserError(f"Expected {len(FEATURES)} scores ({', '.join(FEATURES)}), got {len(values)}.")
+        raise _user_error(f"Expected {len(FEATURES)} scores ({', '.join(FEATURES)}), got {len(values)}.")
     out = np.empty(len(FEATURES), dtype=np.float64)
     for i, (name, text) in enumerate(zip(FEATURES, values)):
         value, message = check_score(text)
         if message is not None:
-            raise UserError(f"{name}: {message}.")
+            raise _user_error(f"{name}: {message}.")
         out[i] = value
     return out
 
@@ -381,16 +388,53 @@ def parse_scores(values: Sequence) -> np.ndarray:
 # --------------------------------------------------------------------------- sniffing
 
 
+def printable(text) -> str:
+    """``text`` safe to show on a terminal or in a window, on one line.
+
+    Every character that is not printable (C0 controls such as ESC and the line
+    breaks, DEL, C1 controls such as ``\\x9b``, bidi overrides such as U+202E, line and
+    paragraph separators, lone surrogates) is written as its Python escape (``\\x1b``,
+    ``\\u202e``), so a cell, a sample id, a header name or a path can neither move the
+    cursor, clear the screen, reorder the text nor start a new line. Printable text
+    (accents, symbols, other scripts) is kept as it is. Escaping twice changes nothing.
+    """
+    text = str(text)
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else _escape_char(c) for c in text)
+
+
+_NAMED_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _escape_char(c: str) -> str:
+    if c in _NAMED_ESCAPES:
+        return _NAMED_ESCAPES[c]
+    code = ord(c)
+    if code < 0x100:
+        return f"\\x{code:02x}"
+    return f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
+
+
+def _user_error(message: str) -> UserError:
+    """A UserError whose message is one printable line (paths, cells and names escaped)."""
+    return UserError(printable(message))
+
+
 def _shorten(text: str) -> str:
-    text = text.replace("\r", " ").replace("\n", " ")
-    return text if len(text) <= _CELL_SHOWN else text[: _CELL_SHOWN - 3] + "..."
+    """A cell or name as quoted in a message: at most :data:`_CELL_SHOWN` characters of
+    the text, then escaped by :func:`printable` (one line, no control characters)."""
+    text = str(text)
+    if len(text) > _CELL_SHOWN:
+        text = text[: _CELL_SHOWN - 3] + "..."
+    return printable(text)
 
 
 class NotAFile(OSError):
     """The path names something that is not a regular file: a pipe, a device, a socket."""
 
     def __init__(self, path, kind: str):
-        super().__init__(f"{path} is {kind}, not a file")
+        super().__init__(printable(f"{path} is {kind}, not a file"))
         self.kind = kind
 
 
@@ -432,24 +476,24 @@ def _open_checked(path: Path):
     try:
         return open_regular_file(path)
     except FileNotFoundError:
-        raise UserError(f"{path} does not exist. Check the file name and folder.") from None
+        raise _user_error(f"{path} does not exist. Check the file name and folder.") from None
     except PermissionError:
-        raise UserError(f"{path} cannot be read: permission denied.") from None
+        raise _user_error(f"{path} cannot be read: permission denied.") from None
     except IsADirectoryError:
-        raise UserError(f"{path} is a folder, not a file. Choose a CSV file.") from None
+        raise _user_error(f"{path} is a folder, not a file. Choose a CSV file.") from None
     except NotAFile as exc:
-        raise UserError(f"{path} is {exc.kind}, not a file. Choose a CSV file.") from None
+        raise _user_error(f"{path} is {exc.kind}, not a file. Choose a CSV file.") from None
     except OSError as exc:
         if exc.errno == errno.ELOOP:
-            raise UserError(f"{path} is a symbolic link that leads back to itself. "
+            raise _user_error(f"{path} is a symbolic link that leads back to itself. "
                             "Choose the CSV file it should point to.") from None
-        raise UserError(f"{path} cannot be read: {exc.strerror or exc}.") from None
+        raise _user_error(f"{path} cannot be read: {exc.strerror or exc}.") from None
 
 
 def _detect_encoding(path: Path, head: bytes) -> tuple[str, bytes]:
     """(codec, bom): UTF-8 when the whole file decodes as UTF-8, else cp1252, else latin-1."""
     if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE, codecs.BOM_UTF32_LE)):
-        raise UserError(f"{path} is saved as UTF-16 ('Unicode text'). Save it as "
+        raise _user_error(f"{path} is saved as UTF-16 ('Unicode text'). Save it as "
                         "'CSV UTF-8 (comma delimited)' and try again.")
     bom = codecs.BOM_UTF8 if head.startswith(codecs.BOM_UTF8) else b""
     for encoding in ("utf-8", "cp1252"):
@@ -509,7 +553,7 @@ def _looks_like_header(cells: list[str]) -> bool:
 
 
 def _wdbc_error(path: Path) -> UserError:
-    return UserError(
+    return _user_error(
         f"{path} looks like the Wisconsin Diagnostic (WDBC) data set, with 30 features "
         "measured from images. This app needs the nine cytology scores (1-10) of the "
         "Wisconsin Breast Cancer (Original) data set.")
@@ -532,7 +576,7 @@ def _headerless_roles(path: Path, rows: list[list[str]], n: int):
         return 0, tuple(range(1, 10)), None
     if n in (31, 32) and any(r[1 if n == 32 else 0].strip().upper() in ("M", "B") for r in rows if len(r) == n):
         raise _wdbc_error(path)
-    raise UserError(
+    raise _user_error(
         f"{path} has {n} columns and no header row. Without a header the app reads 9 columns "
         "(the nine scores), 10 (sample id and nine scores, or nine scores and class) or 11 "
         "(sample id, nine scores, class, as in the UCI file). Add a header row naming the "
@@ -554,15 +598,15 @@ def _header_roles(path: Path, header: list[str]):
         found = [f for f in FEATURES if f in roles]
         if not found:
             shown = ", ".join(f"'{_shorten(c.strip())}'" for c in header[:12])
-            raise UserError(
+            raise _user_error(
                 f"{path}: the header row ({shown}) names none of the nine cytology scores. "
                 + _LOADING_HINT + " Name the columns e.g. 'Clump Thickness', ..., 'Mitoses'.")
-        raise UserError(f"{path}: the header row has no column for {', '.join(missing)}. "
+        raise _user_error(f"{path}: the header row has no column for {', '.join(missing)}. "
                         "Add or rename the column(s); the nine scores are: " + ", ".join(FEATURES) + ".")
     for name, cols in roles.items():
         if len(cols) > 1:
             shown = " and ".join(f"'{header[c].strip()}' (column {c + 1})" for c in cols)
-            raise UserError(f"{path}: {shown} both look like {name}. Rename or remove one of them.")
+            raise _user_error(f"{path}: {shown} both look like {name}. Rename or remove one of them.")
     feature_cols = tuple(roles[f][0] for f in FEATURES)
     id_col = roles[ID_NAME][0] if ID_NAME in roles else None
     class_col = roles[CLASS_NAME][0] if CLASS_NAME in roles else None
@@ -586,15 +630,15 @@ def sniff_layout(path: str | os.PathLike) -> CsvLayout:
             head = fh.read(_SNIFF_BYTES)
             size = os.fstat(fh.fileno()).st_size
         except OSError as exc:
-            raise UserError(f"{path} cannot be read: {exc.strerror or exc}.") from None
+            raise _user_error(f"{path} cannot be read: {exc.strerror or exc}.") from None
     if not head.strip(codecs.BOM_UTF8 + b" \t\r\n"):
-        raise UserError(f"{path} is empty. " + _LOADING_HINT)
+        raise _user_error(f"{path} is empty. " + _LOADING_HINT)
     if head.startswith((b"PK\x03\x04", b"\xd0\xcf\x11\xe0")):
-        raise UserError(f"{path} is a spreadsheet workbook (e.g. .xlsx or .xls), not a CSV file. "
+        raise _user_error(f"{path} is a spreadsheet workbook (e.g. .xlsx or .xls), not a CSV file. "
                         "Open it in the spreadsheet program and save it as CSV.")
     encoding, bom = _detect_encoding(path, head)
     if b"\x00" in head:
-        raise UserError(f"{path} is not a text file (it contains binary data). "
+        raise _user_error(f"{path} is not a text file (it contains binary data). "
                         "Choose a CSV file exported from a spreadsheet or a database.")
     text = head[len(bom):].decode(encoding, errors="replace")
     all_lines = _LINE_BREAK_TEXT.split(text)
@@ -602,7 +646,7 @@ def sniff_layout(path: str | os.PathLike) -> CsvLayout:
         all_lines = all_lines[:-1]  # the last one may be cut in half
     numbered = [(i + 1, ln) for i, ln in enumerate(all_lines) if ln.strip()]
     if not numbered:
-        raise UserError(f"{path} is empty. " + _LOADING_HINT)
+        raise _user_error(f"{path} is empty. " + _LOADING_HINT)
     sample = [ln for _, ln in numbered[:200]]
     delimiter = _sniff_delimiter(sample)
     try:
@@ -618,7 +662,7 @@ def sniff_layout(path: str | os.PathLike) -> CsvLayout:
         header = [c.strip() for c in first]
         n_fields = len(header)
         if n_fields == 1:
-            raise UserError(f"{path} is not a table of comma-, semicolon- or tab-separated "
+            raise _user_error(f"{path} is not a table of comma-, semicolon- or tab-separated "
                             f"values (first line: '{_shorten(header[0])}'). " + _LOADING_HINT)
         id_col, feature_cols, class_col, extra = _header_roles(path, header)
         columns = tuple(h if h else f"column {i + 1}" for i, h in enumerate(header))
@@ -627,19 +671,19 @@ def sniff_layout(path: str | os.PathLike) -> CsvLayout:
         rec = _records(body, delimiter)
         nonblank = np.flatnonzero(rec.ends > rec.starts)
         if len(nonblank) == 0:
-            raise UserError(f"{path}: a quote (\") in the header row opens a name that is never "
+            raise _user_error(f"{path}: a quote (\") in the header row opens a name that is never "
                             "closed. Remove the stray quote and try again.")
         k = int(nonblank[0])
         header_line = 1 + int(rec.line_offsets[k])
         header_raw = body[rec.starts[k]:rec.ends[k]]
         data_offset = len(bom) + (int(rec.starts[k + 1]) if k + 1 < len(rec.starts) else len(body))
         if len(numbered) == 1 and len(head) < _SNIFF_BYTES:
-            raise UserError(f"{path} has a header row but no data rows.")
+            raise _user_error(f"{path} has a header row but no data rows.")
     else:
         counts = [len(r) for r in rows]
         n_fields = max(set(counts), key=counts.count)
         if n_fields == 1:
-            raise UserError(f"{path} is not a table of comma-, semicolon- or tab-separated values. "
+            raise _user_error(f"{path} is not a table of comma-, semicolon- or tab-separated values. "
                             + _LOADING_HINT)
         id_col, feature_cols, class_col = _headerless_roles(path, rows, n_fields)
         extra = ()
@@ -822,24 +866,36 @@ def _cell_text(raw: bytes, encoding: str) -> str:
 #: is reported as out of range) and an optional decimal part ("5.0"). Not accepted:
 #: exponents ("1e1"), hex ("0x5"), a plus sign, digit separators ("1_0"), non-ASCII digits
 #: ("\uff15", full-width 5), all of which Python's float() would take.
-_SCORE_TEXT = re.compile(r"-?[0-9]+(?:\.[0-9]*)?")
+_SCORE_TEXT = re.compile(r"-?([0-9]+)(?:\.([0-9]*))?")
+#: The same where the decimal mark may be a comma (semicolon- and tab-separated files,
+#: as European spreadsheets write them: "1,0").
+_SCORE_TEXT_COMMA = re.compile(r"-?([0-9]+)(?:[.,]([0-9]*))?")
 
 
-def score_value(text: str) -> tuple[float, int]:
+def score_value(text: str, decimal: str = ".") -> tuple[float, int]:
     """``(value, code)`` of one score's text (spaces and quotes already removed): the one
     rule for scores in files, forms and on the command line.
 
     ``code`` is ``_OK``, ``_MISSING`` (empty, ``?``, ``NA`` ...), ``_NOT_NUMBER`` (not
-    plain digits, see :data:`_SCORE_TEXT`), ``_NOT_WHOLE`` (``3.5``) or ``_OUTSIDE``
-    (not in 1..10); ``value`` is NaN for the first two.
+    plain digits, see :data:`_SCORE_TEXT`), ``_NOT_WHOLE`` or ``_OUTSIDE`` (not in
+    1..10); ``value`` is NaN for the first two. A score is whole only when its *text* is:
+    digits, optionally a decimal mark followed by zeros only (``10.000``); any other digit
+    after the mark makes it not whole, however close to a whole number
+    (``9.99999999999999999``, which ``float()`` rounds to 10). ``decimal`` is the file's
+    decimal mark (:attr:`CsvLayout.decimal`): with ``","`` a comma is a decimal mark as
+    well as a point (``1,0`` is 1, ``1,5`` not whole).
     """
     if text.lower() in _NA_TEXTS:
         return math.nan, _MISSING
-    if not _SCORE_TEXT.fullmatch(text):
+    match = (_SCORE_TEXT_COMMA if decimal == "," else _SCORE_TEXT).fullmatch(text)
+    if match is None:
         return math.nan, _NOT_NUMBER
-    v = float(text)  # may be inf for hundreds of digits
-    if math.isfinite(v) and v != int(v):
-        return v, _NOT_WHOLE
+    whole, fraction = match.group(1), match.group(2) or ""
+    if fraction.strip("0"):
+        return float(text.replace(",", ".")), _NOT_WHOLE  # (the value is only approximate)
+    v = float(whole)  # may be inf for hundreds of digits
+    if text.startswith("-"):
+        v = -v
     if not SCORE_MIN <= v <= SCORE_MAX:
         return v, _OUTSIDE
     return v, _OK
@@ -964,10 +1020,14 @@ def _score_reason(name: str, code: int, value: float, text: str) -> str:
         return f"{name} is missing"
     if code == _NOT_NUMBER:
         return f"{name} '{_shorten(text)}' is not a whole number"
-    number = str(int(value)) if math.isfinite(value) and value == int(value) else f"{value:g}"
-    if code == _NOT_WHOLE:
-        return f"{name} = {number} is not a whole number"
-    return f"{name} = {number} is outside {SCORE_MIN}..{SCORE_MAX}"
+    if code == _NOT_WHOLE:  # the text as written: its value may print as a whole number
+        return f"{name} = {_shorten(text)} is not a whole number"
+    return f"{name} = {_number_text(value, text)} is outside {SCORE_MIN}..{SCORE_MAX}"
+
+
+def _number_text(value: float, text: str) -> str:
+    """A whole score outside 1..10 as a number (``11.0`` -> ``11``), or its text when huge."""
+    return str(int(value)) if math.isfinite(value) and abs(value) < 1e15 else _shorten(text)
 
 
 def _ids(buf: bytes, rec: _Records, raw: list, layout: CsvLayout) -> np.ndarray:
@@ -1056,7 +1116,7 @@ def _next_block(blocks: Iterator[bytes], layout: CsvLayout, line_no: int, carry:
     try:
         return next(blocks, None)
     except _LineTooLong:
-        raise UserError(f"{layout.path}, line {line_no + _n_breaks(carry)}: the line is longer than "
+        raise _user_error(f"{layout.path}, line {line_no + _n_breaks(carry)}: the line is longer than "
                         f"{MAX_LINE_BYTES // (1024 * 1024)} MB, so this is not a table of cases. "
                         "Check that the file is the CSV you meant.") from None
 
@@ -1069,11 +1129,11 @@ def _check_open_quote(layout: CsvLayout, line: int, tail: bytes, at_end: bool) -
     """UserError when the quoted cell opened on ``line`` never closes (``at_end``) or
     runs over more than :data:`MAX_QUOTED_LINES` lines."""
     if at_end:
-        raise UserError(f"{layout.path}, line {line}: a quote (\") opens a cell that is never "
+        raise _user_error(f"{layout.path}, line {line}: a quote (\") opens a cell that is never "
                         "closed before the end of the file. Remove the stray quote or add the "
                         "closing one, and try again.")
     if _n_breaks(tail) > MAX_QUOTED_LINES:
-        raise UserError(f"{layout.path}, line {line}: a quote (\") opens a cell that runs over "
+        raise _user_error(f"{layout.path}, line {line}: a quote (\") opens a cell that runs over "
                         f"more than {MAX_QUOTED_LINES} lines, so a closing quote is probably "
                         "missing. Remove the stray quote or add the closing one, and try again.")
 
@@ -1121,7 +1181,7 @@ def load_csv(path: str | os.PathLike, *, progress: Callable[[LoadProgress], None
         lines.append(chunk.lines[usable])
         codings.append(chunk.class_coding[usable])
     if n_read == 0:
-        raise UserError(f"{layout.path} has a header row but no data rows." if layout.has_header
+        raise _user_error(f"{layout.path} has a header row but no data rows." if layout.has_header
                         else f"{layout.path} has no data rows.")
     X = np.concatenate(Xs) if Xs else np.empty((0, len(FEATURES)))
     y, ids, lines = np.concatenate(ys), np.concatenate(ids), np.concatenate(lines)
@@ -1130,7 +1190,7 @@ def load_csv(path: str | os.PathLike, *, progress: Callable[[LoadProgress], None
         X, y, ids, lines = X[keep], y[keep], ids[keep], lines[keep]
     if len(X) == 0:
         first = "; ".join(str(r) for r in rejected[:3])
-        raise UserError(f"None of the {n_read} rows of {layout.path} is usable ({first}). "
+        raise _user_error(f"None of the {n_read} rows of {layout.path} is usable ({first}). "
                         "Check that the columns hold the nine scores 1-10.")
     return Dataset(
         X=X,

@@ -362,3 +362,92 @@ def test_dataset_as_pandas_frames_for_notebooks():
     rejected = ds.rejected_frame()
     assert len(rejected) == 16 and set(rejected["reason"]) == {"Bare Nuclei is missing"}
     assert rejected["line"].iloc[0] == 24
+
+
+# ---------------------------------------------------------------- found by the hostile-user review
+
+@pytest.mark.parametrize("text", ["9.99999999999999999", "9.9999999999999999999", "10.0000000000000001",
+                                  "1.00000000000000000001", "5.5", "-1.5"])
+def test_a_score_is_whole_only_when_its_text_is(tmp_path, text):
+    # 9.99999999999999999 used to be taken as 10 (float() rounds it), in forms and files
+    value, message = check_score(text)
+    assert value is None and "not a whole number" in message and text in message
+    with pytest.raises(UserError, match="not a whole number"):
+        parse_scores([text, 1, 1, 1, 2, 1, 3, 1, 1])
+    ds = load_csv(write(tmp_path, f"1,{text},1,1,1,2,1,3,1,1,2\n2,{ROW},4\n3,{ROW},2\n"))
+    assert ds.rejected == [data.Rejection(1, "1", "Clump Thickness",
+                                          f"Clump Thickness = {text} is not a whole number")]
+
+
+@pytest.mark.parametrize("text, value", [("10.000", 10), ("5.", 5), ("007", 7), ("3.0000000000000000000", 3)])
+def test_whole_scores_written_with_zero_decimals(text, value):
+    assert check_score(text) == (value, None)
+
+
+def test_exponents_stay_refused():
+    assert "not a number" in check_score("1e1")[1]
+    assert "not a number" in check_score("1.0e1")[1]
+
+
+def _big_file_with(tmp_path, bad_rows: list[str]) -> "data.Dataset":
+    # past the sniffed start (256 KB), where the file is no longer checked for NUL bytes
+    good = "".join(f"{i},{ROW},2\n" for i in range(1, 20_001))
+    return load_csv(write(tmp_path, good + "".join(r + "\n" for r in bad_rows)))
+
+
+def test_a_nul_byte_in_a_cell_is_quoted_escaped(tmp_path):
+    # the reason quoted the cell with the NUL raw: a terminal shows '5' is not a whole number
+    ds = _big_file_with(tmp_path, ["20001,5\x00,1,1,1,2,1,3,1,1,2", "20002,\x005,1,1,1,2,1,3,1,1,2",
+                                   "20003,5,1,1,1,2,1,3,1,1,\x00"])
+    reasons = [r.reason for r in ds.rejected]
+    assert reasons == ["Clump Thickness '5\\x00' is not a whole number",
+                       "Clump Thickness '\\x005' is not a whole number",
+                       "Class '\\x00' is not benign/malignant (2/4, 0/1)"]
+
+
+CONTROLS = ["\x1b[2J", "\x1b]0;owned\x07", "\x9b31m", "\u202eevil", "a\nb", "a\rb", "\x7f", "\u2028", "\x00"]
+
+
+@pytest.mark.parametrize("text", CONTROLS)
+def test_printable_escapes_control_characters(text):
+    shown = data.printable(text)
+    assert shown.isprintable() and "\n" not in shown
+    assert data.printable(shown) == shown  # escaping twice changes nothing
+    assert data.printable("Müller, 5\u00b0 (Zürich) \\ ok") == "Müller, 5\u00b0 (Zürich) \\ ok"
+    assert data.printable("\x1b[2J") == "\\x1b[2J" and data.printable("\u202e") == "\\u202e"
+    assert data.printable("\x9b") == "\\x9b"
+
+
+@pytest.mark.parametrize("text", CONTROLS[:-1])
+def test_terminal_escapes_in_ids_and_cells_never_reach_the_report_raw(tmp_path, text):
+    # a file could clear the screen or fake the report through a sample id or a cell
+    text = f"<{text}>"  # (around a cell, a line separator is only white space)
+    cell = '"' + text.replace('"', '""') + '"'
+    path = write(tmp_path, f"{cell},{ROW},x\n2,{cell},1,1,1,2,1,3,1,1,2\n3,{ROW},{cell}\n4,{ROW},2\n")
+    ds = load_csv(path)
+    assert ds.n_rejected == 3
+    for r in ds.rejected:
+        for shown in (str(r), r.sample_id, r.reason):
+            assert shown.isprintable(), shown
+    assert ds.rejected[0].sample_id == data.printable(text)
+
+
+def test_a_latin1_c1_control_is_escaped(tmp_path):
+    # byte 0x9b is CSI (an escape sequence's start) on many terminals when read as latin-1
+    path = write(tmp_path, b"\x81\x9b2J," + ROW.encode() + b",x\n2," + ROW.encode() + b",2\n")
+    ds = load_csv(path)
+    assert sniff_layout(path).encoding == "latin-1"
+    assert ds.rejected[0].sample_id == "\\x81\\x9b2J" and str(ds.rejected[0]).isprintable()
+
+
+def test_header_names_and_paths_in_messages_are_escaped(tmp_path):
+    path = write(tmp_path, "\x1b[31mred,\u202ename\n1,2\n")
+    message = _msg(path)
+    assert message.isprintable() and "\\x1b[31mred" in message and "\\u202ename" in message
+    odd = tmp_path / "a\nb\x1b[2J.csv"
+    message = _msg(odd)
+    assert "does not exist" in message and message.isprintable() and "a\\nb\\x1b[2J.csv" in message
+    odd.write_text("hello world\nthis is prose\n")
+    assert _msg(odd).isprintable()
+    dup = write(tmp_path, ",".join(FEATURES) + ",\x1bmitosis\n" + ROW + ",1\n")
+    assert _msg(dup).isprintable()
