@@ -156,10 +156,14 @@ class ScoreSummary:
         return f"ScoreSummary({self.input.name!r} -> {self.output.name!r}: {self.summary_line()})"
 
 
-def default_output_path(input_path: str | os.PathLike) -> Path:
-    """``INPUT_STEM.scored.csv`` beside the input."""
+def default_output_path(input_path: str | os.PathLike, folder: str | os.PathLike | None = None) -> Path:
+    """``INPUT_STEM.scored.csv`` beside the input; for a file shipped with the app
+    (which nothing is written beside), in ``folder`` (default: the current folder)."""
     path = Path(input_path)
-    return path.with_name(f"{path.stem}.scored.csv")
+    name = f"{path.stem}.scored.csv"
+    if resources.is_bundled_file(path):
+        return (Path.cwd() if folder is None else Path(folder)) / name
+    return path.with_name(name)
 
 
 #: Whether two paths name one file (links and ``..`` resolved, hard links compared by

@@ -739,3 +739,17 @@ def test_cli_score_on_a_full_disk_exits_2_with_one_line(tmp_path, monkeypatch, c
     assert code == 2 and err.count("\n") == 1, err
     assert f"Cannot write the output {tmp_path / 'o.csv'}: No space left on device" in err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cases.csv"]
+
+
+def test_default_output_of_a_shipped_file_is_not_beside_it(frozen, tmp_path, monkeypatch):
+    from bcdesktop import resources
+
+    monkeypatch.chdir(tmp_path)
+    shipped = resources.bundled_data_path()
+    assert scoring.default_output_path(shipped) == tmp_path / "breast-cancer-wisconsin.scored.csv"
+    assert scoring.default_output_path(shipped, folder=tmp_path / "x") == \
+        tmp_path / "x" / "breast-cancer-wisconsin.scored.csv"
+    summary = scoring.score_csv(shipped, scoring.default_output_path(shipped), StandIn())
+    assert summary.output.parent == tmp_path and summary.rows_read == 699
+    other = tmp_path / "sub" / "cases.csv"
+    assert scoring.default_output_path(other, folder=tmp_path / "x") == tmp_path / "sub" / "cases.scored.csv"
