@@ -3,7 +3,14 @@
 One helper serves every way the app runs: from a source checkout (or an editable
 install), from an installed wheel, and frozen by PyInstaller. Writable state
 (settings, logs, matplotlib's cache) always goes to the per-user folder, never into
-the bundle.
+the bundle: :func:`is_bundled_file` / :func:`protected_paths` say which files ship
+with the app, so that no writer replaces one.
+
+:func:`atomic_writer` is the one way the app writes a file: a temporary file named
+``.NAME.PID@HOST.RANDOM.SUFFIX`` beside the target, synced, then moved into place
+(``os.replace``, or without ``overwrite`` a link that never replaces a file that
+appeared meanwhile); it is removed on any exception, and the temporary files of
+earlier writers that were killed are swept (:func:`sweep_stale_temps`).
 """
 
 from __future__ import annotations
