@@ -49,25 +49,77 @@ INTENDED_USE = (
 )
 
 
-def configure_logging(path: Path | None = None) -> Path:
-    """Log to a rotating file in the user folder (1 MB x 3); returns the file's path.
+def _press_focused_button(event) -> None:
+    """Enter on one of the app's buttons presses it. A button that Tcl made itself, such as
+    those of a message box, reaches Python as a bare path name: its own dialog binds
+    Enter already, so it is left to that (calling ``.invoke`` on the name raised)."""
+    if not isinstance(event.widget, str):
+        event.widget.invoke()
+
+
+class _LogFile(logging.handlers.RotatingFileHandler):
+    """The rotating log file; when it cannot be written (an unwritable or vanished
+    folder), one line on stderr says so and the log goes on to stderr, instead of a
+    logging traceback at every call."""
+
+    _bcdesktop = True
+    _fallback: logging.Handler | None = None
+
+    def emit(self, record):
+        if self._fallback is not None:
+            self._fallback.emit(record)
+            return
+        super().emit(record)
+
+    def handleError(self, record):
+        import sys
+
+        if self._fallback is None:
+            exc = sys.exc_info()[1]
+            reason = getattr(exc, "strerror", None) or exc
+            try:
+                sys.stderr.write(f"bcdesktop: cannot write the log file {self.baseFilename} ({reason}); "
+                                 "logging to the terminal instead\n")
+            except (OSError, ValueError, AttributeError):
+                pass
+            fallback = logging.StreamHandler()
+            fallback.setFormatter(self.formatter)
+            self._fallback = fallback
+        self._fallback.emit(record)
+
+
+def configure_logging(path: Path | None = None) -> Path | None:
+    """Log to a rotating file in the user folder (1 MB x 3); returns the file's path,
+    or None when there is no user folder (the log then goes to stderr).
 
     Safe to call more than once: the handler is replaced when the path changes.
     """
-    path = Path(path) if path is not None else resources.user_dir() / LOG_FILE
     logger = logging.getLogger("bcdesktop")
+    logger.setLevel(logging.INFO)
+    if path is None:
+        try:
+            path = resources.user_dir() / LOG_FILE
+        except OSError as exc:
+            if not any(getattr(h, "_bcdesktop_stderr", False) for h in logger.handlers):
+                import sys
+
+                sys.stderr.write(f"bcdesktop: no folder for the log file ({exc.strerror or exc}); "
+                                 "logging to the terminal instead\n")
+                handler = logging.StreamHandler()
+                handler._bcdesktop_stderr = True
+                handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+                logger.addHandler(handler)
+            return None
+    path = Path(path)
     for handler in list(logger.handlers):
         if getattr(handler, "_bcdesktop", False):
             if Path(handler.baseFilename) == path.resolve():
                 return path
             logger.removeHandler(handler)
             handler.close()
-    handler = logging.handlers.RotatingFileHandler(path, maxBytes=1_000_000, backupCount=3, encoding="utf-8",
-                                                   delay=True)
+    handler = _LogFile(path, maxBytes=1_000_000, backupCount=3, encoding="utf-8", delay=True)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    handler._bcdesktop = True
     logger.addHandler(handler)
-    logger.setLevel(logging.INFO)
     return path
 
 
@@ -370,7 +422,7 @@ class App:
         root.bind("<Control-Key-0>", lambda _e: self.change_text_scale(None))
         root.bind("<Escape>", lambda _e: self.stop_work())
         for seq in ("<Return>", "<KP_Enter>"):  # Enter presses the focused button, as Space does
-            root.bind_class("TButton", seq, lambda e: e.widget.invoke())
+            root.bind_class("TButton", seq, _press_focused_button)
         for i, key in enumerate(TAB_ORDER, start=1):
             root.bind(f"<Alt-Key-{i}>", lambda _e, k=key: self.select_tab(k))
 
@@ -491,8 +543,8 @@ class App:
                 handler.flush()
             self.dialogs.error("Internal error",
                                "bcdesktop hit an internal error (a fault in the program, not in your data).\n\n"
-                               f"The details are in the log file:\n{self.log_path}")
-            self.set_status_message(f"Internal error \u2014 details in {self.log_path}")
+                               f"The details are in the log file:\n{self.log_path or 'the terminal (no log folder)'}")
+            self.set_status_message(f"Internal error \u2014 details in {self.log_path or 'the terminal'}")
 
     def _on_callback_exception(self, exc_type, exc, tb) -> None:
         if exc is None:
@@ -642,7 +694,13 @@ class App:
                           "A small neural network that estimates the malignancy of breast tumours from nine "
                           "cytology scores.\n\n"
                           f"Python {platform.python_version()}, Tk {self.root.tk.call('info', 'patchlevel')}, "
-                          f"NumPy {numpy.__version__}\nSettings and log: {resources.user_dir()}")
+                          f"NumPy {numpy.__version__}\nSettings and log: {self._user_folder_text()}")
+
+    def _user_folder_text(self) -> str:
+        try:
+            return str(resources.user_dir())
+        except OSError as exc:
+            return f"none ({exc.strerror or exc}): settings are not saved, the log goes to the terminal"
 
     def show_data_source(self) -> None:
         readme = resources.resource_path("data", "README.md")

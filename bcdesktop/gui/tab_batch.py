@@ -81,7 +81,8 @@ class BatchTab(ttk.Frame):
         self.input_var.trace_add("write", lambda *_: self._refresh_state())
         self.output_var.trace_add("write", lambda *_: self._refresh_state())
         wrap_to_width(ttk.Label(box, text="The output has every input row, in order, with its original columns "
-                                          "plus probability, prediction, threshold and status.",
+                                          "plus probability, prediction, threshold, status and the id of the model "
+                                          "that scored it.",
                                 style="Small.TLabel")).grid(row=2, column=0, columnspan=3, sticky="ew", pady=(4, 0))
         return box
 

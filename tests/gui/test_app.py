@@ -7,6 +7,7 @@ import os
 import threading
 import time
 import tkinter as tk
+from tkinter import ttk
 
 import pytest
 
@@ -366,3 +367,103 @@ def test_a_new_plot_leaves_the_keyboard_focus_where_it_was(app, root, wait_until
     wait_until(lambda: data.plot is not None and data.plot.draw_count > 0)  # matplotlib's canvas made now
     root.update()
     assert root.focus_get() is data.open_button
+
+
+# ---------------------------------------------------------------- settings, log, Enter
+@pytest.mark.parametrize("content, key", [
+    ('{"text_scale": NaN, "geometry": "900x640"}', "text_scale"),
+    ('{"text_scale": "big"}', "text_scale"),
+    ('{"text_scale": 1e308}', "text_scale"),
+    ('{"geometry": ["900", 640]}', "geometry"),
+    ('{"folders": {"data": 5}}', "folders"),
+    ('{"train": "lr=0.1"}', "train"),
+])
+def test_a_settings_value_the_app_cannot_use_falls_back_to_its_default(home, make_app, root, content, key):
+    (home / "settings.json").write_text(content, encoding="utf-8")
+    app = make_app(data=False, model=False)
+    status = app.status.text()
+    assert f"values the app cannot use ({key})" in status and "settings.json.corrupt-" in status
+    aside = list(home.glob("settings.json.corrupt-*"))
+    assert len(aside) == 1 and aside[0].read_text() == content
+    from bcdesktop.gui import widgets
+
+    assert widgets.text_scale(root) == pytest.approx(1.0) or key != "text_scale"
+    app.close()
+    from bcdesktop.gui.settings import CHECKS
+
+    saved = json.loads((home / "settings.json").read_text())  # written anew by the app itself
+    assert saved and all(CHECKS[k](v) for k, v in saved.items())
+
+
+def test_deeply_nested_settings_are_set_aside(home, make_app):
+    (home / "settings.json").write_text("[" * 100_000 + "]" * 100_000, encoding="utf-8")
+    app = make_app(data=False, model=False)
+    assert "settings file could not be read (nested too deep)" in app.status.text()
+
+
+@pytest.mark.parametrize("kind", ["fifo", "device"])
+def test_a_settings_file_that_is_a_fifo_or_a_device_is_not_read(home, make_app, kind):
+    import os
+
+    target = home / "settings.json"
+    if kind == "fifo":
+        if not hasattr(os, "mkfifo"):
+            pytest.skip("no FIFOs here")
+        os.mkfifo(target)  # reading it would block start-up for ever
+    else:
+        target.symlink_to("/dev/zero")  # reading it would fill the memory
+    app = make_app(data=False, model=False)
+    assert "not a file" in app.status.text() and "default settings are used" in app.status.text()
+    app.close()  # and nothing is written over it
+    assert target.is_symlink() if kind == "device" else not target.is_file()
+
+
+def test_without_a_settings_folder_the_app_runs_and_says_so(monkeypatch, tmp_path, make_app, capfd):
+    monkeypatch.setenv("BCDESKTOP_HOME", "/dev/null/bcdesktop")  # cannot be created
+    app = make_app(data=False, model=False)
+    try:
+        assert "settings will not be saved" in app.status.text()
+        app.close()
+        err = capfd.readouterr().err
+        assert err.count("logging to the terminal instead") == 1 and "Traceback" not in err
+    finally:
+        import logging
+
+        logger = logging.getLogger("bcdesktop")
+        for handler in list(logger.handlers):
+            if getattr(handler, "_bcdesktop_stderr", False):
+                logger.removeHandler(handler)
+
+
+def test_an_unwritable_log_file_says_so_once_then_logs_to_stderr(tmp_path, capfd):
+    import logging
+
+    from bcdesktop.gui.app import configure_logging
+
+    folder = tmp_path / "gone"
+    folder.mkdir()
+    path = configure_logging(folder / "bcdesktop.log")
+    folder.rmdir()  # the folder vanished: every write fails
+    log = logging.getLogger("bcdesktop.test")
+    try:
+        for i in range(3):
+            log.info("message %d", i)
+        err = capfd.readouterr().err
+        assert err.count("cannot write the log file") == 1 and "Traceback" not in err
+        assert "message 0" in err and "message 2" in err
+    finally:
+        logger = logging.getLogger("bcdesktop")
+        for handler in list(logger.handlers):
+            if getattr(handler, "baseFilename", None) == str(path.resolve()):
+                logger.removeHandler(handler)
+
+
+def test_enter_on_a_button_made_by_tcl_is_not_an_error(app, root, focused, callback_errors):
+    # the buttons of a message box are made by Tcl: Python sees only their path name
+    root.tk.eval("ttk::button .tclmade -text OK -command {set ::pressed 1}; pack .tclmade")
+    root.update()
+    root.tk.call("focus", "-force", ".tclmade")
+    root.update()
+    root.tk.call("event", "generate", ".tclmade", "<Return>")
+    root.update()
+    assert callback_errors == []  # (Enter on the app's own buttons: test_patient_tab)
