@@ -12,9 +12,20 @@ A model file is a NumPy ``.npz`` archive (a zip of ``.npy`` arrays):
   the rest of the metadata.
 
 It is read with ``allow_pickle=False``, so a file can never run code when opened,
-and written atomically. :func:`load_model` checks everything and raises one
-:class:`~bcdesktop.errors.UserError` for a file that is missing, truncated,
-damaged, changed by hand, from a newer bcdesktop, or not a bcdesktop model at all.
+and written atomically. The archive is written by hand with fixed member dates, so
+the same bundle always gives the same bytes, and :attr:`ModelBundle.model_id` is the
+start of the SHA-256 of those bytes: any change to a file, however small, gives it a
+new id.
+
+:func:`load_model` reads the zip's own directory before NumPy touches any member and
+refuses an archive with more members than a model has, members a model never holds,
+or more bytes than :data:`MAX_MODEL_BYTES`. It checks everything else and raises one
+:class:`~bcdesktop.errors.UserError` for a file that is missing, truncated, damaged,
+from a newer bcdesktop, not a bcdesktop model at all, or whose contents make no sense.
+The checksum catches accidental damage (a cut-short copy, flipped bits); it is not a
+seal: anyone who edits a file can recompute it, so a file that loads is not thereby
+a file bcdesktop wrote. Compare the model id with the one you were given to know
+that you have the same file.
 
 Only NumPy is imported here: ``bcdesktop predict`` and the window load models at
 start-up.
@@ -29,6 +40,9 @@ import io
 import json
 import math
 import os
+import re
+import struct
+import zipfile
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -39,13 +53,36 @@ from .errors import UserError
 from .model import MLP, Scaler
 
 __all__ = ["ModelBundle", "save_model", "load_model", "load_default_model",
-           "FORMAT_NAME", "FORMAT_VERSION", "EVAL_KINDS"]
+           "FORMAT_NAME", "FORMAT_VERSION", "EVAL_KINDS", "MAX_MODEL_BYTES",
+           "MAX_MODEL_MEMBERS", "MAX_HIDDEN_LAYERS", "MAX_PARAMETERS", "max_parameters",
+           "n_parameters"]
 
 FORMAT_NAME = "bcdesktop-model"
 FORMAT_VERSION = 1
 EVAL_KINDS = ("validation", "out-of-fold")
 _FIX = "Choose a model file saved by bcdesktop, or train a new model."
-MAX_MODEL_BYTES = 64 * 1024 * 1024  # far above any real model (a 9-15-1 network is ~7 kB)
+# What load_model accepts, and therefore what save_model writes. A 9-15-1 network with
+# its 137 validation rows is ~7 kB in 9 members.
+MAX_MODEL_BYTES = 64 * 1024 * 1024  # the file, and the sum of its unpacked members
+MAX_MODEL_MEMBERS = 64              # metadata, scaler_min/max, eval_probs/labels, W1..Wk, b1..bk
+MAX_HIDDEN_LAYERS = (MAX_MODEL_MEMBERS - 5) // 2 - 1  # 28: k = hidden layers + 1 <= 29
+_MEMBER_NAME = re.compile(r"(metadata|scaler_min|scaler_max|eval_probs|eval_labels|[Wb][1-9][0-9]?)")
+
+
+def max_parameters() -> int:
+    """The most weights and biases a model file can hold and still load: eight bytes
+    each in :data:`MAX_MODEL_BYTES`, less a sixteenth kept for the array headers, the
+    metadata and the held-out evaluation rows."""
+    return (MAX_MODEL_BYTES - MAX_MODEL_BYTES // 16) // 8
+
+
+MAX_PARAMETERS = max_parameters()  # 7,864,320
+
+
+def n_parameters(hidden, n_inputs: int = 9) -> int:
+    """Weights and biases of a network with these hidden sizes and one output."""
+    sizes = [int(n_inputs), *(int(h) for h in hidden), 1]
+    return sum((a + 1) * b for a, b in zip(sizes, sizes[1:]))
 
 
 def _features() -> tuple[str, ...]:
@@ -103,6 +140,10 @@ class ModelBundle:
         Probabilities on held-out rows, for choosing a threshold later.
     eval_labels : ndarray (m,) of int8 or None
     eval_kind : {"validation", "out-of-fold"} or None
+    source_path : Path or None
+        The file :func:`load_model` read this bundle from; None for a bundle made in
+        memory (just trained, or from :meth:`with_threshold`). Not part of the file
+        or of :attr:`model_id`; set by :func:`load_model` only.
     """
 
     network: MLP
@@ -118,6 +159,7 @@ class ModelBundle:
     eval_probs: np.ndarray | None = None
     eval_labels: np.ndarray | None = None
     eval_kind: str | None = None
+    source_path: Path | None = dataclasses.field(default=None, init=False, repr=False)
 
     def __post_init__(self):
         set_ = object.__setattr__
@@ -161,13 +203,35 @@ class ModelBundle:
         return (self.predict_proba(X_raw) >= t).astype(np.int8)
 
     def with_threshold(self, threshold: float) -> "ModelBundle":
-        """A copy that calls malignant at ``threshold`` (same network, same id)."""
+        """A copy, made in memory, that calls malignant at ``threshold``: the same
+        network, but a different :attr:`model_id` when the threshold differs (the
+        threshold is saved in the model file), and no :attr:`source_path`."""
         return dataclasses.replace(self, threshold=threshold)
 
     @property
     def model_id(self) -> str:
-        """Ten hex digits of a SHA-256 over the weights and the scaler: the same
-        network gives the same id wherever it is saved or loaded."""
+        """Ten hex digits of the SHA-256 of the model file's bytes, so that any change
+        to a file shows as a new id.
+
+        For a bundle from :func:`load_model`, of the exact bytes read (an old file too);
+        for one made in memory, of the bytes :func:`save_model` would write, so that
+        saving it gives a file with this id and loading that file gives it back.
+        Computed once: changing the arrays of a bundle in place does not change it.
+        Raises TypeError, as :func:`save_model` would, when the metadata cannot be
+        stored.
+        """
+        cached = self.__dict__.get("_model_id")
+        if cached is None:
+            cached = _id_of(self._file_bytes())
+            object.__setattr__(self, "_model_id", cached)
+        return cached
+
+    @property
+    def network_id(self) -> str:
+        """Ten hex digits of a SHA-256 over the weights and the scaler only: the same
+        network has the same ``network_id`` whatever its threshold, metrics or creation
+        time. For code and tests that ask "is this the same network?"; users are shown
+        :attr:`model_id`."""
         h = hashlib.sha256()
         for a in [*self.network.params, self.scaler.data_min, self.scaler.data_max]:
             a = np.ascontiguousarray(a, dtype="<f8")
@@ -178,10 +242,21 @@ class ModelBundle:
     def __repr__(self) -> str:
         ev = "none" if self.eval_kind is None else f"{self.eval_kind} n={self.eval_probs.size}"
         sizes = "-".join(map(str, self.network.layer_sizes))
-        return (f"ModelBundle(id={self.model_id}, network={sizes}, threshold={self.threshold:g}, "
+        try:
+            model_id = self.model_id
+        except TypeError:  # metadata that cannot be saved; a repr must not fail
+            model_id = "unsaveable"
+        return (f"ModelBundle(id={model_id}, network={sizes}, threshold={self.threshold:g}, "
                 f"created={self.created_utc}, app={self.app_version}, eval={ev})")
 
     # ------------------------------------------------------------ file form
+    def _file_bytes(self) -> bytes:
+        """What :func:`save_model` writes: the same bytes for the same bundle."""
+        arrays = self._arrays()
+        meta = self._metadata()
+        meta["checksum"] = _checksum(arrays, meta)
+        return _encode(arrays, meta)
+
     def _arrays(self) -> dict[str, np.ndarray]:
         arrays = {}
         for k, a in enumerate(self.network.params):
@@ -223,11 +298,46 @@ def _checksum(arrays: dict[str, np.ndarray], meta: dict) -> str:
     return h.hexdigest()
 
 
+def _id_of(data: bytes) -> str:
+    """A model id: the first ten hex digits of the SHA-256 of a model file's bytes."""
+    return hashlib.sha256(data).hexdigest()[:10]
+
+
+def _zip_date(created_utc) -> tuple[int, int, int, int, int, int]:
+    """The members' zip date: the bundle's creation time, else 1980-01-01 (a zip date
+    cannot be earlier, nor later than 2107). Never the clock, so that the same bundle
+    always gives the same bytes."""
+    try:
+        when = datetime.strptime(str(created_utc), "%Y-%m-%dT%H:%M:%SZ")
+    except ValueError:
+        return (1980, 1, 1, 0, 0, 0)
+    if not 1980 <= when.year <= 2107:
+        return (1980, 1, 1, 0, 0, 0)
+    # a zip time counts seconds in twos
+    return (when.year, when.month, when.day, when.hour, when.minute, when.second - when.second % 2)
+
+
 def _encode(arrays: dict[str, np.ndarray], meta: dict) -> bytes:
-    """The file's bytes: the arrays plus the metadata as a uint8 JSON array."""
+    """The file's bytes: the metadata as a uint8 JSON array, then the arrays in the
+    given order, each an uncompressed ``.npy`` member of a zip that ``np.load`` reads.
+
+    Written with :mod:`zipfile` rather than ``np.savez`` so that every field is fixed
+    (date from ``meta["created_utc"]``, Unix host, mode 0644): equal inputs give equal
+    bytes on any machine and at any time, which the model id relies on.
+    """
     text = json.dumps(meta, sort_keys=True, indent=1, allow_nan=False).encode("utf-8")
+    members = {"metadata": np.frombuffer(text, dtype=np.uint8), **arrays}
+    date = _zip_date(meta.get("created_utc"))
     buf = io.BytesIO()
-    np.savez(buf, metadata=np.frombuffer(text, dtype=np.uint8), **arrays)
+    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as zf:
+        for name, a in members.items():
+            npy = io.BytesIO()
+            np.lib.format.write_array(npy, np.asanyarray(a), allow_pickle=False)
+            info = zipfile.ZipInfo(f"{name}.npy", date_time=date)
+            info.compress_type = zipfile.ZIP_STORED
+            info.create_system = 3           # Unix, also when written on Windows
+            info.external_attr = 0o644 << 16
+            zf.writestr(info, npy.getvalue())
     return buf.getvalue()
 
 
@@ -251,14 +361,24 @@ def check_model_path(path) -> None:
 
 def save_model(bundle: ModelBundle, path) -> Path:
     """Write ``bundle`` to ``path`` atomically (a reader never sees half a file, and
-    a failed save leaves any earlier file as it was). Returns the path."""
+    a failed save leaves any earlier file as it was). Returns the path.
+
+    The file's SHA-256 starts with ``bundle.model_id``. Nothing is written that
+    :func:`load_model` would refuse: a network with more than :func:`max_parameters`
+    weights or :data:`MAX_HIDDEN_LAYERS` hidden layers, a file over
+    :data:`MAX_MODEL_BYTES`, or contents that fail the loader's checks raise
+    :class:`UserError` first. Metadata that cannot be stored as JSON raises TypeError.
+    """
     from .resources import atomic_write_bytes
 
     path = Path(path)
-    arrays = bundle._arrays()
-    meta = bundle._metadata()
-    meta["checksum"] = _checksum(arrays, meta)
-    data = _encode(arrays, meta)
+    _check_size(bundle, path)  # before encoding what could be gigabytes
+    data = bundle._file_bytes()
+    try:
+        _bundle(*_parse(data, path), path)  # the loader's own checks, on the bytes to write
+    except _ModelFileError as exc:
+        raise UserError(f"Cannot save the model to {path}: bcdesktop could not open the file "
+                        f"again ({exc.problem}), so nothing was written.") from None
     check_model_path(path)
     try:
         atomic_write_bytes(path, data)
@@ -268,13 +388,143 @@ def save_model(bundle: ModelBundle, path) -> Path:
     return path
 
 
+def _check_size(bundle: ModelBundle, path) -> None:
+    """UserError for a bundle too large for a model file, before it is encoded."""
+    hidden = bundle.network.hidden
+    if len(hidden) > MAX_HIDDEN_LAYERS:
+        raise UserError(f"Cannot save the model to {path}: its network has {len(hidden)} hidden "
+                        f"layers, and a model file holds at most {MAX_HIDDEN_LAYERS}. Train "
+                        "with fewer layers.")
+    n = sum(int(np.size(a)) for a in bundle.network.params)
+    if n > max_parameters():
+        raise UserError(f"Cannot save the model to {path}: its network has {n:,} weights, and "
+                        f"a model file holds at most {max_parameters():,}. Train with fewer "
+                        "hidden units.")
+    n_eval = 0 if bundle.eval_probs is None else int(bundle.eval_probs.size)
+    if 8 * n + 9 * n_eval > MAX_MODEL_BYTES:
+        raise UserError(f"Cannot save the model to {path}: with {n_eval:,} held-out rows it "
+                        f"would take more than the {MAX_MODEL_BYTES // 2**20} MB bcdesktop opens.")
+
+
 # ------------------------------------------------------------------- loading
+class _ModelFileError(UserError):
+    """A model file refused by the loader; ``problem`` is the part after the path."""
+
+    def __init__(self, message: str, problem: str):
+        super().__init__(message)
+        self.problem = problem
+
+
 def _bad(path, problem: str, fix: str = _FIX) -> UserError:
-    return UserError(f"Cannot use model file {path}: {problem}. {fix}")
+    return _ModelFileError(f"Cannot use model file {path}: {problem}. {fix}", problem)
 
 
-def _read(path: Path) -> tuple[dict[str, np.ndarray], dict]:
-    """Arrays and metadata of a model file; UserError for anything unreadable."""
+def _shown(name: str) -> str:
+    """A member name fit for a one-line message: escaped, at most 40 characters."""
+    return ascii(name[:40])[1:-1] + ("..." if len(name) > 40 else "")
+
+
+# The zip records read below (APPNOTE.TXT 4.3.12, 4.3.14-16), little-endian.
+_EOCD = struct.Struct("<4s4H2LH")            # End Of Central Directory, 22 bytes + comment
+_EOCD64_LOCATOR = struct.Struct("<4sLQL")    # zip64 EOCD locator, 20 bytes, just before it
+_EOCD64 = struct.Struct("<4sQ2H2L4Q")        # zip64 EOCD record, 56 bytes, before the locator
+_CENTRAL = struct.Struct("<4s6H3L5H2L")      # one central directory entry, 46 bytes + name...
+
+
+def _zip_members(raw: bytes, path) -> dict[str, int]:
+    """Names and unpacked sizes of the members of the zip archive ``raw``.
+
+    Read from the archive's End Of Central Directory record (and its zip64 form) and
+    central directory, found where :mod:`zipfile` finds them, so that an archive that
+    cannot be a model (more members than a model has, names a model never holds, more
+    bytes unpacked than :data:`MAX_MODEL_BYTES`) is refused after reading at most
+    :data:`MAX_MODEL_MEMBERS` directory entries, before ``np.load`` parses the
+    directory or touches a member. (A 57 MB archive of 350,000 tiny arrays used to take
+    a minute to be refused.)
+    """
+    damaged = "it is damaged or truncated (the archive's directory {})"
+    # 1. the EOCD: the last 22 bytes when there is no comment, else the last signature
+    #    in the final 64 kB (a comment is at most 65,535 bytes), where zipfile looks
+    pos = len(raw) - _EOCD.size
+    if pos < 0 or raw[pos:pos + 4] != b"PK\x05\x06" or raw[-2:] != b"\0\0":
+        pos = raw.rfind(b"PK\x05\x06", max(0, len(raw) - _EOCD.size - (1 << 16)))
+    if pos < 0 or pos + _EOCD.size > len(raw):
+        raise _bad(path, damaged.format("is missing"))
+    _, disk, cd_disk, _, count, cd_size, _, _ = _EOCD.unpack_from(raw, pos)
+    cd_end = pos  # where the central directory ends: the EOCD, or the zip64 records
+    # 2. a zip64 locator right before the EOCD replaces count, size and offset
+    loc = pos - _EOCD64_LOCATOR.size
+    if loc >= 0 and raw[loc:loc + 4] == b"PK\x06\x07":
+        _, disk64, _, disks = _EOCD64_LOCATOR.unpack_from(raw, loc)
+        rec = loc - _EOCD64.size
+        if disk64 != 0 or disks > 1:
+            raise _bad(path, "it is an archive split over several disks, which no bcdesktop "
+                       "model is")
+        if rec >= 0 and raw[rec:rec + 4] == b"PK\x06\x06":
+            (_, _, _, _, disk, cd_disk, _, count, cd_size, _) = _EOCD64.unpack_from(raw, rec)
+            cd_end = rec
+    if count > MAX_MODEL_MEMBERS:
+        raise _bad(path, f"it is not a bcdesktop model (its archive holds {count:,} members; "
+                   f"a model has at most {MAX_MODEL_MEMBERS})")
+    # 3. the central directory sits just before cd_end (zipfile allows for bytes
+    #    prepended to the archive the same way); walk exactly ``count`` entries
+    start = cd_end - cd_size
+    if start < 0 or disk != 0 or cd_disk != 0:
+        raise _bad(path, damaged.format("is out of place"))
+    members: dict[str, int] = {}
+    at = start
+    for _ in range(count):
+        if at + _CENTRAL.size > cd_end or raw[at:at + 4] != b"PK\x01\x02":
+            raise _bad(path, damaged.format("is broken"))
+        entry = _CENTRAL.unpack_from(raw, at)
+        flags, size, n_name, n_extra, n_comment = entry[3], entry[9], entry[10], entry[11], entry[12]
+        name_at = at + _CENTRAL.size
+        at = name_at + n_name + n_extra + n_comment
+        if at > cd_end:
+            raise _bad(path, damaged.format("is broken"))
+        name = raw[name_at:name_at + n_name].decode("utf-8" if flags & 0x800 else "cp437",
+                                                    errors="replace")
+        if name in members:
+            raise _bad(path, f"it is damaged or was not written by bcdesktop (it holds two "
+                       f"members named {_shown(name)})")
+        if size == 0xFFFFFFFF:  # the size is the first value of the zip64 extra field
+            size = _zip64_size(raw[name_at + n_name:name_at + n_name + n_extra])
+            if size is None:
+                raise _bad(path, damaged.format("is broken"))
+        members[name] = size
+    if at != cd_end:
+        raise _bad(path, damaged.format("does not match its end record"))
+
+    unpacked = sum(members.values())
+    if unpacked > MAX_MODEL_BYTES:  # a small archive that unpacks to gigabytes
+        raise _bad(path, f"it would unpack to {unpacked / 1e6:.0f} MB, far more than any "
+                   "bcdesktop model")
+    arrays = [name[:-4] for name in members if name.endswith(".npy")]
+    if len(arrays) != len(members):
+        raise _bad(path, "it is a zip archive but not a bcdesktop model (it holds files that "
+                   "are not NumPy arrays)")
+    if "metadata" not in arrays:
+        raise _bad(path, "it is an .npz archive but not a bcdesktop model (no metadata)")
+    foreign = [name for name in arrays if not _MEMBER_NAME.fullmatch(name)]
+    if foreign:
+        raise _bad(path, "it is damaged or was not written by bcdesktop (unexpected array "
+                   f"{', '.join(map(_shown, foreign[:3]))})")
+    return members
+
+
+def _zip64_size(extra: bytes) -> int | None:
+    """The unpacked size held in a directory entry's zip64 extra field (id 1), if any."""
+    at = 0
+    while at + 4 <= len(extra):
+        kind, length = struct.unpack_from("<2H", extra, at)
+        if kind == 1 and length >= 8 and at + 12 <= len(extra):
+            return struct.unpack_from("<Q", extra, at + 4)[0]
+        at += 4 + length
+    return None
+
+
+def _read_bytes(path: Path) -> bytes:
+    """The bytes of a model file; UserError for a file that cannot be read or is too large."""
     from .data import NotAFile, open_regular_file
 
     try:
@@ -297,14 +547,23 @@ def _read(path: Path) -> tuple[dict[str, np.ndarray], dict]:
                    "Check the file's permissions.") from None
     if len(raw) > MAX_MODEL_BYTES:  # grew while being read
         raise _bad(path, "it is far too large to be a bcdesktop model (they are a few kB)")
+    return raw
+
+
+def _parse(raw: bytes, path) -> tuple[dict[str, np.ndarray], dict]:
+    """Arrays and metadata of the model file bytes ``raw``; UserError for anything unreadable."""
     if not raw:
         raise _bad(path, "the file is empty (0 bytes)")
+    if len(raw) > MAX_MODEL_BYTES:
+        raise _bad(path, f"at {len(raw) / 1e6:.0f} MB it is far too large to be a bcdesktop "
+                   "model (they are a few kB)")
     if raw[:4] not in (b"PK\x03\x04", b"PK\x05\x06"):
         raise _bad(path, "it is not a bcdesktop model (not an .npz archive)")
+    _zip_members(raw, path)  # refuses by the directory alone, before np.load
     try:
         with np.load(io.BytesIO(raw), allow_pickle=False) as npz:
             unpacked = sum(info.file_size for info in npz.zip.infolist())
-            if unpacked > MAX_MODEL_BYTES:  # a small archive that unpacks to gigabytes
+            if unpacked > MAX_MODEL_BYTES:  # cannot happen after _zip_members; kept as a guard
                 raise _bad(path, f"it would unpack to {unpacked / 1e6:.0f} MB, far more than "
                            "any bcdesktop model")
             arrays = {name: npz[name] for name in npz.files}
@@ -334,25 +593,43 @@ def _read(path: Path) -> tuple[dict[str, np.ndarray], dict]:
     return arrays, meta
 
 
+def _read(path) -> tuple[dict[str, np.ndarray], dict]:
+    """Arrays and metadata of a model file; UserError for anything unreadable."""
+    path = Path(path)
+    return _parse(_read_bytes(path), path)
+
+
 def _require(cond: bool, path, problem: str) -> None:
     if not cond:
-        raise _bad(path, f"it is damaged or was changed by hand ({problem})")
+        raise _bad(path, f"it is damaged or was not written by bcdesktop ({problem})")
 
 
 def load_model(path) -> ModelBundle:
     """Read and check a model file.
 
+    The bundle's :attr:`~ModelBundle.model_id` is the start of the SHA-256 of the exact
+    bytes read, and its :attr:`~ModelBundle.source_path` is ``path``.
+
     Raises
     ------
     UserError
-        One plain sentence for a missing, unreadable, empty, truncated, corrupted,
-        tampered, foreign (another ``.npz``, a CSV or pickle renamed ``.npz``) or
-        newer-format file, or one whose contents fail the checks (shapes, dtypes,
-        finite values, feature names, threshold in (0, 1)).
+        One plain sentence for a missing, unreadable, empty, truncated, corrupted
+        (checksum), foreign (another ``.npz``, a CSV or pickle renamed ``.npz``, an
+        archive with more members or bytes than a model has) or newer-format file, or
+        one whose contents fail the checks (shapes, dtypes, finite values, feature
+        names, threshold in (0, 1)). A file edited with its checksum recomputed passes
+        the checksum; only its new model id tells it from the original.
     """
     path = Path(path)
-    arrays, meta = _read(path)
+    raw = _read_bytes(path)
+    bundle = _bundle(*_parse(raw, path), path)
+    object.__setattr__(bundle, "_model_id", _id_of(raw))
+    object.__setattr__(bundle, "source_path", path)
+    return bundle
 
+
+def _bundle(arrays: dict[str, np.ndarray], meta: dict, path) -> ModelBundle:
+    """The bundle a file's arrays and metadata describe, after checking all of them."""
     if meta.get("format") != FORMAT_NAME:
         raise _bad(path, "it is an .npz archive but not a bcdesktop model")
     version = meta.get("format_version")
@@ -370,11 +647,12 @@ def load_model(path) -> ModelBundle:
     except (TypeError, ValueError):
         actual = None
     if actual != stored:
-        raise _bad(path, "its contents do not match the checksum stored when it was saved, so "
-                   "it was damaged or changed after saving")
+        raise _bad(path, "it is damaged: its contents do not match the checksum stored in it "
+                   "(a copy or download cut short, or a failing disk, does this)")
 
-    # The checksum holds; now the content must also make sense (a writer bug or a
-    # deliberately re-checksummed file must still not reach the network).
+    # The checksum holds, which rules out accidental damage only: anyone can recompute
+    # it. So the content must also make sense (a writer bug or an edited file with a
+    # recomputed checksum must still not reach the network).
     hidden = meta.get("hidden")
     _require(isinstance(hidden, list) and all(isinstance(h, int) and h > 0 for h in hidden),
              path, "hidden layer sizes are invalid")
