@@ -69,6 +69,9 @@ FEATURE_DESCRIPTIONS: dict[str, str] = {
 SCORE_MIN, SCORE_MAX = 1, 10
 ID_NAME = "Sample code number"
 CLASS_NAME = "Class"
+#: The role of a column that is neither a score, the sample id nor the class (copied
+#: through by scoring, not used), in CsvLayout.column_matching().
+EXTRA = "extra"
 
 #: Values accepted in the class column (compared after stripping and lower-casing).
 CLASS_VALUES: dict[str, int] = {
@@ -100,10 +103,14 @@ _ALIASES: dict[str, tuple[str, ...]] = {
 _ID_ALIASES = ("samplecodenumber", "samplecode", "sampleid", "sample", "id", "codenumber",
                "patientid", "caseid", "scn")
 _CLASS_ALIASES = ("class", "diagnosis", "label", "target", "outcome", "classlabel")
-# Column names of the 30-feature Wisconsin Diagnostic (WDBC) data set, to say so by name.
-_WDBC_HINTS = ("radiusmean", "texturemean", "perimetermean", "areamean", "smoothnessmean",
-               "concavitymean", "radius", "texture", "perimeter", "smoothness", "compactness",
-               "concavepoints", "fractaldimension")
+# Words of the 30 column names of the Wisconsin Diagnostic (WDBC) data set, to say so by
+# name; looked for anywhere in a normalised name (R's mlbench / dslabs exports write
+# ``x.radius_mean``), and three different ones are needed.
+_WDBC_HINTS = ("radius", "texture", "perimeter", "smoothness", "compactness", "concavity",
+               "concavepoints", "concavepts", "symmetry", "fractaldim", "areamean", "areaworst",
+               "arease")
+#: R's MASS::biopsy names the nine scores V1..V9, in the UCI order of :data:`FEATURES`.
+_V_NAME = re.compile(r"v([0-9]+)")
 
 _DELIMITERS = (",", ";", "\t")
 _DELIM_NAMES = {",": "comma", ";": "semicolon", "\t": "tab"}
@@ -182,6 +189,8 @@ class Dataset:
     path : Path
     sha256 : str
         SHA-256 of the file's bytes.
+    layout : CsvLayout or None
+        How the file was read (``layout.assumed``, ``layout.column_matching()``).
     """
 
     X: np.ndarray
@@ -192,6 +201,7 @@ class Dataset:
     n_read: int
     path: Path
     sha256: str
+    layout: CsvLayout | None = None
 
     @property
     def n_usable(self) -> int:
@@ -261,17 +271,50 @@ class CsvLayout:
     size: int
     header_raw: bytes = b""  # the header record as in the file (no BOM, no line ending)
     data_offset: int = 0  # byte offset where the data rows start (after the header's line break)
+    #: The decimal mark of the file's numbers: "," in semicolon- and tab-separated files
+    #: (where a point is read as one too), "." in comma-separated ones. See score_value.
+    decimal: str = "."
+    #: Which layout was assumed, for a person (one line), e.g. "no header row; 10
+    #: columns read as sample id + nine scores (...)". See also column_matching().
+    assumed: str = ""
+    #: (st_dev, st_ino, st_size, st_mtime_ns) of the file when it was sniffed;
+    #: iter_chunks refuses a file that is no longer this one. None: not checked.
+    identity: tuple | None = None
 
     @property
     def has_labels(self) -> bool:
         return self.class_col is not None
 
+    def role(self, col: int) -> str:
+        """What field ``col`` is read as: a name of :data:`FEATURES`, :data:`ID_NAME`,
+        :data:`CLASS_NAME`, or :data:`EXTRA` (copied through, not used)."""
+        if col in self.feature_cols:
+            return FEATURES[self.feature_cols.index(col)]
+        if col == self.id_col:
+            return ID_NAME
+        if col == self.class_col:
+            return CLASS_NAME
+        return EXTRA
+
+    def column_matching(self) -> list[tuple[str, str]]:
+        """Which file column was matched to which feature, in file order: a list of
+        ``(column, role)``, ``column`` being the header's name (escaped by
+        :func:`printable`) or ``"column N"`` (1-based) for a headerless file or an unnamed
+        column, ``role`` as :meth:`role` gives it. E.g. ``[("ID", "Sample code number"),
+        ("V1", "Clump Thickness"), ..., ("class", "Class")]``."""
+        out = []
+        for i in range(self.n_fields):
+            name = self.columns[i] if self.has_header and i < len(self.columns) else ""
+            out.append((printable(name) if name else f"column {i + 1}", self.role(i)))
+        return out
+
     def describe(self) -> str:
         """One line for a person, e.g. ``"comma-separated, UTF-8, header, 11 columns"``."""
         head = "header row" if self.has_header else "no header"
         extra = f", {len(self.extra_cols)} extra" if self.extra_cols else ""
+        decimal = ", decimal comma" if self.decimal == "," else ""
         return (f"{_DELIM_NAMES[self.delimiter]}-separated, {self.encoding}, {head}, "
-                f"{self.n_fields} columns{extra}")
+                f"{self.n_fields} columns{extra}{decimal}")
 
     def __repr__(self) -> str:
         return f"CsvLayout({self.path.name!r}: {self.describe()})"
@@ -516,6 +559,14 @@ def _split_line(text: str, delimiter: str) -> list[str]:
         return [text]
 
 
+def _split_lines(lines: list[str], delimiter: str) -> list[list[str]]:
+    """Each line split into cells by the csv module (one line at a time if one fails)."""
+    try:
+        return list(csv.reader(lines, delimiter=delimiter))
+    except csv.Error:  # one bad line (e.g. a huge cell) must not hide the others
+        return [_split_line(ln, delimiter) for ln in lines]
+
+
 def _split_record(raw: bytes, layout: CsvLayout) -> list[str]:
     return _split_line(raw.decode(layout.encoding, errors="replace"), layout.delimiter)
 
@@ -559,22 +610,17 @@ def _wdbc_error(path: Path) -> UserError:
         "Wisconsin Breast Cancer (Original) data set.")
 
 
-def _headerless_roles(path: Path, rows: list[list[str]], n: int):
-    """(id_col, feature_cols, class_col) of a headerless file with ``n`` fields."""
+def _headerless_roles(path: Path, rows: list[tuple[int, list[str]]], n: int, decimal: str):
+    """(id_col, feature_cols, class_col, assumed) of a headerless file with ``n`` fields;
+    ``rows`` are (line, cells) of the sniffed lines."""
     if n == 11:
-        return 0, tuple(range(1, 10)), 10
+        return 0, tuple(range(1, 10)), 10, ("no header row; 11 columns read as sample id + nine "
+                                            "scores + class (the UCI layout)")
     if n == 9:
-        return None, tuple(range(9)), None
+        return None, tuple(range(9)), None, "no header row; 9 columns read as the nine scores"
     if n == 10:
-        first = [r[0].strip() for r in rows if len(r) == n]
-        last = [r[-1].strip().lower() for r in rows if len(r) == n]
-        first_is_score = all(c in ("", "?") or (_is_number(c) and SCORE_MIN <= float(c) <= SCORE_MAX)
-                             for c in first)
-        last_is_class = all(c in CLASS_VALUES for c in last)
-        if first_is_score and last_is_class:
-            return None, tuple(range(9)), 9
-        return 0, tuple(range(1, 10)), None
-    if n in (31, 32) and any(r[1 if n == 32 else 0].strip().upper() in ("M", "B") for r in rows if len(r) == n):
+        return _ten_column_roles(path, rows, decimal)
+    if n in (31, 32) and any(r[1 if n == 32 else 0].strip().upper() in ("M", "B") for _, r in rows if len(r) == n):
         raise _wdbc_error(path)
     raise _user_error(
         f"{path} has {n} columns and no header row. Without a header the app reads 9 columns "
@@ -583,36 +629,132 @@ def _headerless_roles(path: Path, rows: list[list[str]], n: int):
         "columns, e.g. 'Clump Thickness', 'Bare Nuclei', 'Class'.")
 
 
+def _ten_column_roles(path: Path, rows: list[tuple[int, list[str]]], decimal: str):
+    """Ten headerless columns are a sample id + the nine scores, or the nine scores + the
+    class. Decided only on evidence, from every sniffed row (not a sample of them), that
+    one reading cannot explain; on no evidence, or evidence both ways, a UserError asks
+    for a header row. Never guessed: a wrong guess shifts every column by one and still
+    reads every row as usable.
+
+    Evidence for the class at the end: a last cell that is a class but no score (``0``,
+    ``benign``, ``M``); or most of the last column 2 or 4 (three rows at least), as a
+    2/4 class column is and Mitoses, mostly 1, is not. Evidence for the id in front: a
+    last cell that is a score but no class code (3, 5..10), or a last column writing 1
+    beside 2 and 4 (two class codings: a score); a first cell that is no score (an id
+    over 10, a text id); or a first column counting up (three rows at least), as ids do.
+    Rows past the sniffed start that contradict the reading are rejected with the reason
+    (a class '7', a Mitoses 'benign'), never read silently.
+    """
+    firsts = [(line, r[0].strip()) for line, r in rows if len(r) == 10]
+    lasts = [(line, r[9].strip()) for line, r in rows if len(r) == 10]
+    class_ev: list[str] = []
+    id_ev: list[str] = []
+    known = [(line, c) for line, c in lasts if c.lower() not in _NA_TEXTS]
+    keys = [_class_key(c, decimal) for _, c in known]
+    kinds = [(score_value(c, decimal)[1] == _OK, k in CLASS_VALUES) for (_, c), k in zip(known, keys)]
+    for (line, cell), (score, label) in zip(known, kinds):
+        if label and not score:
+            class_ev.append(f"the last column holds '{_shorten(cell)}' (line {line}), a class but no score")
+            break
+    for (line, cell), (score, label) in zip(known, kinds):
+        if score and not label:
+            id_ev.append(f"the last column holds '{_shorten(cell)}' (line {line}), a score but no class code")
+            break
+    n24 = sum(k in ("2", "4") for k in keys)
+    if n24 >= 3 and 2 * n24 > len(known):
+        share = f"all {n24}" if n24 == len(known) else f"{n24} of the {len(known)}"
+        class_ev.append(f"{share} cells of the last column are 2 or 4, as a 2/4 class is written "
+                        "and Mitoses, mostly 1, is not")
+    if n24 and "1" in keys:
+        id_ev.append("the last column writes 1 beside 2 and 4 (two class codings), as a score does")
+    present = [(line, c) for line, c in firsts if c.lower() not in _NA_TEXTS]
+    for line, cell in present:
+        if score_value(cell, decimal)[1] != _OK:
+            id_ev.append(f"the first column holds '{_shorten(cell)}' (line {line}), which is no score")
+            break
+    digits = [int(c) for _, c in present if re.fullmatch(r"[0-9]{1,18}", c)]
+    if len(present) >= 3 and len(digits) == len(present) and all(a < b for a, b in zip(digits, digits[1:])):
+        id_ev.append(f"the first column counts up ({digits[0]}, {digits[1]}, {digits[2]}, ...) as "
+                     "sample ids do")
+    if class_ev and not id_ev:
+        return None, tuple(range(9)), 9, f"no header row; 10 columns read as nine scores + class ({class_ev[0]})"
+    if id_ev and not class_ev:
+        return 0, tuple(range(1, 10)), None, f"no header row; 10 columns read as sample id + nine scores ({id_ev[0]})"
+    why = (f"{class_ev[0]}, but {id_ev[0]}" if class_ev else
+           f"nothing in its first {len(firsts)} row{'s' if len(firsts) != 1 else ''} tells them apart")
+    raise _user_error(
+        f"{path}: the layout is ambiguous: 10 columns without a header row can be a sample id + "
+        f"the nine scores, or the nine scores + the class, and {why}. Add a header row naming "
+        f"the columns (e.g. '{ID_NAME}, Clump Thickness, ..., Mitoses' or 'Clump Thickness, ..., "
+        "Mitoses, Class') and try again.")
+
+
+def _wdbc_hints(names) -> set[str]:
+    """The words of the Diagnostic (WDBC) data set's column names found anywhere in
+    ``names`` (normalised): three or more mean a WDBC file."""
+    normed = [_norm(str(c)) for c in names]
+    return {w for w in _WDBC_HINTS if any(w in h for h in normed)}
+
+
+def _v_columns(header: list[str]) -> dict[int, list[int]]:
+    """{k: [columns]} of the columns named ``Vk`` (R's default names)."""
+    found: dict[int, list[int]] = {}
+    for i, cell in enumerate(header):
+        m = re.fullmatch(r"v([0-9]{1,3})", _norm(cell))
+        if m:
+            found.setdefault(int(m.group(1)), []).append(i)
+    return found
+
+
 def _header_roles(path: Path, header: list[str]):
-    """(id_col, feature_cols, class_col, extra_cols) from header names."""
+    """(id_col, feature_cols, class_col, extra_cols, assumed) from header names.
+
+    Names are matched by their aliases; failing that, a header naming exactly V1..V9 (and
+    no score by name) is R's MASS::biopsy, whose V1..V9 are the nine scores in the UCI
+    order (its ``ID`` and ``class`` match by name, a row-name column is an extra).
+    """
     roles: dict[str, list[int]] = {}
     for i, cell in enumerate(header):
         canonical = _LOOKUP.get(_norm(cell))
         if canonical is not None:
             roles.setdefault(canonical, []).append(i)
     missing = [f for f in FEATURES if f not in roles]
+    assumed = "header row; columns matched by name"
     if missing:
-        normed = {_norm(c) for c in header}
-        if sum(any(h.startswith(w) for h in normed) for w in _WDBC_HINTS) >= 3:
-            raise _wdbc_error(path)
         found = [f for f in FEATURES if f in roles]
+        v_cols = _v_columns(header)
+        if not found and sorted(v_cols) == list(range(1, 10)) and all(len(c) == 1 for c in v_cols.values()):
+            for k, feature in enumerate(FEATURES, start=1):
+                roles[feature] = v_cols[k]
+            missing = []
+            assumed = ("header row; columns V1..V9 read as the nine scores in the order of R's "
+                       "MASS::biopsy (V1 Clump Thickness, V2 Uniformity of Cell Size, ..., V6 Bare "
+                       "Nuclei, ..., V9 Mitoses)")
+    if missing:
+        if len(_wdbc_hints(header)) >= 3:
+            raise _wdbc_error(path)
         if not found:
             shown = ", ".join(f"'{_shorten(c.strip())}'" for c in header[:12])
+            v_hint = ""
+            if v_cols:
+                have = ", ".join(f"V{k}" for k in sorted(v_cols)[:12])
+                v_hint = (f" Columns named V1..V9 are read as the nine scores (as in R's MASS::biopsy) "
+                          f"only when the file names exactly V1 to V9 once each; this one has {have}.")
             raise _user_error(
-                f"{path}: the header row ({shown}) names none of the nine cytology scores. "
-                + _LOADING_HINT + " Name the columns e.g. 'Clump Thickness', ..., 'Mitoses'.")
+                f"{path}: the header row ({shown}) names none of the nine cytology scores." + v_hint
+                + " " + _LOADING_HINT + " Name the columns e.g. 'Clump Thickness', ..., 'Mitoses'.")
         raise _user_error(f"{path}: the header row has no column for {', '.join(missing)}. "
-                        "Add or rename the column(s); the nine scores are: " + ", ".join(FEATURES) + ".")
+                          "Add or rename the column(s); the nine scores are: " + ", ".join(FEATURES) + ".")
     for name, cols in roles.items():
         if len(cols) > 1:
-            shown = " and ".join(f"'{header[c].strip()}' (column {c + 1})" for c in cols)
+            shown = " and ".join(f"'{_shorten(header[c].strip())}' (column {c + 1})" for c in cols)
             raise _user_error(f"{path}: {shown} both look like {name}. Rename or remove one of them.")
     feature_cols = tuple(roles[f][0] for f in FEATURES)
     id_col = roles[ID_NAME][0] if ID_NAME in roles else None
     class_col = roles[CLASS_NAME][0] if CLASS_NAME in roles else None
     used = set(feature_cols) | {id_col, class_col}
     extra = tuple(i for i in range(len(header)) if i not in used)
-    return id_col, feature_cols, class_col, extra
+    return id_col, feature_cols, class_col, extra, assumed
 
 
 def sniff_layout(path: str | os.PathLike) -> CsvLayout:
@@ -649,10 +791,8 @@ def sniff_layout(path: str | os.PathLike) -> CsvLayout:
         raise _user_error(f"{path} is empty. " + _LOADING_HINT)
     sample = [ln for _, ln in numbered[:200]]
     delimiter = _sniff_delimiter(sample)
-    try:
-        rows = list(csv.reader(sample, delimiter=delimiter))
-    except csv.Error:  # one bad line (e.g. a huge cell) must not hide the others
-        rows = [_split_line(ln, delimiter) for ln in sample]
+    rows = _split_lines(sample, delimiter)
+    decimal = "," if delimiter in (";", "\t") else "."
     first_break = _LINE_BREAK_TEXT.search(text)
     newline = first_break.group() if first_break else "\n"
 
@@ -664,7 +804,7 @@ def sniff_layout(path: str | os.PathLike) -> CsvLayout:
         if n_fields == 1:
             raise _user_error(f"{path} is not a table of comma-, semicolon- or tab-separated "
                             f"values (first line: '{_shorten(header[0])}'). " + _LOADING_HINT)
-        id_col, feature_cols, class_col, extra = _header_roles(path, header)
+        id_col, feature_cols, class_col, extra, assumed = _header_roles(path, header)
         columns = tuple(h if h else f"column {i + 1}" for i, h in enumerate(header))
         # the header record as the data records are split (a quoted name may hold a line break)
         body = head[len(bom):]
@@ -685,7 +825,10 @@ def sniff_layout(path: str | os.PathLike) -> CsvLayout:
         if n_fields == 1:
             raise _user_error(f"{path} is not a table of comma-, semicolon- or tab-separated values. "
                             + _LOADING_HINT)
-        id_col, feature_cols, class_col = _headerless_roles(path, rows, n_fields)
+        # every sniffed line is evidence (not only the first 200), see _ten_column_roles
+        evidence = [(ln, _split_line(t, delimiter)) for ln, t in
+                    (numbered if n_fields in (10, 31, 32) else numbered[:200])]
+        id_col, feature_cols, class_col, assumed = _headerless_roles(path, evidence, n_fields, decimal)
         extra = ()
         names = {c: f for c, f in zip(feature_cols, FEATURES)}
         if id_col is not None:
@@ -698,7 +841,7 @@ def sniff_layout(path: str | os.PathLike) -> CsvLayout:
                      has_header=has_header, n_fields=n_fields, id_col=id_col,
                      feature_cols=feature_cols, class_col=class_col, extra_cols=extra,
                      columns=columns, header_line=header_line, size=size, header_raw=header_raw,
-                     data_offset=data_offset)
+                     data_offset=data_offset, decimal=decimal, assumed=assumed)
 
 
 # --------------------------------------------------------------------------- chunks
@@ -901,11 +1044,23 @@ def score_value(text: str, decimal: str = ".") -> tuple[float, int]:
     return v, _OK
 
 
-def _class_cell(text: str) -> int:
+_CLASS_NUMBER = re.compile(r"([0-9]+)\.0*")
+_CLASS_NUMBER_COMMA = re.compile(r"([0-9]+)[.,]0*")
+
+
+def _class_key(text: str, decimal: str = ".") -> str:
+    """A class cell as looked up in :data:`CLASS_VALUES`: lower-cased, a number's zero
+    decimals dropped by the score rule's decimal mark (``4.0``, ``4,0`` with ``","``)."""
+    key = text.lower()
+    m = (_CLASS_NUMBER_COMMA if decimal == "," else _CLASS_NUMBER).fullmatch(key)
+    return m.group(1) if m else key
+
+
+def _class_cell(text: str, decimal: str = ".") -> int:
     """0, 1, or -1 (missing) / -2 (not a class) for one class cell."""
     if text.lower() in _NA_TEXTS:
         return -1
-    return CLASS_VALUES.get(text.lower(), -2)
+    return CLASS_VALUES.get(_class_key(text, decimal), -2)
 
 
 def _field_bounds(rec: _Records, rows: np.ndarray, col: int, n_fields: int):
@@ -966,7 +1121,7 @@ def validate_chunk(buf: bytes, rec: _Records, layout: CsvLayout, memo: dict | No
             hit = memo.get(cell)
             if hit is None:
                 text = _cell_text(cell, layout.encoding)
-                hit = memo[cell] = (*score_value(text), text)
+                hit = memo[cell] = (*score_value(text, layout.decimal), text)
             v[k], code[k], text = hit
             if code[k] != _OK:
                 shown[int(rows[k]), j] = (v[k], text)
@@ -1002,8 +1157,8 @@ def validate_chunk(buf: bytes, rec: _Records, layout: CsvLayout, memo: dict | No
         code[one & ((b0 == 50) | (b0 == 52))] = _CODED_24
         for k in np.flatnonzero(label == -3).tolist():
             text = _cell_text(buf[s[k]:e[k]], layout.encoding)
-            label[k] = _class_cell(text)
-            code[k] = _CLASS_CODING.get(text.lower(), 0)
+            label[k] = _class_cell(text, layout.decimal)
+            code[k] = _CLASS_CODING.get(_class_key(text, layout.decimal), 0)
         y[rows] = np.maximum(label, -1)
         coding[rows] = code
         for k in np.flatnonzero(label < 0).tolist():
@@ -1201,6 +1356,7 @@ def load_csv(path: str | os.PathLike, *, progress: Callable[[LoadProgress], None
         n_read=n_read,
         path=layout.path,
         sha256=hasher.hexdigest(),
+        layout=layout,
     )
 
 
