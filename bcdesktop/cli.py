@@ -286,13 +286,13 @@ def cmd_train(args) -> int:
     if args.json:
         _print_json(summary)
         return 0
-    _out(f"data: {dataset.path}: {dataset.n_read} rows read, {dataset.n_usable} usable, "
+    _out(f"data: {_printable(str(dataset.path))}: {dataset.n_read} rows read, {dataset.n_usable} usable, "
           f"{dataset.n_rejected} rejected")
     _out(f"stopped: {result.stopped} after {result.iterations_run} iterations "
           f"({result.seconds:.2f} s); best iteration {result.best_iteration}")
     for name, m in (("training", outcome.train_metrics), ("validation", outcome.val_metrics)):
         _out(_format_metrics(name, m))
-    _out(f"model saved to {out} (id {outcome.bundle.model_id}, threshold {outcome.bundle.threshold:g})")
+    _out(f"model saved to {_printable(str(out))} (id {outcome.bundle.model_id}, threshold {outcome.bundle.threshold:g})")
     return 0
 
 
@@ -380,12 +380,12 @@ def cmd_score(args) -> int:
     bar.close()
     if summary.swept:
         print(summary.swept_line(), file=sys.stderr)
-    print(f"wrote {summary.output}", file=sys.stderr)
+    print(f"wrote {_printable(str(summary.output))}", file=sys.stderr)
     shown = summary.rejections[:10]
     if shown:
         print("rejected rows (kept in the output with the reason in 'status'):", file=sys.stderr)
         for rejection in shown:
-            print(f"  {rejection}", file=sys.stderr)
+            print(f"  {_printable(str(rejection))}", file=sys.stderr)
         if summary.rejected > len(shown):
             print(f"  ... and {summary.rejected - len(shown)} more", file=sys.stderr)
     if summary.metrics is not None:
@@ -465,7 +465,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("evaluate", parents=[common],
                        help="cross-validate the default settings")
     p.add_argument("--data", help="labelled CSV (default: the bundled UCI data set)")
-    p.add_argument("--folds", type=_whole(1), default=10)
+    p.add_argument("--folds", type=_whole(2), default=10)  # checked here, before scikit-learn loads
     p.add_argument("--repeats", type=_whole(1), default=5)
     p.add_argument("--seed", type=_whole(0), default=0)
     p.add_argument("--no-group", action="store_true",
@@ -492,6 +492,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="replace an existing output file")
     p.set_defaults(func=cmd_score)
     return parser
+
+
+def _looks_like_a_mistyped_command(word: str) -> bool:
+    """``bcdesktop bogus``: a bare word that names no file is a command typed wrong, not a
+    data file to open (a file name has a dot or a folder, or exists)."""
+    return (not word.startswith("-") and "." not in word and "/" not in word and os.sep not in word
+            and not os.path.exists(word))
+
+
+def _printable(text: str) -> str:
+    """``text`` with control characters escaped, so a terminal shows it on one line."""
+    from bcdesktop.data import printable
+
+    return printable(text)
 
 
 class _Terminated(BaseException):
@@ -524,6 +538,11 @@ def main(argv: list[str] | None = None) -> int:
     commands = {"gui", "train", "evaluate", "predict", "score"}
     first = next((a for a in argv if a != "--debug"), None)
     if first is None or first not in commands | {"--version", "-h", "--help"}:
+        if first is not None and _looks_like_a_mistyped_command(first):
+            print(f"error: unknown command '{_printable(first)}'; the commands are "
+                  f"{', '.join(sorted(commands))} (or give a CSV file to open in the window; "
+                  "see 'bcdesktop --help')", file=sys.stderr)
+            return EXIT_USER_ERROR
         argv = ["gui", *argv]  # `bcdesktop`, `bcdesktop FILE.csv`, `bcdesktop --model M`
     try:
         args = build_parser().parse_args(argv)
@@ -544,7 +563,7 @@ def main(argv: list[str] | None = None) -> int:
             import traceback
 
             traceback.print_exc()
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {_printable(str(exc))}", file=sys.stderr)
         return EXIT_USER_ERROR
     except (Cancelled, KeyboardInterrupt):
         print("cancelled", file=sys.stderr)
@@ -554,7 +573,7 @@ def main(argv: list[str] | None = None) -> int:
             import traceback
 
             traceback.print_exc()
-        print(f"internal error: {type(exc).__name__}: {exc} (run again with --debug for "
+        print(f"internal error: {type(exc).__name__}: {_printable(str(exc))} (run again with --debug for "
               "the details, and please report it)", file=sys.stderr)
         return EXIT_INTERNAL_ERROR
 

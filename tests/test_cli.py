@@ -505,3 +505,23 @@ def test_score_says_when_it_sweeps_a_killed_runs_temporary_file(capsys, tmp_path
     assert code == 0, err
     assert f"removed 1 temporary file left by an earlier run that was stopped: {stale.name}" in err
     assert not stale.exists() and out_file.exists()
+
+
+@pytest.mark.parametrize("word", ["bogus", "trian", "scroe"])
+def test_a_mistyped_command_is_an_unknown_command_not_a_file_to_open(capsys, word):
+    code, out, err = run_cli(capsys, word)
+    assert_one_line_error(code, out, err)
+    assert f"unknown command '{word}'" in err and "evaluate, gui, predict, score, train" in err
+
+
+def test_evaluate_checks_its_flags_before_loading_scikit_learn(capsys):
+    code, out, err = run_cli(capsys, "evaluate", "--folds", "1")
+    assert_one_line_error(code, out, err)
+    assert "--folds" in err and "at least 2" in err
+
+
+def test_control_characters_in_a_path_reach_the_terminal_escaped(capsys, tmp_path):
+    evil = tmp_path / "cases\n\x1b[2Jerror: all clear\x07.csv"
+    code, out, err = run_cli(capsys, "score", str(evil))
+    assert_one_line_error(code, out, err)
+    assert "\x1b" not in err and "\x07" not in err and "\\x1b[2J" in err
