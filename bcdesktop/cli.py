@@ -176,6 +176,28 @@ def _rates_summary(metrics) -> dict:
     return {key: d[key] for key in ("accuracy", "sensitivity", "specificity", "n")}
 
 
+def _layout_summary(layout) -> dict:
+    """How the data file was read, for the JSON output: the layout assumed in words and
+    which file column was matched to which feature."""
+    if layout is None:
+        return {}
+    return {"layout": layout.assumed or layout.describe(),
+            "columns": [[column, role] for column, role in layout.column_matching()]}
+
+
+def _layout_lines(layout) -> list[str]:
+    """The same for a person: the layout assumed, and the columns whose names are not
+    already the feature they were matched to."""
+    if layout is None:
+        return []
+    lines = [f"read as: {_printable(layout.assumed or layout.describe())}"]
+    renamed = [f"{column} = {role}" for column, role in layout.column_matching()
+               if column != role and not column.startswith("column ")]
+    if renamed:
+        lines.append("columns: " + _printable("; ".join(renamed)))
+    return lines
+
+
 def _load_model(path: str | None):
     from bcdesktop import persistence
 
@@ -281,13 +303,15 @@ def cmd_train(args) -> int:
         "settings": outcome.bundle.settings,
         "data": {"path": str(dataset.path), "rows_read": dataset.n_read,
                  "usable": dataset.n_usable, "rejected": dataset.n_rejected,
-                 "sha256": dataset.sha256},
+                 "sha256": dataset.sha256, **_layout_summary(getattr(dataset, "layout", None))},
     }
     if args.json:
         _print_json(summary)
         return 0
     _out(f"data: {_printable(str(dataset.path))}: {dataset.n_read} rows read, {dataset.n_usable} usable, "
           f"{dataset.n_rejected} rejected")
+    for line in _layout_lines(getattr(dataset, "layout", None)):
+        _out(f"  {line}")
     _out(f"stopped: {result.stopped} after {result.iterations_run} iterations "
           f"({result.seconds:.2f} s); best iteration {result.best_iteration}")
     for name, m in (("training", outcome.train_metrics), ("validation", outcome.val_metrics)):
@@ -336,6 +360,8 @@ def cmd_evaluate(args) -> int:
     if args.json:
         _print_json(result)
         return 0
+    for line in _layout_lines(getattr(dataset, "layout", None)):
+        _out(line)
     grouped = ("identical feature vectors kept in one fold" if result["grouped"]
                else "identical feature vectors may straddle folds (optimistic)")
     _out(f"{result['repeats']} x {result['folds']}-fold stratified cross-validation "
@@ -380,6 +406,8 @@ def cmd_score(args) -> int:
     bar.close()
     if summary.swept:
         print(summary.swept_line(), file=sys.stderr)
+    for line in _layout_lines(getattr(summary, "layout", None)):
+        print(line, file=sys.stderr)
     print(f"wrote {_printable(str(summary.output))}", file=sys.stderr)
     shown = summary.rejections[:10]
     if shown:

@@ -117,6 +117,8 @@ class ScoreSummary:
         Scored rows left out of ``metrics`` because their class cell was unusable or
         written in the file's less common coding (0/1 beside 2/4).
     seconds : float
+    layout : data.CsvLayout or None
+        How the input was read (``layout.assumed``, ``layout.column_matching()``).
     swept : list of Path
         Temporary files of earlier runs to this output that were killed, removed
         before writing (see :meth:`swept_line`).
@@ -137,6 +139,7 @@ class ScoreSummary:
     unlabelled: int = 0
     seconds: float = 0.0
     swept: list = field(default_factory=list)
+    layout: object = None
 
     def summary_line(self) -> str:
         """``"rows read 699, scored 683, rejected 16, malignant 239, benign 444"``."""
@@ -297,7 +300,7 @@ def score_csv(input_path: str | os.PathLike, output_path: str | os.PathLike, bun
 
     t = t_micro / 1e6
     summary = ScoreSummary(input=input_path, output=output_path, model_id=str(bundle.model_id),
-                           threshold=t)
+                           threshold=t, layout=layout)
     counts = np.zeros((3, 4), dtype=np.int64)  # tp, fp, tn, fn by class coding (words, 0/1, 2/4)
     newline = layout.newline.encode()
     t_text = _micro_text(t_micro)

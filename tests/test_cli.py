@@ -525,3 +525,32 @@ def test_control_characters_in_a_path_reach_the_terminal_escaped(capsys, tmp_pat
     code, out, err = run_cli(capsys, "score", str(evil))
     assert_one_line_error(code, out, err)
     assert "\x1b" not in err and "\x07" not in err and "\\x1b[2J" in err
+
+
+def _biopsy(path: Path) -> Path:
+    """An export of R's MASS::biopsy: ID, V1..V9, class (benign/malignant)."""
+    rows = ["ID,V1,V2,V3,V4,V5,V6,V7,V8,V9,class"]
+    for i in range(40):
+        malignant = i % 3 == 0
+        scores = [8, 7, 7, 6, 5, 10, 7, 6, 2] if malignant else [3, 1, 1, 1, 2, 1, 2, 1, 1]
+        scores = [min(10, max(1, s + (i % 2))) for s in scores]
+        rows.append(f"{1000 + i},{','.join(map(str, scores))},{'malignant' if malignant else 'benign'}")
+    path.write_text("\n".join(rows) + "\n")
+    return path
+
+
+def test_the_cli_summaries_say_which_layout_was_assumed(capsys, tmp_path):
+    data = _biopsy(tmp_path / "biopsy.csv")
+    code, out, err = run_cli(capsys, "train", "--data", str(data), "--out", str(tmp_path / "m.npz"),
+                             "--iterations", "300", "--lr", "0.05")
+    assert code == 0, err
+    assert "read as: header row; columns V1..V9 read as the nine scores" in out
+    assert "V1 = Clump Thickness" in out and "V9 = Mitoses" in out and "ID = Sample code number" in out
+    code, out, err = run_cli(capsys, "train", "--data", str(data), "--out", str(tmp_path / "m.npz"),
+                             "--iterations", "300", "--lr", "0.05", "--json")
+    d = json.loads(out)["data"]
+    assert "V1..V9" in d["layout"] and ["V6", "Bare Nuclei"] in d["columns"]
+    code, out, err = run_cli(capsys, "score", str(data), "-o", str(tmp_path / "s.csv"))
+    assert code == 0 and "read as: header row; columns V1..V9" in err
+    code, out, err = run_cli(capsys, "score", str(bundled_data_path()), "-o", str(tmp_path / "u.csv"))
+    assert "read as: no header row; 11 columns read as sample id + nine scores + class" in err
