@@ -27,8 +27,9 @@ class DataTab(ttk.Frame):
     """Built as ``DataTab(notebook, app)``.
 
     Widgets tests read: ``open_button``, ``file_label``, ``counts_label``,
-    ``balance_label``, ``message_label``, ``progress``, ``rejected`` and ``preview``
-    (:class:`~bcdesktop.gui.widgets.ScrolledTree`), ``views`` (the inner notebook);
+    ``balance_label``, ``layout_label``, ``message_label``, ``progress``, ``rejected``,
+    ``preview`` and ``columns`` (:class:`~bcdesktop.gui.widgets.ScrolledTree`), ``views``
+    (the inner notebook);
     ``plot`` (an :class:`~bcdesktop.gui.plots.EmbeddedFigure`) once histograms are drawn.
     """
 
@@ -54,6 +55,9 @@ class DataTab(ttk.Frame):
         self.counts_label.pack(side="top", anchor="w")
         self.balance_label = ttk.Label(summary, text="")
         self.balance_label.pack(side="top", anchor="w")
+        # how the file was read: never guessed silently (the Columns view has the details)
+        self.layout_label = ttk.Label(summary, text="", style="Muted.TLabel")
+        widgets.wrap_to_width(self.layout_label).pack(side="top", anchor="w", fill="x")
         self.message_label = ttk.Label(summary, text="", style="Error.TLabel")
         widgets.wrap_to_width(self.message_label).pack(side="top", anchor="w", fill="x")
 
@@ -68,8 +72,11 @@ class DataTab(ttk.Frame):
         preview_columns += [(f"f{i}", name, 78, "e") for i, name in enumerate(SHORT_NAMES)]
         preview_columns.append(("class", "Class", 90, "w"))
         self.preview = widgets.ScrolledTree(self.views, preview_columns, height=12)
+        self.columns = widgets.ScrolledTree(self.views, (("column", "Column in the file", 200, "w"),
+                                                         ("role", "Read as", 300, "w")), height=12)
         self.views.add(self.rejected, text="Rejected rows", padding=4)
         self.views.add(self.preview, text="Preview", padding=4)
+        self.views.add(self.columns, text="Columns", padding=4)
         panes.add(self.views, weight=1)
         self.plot_frame = ttk.LabelFrame(panes, text="Scores by class", padding=4)
         panes.add(self.plot_frame, weight=1)
@@ -163,11 +170,22 @@ class DataTab(ttk.Frame):
         """Fill the tab from a ``Dataset`` (called on ``<<DataChanged>>``)."""
         self._show_file_label()
         if ds is None:
-            for label in (self.counts_label, self.balance_label):
+            for label in (self.counts_label, self.balance_label, self.layout_label):
                 label.configure(text="")
-            self.rejected.replace_rows([])
-            self.preview.replace_rows([])
+            for table in (self.rejected, self.preview, self.columns):
+                table.replace_rows([])
             return
+        layout = getattr(ds, "layout", None)
+        if layout is not None:
+            self.layout_label.configure(text=f"Read as: {layout.assumed or layout.describe()} "
+                                             f"({layout.describe()}). Columns tab: which column is which.")
+            from bcdesktop.data import EXTRA
+
+            self.columns.replace_rows((column, "not used (copied through when scoring)" if role == EXTRA else role)
+                                      for column, role in layout.column_matching())
+        else:
+            self.layout_label.configure(text="")
+            self.columns.replace_rows([])
         self.counts_label.configure(
             text=f"Rows read: {ds.n_read:,}    Usable: {ds.n_usable:,}    Rejected: {ds.n_rejected:,}")
         if ds.y is None:

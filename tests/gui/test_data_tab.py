@@ -157,3 +157,32 @@ def test_many_rejected_rows_are_listed_up_to_a_limit(app, tmp_path, wait_until):
     assert len(rows) == REJECTED_ROWS
     assert rows[0][:2] == (str(len(GOOD_ROWS) + 1), "2000000")  # the first ones, in file order
     assert tab.views.tab(tab.rejected, "text") == f"Rejected rows (first {REJECTED_ROWS:,} of {n_bad:,})"
+
+
+def test_the_tab_says_how_the_file_was_read_and_which_column_is_which(app, tmp_path, wait_until):
+    # an export of R's MASS::biopsy, with the unnamed row-name column R writes first
+    rows = ['"","ID","V1","V2","V3","V4","V5","V6","V7","V8","V9","class"']
+    rows += [f'"{i + 1}","{r.split(",")[0]}",{",".join(r.split(",")[1:10])},'
+             f'"{"malignant" if r.endswith(",4") else "benign"}"' for i, r in enumerate(GOOD_ROWS)]
+    path = tmp_path / "biopsy.csv"
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    tab = app.tabs["data"]
+    tab.load(path)
+    wait_until(lambda: app.dataset.path.name == "biopsy.csv")
+    text = tab.layout_label.cget("text")
+    assert text.startswith("Read as: header row; columns V1..V9 read as the nine scores")
+    matching = tab.columns.rows()
+    assert matching[0] == ("column 1", "not used (copied through when scoring)")
+    assert ("ID", "Sample code number") in matching and ("V6", "Bare Nuclei") in matching
+    assert matching[-1] == ("class", "Class") and len(matching) == 12
+    assert app.dataset.n_usable == len(GOOD_ROWS) and int(app.dataset.y.sum()) == 2
+
+
+def test_a_headerless_ten_column_file_says_which_reading_was_taken(app, tmp_path, wait_until):
+    path = tmp_path / "ids.csv"  # id + nine scores: the ids are no scores, so no doubt
+    path.write_text("\n".join(r.rsplit(",", 1)[0] for r in GOOD_ROWS) + "\n", encoding="utf-8")
+    tab = app.tabs["data"]
+    tab.load(path)
+    wait_until(lambda: app.dataset.path.name == "ids.csv")
+    assert "10 columns read as sample id + nine scores" in tab.layout_label.cget("text")
+    assert tab.columns.rows()[0] == ("column 1", "Sample code number")
