@@ -21,15 +21,23 @@ import math
 
 import numpy as np
 
-__all__ = ["Scaler", "MLP", "Pass", "INITS", "ACTIVATIONS", "DERIVATIVES"]
+__all__ = ["Scaler", "MLP", "Pass", "INITS", "ACTIVATIONS", "DERIVATIVES", "n_parameters"]
 
 INITS = ("article", "he", "xavier")
+
+
+def n_parameters(hidden, n_inputs: int = 9) -> int:
+    """Weights and biases of a network with these hidden sizes and one output
+    (166 for the default 9-15-1)."""
+    sizes = [int(n_inputs), *(int(h) for h in hidden), 1]
+    return sum((a + 1) * b for a, b in zip(sizes, sizes[1:]))
 
 
 # --- activations, in place, as lookup tables (after scikit-learn's _base.py) ---
 # ``ACTIVATIONS[name](Z, active)`` overwrites Z with the activation of Z; ReLU also
 # writes to the float array ``active`` 1 where Z > 0 and 0 elsewhere: its derivative.
 # ``DERIVATIVES[name](active, delta)`` multiplies delta by that derivative.
+
 
 def inplace_relu(Z, active):
     """Rectified linear unit ``max(Z, 0)`` in place, as ``Z * (Z > 0)``."""

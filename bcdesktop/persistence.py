@@ -50,7 +50,7 @@ import numpy as np
 
 from . import __version__
 from .errors import UserError
-from .model import MLP, Scaler
+from .model import MLP, Scaler, n_parameters
 
 __all__ = ["ModelBundle", "save_model", "load_model", "load_default_model",
            "FORMAT_NAME", "FORMAT_VERSION", "EVAL_KINDS", "MAX_MODEL_BYTES",
@@ -77,12 +77,6 @@ def max_parameters() -> int:
 
 
 MAX_PARAMETERS = max_parameters()  # 7,864,320
-
-
-def n_parameters(hidden, n_inputs: int = 9) -> int:
-    """Weights and biases of a network with these hidden sizes and one output."""
-    sizes = [int(n_inputs), *(int(h) for h in hidden), 1]
-    return sum((a + 1) * b for a, b in zip(sizes, sizes[1:]))
 
 
 def _features() -> tuple[str, ...]:

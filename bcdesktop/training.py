@@ -15,7 +15,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .errors import TrainingDiverged, UserError
-from .model import INITS, MLP, Pass, _check_targets, _check_X
+from .model import INITS, MLP, Pass, _check_targets, _check_X, n_parameters
 
 __all__ = ["TrainConfig", "TrainProgress", "TrainResult", "train", "learning_rates",
            "merge_duplicates", "OPTIMIZERS", "SCHEDULES"]
@@ -145,12 +145,6 @@ class TrainConfig:
             raise UserError(f"Unknown training setting {unknown[0]!r}; the settings are "
                             f"{', '.join(sorted(known))}.")
         return cls(**d)
-
-
-def n_parameters(hidden, n_inputs: int = 9) -> int:
-    """Weights and biases of a network with these hidden sizes (one output)."""
-    sizes = [n_inputs, *hidden, 1]
-    return sum((a + 1) * b for a, b in zip(sizes, sizes[1:]))
 
 
 class TrainProgress(NamedTuple):
