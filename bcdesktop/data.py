@@ -4,14 +4,17 @@ Everything that reads a table goes through one pipeline, so training and batch
 scoring apply exactly the same rules:
 
 1. :func:`sniff_layout` looks at the file once: encoding (UTF-8 with or without BOM,
-   else cp1252, else latin-1), delimiter (comma, semicolon or tab), whether the first
-   row is a header, and which columns hold the sample id, the nine scores, the class
-   and anything else. A file that cannot be used at all raises one
-   :class:`~bcdesktop.errors.UserError`.
+   else cp1252, else latin-1), delimiter (comma, semicolon or tab) and decimal mark,
+   whether the first row is a header, and which columns hold the sample id, the nine
+   scores, the class and anything else (said in words by ``CsvLayout.assumed`` and
+   ``CsvLayout.column_matching()``); it records the file's identity. A file that cannot
+   be used at all raises one :class:`~bcdesktop.errors.UserError`.
 2. :func:`iter_chunks` reads the file in chunks of raw records (bytes, so scoring can
-   copy every original cell through untouched) and validates each chunk straight from
-   the bytes with vectorised NumPy (:func:`validate_chunk`), giving for every record
-   its line number, the scores, the class and, for a bad record, the reason in words.
+   copy every original cell through untouched), bounded in rows and in bytes, and
+   validates each chunk straight from the bytes with vectorised NumPy
+   (:func:`validate_chunk`), giving for every record its line number, the scores, the
+   class and, for a bad record, the reason in words. A file that is not the one sniffed
+   (replaced, or written to while it is read) is refused, not read in part.
    (No pandas here: its string columns were three times too slow for batch scoring.)
 3. :func:`load_csv` is a loop over those chunks that keeps the usable rows and a
    :class:`Rejection` for every other row; ``bcdesktop.scoring`` is another loop.
@@ -19,7 +22,9 @@ scoring apply exactly the same rules:
 Rows are never dropped silently. A row with several problems gets one rejection whose
 ``column`` is the first bad column (in the nine-score order, then the class) and whose
 ``reason`` lists every problem, separated by ``"; "``. Completely blank lines are not
-data rows: they are skipped (and still counted in line numbers).
+data rows: they are skipped (and still counted in line numbers). Every cell, sample id,
+header name or path in a message goes through :func:`printable`: one line, no control
+characters.
 """
 
 from __future__ import annotations
@@ -27,14 +32,12 @@ from __future__ import annotations
 import codecs
 import csv
 import errno
-import functools
 import hashlib
 import math
 import os
 import re
 import stat
 from dataclasses import dataclass
-from itertools import islice
 from pathlib import Path
 from typing import Callable, Iterator, Sequence
 
@@ -533,23 +536,106 @@ def _open_checked(path: Path):
         raise _user_error(f"{path} cannot be read: {exc.strerror or exc}.") from None
 
 
-def _detect_encoding(path: Path, head: bytes) -> tuple[str, bytes]:
-    """(codec, bom): UTF-8 when the whole file decodes as UTF-8, else cp1252, else latin-1."""
+def _identity(st: os.stat_result) -> tuple[int, int, int, int]:
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+def _changed_error(path: Path) -> UserError:
+    return _user_error(f"{path} changed while it was being read (it is still being written, or "
+                       "was replaced), so nothing read from it is used. Try again when it is "
+                       "complete.")
+
+
+def _size_text(n: int) -> str:
+    return f"{n // (1024 * 1024)} MB" if n >= 1024 * 1024 else f"{n:,} bytes"
+
+
+def _too_long_error(path: Path, line: int) -> UserError:
+    return _user_error(f"{path}, line {line}: the line is longer than {_size_text(MAX_LINE_BYTES)}, "
+                       "so this is not a table of cases. Check that the file is the CSV you meant.")
+
+
+def _binary_error(path: Path, line: int) -> UserError:
+    return _user_error(f"{path}, line {line}: binary data (a run of NUL bytes) where text should be, "
+                       "so the file is damaged or not a CSV file (an unfinished download or copy?). "
+                       "Choose the complete CSV file.")
+
+
+#: No text cell holds this: a file with it past its start is binary or damaged (e.g. the
+#: zero-filled tail of an unfinished download or of ``truncate -s``).
+_NUL_RUN = b"\x00" * 16
+_SCAN_BYTES = 1 << 20
+
+
+def _scan_file(path: Path, fh, head: bytes) -> tuple[str, bytes, int]:
+    """(codec, bom, bytes read): UTF-8 when the whole file decodes as UTF-8, else cp1252,
+    else latin-1.
+
+    Reads the whole file once from ``fh`` (a second time when it is not UTF-8), in
+    blocks, and stops with a UserError naming the line at the first run of NUL bytes
+    (:data:`_NUL_RUN`) or line longer than :data:`MAX_LINE_BYTES`, so a damaged file is
+    refused after reading up to there, not the gigabytes after it.
+    """
     if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE, codecs.BOM_UTF32_LE)):
         raise _user_error(f"{path} is saved as UTF-16 ('Unicode text'). Save it as "
-                        "'CSV UTF-8 (comma delimited)' and try again.")
+                          "'CSV UTF-8 (comma delimited)' and try again.")
     bom = codecs.BOM_UTF8 if head.startswith(codecs.BOM_UTF8) else b""
-    for encoding in ("utf-8", "cp1252"):
-        decoder = codecs.getincrementaldecoder(encoding)()
+    limit = MAX_LINE_BYTES
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    utf8 = True
+    breaks = 0  # line breaks before the block
+    since = 0  # bytes of the current line before the block
+    prev_cr = False
+    tail = b""  # the previous block's last bytes, for a NUL run across two blocks
+    total = 0
+    fh.seek(0)
+    while block := fh.read(_SCAN_BYTES):
+        total += len(block)
+        if utf8:
+            try:
+                decoder.decode(block)
+            except UnicodeDecodeError:
+                utf8 = False
+        crlf_split = prev_cr and block.startswith(b"\n")  # one break, counted with the CR
+        at = (tail + block).find(_NUL_RUN)
+        if at >= 0:
+            pos = max(at - len(tail), 0)
+            raise _binary_error(path, 1 + breaks + _n_breaks(block[:pos]) - (crlf_split and pos > 0))
+        last = max(block.rfind(b"\n"), block.rfind(b"\r"))
+        if last < 0:
+            since += len(block)
+            if since > limit:
+                raise _too_long_error(path, 1 + breaks)
+        else:
+            first = min(i for i in (block.find(b"\n"), block.find(b"\r")) if i >= 0)
+            if since + first > limit:
+                raise _too_long_error(path, 1 + breaks)
+            if limit < last:  # lines inside the block may be too long too
+                ends = _line_ends(block, at_end=True)
+                lengths = np.diff(ends) - 1
+                bad = np.flatnonzero(lengths > limit)
+                if len(bad):
+                    k = int(bad[0]) + 1
+                    raise _too_long_error(path, 1 + breaks + _n_breaks(block[:ends[k - 1]]) - crlf_split)
+            since = len(block) - last - 1
+        breaks += _n_breaks(block) - crlf_split
+        prev_cr = block.endswith(b"\r")
+        tail = block[-(len(_NUL_RUN) - 1):]
+    if utf8:
         try:
-            with _open_checked(path) as fh:
-                while block := fh.read(1 << 20):
-                    decoder.decode(block)
-                decoder.decode(b"", final=True)
-            return encoding, bom
+            decoder.decode(b"", final=True)
+            return "utf-8", bom, total
         except UnicodeDecodeError:
-            continue
-    return "latin-1", bom
+            pass
+    decoder = codecs.getincrementaldecoder("cp1252")()
+    fh.seek(0)
+    try:
+        while block := fh.read(_SCAN_BYTES):
+            decoder.decode(block)
+        decoder.decode(b"", final=True)
+        return "cp1252", bom, total
+    except UnicodeDecodeError:
+        return "latin-1", bom, total
 
 
 def _split_line(text: str, delimiter: str) -> list[str]:
@@ -769,19 +855,22 @@ def sniff_layout(path: str | os.PathLike) -> CsvLayout:
     path = Path(path)
     with _open_checked(path) as fh:
         try:
+            identity = _identity(os.fstat(fh.fileno()))
             head = fh.read(_SNIFF_BYTES)
-            size = os.fstat(fh.fileno()).st_size
+            size = identity[2]
+            if not head.strip(codecs.BOM_UTF8 + b" \t\r\n"):
+                raise _user_error(f"{path} is empty. " + _LOADING_HINT)
+            if head.startswith((b"PK\x03\x04", b"\xd0\xcf\x11\xe0")):
+                raise _user_error(f"{path} is a spreadsheet workbook (e.g. .xlsx or .xls), not a CSV "
+                                  "file. Open it in the spreadsheet program and save it as CSV.")
+            if b"\x00" in head and not head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+                raise _user_error(f"{path} is not a text file (it contains binary data). "
+                                  "Choose a CSV file exported from a spreadsheet or a database.")
+            encoding, bom, total = _scan_file(path, fh, head)
+            if total != size or _identity(os.fstat(fh.fileno())) != identity:
+                raise _changed_error(path)
         except OSError as exc:
             raise _user_error(f"{path} cannot be read: {exc.strerror or exc}.") from None
-    if not head.strip(codecs.BOM_UTF8 + b" \t\r\n"):
-        raise _user_error(f"{path} is empty. " + _LOADING_HINT)
-    if head.startswith((b"PK\x03\x04", b"\xd0\xcf\x11\xe0")):
-        raise _user_error(f"{path} is a spreadsheet workbook (e.g. .xlsx or .xls), not a CSV file. "
-                        "Open it in the spreadsheet program and save it as CSV.")
-    encoding, bom = _detect_encoding(path, head)
-    if b"\x00" in head:
-        raise _user_error(f"{path} is not a text file (it contains binary data). "
-                        "Choose a CSV file exported from a spreadsheet or a database.")
     text = head[len(bom):].decode(encoding, errors="replace")
     all_lines = _LINE_BREAK_TEXT.split(text)
     if len(head) == _SNIFF_BYTES and len(all_lines) > 1:
@@ -841,7 +930,7 @@ def sniff_layout(path: str | os.PathLike) -> CsvLayout:
                      has_header=has_header, n_fields=n_fields, id_col=id_col,
                      feature_cols=feature_cols, class_col=class_col, extra_cols=extra,
                      columns=columns, header_line=header_line, size=size, header_raw=header_raw,
-                     data_offset=data_offset, decimal=decimal, assumed=assumed)
+                     data_offset=data_offset, decimal=decimal, assumed=assumed, identity=identity)
 
 
 # --------------------------------------------------------------------------- chunks
@@ -962,27 +1051,82 @@ def _records(buf: bytes, delimiter: str) -> _Records:
 MAX_LINE_BYTES = 16 * 1024 * 1024
 
 
+#: A block of lines read at once holds about this many bytes (or one line, when longer),
+#: so that a chunk, and the arrays validating it, are bounded in bytes as well as in
+#: rows, whatever the width of the rows.
+BLOCK_BYTES = 8 * 1024 * 1024
+
+
 class _LineTooLong(Exception):
     pass
 
 
-def _read_blocks(fh, chunksize: int) -> Iterator[bytes]:
-    """Blocks of ``chunksize`` complete lines (the last may lack its line ending).
+def _line_ends(buf: bytes, at_end: bool) -> np.ndarray:
+    """Positions just after each line break in ``buf`` (LF, CRLF or a lone CR). A CR that
+    ends ``buf`` counts only ``at_end`` (else an LF may follow in the next block)."""
+    a = np.frombuffer(buf, dtype=np.uint8)
+    brk = a == 10
+    if buf.find(b"\r") >= 0:
+        lone = a == 13
+        lone[:-1] &= a[1:] != 10
+        if not at_end:
+            lone[-1] = False
+        brk |= lone
+    return np.flatnonzero(brk) + 1
+
+
+def _read_blocks(fh, chunksize: int, size: int | None = None) -> Iterator[bytes]:
+    """Blocks of complete lines (the last may lack its line ending): at most ``chunksize``
+    lines and about :data:`BLOCK_BYTES` bytes (more only for one long line), so memory
+    stays flat whatever the row width. Reads at most ``size`` bytes (None: to the end).
+    A block never ends between the CR and LF of a CRLF.
 
     Raises ``_LineTooLong`` (after yielding the lines before it) at a line longer than
-    :data:`MAX_LINE_BYTES`.
+    :data:`MAX_LINE_BYTES`, having read at most that much of it.
     """
-    limit = MAX_LINE_BYTES
-    lines_in = iter(functools.partial(fh.readline, limit), b"")
-    while lines := list(islice(lines_in, chunksize)):
-        block = b"".join(lines)
-        if len(block) >= limit:  # (only then can one line be that long)
-            cut = [i for i, line in enumerate(lines) if len(line) >= limit and not line.endswith(b"\n")]
-            if cut:
-                if cut[0]:
-                    yield b"".join(lines[:cut[0]])
+    step, limit = max(int(BLOCK_BYTES), 1), MAX_LINE_BYTES
+    chunksize = max(int(chunksize), 1)
+    left = size
+    pending = b""
+    at_end = False
+    target = step
+    while True:
+        parts, have = [pending], len(pending)
+        while not at_end and have < target:
+            want = target - have if left is None else min(target - have, left)
+            piece = fh.read(want) if want > 0 else b""
+            if not piece:
+                at_end = True
+                break
+            if left is not None:
+                left -= len(piece)
+            parts.append(piece)
+            have += len(piece)
+        pending = b"".join(parts) if len(parts) > 1 else pending
+        ends = _line_ends(pending, at_end)
+        if len(ends):
+            starts = np.concatenate(([0], ends[:-1]))
+            a = np.frombuffer(pending, dtype=np.uint8)
+            crlf = (ends >= 2) & (a[ends - 1] == 10) & (a[np.maximum(ends - 2, 0)] == 13)
+            too_long = np.flatnonzero(ends - starts - 1 - crlf > limit)
+            stop = int(too_long[0]) if len(too_long) else len(ends)
+            for k in range(0, stop, chunksize):
+                yield pending[int(starts[k]):int(ends[min(k + chunksize, stop) - 1])]
+            if stop < len(ends):
                 raise _LineTooLong()
-        yield block
+            pending = pending[int(ends[-1]):]
+            target = step
+        elif not at_end:
+            if len(pending) > limit:
+                raise _LineTooLong()
+            target = len(pending) + step  # one line longer than a block: read on
+            continue
+        if at_end:
+            if len(pending) > limit:
+                raise _LineTooLong()
+            if pending:
+                yield pending
+            return
 
 
 def _raw_records(buf: bytes, rec: _Records) -> list[bytes]:
@@ -1209,7 +1353,9 @@ def iter_chunks(layout: CsvLayout, *, chunksize: int = 100_000, want_ids: bool =
     layout : CsvLayout
         From :func:`sniff_layout`.
     chunksize : int
-        Lines per chunk (memory stays proportional to this, not to the file).
+        At most this many lines per chunk; a chunk also holds at most about
+        :data:`BLOCK_BYTES` of records (or one longer line), so memory stays bounded by
+        these, not by the file or the width of its rows.
     want_ids : bool
         Also read the sample id of every record into ``Chunk.ids``.
     progress : callable, optional
@@ -1218,23 +1364,39 @@ def iter_chunks(layout: CsvLayout, *, chunksize: int = 100_000, want_ids: bool =
         When set, raises :class:`~bcdesktop.errors.Cancelled` before the next chunk.
     hasher : hashlib object, optional
         Updated with every byte of the file.
+
+    Raises
+    ------
+    UserError
+        At a line longer than :data:`MAX_LINE_BYTES`, binary data, a quote never closed,
+        or when the file is not the one sniffed (``layout.identity``: replaced, grown,
+        shrunk or rewritten since, or while it is read).
     """
     rows_done = 0
     memo: dict = {}
     with _open_checked(layout.path) as fh:
+        if layout.identity is not None and _identity(os.fstat(fh.fileno())) != tuple(layout.identity):
+            raise _changed_error(layout.path)
         # everything up to and including the header line (which holds the BOM, if any)
         skipped = fh.read(layout.data_offset)
         if hasher is not None:
             hasher.update(skipped)
+        done = len(skipped)
         line_no = 1 + _n_breaks(skipped)
         bom = b"" if layout.header_line else layout.bom
         carry = b""  # a record cut inside a quoted cell, completed by the next block
-        blocks = _read_blocks(fh, chunksize)
+        # with an identity, exactly the bytes that were sniffed (checked at the end)
+        left = None if layout.identity is None else max(layout.size - len(skipped), 0)
+        blocks = _read_blocks(fh, chunksize, left)
         while (block := _next_block(blocks, layout, line_no, carry)) is not None:
             if cancel is not None and cancel.is_set():
                 raise Cancelled()
             if hasher is not None:
                 hasher.update(block)
+            done += len(block)
+            nul = block.find(_NUL_RUN)
+            if nul >= 0:
+                raise _binary_error(layout.path, line_no + _n_breaks(carry + block[:nul]))
             if bom:
                 block, bom = block[len(bom):], b""
             buf = carry + block
@@ -1246,6 +1408,9 @@ def iter_chunks(layout: CsvLayout, *, chunksize: int = 100_000, want_ids: bool =
             else:
                 carry = b""
             lines = line_no + rec.line_offsets
+            long = np.flatnonzero(rec.ends - rec.starts > MAX_LINE_BYTES)
+            if len(long):  # a quoted cell holding line breaks, far too long
+                _check_open_quote(layout, int(lines[long[0]]), b"", at_end=False, too_long=True)
             line_no += _n_breaks(buf)
             keep = rec.ends > rec.starts  # blank lines are not data rows
             if not keep.all():
@@ -1261,7 +1426,10 @@ def iter_chunks(layout: CsvLayout, *, chunksize: int = 100_000, want_ids: bool =
             yield Chunk(raw=raw, lines=lines, X=X, features_ok=ok, reasons=reasons, first_bad=first_bad,
                         y=y, class_reasons=class_reasons, ids=ids, class_coding=coding)
             if progress is not None:
-                progress(LoadProgress(rows_done, fh.tell(), layout.size))
+                progress(LoadProgress(rows_done, done, layout.size))
+        if layout.identity is not None and (done != layout.size or
+                                            _identity(os.fstat(fh.fileno())) != tuple(layout.identity)):
+            raise _changed_error(layout.path)  # grown, shrunk or rewritten while being read
         if carry:
             _check_open_quote(layout, line_no, carry, at_end=True)
 
@@ -1271,18 +1439,22 @@ def _next_block(blocks: Iterator[bytes], layout: CsvLayout, line_no: int, carry:
     try:
         return next(blocks, None)
     except _LineTooLong:
-        raise _user_error(f"{layout.path}, line {line_no + _n_breaks(carry)}: the line is longer than "
-                        f"{MAX_LINE_BYTES // (1024 * 1024)} MB, so this is not a table of cases. "
-                        "Check that the file is the CSV you meant.") from None
+        raise _too_long_error(layout.path, line_no + _n_breaks(carry)) from None
 
 
 #: A quoted cell may hold line breaks, but not this many: past it, a quote is missing.
 MAX_QUOTED_LINES = 1000
 
 
-def _check_open_quote(layout: CsvLayout, line: int, tail: bytes, at_end: bool) -> None:
-    """UserError when the quoted cell opened on ``line`` never closes (``at_end``) or
-    runs over more than :data:`MAX_QUOTED_LINES` lines."""
+def _check_open_quote(layout: CsvLayout, line: int, tail: bytes, at_end: bool,
+                      too_long: bool = False) -> None:
+    """UserError when the quoted cell opened on ``line`` never closes (``at_end``), runs
+    over more than :data:`MAX_QUOTED_LINES` lines or makes its record longer than
+    :data:`MAX_LINE_BYTES` (``too_long``, or ``tail`` that long)."""
+    if too_long or len(tail) > MAX_LINE_BYTES:
+        raise _user_error(f"{layout.path}, line {line}: a quote (\") opens a cell that runs on for "
+                          f"more than {_size_text(MAX_LINE_BYTES)}, so a closing quote is probably "
+                          "missing. Remove the stray quote or add the closing one, and try again.")
     if at_end:
         raise _user_error(f"{layout.path}, line {line}: a quote (\") opens a cell that is never "
                         "closed before the end of the file. Remove the stray quote or add the "

@@ -3,6 +3,12 @@ people's copies of the data set (R's MASS::biopsy, decimal commas, the Diagnosti
 set under prefixed names), memory bounded by the block and not by the row, and files
 that change while they are read."""
 
+import os
+import subprocess
+import sys
+import textwrap
+import tracemalloc
+
 import numpy as np
 import pytest
 
@@ -251,3 +257,200 @@ def test_the_apps_own_column_names_are_not_taken_for_the_diagnostic_data_set():
     own = [*FEATURES, ID_NAME, CLASS_NAME, *(a for names in data._ALIASES.values() for a in names),
            *data._ID_ALIASES, *data._CLASS_ALIASES, "Patient name", "date", "note"]
     assert not data._wdbc_hints(own)
+
+
+# ---------------------------------------------------------------- memory and time
+
+def _peak_mb(fn):
+    tracemalloc.start()
+    try:
+        fn()
+        return tracemalloc.get_traced_memory()[1] / 2**20
+    finally:
+        tracemalloc.stop()
+
+
+def test_memory_stays_flat_with_very_wide_rows(tmp_path):
+    # 100 rows of 1 MB each: a chunk of 100,000 lines used to hold the whole file (and
+    # five times that in arrays); a block is now bounded in bytes too
+    path = tmp_path / "wide.csv"
+    cell = b"x" * (1 << 20)
+    with open(path, "wb") as fh:
+        fh.write(("Note," + ",".join(FEATURES) + "\n").encode())
+        for _ in range(100):
+            fh.write(cell + b"," + ROW.encode() + b"\n")
+    result = {}
+    peak = _peak_mb(lambda: result.setdefault("ds", load_csv(path)))
+    assert result["ds"].n_usable == 100
+    assert peak < 80, f"{peak:.0f} MB for a 100 MB file"
+
+
+def test_a_sparse_nul_tail_is_refused_at_its_line_without_reading_it(tmp_path):
+    # `truncate -s +2G` after valid rows: NUL bytes and no line break. It used to be read
+    # whole (gigabytes of memory, tens of seconds) before the line was found too long
+    path = tmp_path / "tail.csv"
+    rows = "".join(f"{i},{ROW},2\n" for i in range(1, 20_001))  # past the sniffed start
+    path.write_text(rows)
+    with open(path, "r+b") as fh:
+        fh.truncate(len(rows) + 300 * 2**20)  # sparse: no disk
+    box = {}
+
+    def load():
+        with pytest.raises(UserError) as info:
+            load_csv(path)
+        box["message"] = str(info.value)
+
+    peak = _peak_mb(load)
+    assert "line 20001" in box["message"] and "binary data" in box["message"]
+    assert "\n" not in box["message"]
+    assert peak < 40, f"{peak:.0f} MB"
+
+
+def test_the_nul_tail_is_refused_under_a_memory_limit(tmp_path):
+    # a child python under an address-space limit: no MemoryError, one line
+    path = tmp_path / "tail.csv"
+    rows = "".join(f"{i},{ROW},2\n" for i in range(1, 20_001))
+    path.write_text(rows)
+    with open(path, "r+b") as fh:
+        fh.truncate(len(rows) + 2 * 2**30)  # 2 GB sparse tail
+    code = textwrap.dedent(f"""
+        import resource, sys
+        from bcdesktop import data
+        from bcdesktop.errors import UserError
+        soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+        used = int(open('/proc/self/statm').read().split()[0]) * resource.getpagesize()
+        resource.setrlimit(resource.RLIMIT_AS, (used + 600 * 2**20, hard))
+        try:
+            data.load_csv({str(path)!r})
+        except UserError as exc:
+            print(exc)
+    """)
+    if not os.path.exists("/proc/self/statm"):
+        pytest.skip("needs /proc to size the limit")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "line 20001" in done.stdout and len(done.stdout.strip().splitlines()) == 1
+
+
+def test_blocks_are_bounded_in_bytes_and_rows(tmp_path, monkeypatch):
+    monkeypatch.setattr(data, "BLOCK_BYTES", 1000)
+    text = "".join(f"{i},{ROW},2\n" for i in range(1, 301))  # ~7 KB
+    path = write(tmp_path, text)
+    seen = []
+    ds = load_csv(path, chunksize=100_000, progress=seen.append)
+    assert ds.n_usable == 300 and ds.lines.tolist() == list(range(1, 301))
+    assert len(seen) >= 7 and seen[-1].bytes_done == seen[-1].bytes_total
+    seen.clear()
+    load_csv(path, chunksize=7, progress=seen.append)  # the row count still bounds a chunk
+    assert np.diff([0] + [p.rows for p in seen]).max() <= 7
+
+
+def test_a_cr_only_file_longer_than_the_line_limit_reads(tmp_path, monkeypatch):
+    # old Mac line endings: the reader used to split on LF only, one 'line' for the file
+    monkeypatch.setattr(data, "MAX_LINE_BYTES", 1000)
+    text = "\r".join(f"{i},{ROW},2" for i in range(1, 201)) + "\r"
+    ds = load_csv(write(tmp_path, text), chunksize=30)
+    assert ds.n_usable == 200 and ds.lines.tolist() == list(range(1, 201))
+
+
+@pytest.mark.parametrize("chunksize", [2, 1000])
+def test_a_quoted_cell_longer_than_the_line_limit_is_refused(tmp_path, monkeypatch, chunksize):
+    monkeypatch.setattr(data, "MAX_LINE_BYTES", 1000)
+    text = f"Note,{','.join(FEATURES)}\nx,{ROW}\n\"" + "note\n" * 500 + f"\",{ROW}\ny,{ROW}\n"
+    message = refused(write(tmp_path, text), chunksize=chunksize)
+    assert "line 3" in message and "closing quote" in message
+
+
+# ---------------------------------------------------------------- files that change
+
+def test_a_file_replaced_between_sniffing_and_reading_is_refused(tmp_path):
+    path = write(tmp_path, "".join(f"{i},{ROW},2\n" for i in range(1, 50)))
+    layout = sniff_layout(path)
+    assert layout.identity is not None and layout.identity[2] == path.stat().st_size
+    other = write(tmp_path, "".join(f"{i},{ROW},4\n" for i in range(1, 30)), name="new.csv")
+    os.replace(other, path)
+    with pytest.raises(UserError, match="changed while it was being read") as info:
+        list(data.iter_chunks(layout))
+    assert "try again" in str(info.value).lower() and "\n" not in str(info.value)
+
+
+def test_a_file_rewritten_in_place_with_the_same_size_is_refused(tmp_path):
+    path = write(tmp_path, "".join(f"{i},{ROW},2\n" for i in range(1, 50)))
+    layout = sniff_layout(path)
+    st = path.stat()
+    path.write_bytes(path.read_bytes().replace(b",2\n", b",4\n"))
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
+    with pytest.raises(UserError, match="changed while it was being read"):
+        list(data.iter_chunks(layout))
+
+
+@pytest.mark.parametrize("change", ["append", "truncate"])
+def test_a_file_that_changes_during_the_read_is_refused(tmp_path, change):
+    # a half-written last line used to be scored 'ok'
+    path = write(tmp_path, "".join(f"{i},{ROW},2\n" for i in range(1, 200)))
+
+    def meddle(progress):
+        if not meddle.done:
+            meddle.done = True
+            with open(path, "ab" if change == "append" else "r+b") as fh:
+                if change == "append":
+                    fh.write(f"200,{ROW[:5]}".encode())
+                else:
+                    fh.truncate(100)
+    meddle.done = False
+    message = refused(path, chunksize=10, progress=meddle)
+    assert "changed while it was being read" in message
+
+
+def test_scoring_a_file_replaced_after_sniffing_is_refused(tmp_path, monkeypatch):
+    path = write(tmp_path, "".join(f"{i},{ROW},2\n" for i in range(1, 50)))
+    real = data.sniff_layout
+
+    def sniff_then_replace(p):
+        layout = real(p)
+        os.replace(write(tmp_path, f"1,{ROW},2\n", name="new.csv"), path)
+        return layout
+    monkeypatch.setattr(data, "sniff_layout", sniff_then_replace)
+
+    class Model:
+        threshold, model_id = 0.5, "m"
+
+        def predict_proba(self, X):
+            return np.full(len(X), 0.25)
+
+    with pytest.raises(UserError, match="changed while it was being read"):
+        scoring.score_csv(path, tmp_path / "out.csv", Model())
+    assert not (tmp_path / "out.csv").exists()
+
+
+@pytest.mark.parametrize("block_bytes", [1, 5, 64, 1000])
+def test_tiny_blocks_read_every_layout_the_same(tmp_path, monkeypatch, block_bytes):
+    # block edges inside CRLF, inside quoted cells holding line breaks, inside a BOM
+    from test_fuzz import _seed_csvs
+
+    seeds = _seed_csvs()
+    seeds["cr"] = seeds["uci"].replace(b"\n", b"\r")
+    seeds["multiline"] = (f"Note,{','.join(FEATURES)}\r\n\"a\r\nb\",{ROW}\r\n\"c\"\"\nd\",{ROW}\r\n"
+                          f"x,{ROW}").encode()
+    expected = {name: load_csv(write(tmp_path, raw, name=f"{name}.csv"), chunksize=3)
+                for name, raw in seeds.items()}
+    monkeypatch.setattr(data, "BLOCK_BYTES", block_bytes)
+    for name, want in expected.items():
+        got = load_csv(tmp_path / f"{name}.csv", chunksize=3)
+        assert got.lines.tolist() == want.lines.tolist(), name
+        assert got.ids.tolist() == want.ids.tolist() and got.rejected == want.rejected, name
+        np.testing.assert_array_equal(got.X, want.X)
+        assert got.sha256 == want.sha256
+
+
+def test_a_file_that_grows_while_it_is_sniffed_is_refused(tmp_path, monkeypatch):
+    path = write(tmp_path, "".join(f"{i},{ROW},2\n" for i in range(1, 50)))
+    real = data._scan_file
+
+    def scan_while_written(p, fh, head):
+        with open(path, "ab") as out:
+            out.write(f"50,{ROW[:3]}".encode())  # a writer still at work
+        return real(p, fh, head)
+    monkeypatch.setattr(data, "_scan_file", scan_while_written)
+    with pytest.raises(UserError, match="changed while it was being read"):
+        sniff_layout(path)
