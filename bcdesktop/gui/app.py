@@ -591,7 +591,8 @@ class App:
 
     def save_model(self, bundle=None) -> None:
         """File > Save model: save ``bundle`` (default: the active model, with the current threshold)."""
-        if bundle is None:
+        active = bundle is None
+        if active:
             if self.model is None:
                 self.report_exception(UserError("There is no model to save yet. Train one in the Train tab first."))
                 return
@@ -600,12 +601,20 @@ class App:
                                           f"model-{bundle.model_id}.npz", ".npz")
         if not path:
             return
-        from bcdesktop.persistence import save_model
+        from bcdesktop.persistence import load_model, save_model
         try:
+            if resources.is_bundled_file(path):
+                raise UserError(f"{path} is a file shipped with bcdesktop; it is never written over. "
+                                "Choose another name or folder.")
             save_model(bundle, path)
+            if active:  # the saved file is now the model in use: its id is the file's
+                self.set_model(load_model(path), source=Path(path).name)
         except OSError as exc:
             self.report_exception(UserError(f"Could not save the model to {path}: {exc.strerror or exc}. "
                                             "Choose another folder."))
+            return
+        except UserError as exc:
+            self.report_exception(exc)
             return
         self.remember_folder("model", Path(path).parent)
         self.set_status_message(f"Saved model to {path}.")

@@ -235,6 +235,20 @@ def test_open_and_save_model_through_the_file_menu(app, dialogs, tmp_path):
     assert app.model.model_id == saved.model_id
 
 
+def test_save_model_never_writes_over_a_shipped_file(app, dialogs):
+    from bcdesktop import resources
+
+    if app.model is None:
+        pytest.skip("no default model shipped yet")
+    shipped = resources.default_model_path()
+    before = shipped.read_bytes()
+    app.set_threshold(0.3)
+    dialogs.answer_save(shipped)
+    app.save_model()
+    assert dialogs.last_message[0] == "error" and "shipped with bcdesktop" in dialogs.last_message[2]
+    assert shipped.read_bytes() == before
+
+
 def test_text_size_follows_ctrl_plus_and_minus(app, root):
     import tkinter.font as tkfont
 
