@@ -99,7 +99,7 @@ def test_existing_output_is_kept_unless_the_user_agrees(tab, small_csv, dialogs,
     dialogs.answer_yes_no(True)
     tab.score_button.invoke()
     wait_until(lambda: not tab.running)
-    assert out.read_text().splitlines()[0].endswith("probability,prediction,threshold,status")
+    assert out.read_text().splitlines()[0].endswith("probability,prediction,threshold,status,model")
     assert counts(tab)["rows_read"] == "13"
 
 
