@@ -657,23 +657,39 @@ def _split_record(raw: bytes, layout: CsvLayout) -> list[str]:
     return _split_line(raw.decode(layout.encoding, errors="replace"), layout.delimiter)
 
 
+def _decimal_mark(delimiter: str) -> str:
+    """The decimal mark of a file with this delimiter: a comma where the comma is no
+    delimiter (semicolon- and tab-separated files, as European spreadsheets write them)."""
+    return "," if delimiter in (";", "\t") else "."
+
+
 def _sniff_delimiter(rows_text: list[str]) -> str:
-    best, best_score = ",", (-1, -1)
+    """The delimiter that splits the most rows into one number (> 1) of fields; on a tie,
+    the one whose cells are numbers more often (``5,0;1,0`` is two decimal-comma numbers
+    split by a semicolon, not ``5``, ``0;1`` and ``0`` split by commas), then the one
+    giving more fields."""
+    best, best_score = ",", (-1, -1, -1)
     for d in _DELIMITERS:
         try:
-            counts = [len(r) for r in csv.reader(rows_text, delimiter=d)]
+            rows = list(csv.reader(rows_text, delimiter=d))
         except csv.Error:  # e.g. a whole line over csv's field limit: not this delimiter
             continue
-        if not counts:
+        if not rows:
             continue
+        counts = [len(r) for r in rows]
         mode = max(set(counts), key=counts.count)
-        score = (counts.count(mode) if mode > 1 else 0, mode)
+        decimal = _decimal_mark(d)
+        numbers = (sum(_is_number(c.strip(), decimal) for r in rows if len(r) == mode for c in r[:64] if c)
+                   if mode > 1 else 0)  # (the first cells of a row tell enough)
+        score = (counts.count(mode) if mode > 1 else 0, numbers, mode)
         if score > best_score:
             best, best_score = d, score
     return best
 
 
-def _is_number(cell: str) -> bool:
+def _is_number(cell: str, decimal: str = ".") -> bool:
+    if decimal == "," and cell.count(",") == 1:
+        cell = cell.replace(",", ".")
     try:
         float(cell)
         return True
@@ -681,11 +697,11 @@ def _is_number(cell: str) -> bool:
         return False
 
 
-def _looks_like_header(cells: list[str]) -> bool:
+def _looks_like_header(cells: list[str], decimal: str = ".") -> bool:
     cells = [c.strip() for c in cells]
     known = sum(_norm(c) in _LOOKUP for c in cells)
-    words = sum(bool(c) and c != "?" and not _is_number(c) and _norm(c) not in ("benign", "malignant", "b", "m")
-                for c in cells)
+    words = sum(bool(c) and c != "?" and not _is_number(c, decimal)
+                and _norm(c) not in ("benign", "malignant", "b", "m") for c in cells)
     return known > 0 or words > len(cells) / 2
 
 
@@ -881,12 +897,12 @@ def sniff_layout(path: str | os.PathLike) -> CsvLayout:
     sample = [ln for _, ln in numbered[:200]]
     delimiter = _sniff_delimiter(sample)
     rows = _split_lines(sample, delimiter)
-    decimal = "," if delimiter in (";", "\t") else "."
+    decimal = _decimal_mark(delimiter)
     first_break = _LINE_BREAK_TEXT.search(text)
     newline = first_break.group() if first_break else "\n"
 
     first = rows[0]
-    has_header = _looks_like_header(first)
+    has_header = _looks_like_header(first, decimal)
     if has_header:
         header = [c.strip() for c in first]
         n_fields = len(header)

@@ -454,3 +454,11 @@ def test_a_file_that_grows_while_it_is_sniffed_is_refused(tmp_path, monkeypatch)
     monkeypatch.setattr(data, "_scan_file", scan_while_written)
     with pytest.raises(UserError, match="changed while it was being read"):
         sniff_layout(path)
+
+
+def test_a_headerless_semicolon_file_of_decimal_commas_has_no_header(tmp_path):
+    # a float-typed export writes every score as 5,0: those are numbers, not names
+    rows = [";".join(f"{v},0" for v in [1000025 + i, *ROW.split(","), 2]) for i in range(3)]
+    ds = load_csv(write(tmp_path, "\n".join(rows) + "\n"))
+    assert not ds.layout.has_header and ds.n_usable == 3 and ds.y.tolist() == [0, 0, 0]
+    assert ds.X[0].tolist() == [5, 1, 1, 1, 2, 1, 3, 1, 1]
