@@ -33,6 +33,7 @@ from bcdesktop.gui.worker import Job, Worker
 log = logging.getLogger("bcdesktop.gui")
 
 LOG_FILE = "bcdesktop.log"
+INTRO_BACKGROUND = "#eaf2fb"  # a pale blue: the first-screen note stands apart from the tabs
 TAB_ORDER = ("data", "train", "patient", "threshold", "batch")
 DATA_FILETYPES = [("CSV or UCI data", "*.csv *.data *.txt"), ("All files", "*")]
 MODEL_FILETYPES = [("bcdesktop model", "*.npz"), ("All files", "*")]
@@ -331,6 +332,7 @@ class App:
         self._build_menu()
         self.status = StatusBar(root)
         self.status.pack(side="bottom", fill="x")
+        self.intro = self._build_intro()
         self.notebook = ttk.Notebook(root)
         self.notebook.pack(side="top", fill="both", expand=True, padx=4, pady=(4, 0))
         self.notebook.enable_traversal()  # Ctrl+Tab / Ctrl+Shift+Tab
@@ -345,6 +347,38 @@ class App:
         if self.settings.notice:
             self.set_status_message(self.settings.notice)
         log.info("bcdesktop %s window opened", __version__)
+
+    def _build_intro(self) -> ttk.Frame | None:
+        """What the app is for, and what to do first: shown above the tabs until the user
+        says "Got it" (remembered in the settings), so a new user reads it before anything."""
+        if self.settings.get("intro_seen"):
+            return None
+        style = ttk.Style(self.root)
+        style.configure("Intro.TFrame", background=INTRO_BACKGROUND, relief="solid", borderwidth=1)
+        style.configure("Intro.TLabel", background=INTRO_BACKGROUND)
+        box = ttk.Frame(self.root, padding=(10, 6), style="Intro.TFrame")
+        box.pack(side="top", fill="x", padx=4, pady=(4, 0))
+        box.columnconfigure(0, weight=1)
+        text = ttk.Label(box, style="Intro.TLabel", text=(
+            f"{DISCLAIMER} bcdesktop estimates how likely a breast tumour is malignant from nine "
+            "cytology scores, for research and teaching.\n"
+            "Start here: the bundled Wisconsin data and a trained model are already loaded. Open the "
+            "Patient tab to try one case, the Threshold tab to see what a threshold costs, or the Train "
+            "tab to train and judge your own model."))
+        widgets.wrap_to_width(text, 40).grid(row=0, column=0, rowspan=2, sticky="ew")
+        ttk.Button(box, text="Intended use\u2026", command=self.show_intended_use).grid(
+            row=0, column=1, sticky="e", padx=(8, 0))
+        self.intro_button = ttk.Button(box, text="Got it", command=self.dismiss_intro)
+        self.intro_button.grid(row=1, column=1, sticky="e", padx=(8, 0), pady=(4, 0))
+        self.intro_label = text
+        return box
+
+    def dismiss_intro(self) -> None:
+        """Hide the first-screen note for good (until the settings are reset)."""
+        if self.intro is not None:
+            self.intro.destroy()
+            self.intro = None
+        self.settings.set("intro_seen", True)
 
     def _set_icon(self) -> None:
         """The window and taskbar icon (assets/bcdesktop-*.png); a missing file only logs."""
@@ -382,6 +416,7 @@ class App:
         menubar = tk.Menu(self.root)
         file_menu = tk.Menu(menubar, tearoff=False)
         file_menu.add_command(label="Open data\u2026", underline=0, accelerator="Ctrl+O", command=self.open_data)
+        file_menu.add_command(label="Open bundled data", underline=5, command=self.open_bundled_data)
         file_menu.add_command(label="Open model\u2026", underline=5, accelerator="Ctrl+M", command=self.open_model)
         file_menu.add_command(label="Save model\u2026", underline=0, accelerator="Ctrl+S", command=self.save_model)
         file_menu.add_command(label="Export results\u2026", underline=0, accelerator="Ctrl+E",
@@ -574,6 +609,11 @@ class App:
         self.select_tab("data")
         self.tabs["data"].open_dialog()
 
+    def open_bundled_data(self) -> None:
+        """File > Open bundled data: back to the Wisconsin data set shipped with the app."""
+        self.select_tab("data")
+        self.tabs["data"].load(resources.bundled_data_path())
+
     def open_model(self) -> None:
         """File > Open model: load a saved model and make it active."""
         path = self.dialogs.ask_open_file("Open model", MODEL_FILETYPES, self.folder("model"))
@@ -714,9 +754,13 @@ class App:
     def show_data_source(self) -> None:
         readme = resources.resource_path("data", "README.md")
         try:
+            from bcdesktop.gui.plaintext import markdown_to_text
+
             text = readme.read_text(encoding="utf-8")
-            text = text.split("## default_model", 1)[0].replace("# Bundled data\n", "").strip()
-        except OSError:
+            text = markdown_to_text(text.split("## default_model", 1)[0].replace("# Bundled data\n", ""))
+            text += ("\n\nThe model in use when the app starts was trained on these rows with the default "
+                     "settings; the Threshold tab shows how it did on the rows it did not see.")
+        except (OSError, UnicodeDecodeError):
             text = ("Wisconsin Breast Cancer (Original) data set, Dr. William H. Wolberg, University of "
                     "Wisconsin Hospitals, via the UCI Machine Learning Repository; licence CC BY 4.0.")
         self.dialogs.info("Data source and licence", text)
@@ -753,10 +797,27 @@ class App:
                 finish()
 
         def finish() -> None:
+            self._warm_imports()
             if on_ready is not None:
                 self.root.after_idle(on_ready)
 
         self.tabs["data"].load(Path(data) if data is not None else resources.bundled_data_path(), done=data_done)
+
+    def _warm_imports(self) -> None:
+        """Import scikit-learn in the background once the window is up (2-3.5 s, scipy.stats
+        alone 1.6 s), as matplotlib is: the first Start or Cross-validate then need not wait
+        for it. Python's import lock makes a click meanwhile wait for the import, not
+        repeat it; a failed import is only logged (the click that needs it says why)."""
+        import threading
+
+        def warm() -> None:
+            try:
+                import sklearn.model_selection  # noqa: F401  (splits, cross-validation)
+                import sklearn.metrics  # noqa: F401  (AUC, Brier)
+            except Exception:  # noqa: BLE001 - only a head start; never worth an error here
+                log.warning("warming scikit-learn failed", exc_info=True)
+
+        threading.Thread(target=warm, name="warm-sklearn", daemon=True).start()
 
     def _load_startup_model(self, model) -> None:
         """The model asked for (falling back to the default after saying what is wrong),

@@ -481,3 +481,44 @@ def test_enter_on_a_button_made_by_tcl_is_not_an_error(app, root, focused, callb
     root.tk.call("event", "generate", ".tclmade", "<Return>")
     root.update()
     assert callback_errors == []  # (Enter on the app's own buttons: test_patient_tab)
+
+
+def test_a_new_user_first_sees_the_intended_use_and_what_to_do_first(make_app, home, root, dialogs):
+    app = make_app()
+    assert app.intro is not None and app.intro.winfo_ismapped()
+    text = app.intro_label.cget("text")
+    assert DISCLAIMER in text and "Start here" in text and "Patient tab" in text
+    # above the tabs, so it is the first thing read
+    assert app.intro.winfo_rooty() < app.notebook.winfo_rooty()
+    app.intro_button.invoke()
+    root.update()
+    assert app.intro is None
+    app.close()
+    assert json.loads((home / "settings.json").read_text())["intro_seen"] is True
+
+
+def test_the_intro_stays_away_once_dismissed(make_app, home):
+    (home / "settings.json").write_text('{"intro_seen": true}', encoding="utf-8")
+    assert make_app().intro is None
+
+
+def test_data_source_reads_as_plain_text_not_markdown(app, dialogs):
+    app.show_data_source()
+    text = dialogs.last_message[2]
+    assert "#" not in text and "`" not in text
+    assert "CC BY 4.0" in text and "\u2022 Source: Dr. William H. Wolberg" in text
+    # the hard-wrapped lines of one sentence are one line again
+    assert "nine cytology scores (Clump Thickness, Uniformity of Cell Size" in text
+
+
+def test_file_menu_goes_back_to_the_bundled_data(app, dialogs, tmp_path, wait_until):
+    from bcdesktop import resources
+
+    other = tmp_path / "few.csv"
+    other.write_text("1000025,5,1,1,1,2,1,3,1,1,2\n1017122,8,10,10,8,7,10,9,7,1,4\n")
+    app.tabs["data"].load(other)
+    wait_until(lambda: app.dataset.path == other)
+    app.menus["file"].invoke("Open bundled data")
+    wait_until(lambda: app.dataset.path == resources.bundled_data_path())
+    assert app.dataset.n_read == 699
+    assert app.notebook.select() == str(app.tabs["data"])
