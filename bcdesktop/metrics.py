@@ -300,6 +300,18 @@ def sweep(y, p, thresholds=None) -> Sweep:
     )
 
 
+def _malignant_probabilities(y, p) -> np.ndarray:
+    """The malignant cases' probabilities, highest first; UserError when there are none."""
+    from .errors import UserError
+
+    y, p = _check(y, p)
+    pos = np.sort(p[y])[::-1]
+    if pos.size == 0:
+        raise UserError("Cannot choose a threshold for a sensitivity: the evaluation data "
+                        "contain no malignant cases. Use data with both classes.")
+    return pos
+
+
 def threshold_for_sensitivity(y, p, target: float) -> float:
     """The highest threshold whose sensitivity is at least ``target``.
 
@@ -320,15 +332,9 @@ def threshold_for_sensitivity(y, p, target: float) -> float:
     bcdesktop.errors.UserError
         The data hold no malignant case, so sensitivity is undefined.
     """
-    from .errors import UserError
-
     if not (0.0 < target <= 1.0):
         raise ValueError(f"target sensitivity must be in (0, 1], got {target}")
-    y, p = _check(y, p)
-    pos = np.sort(p[y])[::-1]
-    if pos.size == 0:
-        raise UserError("Cannot choose a threshold for a sensitivity: the evaluation data "
-                        "contain no malignant cases. Use data with both classes.")
+    pos = _malignant_probabilities(y, p)
     # smallest k with k / n_pos >= target; guard against k/n rounding just below target
     k = max(1, math.ceil(target * pos.size - 1e-9))
     while k / pos.size < target:
@@ -359,15 +365,9 @@ def threshold_for_sensitivity_bound(y, p, target: float, z: float = Z_95) -> tup
     bcdesktop.errors.UserError
         The data hold no malignant case.
     """
-    from .errors import UserError
-
     if not (0.0 < target < 1.0):
         raise ValueError(f"target lower bound must be in (0, 1), got {target}")
-    y, p = _check(y, p)
-    pos = np.sort(p[y])[::-1]
-    if pos.size == 0:
-        raise UserError("Cannot choose a threshold for a sensitivity: the evaluation data "
-                        "contain no malignant cases. Use data with both classes.")
+    pos = _malignant_probabilities(y, p)
     n = int(pos.size)
     for k in range(1, n + 1):
         if wilson_interval(k, n, z)[0] >= target:
