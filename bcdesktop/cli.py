@@ -425,6 +425,23 @@ def cmd_score(args) -> int:
     return 0
 
 
+def cmd_install_desktop_entry(args) -> int:
+    from bcdesktop import desktop_entry
+
+    command = [args.exec_path] if args.exec_path else None
+    report = desktop_entry.install(args.prefix, command, refresh=not args.no_cache_update)
+    print("\n".join(_printable(line) for line in report.lines))
+    return 0
+
+
+def cmd_uninstall_desktop_entry(args) -> int:
+    from bcdesktop import desktop_entry
+
+    report = desktop_entry.uninstall(args.prefix, refresh=not args.no_cache_update)
+    print("\n".join(_printable(line) for line in report.lines))
+    return 0
+
+
 # ---------------------------------------------------------------- parser
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
@@ -519,6 +536,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threshold", type=_threshold)
     p.add_argument("--force", action="store_true", help="replace an existing output file")
     p.set_defaults(func=cmd_score)
+
+    p = sub.add_parser("install-desktop-entry", parents=[common],
+                       help="add bcdesktop to the Linux application menu (this user)",
+                       description="Write ~/.local/share/applications/bcdesktop.desktop (or under "
+                                   "$XDG_DATA_HOME), starting this program by its absolute path, and "
+                                   "the icons into the hicolor theme; creates the folders.")
+    p.add_argument("--prefix", help="write under PREFIX/share instead (e.g. a package's usr/)")
+    p.add_argument("--exec", dest="exec_path", metavar="PATH",
+                   help="absolute path of the program the entry starts (default: this one)")
+    p.add_argument("--no-cache-update", action="store_true",
+                   help="do not run update-desktop-database / gtk-update-icon-cache")
+    p.set_defaults(func=cmd_install_desktop_entry)
+    p = sub.add_parser("uninstall-desktop-entry", parents=[common],
+                       help="remove what install-desktop-entry wrote, nothing else")
+    p.add_argument("--prefix", help="remove from under PREFIX/share instead")
+    p.add_argument("--no-cache-update", action="store_true",
+                   help="do not run update-desktop-database / gtk-update-icon-cache")
+    p.set_defaults(func=cmd_uninstall_desktop_entry)
     return parser
 
 
@@ -563,7 +598,8 @@ def main(argv: list[str] | None = None) -> int:
     _ensure_streams()
     argv = sys.argv[1:] if argv is None else list(argv)
     debug = "--debug" in argv
-    commands = {"gui", "train", "evaluate", "predict", "score"}
+    commands = {"gui", "train", "evaluate", "predict", "score", "install-desktop-entry",
+                "uninstall-desktop-entry"}
     first = next((a for a in argv if a != "--debug"), None)
     if first is None or first not in commands | {"--version", "-h", "--help"}:
         if first is not None and _looks_like_a_mistyped_command(first):
