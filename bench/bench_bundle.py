@@ -4,7 +4,8 @@
     python bench/bench_bundle.py [--runs 7] [--check]
 
 Size: bytes on disk (allocated blocks, like ``du``; symbolic links count as links) and
-apparent bytes, plus the largest parts of ``_internal/``. Budget: 220 MB on disk.
+apparent bytes, plus the largest parts of ``_internal/``. Budget: 200 MB on disk (190.3
+MB measured when it was set, with pandas, Tcl's CJK encodings and messages left out).
 
 Start: time from launching ``dist/bcdesktop/bcdesktop gui --ready-file F`` to the
 window being shown and ready (the GUI writes ``time.time()`` to F once the window is
@@ -36,7 +37,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-SIZE_BUDGET_MB = 220
+SIZE_BUDGET_MB = 200  # 190.3 MB measured + 5% for dependency releases; CI enforces it (--check)
 START_BUDGET_S = 1.5
 START_TIMEOUT_S = 60.0
 
