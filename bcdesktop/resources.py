@@ -92,39 +92,72 @@ def icon_path(size: int = 64) -> Path:
     return resource_path("assets", f"{APP_NAME}-{size}.png")
 
 
+def _home() -> Path:
+    """The user's home folder, which must be an existing folder given by an absolute path.
+
+    A service account's ``HOME=/nonexistent``, ``HOME=/dev/null``, an empty or relative
+    ``HOME`` is no home: OSError, so that nothing is created in its place (as root,
+    ``mkdir -p`` would make ``/nonexistent``) and the callers run without per-user files.
+    """
+    try:
+        home = Path.home()
+    except (RuntimeError, KeyError, OSError) as exc:  # no HOME and no passwd entry
+        raise FileNotFoundError(errno.ENOENT, f"no home folder ({exc})") from None
+    if not home.is_absolute():
+        raise FileNotFoundError(errno.ENOENT, "no home folder (HOME is not an absolute path)", str(home))
+    if not home.is_dir():
+        if home.exists():
+            raise NotADirectoryError(errno.ENOTDIR, "the home folder is not a folder", str(home))
+        raise FileNotFoundError(errno.ENOENT, "the home folder does not exist", str(home))
+    return home
+
+
+def _base(variable: str, *default: str) -> Path:
+    """``$variable`` when it is an absolute path (the XDG rule: a relative one is ignored),
+    else ``_home() / default``."""
+    value = os.environ.get(variable)
+    if value and os.path.isabs(value):
+        return Path(value)
+    return _home().joinpath(*default)
+
+
+def _make_dir(path: Path) -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
 def user_dir() -> Path:
     """Per-user writable folder for settings and logs (created on demand).
 
     ``BCDESKTOP_HOME`` overrides it (tests use this). Otherwise the platform's usual
     place: ``%APPDATA%\\bcdesktop`` on Windows, ``~/Library/Application Support/bcdesktop``
     on macOS, ``$XDG_CONFIG_HOME/bcdesktop`` (default ``~/.config/bcdesktop``) elsewhere.
+
+    Raises OSError when the folder cannot be made, also when there is no home folder
+    to put it in (``HOME=/nonexistent`` or ``/dev/null``: see :func:`_home`); the
+    callers then keep settings in memory and log to stderr.
     """
     override = os.environ.get("BCDESKTOP_HOME")
     if override:
-        path = Path(override)
-    elif sys.platform.startswith("win"):
-        path = Path(os.environ.get("APPDATA") or Path.home() / "AppData" / "Roaming") / APP_NAME
-    elif sys.platform == "darwin":
-        path = Path.home() / "Library" / "Application Support" / APP_NAME
-    else:
-        path = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config") / APP_NAME
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+        return _make_dir(Path(override))
+    if sys.platform.startswith("win"):
+        return _make_dir(_base("APPDATA", "AppData", "Roaming") / APP_NAME)
+    if sys.platform == "darwin":
+        return _make_dir(_home() / "Library" / "Application Support" / APP_NAME)
+    return _make_dir(_base("XDG_CONFIG_HOME", ".config") / APP_NAME)
 
 
 def user_cache_dir() -> Path:
-    """Per-user cache folder (matplotlib's font cache goes here when frozen)."""
+    """Per-user cache folder (matplotlib's font cache goes here when frozen); OSError
+    when it cannot be made, as :func:`user_dir`."""
     override = os.environ.get("BCDESKTOP_HOME")
     if override:
-        path = Path(override) / "cache"
-    elif sys.platform.startswith("win"):
-        path = Path(os.environ.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local") / APP_NAME / "cache"
-    elif sys.platform == "darwin":
-        path = Path.home() / "Library" / "Caches" / APP_NAME
-    else:
-        path = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / APP_NAME
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+        return _make_dir(Path(override) / "cache")
+    if sys.platform.startswith("win"):
+        return _make_dir(_base("LOCALAPPDATA", "AppData", "Local") / APP_NAME / "cache")
+    if sys.platform == "darwin":
+        return _make_dir(_home() / "Library" / "Caches" / APP_NAME)
+    return _make_dir(_base("XDG_CACHE_HOME", ".cache") / APP_NAME)
 
 
 # --------------------------------------------------------------------------- shipped files
@@ -430,22 +463,74 @@ def configure_frozen_runtime() -> None:
     """Prepare a frozen app's process before anything else is imported.
 
     Called by the PyInstaller runtime hook (see ``build.spec``) and harmless from
-    source, where it does nothing:
+    source, where it does nothing. It never raises: a failure here would end every
+    command, ``--version`` included, with a traceback before the app could say why.
 
+    - ``sys.stdout`` / ``sys.stderr`` are ``None`` in a windowed Windows build; they
+      become ``os.devnull`` so that ``print`` and logging handlers cannot fail.
     - ``MPLCONFIGDIR`` points at ``user_cache_dir() / "matplotlib"``, so matplotlib's
       font cache is built once per user and kept, instead of in a new temporary folder
       at every start (PyInstaller's default, which the spec drops because a killed app
       leaves those folders behind and every start pays for a font scan). A value the
       user set is kept.
-    - ``sys.stdout`` / ``sys.stderr`` are ``None`` in a windowed Windows build; they
-      become ``os.devnull`` so that ``print`` and logging handlers cannot fail.
+    - Without a writable per-user folder (``HOME=/dev/null``, a service account's
+      ``HOME=/nonexistent``, a read-only home) the app runs anyway: one line on stderr
+      says so, settings stay in memory and the log goes to stderr (the GUI copes with
+      :func:`user_dir` raising), and matplotlib's cache goes to a temporary folder that
+      is removed when the app ends (:func:`_temporary_mplconfigdir`).
     """
     if not is_frozen():
         return
-    if not os.environ.get("MPLCONFIGDIR"):
-        mpl_dir = user_cache_dir() / "matplotlib"
-        mpl_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        for name in ("stdout", "stderr"):
+            if getattr(sys, name) is None:
+                setattr(sys, name, open(os.devnull, "w", encoding="utf-8"))
+    except Exception:  # pragma: no cover - no os.devnull: print() will fail later, not here
+        pass
+    if os.environ.get("MPLCONFIGDIR"):
+        return
+    try:
+        mpl_dir = _make_dir(user_cache_dir() / "matplotlib")
+        if not os.access(mpl_dir, os.W_OK | os.X_OK):
+            raise PermissionError(errno.EACCES, "not writable", str(mpl_dir))
         os.environ["MPLCONFIGDIR"] = str(mpl_dir)
-    for name in ("stdout", "stderr"):
-        if getattr(sys, name) is None:
-            setattr(sys, name, open(os.devnull, "w", encoding="utf-8"))
+        return
+    except Exception as exc:  # OSError mostly; anything else must not stop the app either
+        problem = _describe(exc)
+    temporary = _temporary_mplconfigdir()
+    where = "in a temporary folder" if temporary else "wherever matplotlib finds room"
+    try:
+        user_dir()
+    except Exception:
+        notice = (f"no writable per-user folder ({problem}); settings are not saved this time "
+                  f"and matplotlib's cache is {where}")
+    else:  # only the cache folder is unusable (XDG_CACHE_HOME read-only, say)
+        notice = f"no writable cache folder ({problem}); matplotlib's cache is {where} this time"
+    try:
+        sys.stderr.write(f"bcdesktop: {notice}\n")
+    except Exception:  # pragma: no cover - a closed or broken stderr
+        pass
+
+
+def _describe(exc: BaseException) -> str:
+    """One line for an exception: ``PATH: reason`` for an OSError that names its file."""
+    if isinstance(exc, OSError) and exc.strerror:
+        return f"{exc.filename}: {exc.strerror}" if exc.filename else exc.strerror
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _temporary_mplconfigdir() -> str | None:
+    """Point ``MPLCONFIGDIR`` at a new private temporary folder, removed at exit (a
+    ``kill -9`` leaves it, as matplotlib's own fallback would). None when not even the
+    temp directory can be written: matplotlib then tries its own fallback."""
+    import atexit
+    import shutil
+    import tempfile
+
+    try:
+        path = tempfile.mkdtemp(prefix=f"{APP_NAME}-matplotlib-")
+    except Exception:
+        return None
+    atexit.register(shutil.rmtree, path, ignore_errors=True)
+    os.environ["MPLCONFIGDIR"] = path
+    return path

@@ -157,6 +157,72 @@ def test_the_app_never_imports_what_the_spec_excludes(tmp_path):
     assert hits == [], "build.spec excludes modules the app imports"
 
 
+_BLOCK = """
+import sys
+class _Absent:
+    # a meta-path finder that makes these modules absent, as they are from the bundle
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in BLOCKED:
+            raise ModuleNotFoundError(f"No module named {name!r} (left out of the bundle)", name=name)
+sys.meta_path.insert(0, _Absent())
+"""
+
+
+def test_the_app_works_without_what_the_spec_leaves_out_though_imported(tmp_path):
+    """pandas, ssl and OpenSSL's hashes are imported by scikit-learn and asyncio only when
+    present (try/except ImportError) and never used: every command and the window's
+    modules, from source, with them made absent."""
+    out = tmp_path / "modules.json"
+    blocked = sorted({m.split(".")[0] for m in _spec_list("IMPORTED_BUT_UNUSED")})
+    assert "pandas" in blocked
+    script = f"BLOCKED = {blocked!r}\n" + _BLOCK + f"MALIGNANT = {MALIGNANT!r}\n" + _EXERCISE
+    env = {**os.environ, "BCDESKTOP_HOME": str(tmp_path / "home")}
+    proc = subprocess.run([sys.executable, "-c", script, str(out)], env=env, capture_output=True,
+                          text=True, timeout=TIMEOUT, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    imported = json.loads(out.read_text())
+    assert not [m for m in imported if m.split(".")[0] in blocked]
+
+
+_FAKE_FROZEN = """
+import os, sys
+sys.frozen, sys._MEIPASS = True, sys.argv[1]
+from bcdesktop import resources
+resources.configure_frozen_runtime()
+mpl = os.environ.get("MPLCONFIGDIR")
+print(mpl)
+assert mpl and os.path.isdir(mpl) and os.access(mpl, os.W_OK)
+try:
+    resources.user_dir()
+except OSError as exc:
+    print("user_dir:", exc.strerror)
+"""
+
+
+@pytest.mark.parametrize("home", ["/dev/null", "/nonexistent", "relative"])
+def test_the_start_up_hook_never_fails_without_a_home(tmp_path, home):
+    """The runtime hook with no usable home folder (a service account): no traceback, one
+    line saying so, matplotlib's cache in a temporary folder that is gone after exit, and
+    nothing created in the home's place (as root, /nonexistent could be made)."""
+    if home == "/nonexistent" and os.path.lexists(home):
+        pytest.skip("/nonexistent exists on this machine")
+    tmpdir = tmp_path / "tmp"
+    tmpdir.mkdir()
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("BCDESKTOP_HOME", "XDG_CONFIG_HOME", "XDG_CACHE_HOME", "MPLCONFIGDIR")}
+    env.update(HOME=home, TMPDIR=str(tmpdir))
+    proc = subprocess.run([sys.executable, "-c", _FAKE_FROZEN, str(tmp_path / "bundle")], env=env,
+                          capture_output=True, text=True, timeout=TIMEOUT, cwd=tmp_path)
+    assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr
+    assert len(proc.stderr.splitlines()) == 1 and proc.stderr.startswith("bcdesktop: no writable "), proc.stderr
+    mpl = Path(proc.stdout.splitlines()[0])
+    assert mpl.parent == tmpdir and not mpl.exists()  # removed at exit
+    assert proc.stdout.splitlines()[1].startswith("user_dir: ")
+    assert list(tmpdir.iterdir()) == []
+    assert not Path("/nonexistent").exists()
+    assert not (tmp_path / "relative").exists()
+
+
 # ------------------------------------------------------------------ command line, no display
 def test_version_is_the_source_version(exe, sandbox):
     assert run_frozen(exe, ["--version"], sandbox).stdout.strip() == f"bcdesktop {__version__}"
@@ -307,6 +373,7 @@ def test_window_tabs_draw_and_quit_cleanly_with_default_user_folders(exe, sandbo
     any of them is logged as an ERROR with its traceback. Without BCDESKTOP_HOME,
     settings, log and matplotlib's cache land in the XDG folders under $HOME."""
     home = sandbox.root / "user"
+    home.mkdir()  # a home that does not exist is no home (see test_commands_run_without_a_writable_home)
     env = {k: v for k, v in sandbox.env.items() if k not in ("BCDESKTOP_HOME", "XDG_CONFIG_HOME", "XDG_CACHE_HOME")}
     env.update(HOME=str(home), DISPLAY=display)
     config = home / ".config" / "bcdesktop"
@@ -340,6 +407,7 @@ def test_window_tabs_draw_and_quit_cleanly_with_default_user_folders(exe, sandbo
             app.communicate()
     assert app.returncode == 0, err[-3000:]
     assert "Traceback" not in err
+    assert "findfont" not in err, "a font matplotlib looks for is not in the bundle (build.spec unused_fonts)"
     assert _log_problems(log) == []
     assert "window closed" in log.read_text(encoding="utf-8")
     assert (config / "settings.json").is_file()
@@ -359,6 +427,80 @@ def test_killed_window_leaves_nothing_in_the_temp_dir(exe, sandbox, display):
         app.send_signal(signal.SIGKILL)
         app.wait(30)
     assert sandbox.leftovers() == []
+
+
+# ------------------------------------------------------------------ no writable home folder
+def _homeless_env(box: Sandbox, home: str) -> dict:
+    """A service account: HOME unusable, no XDG folders, no BCDESKTOP_HOME."""
+    env = {k: v for k, v in box.env.items()
+           if k not in ("BCDESKTOP_HOME", "XDG_CONFIG_HOME", "XDG_CACHE_HOME", "XDG_DATA_HOME")}
+    env["HOME"] = home
+    return env
+
+
+NOTICE = "bcdesktop: no writable per-user folder ("
+
+
+@pytest.fixture(params=["/dev/null", "/nonexistent"])
+def no_home(request) -> str:
+    if request.param == "/nonexistent" and os.path.lexists(request.param):
+        pytest.skip("/nonexistent exists on this machine")
+    yield request.param
+    assert not os.path.lexists("/nonexistent"), "the app made the missing home folder"
+
+
+def test_commands_run_without_a_writable_home(exe, sandbox, no_home):
+    """HOME=/dev/null or a service account's HOME=/nonexistent: the start-up hook used to
+    end every command, --version included, with a 20-line traceback. Now one line says
+    so, and the temporary matplotlib cache is gone after the run (run_frozen checks)."""
+    env = _homeless_env(sandbox, no_home)
+    proc = run_frozen(exe, ["--version"], sandbox, env=env)
+    assert proc.stdout.strip() == f"bcdesktop {__version__}"
+    assert proc.stderr.startswith(NOTICE) and len(proc.stderr.splitlines()) == 1, proc.stderr
+    assert no_home in proc.stderr
+    proc = run_frozen(exe, ["predict", *MALIGNANT, "--json"], sandbox, env=env)
+    assert json.loads(proc.stdout)["prediction"] == "malignant"
+    assert proc.stderr.startswith(NOTICE) and len(proc.stderr.splitlines()) == 1, proc.stderr
+
+
+def test_window_self_test_runs_without_a_writable_home(exe, sandbox, display, no_home):
+    """The window opens on default settings kept in memory, the log goes to the terminal,
+    matplotlib's cache to a temporary folder removed at exit: no traceback, one notice
+    from the start-up hook (the app's own lines after it are its log on stderr)."""
+    env = {**_homeless_env(sandbox, no_home), "DISPLAY": display}
+    proc = run_frozen(exe, ["gui", "--self-test"], sandbox, env=env)
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert result["self_test"] == "ok" and result["prediction"] == "malignant"
+    assert "Traceback" not in proc.stderr and " ERROR " not in proc.stderr, proc.stderr[-3000:]
+    assert proc.stderr.count(NOTICE) == 1 and proc.stderr.startswith(NOTICE), proc.stderr[-3000:]
+
+
+# ------------------------------------------------------------------ the menu entry
+def test_the_menu_entry_starts_this_executable(exe, sandbox, display):
+    """install-desktop-entry from the build names the executable by absolute path; its
+    Exec line, run as a desktop runs it, opens the window; uninstall removes it all."""
+    from bcdesktop.desktop_entry import exec_argv, read_entry
+
+    data = sandbox.root / "share"
+    env = {**sandbox.env, "XDG_DATA_HOME": str(data)}
+    proc = run_frozen(exe, ["install-desktop-entry", "--no-cache-update"], sandbox, env=env)
+    entry = data / "applications" / "bcdesktop.desktop"
+    assert f"wrote {entry} (Exec=" in proc.stdout
+    argv = exec_argv(read_entry(entry)["Exec"], ["/tmp/some file.csv"])
+    assert argv == [str(exe), "gui", "/tmp/some file.csv"]
+    if shutil.which("desktop-file-validate"):
+        check = subprocess.run(["desktop-file-validate", str(entry)], capture_output=True, text=True)
+        assert check.returncode == 0 and not check.stdout.strip(), check.stdout
+    started = subprocess.run([*argv[:-1], "--self-test"], env={**env, "DISPLAY": display}, cwd=sandbox.root,
+                             capture_output=True, text=True, timeout=TIMEOUT)
+    assert started.returncode == 0, started.stderr[-3000:]
+    assert json.loads(started.stdout.strip().splitlines()[-1])["self_test"] == "ok"
+    run_frozen(exe, ["uninstall-desktop-entry", "--no-cache-update"], sandbox, env=env)
+    assert not list(data.rglob("bcdesktop*"))
+
+
+def test_the_bundle_leaves_out_pandas(exe):
+    assert not (DIST / "_internal" / "pandas").exists()
 
 
 # ------------------------------------------------------------------ the one-file build, when built
