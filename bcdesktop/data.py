@@ -37,6 +37,7 @@ import math
 import os
 import re
 import stat
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator, Sequence
@@ -113,7 +114,6 @@ _WDBC_HINTS = ("radius", "texture", "perimeter", "smoothness", "compactness", "c
                "concavepoints", "concavepts", "symmetry", "fractaldim", "areamean", "areaworst",
                "arease")
 #: R's MASS::biopsy names the nine scores V1..V9, in the UCI order of :data:`FEATURES`.
-_V_NAME = re.compile(r"v([0-9]+)")
 
 _DELIMITERS = (",", ";", "\t")
 _DELIM_NAMES = {",": "comma", ";": "semicolon", "\t": "tab"}
@@ -447,7 +447,8 @@ def printable(text) -> str:
     text = str(text)
     if text.isprintable():
         return text
-    return "".join(c if c.isprintable() else _escape_char(c) for c in text)
+    return "".join(c if c.isprintable() or unicodedata.category(c) == "Zs" else _escape_char(c)
+                   for c in text)  # Zs: no-break and other spaces are harmless and read as spaces
 
 
 _NAMED_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
@@ -742,8 +743,10 @@ def _ten_column_roles(path: Path, rows: list[tuple[int, list[str]]], decimal: st
     ``benign``, ``M``); or most of the last column 2 or 4 (three rows at least), as a
     2/4 class column is and Mitoses, mostly 1, is not. Evidence for the id in front: a
     last cell that is a score but no class code (3, 5..10), or a last column writing 1
-    beside 2 and 4 (two class codings: a score); a first cell that is no score (an id
-    over 10, a text id); or a first column counting up (three rows at least), as ids do.
+    beside 2 and 4 (two class codings: a score); or a first cell that is no score (an id
+    over 10, a text id). A first column counting up (1, 2, 3 ...) decides nothing: in a
+    file of ten rows or fewer nine scores can do that too; it only makes a class
+    reading ambiguous.
     Rows past the sniffed start that contradict the reading are rejected with the reason
     (a class '7', a Mitoses 'benign'), never read silently.
     """
@@ -774,16 +777,25 @@ def _ten_column_roles(path: Path, rows: list[tuple[int, list[str]]], decimal: st
         if score_value(cell, decimal)[1] != _OK:
             id_ev.append(f"the first column holds '{_shorten(cell)}' (line {line}), which is no score")
             break
+    # A first column counting up looks like ids, but only while every value is a score
+    # (past 10 rows an id exceeds 10 and is "no score" above): nine scores can count up
+    # too, so this never decides; it only stops the class reading from deciding.
     digits = [int(c) for _, c in present if re.fullmatch(r"[0-9]{1,18}", c)]
-    if len(present) >= 3 and len(digits) == len(present) and all(a < b for a, b in zip(digits, digits[1:])):
-        id_ev.append(f"the first column counts up ({digits[0]}, {digits[1]}, {digits[2]}, ...) as "
-                     "sample ids do")
-    if class_ev and not id_ev:
+    counts_up = (len(present) >= 3 and len(digits) == len(present)
+                 and all(a < b for a, b in zip(digits, digits[1:])))
+    doubt = (f"the first column counts up ({digits[0]}, {digits[1]}, {digits[2]}, ...) as sample ids "
+             "do" if counts_up else None)
+    if class_ev and not id_ev and not doubt:
         return None, tuple(range(9)), 9, f"no header row; 10 columns read as nine scores + class ({class_ev[0]})"
     if id_ev and not class_ev:
         return 0, tuple(range(1, 10)), None, f"no header row; 10 columns read as sample id + nine scores ({id_ev[0]})"
-    why = (f"{class_ev[0]}, but {id_ev[0]}" if class_ev else
-           f"nothing in its first {len(firsts)} row{'s' if len(firsts) != 1 else ''} tells them apart")
+    rows_seen = f"its first {len(firsts)} row{'s' if len(firsts) != 1 else ''}"
+    if class_ev:
+        why = f"{class_ev[0]}, but {(id_ev or [doubt])[0]}"
+    elif doubt:
+        why = f"{doubt}, but nine scores can count up too, and nothing else in {rows_seen} tells them apart"
+    else:
+        why = f"nothing in {rows_seen} tells them apart"
     raise _user_error(
         f"{path}: the layout is ambiguous: 10 columns without a header row can be a sample id + "
         f"the nine scores, or the nine scores + the class, and {why}. Add a header row naming "
@@ -905,11 +917,26 @@ def sniff_layout(path: str | os.PathLike) -> CsvLayout:
     has_header = _looks_like_header(first, decimal)
     if has_header:
         header = [c.strip() for c in first]
-        n_fields = len(header)
-        if n_fields == 1:
+        if len(header) == 1:
             raise _user_error(f"{path} is not a table of comma-, semicolon- or tab-separated "
                             f"values (first line: '{_shorten(header[0])}'). " + _LOADING_HINT)
+        # R's write.table(row.names = TRUE) leaves the row names' column out of the header:
+        # every data row then has one field more than the header names. That first field
+        # is read as an unnamed extra column (copied through), not shifted into the scores.
+        # (Only when the extra field is not a trailing delimiter's empty cell, and the
+        # first fields are distinct, as row names are.)
+        counts = [len(r) for r in rows[1:]]
+        longer = [r for r in rows[1:] if len(r) == len(header) + 1]
+        unnamed_first = (bool(counts) and max(set(counts), key=counts.count) == len(header) + 1
+                         and all(r[-1].strip() for r in longer)
+                         and len({r[0].strip() for r in longer}) == len(longer))
+        if unnamed_first:
+            header = ["", *header]
+        n_fields = len(header)
         id_col, feature_cols, class_col, extra, assumed = _header_roles(path, header)
+        if unnamed_first:
+            assumed += ("; the header names one column fewer than the rows hold, so the first "
+                        "column (R's row names) is read as an unnamed extra column")
         columns = tuple(h if h else f"column {i + 1}" for i, h in enumerate(header))
         # the header record as the data records are split (a quoted name may hold a line break)
         body = head[len(bom):]
@@ -921,6 +948,8 @@ def sniff_layout(path: str | os.PathLike) -> CsvLayout:
         k = int(nonblank[0])
         header_line = 1 + int(rec.line_offsets[k])
         header_raw = body[rec.starts[k]:rec.ends[k]]
+        if unnamed_first:  # the output's header gets the empty name too, so it stays aligned
+            header_raw = delimiter.encode(encoding) + header_raw
         data_offset = len(bom) + (int(rec.starts[k + 1]) if k + 1 < len(rec.starts) else len(body))
         if len(numbered) == 1 and len(head) < _SNIFF_BYTES:
             raise _user_error(f"{path} has a header row but no data rows.")
@@ -1334,6 +1363,9 @@ def _score_reason(name: str, code: int, value: float, text: str) -> str:
     if code == _MISSING:
         return f"{name} is missing"
     if code == _NOT_NUMBER:
+        if re.fullmatch(r"-?[0-9]+,[0-9]+", text):  # a decimal comma in a comma-separated file
+            return (f"{name} '{_shorten(text)}' is not a whole number (a decimal comma is read only in "
+                    "semicolon- or tab-separated files)")
         return f"{name} '{_shorten(text)}' is not a whole number"
     if code == _NOT_WHOLE:  # the text as written: its value may print as a whole number
         return f"{name} = {_shorten(text)} is not a whole number"

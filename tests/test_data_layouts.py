@@ -462,3 +462,55 @@ def test_a_headerless_semicolon_file_of_decimal_commas_has_no_header(tmp_path):
     ds = load_csv(write(tmp_path, "\n".join(rows) + "\n"))
     assert not ds.layout.has_header and ds.n_usable == 3 and ds.y.tolist() == [0, 0, 0]
     assert ds.X[0].tolist() == [5, 1, 1, 1, 2, 1, 3, 1, 1]
+
+
+# ---------------------------------------------------------------- found by review
+
+@pytest.mark.parametrize("rows", [
+    # nine scores + class coded 1 (all malignant): the first column happens to count up
+    ["5,4,4,5,7,10,3,2,1,1", "8,10,10,8,7,10,9,7,1,1", "10,7,7,6,4,10,4,1,2,1"],
+    # ids 1..3 + nine scores whose Mitoses is 1: as readable the other way
+    ["1,8,2,4,1,5,1,5,4,1", "2,1,1,1,1,1,1,1,1,1", "3,5,5,5,5,5,5,5,5,1"],
+])
+def test_a_first_column_counting_up_alone_decides_nothing(tmp_path, rows):
+    message = refused(write(tmp_path, "\n".join(rows) + "\n"))
+    assert "layout is ambiguous" in message and "counts up" in message
+
+
+def test_r_write_table_with_row_names_leaves_their_column_out_of_the_header(tmp_path):
+    # write.table(biopsy, sep = ",") names one column fewer than each row holds
+    text = ('"ID","V1","V2","V3","V4","V5","V6","V7","V8","V9","class"\n'
+            '"1","1000025",5,1,1,1,2,1,3,1,1,"benign"\n'
+            '"2","1017122",8,10,10,8,7,10,9,7,1,"malignant"\n')
+    ds = load_csv(write(tmp_path, text))
+    assert ds.n_usable == 2 and list(ds.y) == [0, 1]
+    assert list(ds.ids) == ["1000025", "1017122"] and ds.X[1].tolist() == [8, 10, 10, 8, 7, 10, 9, 7, 1]
+    assert "R's row names" in ds.layout.assumed
+    assert ds.layout.column_matching()[0] == ("column 1", data.EXTRA)
+    out = tmp_path / "out.csv"
+    from bcdesktop.persistence import load_default_model
+
+    scoring.score_csv(ds.path, out, load_default_model())
+    import csv
+
+    table = list(csv.reader(out.open()))
+    assert table[0][:2] == ["", "ID"] and all(len(r) == len(table[0]) for r in table)
+
+
+def test_a_trailing_delimiter_is_not_taken_for_row_names(tmp_path):
+    header = ",".join(FEATURES)
+    text = f"{header}\n{ROW},\n8,10,10,8,7,10,9,7,1,\n"  # an empty last cell in every row
+    ds_or_message = refused(write(tmp_path, text))
+    assert "None of the 2 rows" in ds_or_message and "expected 9" in ds_or_message
+
+
+def test_a_decimal_comma_in_a_comma_file_says_where_it_is_read(tmp_path):
+    header = ",".join(FEATURES)
+    ds = load_csv(write(tmp_path, f'{header}\n"5,0",1,1,1,2,1,3,1,1\n{ROW}\n'))
+    assert ds.rejected[0].reason == ("Clump Thickness '5,0' is not a whole number (a decimal comma "
+                                     "is read only in semicolon- or tab-separated files)")
+
+
+def test_printable_keeps_no_break_spaces():
+    assert data.printable("Bare\u00a0Nuclei") == "Bare\u00a0Nuclei"
+    assert data.printable("a\u202eb\x1b") == "a\\u202eb\\x1b"
