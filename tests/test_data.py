@@ -251,7 +251,8 @@ def test_every_cell_quoted(tmp_path):
     assert ds.X[:, 0].tolist() == [10, 7] and ds.y.tolist() == [1, 0] and ds.ids.tolist() == ["1", "3"]
     assert [r.reason for r in ds.rejected] == [
         "Bare Nuclei is missing",
-        "Clump Thickness '1,5' is not a whole number; Class '\"2\"' is not benign/malignant (2/4, 0/1)"]
+        "Clump Thickness '1,5' is not a whole number (a decimal comma is read only in semicolon- or "
+        "tab-separated files); Class '\"2\"' is not benign/malignant (2/4, 0/1)"]
 
 
 def test_a_huge_cell_rejects_only_its_row(tmp_path):

@@ -232,7 +232,8 @@ def test_tab_file_with_decimal_commas_and_comma_file_unchanged(tmp_path):
     # in a comma-separated file a quoted 1,0 is still no score
     ds = load_csv(write(tmp_path, ",".join(FEATURES) + "\n" + '5,1,1,1,2,"1,0",3,1,1\n5,1,1,1,2,1,3,1,1\n'))
     assert sniff_layout(tmp_path / "cases.csv").decimal == "."
-    assert ds.rejected[0].reason == "Bare Nuclei '1,0' is not a whole number"
+    assert ds.rejected[0].reason == ("Bare Nuclei '1,0' is not a whole number (a decimal comma is read "
+                                     "only in semicolon- or tab-separated files)")
 
 
 def test_score_value_takes_the_decimal_mark():
