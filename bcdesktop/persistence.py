@@ -187,8 +187,20 @@ class ModelBundle:
         return X
 
     def predict_proba(self, X_raw) -> np.ndarray:
-        """Probability of malignancy, shape (n,), for raw scores (n, 9) or one row (9,)."""
-        return self.network.predict_proba(self.scaler.transform(self._rows(X_raw)))
+        """Probability of malignancy, shape (n,), for raw scores (n, 9) or one row (9,).
+
+        Raises UserError when the network gives something that is not a probability
+        (NaN, from weights that overflow): such a case must never be called benign
+        because ``NaN >= threshold`` is false.
+        """
+        with np.errstate(all="ignore"):
+            p = self.network.predict_proba(self.scaler.transform(self._rows(X_raw)))
+        if not np.all((p >= 0.0) & (p <= 1.0)):  # also false for NaN
+            raise UserError(f"Model {self.model_id} gives no probability (not a number) for "
+                            f"{'this case' if p.size == 1 else 'some of these cases'}: its weights "
+                            "overflow, so the file is damaged or was not written by bcdesktop. "
+                            "Use another model.")
+        return p
 
     def predict(self, X_raw, threshold: float | None = None) -> np.ndarray:
         """Calls, shape (n,) int8: 1 malignant where probability >= threshold
@@ -704,11 +716,23 @@ def _bundle(arrays: dict[str, np.ndarray], meta: dict, path) -> ModelBundle:
         params += [arrays[f"W{k}"], arrays[f"b{k}"]]
     network = MLP.from_params(params)
     scaler = Scaler(arrays["scaler_min"], arrays["scaler_max"])
+    _require(_gives_probabilities(network, scaler), path,
+             "its network gives no probability (not a number) for some cases")
     return ModelBundle(
         network=network, scaler=scaler, threshold=float(threshold), features=tuple(features),
         settings=meta["settings"], seed=seed, metrics=meta["metrics"], data_sha256=sha,
         app_version=meta["app_version"], created_utc=meta["created_utc"],
         eval_probs=probs, eval_labels=labels, eval_kind=eval_kind)
+
+
+def _gives_probabilities(network: MLP, scaler: Scaler) -> bool:
+    """Whether the network gives a probability in [0, 1] for the lowest and highest
+    scores and 512 seeded random cases (finite weights can still overflow to NaN)."""
+    rng = np.random.default_rng(0)
+    X = np.vstack([np.ones((1, 9)), np.full((1, 9), 10.0), rng.integers(1, 11, size=(512, 9))]).astype(np.float64)
+    with np.errstate(all="ignore"):
+        p = network.predict_proba(scaler.transform(X))
+    return bool(np.all((p >= 0.0) & (p <= 1.0)))
 
 
 def load_default_model() -> ModelBundle:

@@ -704,3 +704,30 @@ def test_check_model_path_is_what_save_checks(bundle, tmp_path):
         with pytest.raises(UserError, match=words):
             save_model(bundle, path)
     assert not list(tmp_path.glob("*.npz*"))
+
+
+def _overflowing(arrays, meta):
+    """Finite weights whose products overflow: +-1.7e308 in alternate columns of W1."""
+    W1 = arrays["W1"].copy()
+    W1[:, ::2], W1[:, 1::2] = 1.7e308, -1.7e308
+    arrays["W1"] = W1
+
+
+def test_a_network_that_gives_nan_is_refused_at_load(saved, tmp_path):
+    # found by review: such a file loaded, and predict called its NaN "benign"
+    path = _rewrite(saved, tmp_path / "m.npz", _overflowing)
+    _expect_error(path, "damaged or was not written by bcdesktop", "gives no probability")
+
+
+def test_a_bundle_whose_network_gives_nan_never_calls_a_case(bundle):
+    import dataclasses
+
+    from bcdesktop.model import MLP
+
+    params = [p.copy() for p in bundle.network.params]
+    params[0][:, ::2], params[0][:, 1::2] = 1.7e308, -1.7e308
+    broken = dataclasses.replace(bundle, network=MLP.from_params(params))
+    with pytest.raises(UserError, match="gives no probability"):
+        broken.predict_proba(_rows(3))
+    with pytest.raises(UserError, match="gives no probability"):
+        broken.predict(_rows(1))
