@@ -222,7 +222,7 @@ def cmd_gui(args) -> int:
                    ready_file=args.ready_file) or 0)
 
 
-def _check_model_out(out: Path, data_path: str | None) -> None:
+def _check_model_out(out: Path, data_path: str | None, replace_shipped: bool = False) -> None:
     """Before training: refuse to replace anything but an earlier model file (never a
     user's input), and fail now rather than after training when ``out`` cannot be saved."""
     from bcdesktop import persistence
@@ -233,7 +233,7 @@ def _check_model_out(out: Path, data_path: str | None) -> None:
         same = False
     if same:
         raise UserError(f"--out {out} is the training data file; choose another file name.")
-    persistence.check_model_path(out)
+    persistence.check_model_path(out, replace_shipped=replace_shipped)
     if out.exists():
         try:
             persistence.load_model(out)
@@ -261,7 +261,7 @@ def cmd_train(args) -> int:
 
     config = _train_config(args)
     out = Path(args.out)
-    _check_model_out(out, args.data)
+    _check_model_out(out, args.data, args.replace_shipped_model)
     dataset = _load_data(args.data)
 
     bar = _Progress(config.iterations, "training", enabled=not args.json)
@@ -285,7 +285,7 @@ def cmd_train(args) -> int:
         raise UserError(f"{outcome.failure} No model file was written.")
     from bcdesktop import persistence
 
-    persistence.save_model(outcome.bundle, out)
+    persistence.save_model(outcome.bundle, out, replace_shipped=args.replace_shipped_model)
     result = outcome.result
     curve = [[int(it), float(tr), _finite_or_none(va)]
              for it, tr, va in result.loss_curve if it % config.log_every == 0 and it < result.iterations_run]
@@ -505,6 +505,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--log-every", type=_whole(1),
                    help=f"print the loss every N iterations (default {d.log_every})")
     p.add_argument("--json", action="store_true", help="print one JSON object and nothing else")
+    p.add_argument("--replace-shipped-model", action="store_true",
+                   help="for maintainers: allow --out to be the model shipped with the app "
+                        "(data/default_model.npz), which is otherwise never written over")
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("evaluate", parents=[common],

@@ -347,12 +347,20 @@ def _encode(arrays: dict[str, np.ndarray], meta: dict) -> bytes:
     return buf.getvalue()
 
 
-def check_model_path(path) -> None:
+def check_model_path(path, *, replace_shipped: bool = False) -> None:
     """Raise :class:`UserError` when a model cannot be saved at ``path``: it is a folder,
-    its folder is missing or not a folder, or the folder is not writable. ``save_model``
-    checks this too; call it first to fail before a long training rather than after."""
+    its folder is missing or not a folder, the folder is not writable, or it is a file
+    shipped with the app (``resources.is_bundled_file``: the default model every user
+    starts with) unless ``replace_shipped`` (the maintainers' regeneration of it).
+    ``save_model`` checks this too; call it first to fail before a long training rather
+    than after."""
+    from .resources import is_bundled_file
+
     path = Path(path)
     folder = path.parent
+    if not replace_shipped and is_bundled_file(path):
+        raise UserError(f"Cannot save the model to {path}: it is a file shipped with bcdesktop, "
+                        "which is never written over. Choose another name or folder.")
     if path.is_dir():
         raise UserError(f"Cannot save the model to {path}: it is a folder. Give a file name "
                         f"such as {path / 'model.npz'}.")
@@ -365,7 +373,7 @@ def check_model_path(path) -> None:
                         "writable. Choose another folder.")
 
 
-def save_model(bundle: ModelBundle, path) -> Path:
+def save_model(bundle: ModelBundle, path, *, replace_shipped: bool = False) -> Path:
     """Write ``bundle`` to ``path`` atomically (a reader never sees half a file, and
     a failed save leaves any earlier file as it was). Returns the path.
 
@@ -385,7 +393,7 @@ def save_model(bundle: ModelBundle, path) -> Path:
     except _ModelFileError as exc:
         raise UserError(f"Cannot save the model to {path}: bcdesktop could not open the file "
                         f"again ({exc.problem}), so nothing was written.") from None
-    check_model_path(path)
+    check_model_path(path, replace_shipped=replace_shipped)
     try:
         atomic_write_bytes(path, data)
     except OSError as exc:
@@ -744,5 +752,5 @@ def load_default_model() -> ModelBundle:
         raise UserError(
             f"The default model is missing (looked for {path}). Reinstall bcdesktop, or "
             "create it with: bcdesktop train --data data/breast-cancer-wisconsin.data "
-            "--out data/default_model.npz")
+            "--out data/default_model.npz --replace-shipped-model")
     return load_model(path)

@@ -555,3 +555,17 @@ def test_the_cli_summaries_say_which_layout_was_assumed(capsys, tmp_path):
     assert code == 0 and "read as: header row; columns V1..V9" in err
     code, out, err = run_cli(capsys, "score", str(bundled_data_path()), "-o", str(tmp_path / "u.csv"))
     assert "read as: no header row; 11 columns read as sample id + nine scores + class" in err
+
+
+def test_train_never_writes_over_the_shipped_model(capsys, tmp_path):
+    from bcdesktop.resources import default_model_path
+
+    shipped = default_model_path()
+    before = shipped.read_bytes()
+    code, out, err = run_cli(capsys, "train", "--out", str(shipped), "--iterations", "100", "--lr", "0.05")
+    assert_one_line_error(code, out, err)
+    assert "shipped with bcdesktop" in err and shipped.read_bytes() == before
+    # the maintainers' flag changes nothing for any other file
+    code, out, err = run_cli(capsys, "train", "--out", str(tmp_path / "m.npz"), "--iterations", "100",
+                             "--lr", "0.05", "--replace-shipped-model")
+    assert code == 0, err
