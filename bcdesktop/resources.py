@@ -388,6 +388,16 @@ def _claim_and_replace(tmp: str, path: Path) -> None:
         raise
 
 
+def _read_umask() -> int:
+    """The process's umask (read once, at import: setting it to read it is not thread-safe)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _read_umask()
+
+
 @contextlib.contextmanager
 def atomic_writer(path: str | os.PathLike, suffix: str = ".tmp", *, overwrite: bool = True,
                   protect=(), swept: list | None = None) -> Iterator[BinaryIO]:
@@ -433,14 +443,23 @@ def atomic_writer(path: str | os.PathLike, suffix: str = ".tmp", *, overwrite: b
         swept.extend(removed)
     fd, tmp = tempfile.mkstemp(prefix=_temp_prefix(path.name), suffix=suffix, dir=path.parent)
     try:
-        # mkstemp makes the file private (0600); give it the mode a plain open() would,
-        # or keep the mode of the file being replaced
+        # mkstemp makes the file private (0600); give it the mode a plain open() would
+        # (0666 less the umask: a umask of 077 keeps patients' scores private), or keep
+        # the mode of the file being replaced
         with contextlib.suppress(OSError):
-            os.chmod(tmp, path.stat().st_mode & 0o777 if overwrite and path.exists() else 0o644)
-        with os.fdopen(fd, "wb") as fh:
+            os.chmod(tmp, path.stat().st_mode & 0o777 if overwrite and path.exists() else 0o666 & ~_UMASK)
+        fh = os.fdopen(fd, "wb")
+        try:
             yield fh
             fh.flush()
             os.fsync(fh.fileno())
+        except BaseException:
+            # closing flushes what is buffered, which fails again on a full disk: that
+            # second error must not replace the one already on its way
+            with contextlib.suppress(OSError):
+                fh.close()
+            raise
+        fh.close()
         _check_target(path, overwrite, protect, appeared=True)
         if overwrite:
             os.replace(tmp, path)

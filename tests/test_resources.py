@@ -177,7 +177,7 @@ def test_atomic_writer_streams_and_a_failed_block_leaves_nothing(tmp_path):
         assert [p.suffix for p in tmp_path.iterdir()] == [".part"]
         fh.write(b"1,2\n")
     assert target.read_bytes() == b"a,b\n1,2\n"
-    assert target.stat().st_mode & 0o777 == 0o644
+    assert target.stat().st_mode & 0o777 == 0o666 & ~resources._UMASK  # as a plain open() gives
     with pytest.raises(RuntimeError):
         with resources.atomic_writer(target) as fh:
             fh.write(b"half")
@@ -278,7 +278,7 @@ def test_atomic_writer_without_overwrite_never_replaces_a_file_that_appeared(tmp
     third = tmp_path / "third.csv"
     with resources.atomic_writer(third, overwrite=False) as fh:
         fh.write(b"ok")
-    assert third.read_bytes() == b"ok" and third.stat().st_mode & 0o777 == 0o644
+    assert third.read_bytes() == b"ok" and third.stat().st_mode & 0o777 == 0o666 & ~resources._UMASK
     assert names(tmp_path) == ["out.csv", "second.csv", "third.csv"]
 
 
@@ -407,3 +407,36 @@ def test_a_long_file_name_still_gets_a_temporary_and_its_sweep(tmp_path):
         fh.write(b"y")
     assert target.read_bytes() == b"y" and swept == [stale]
     assert names(tmp_path) == [target.name]
+
+
+def test_a_written_file_follows_the_umask(tmp_path, monkeypatch):
+    # found by review: under umask 077 a scored file was world-readable (0644)
+    monkeypatch.setattr(resources, "_UMASK", 0o077)
+    target = tmp_path / "private.csv"
+    resources.atomic_write_bytes(target, b"scores")
+    assert target.stat().st_mode & 0o777 == 0o600
+
+
+def test_an_error_closing_the_file_does_not_hide_the_error_on_its_way(tmp_path, monkeypatch):
+    # found by review: on a full disk the buffered bytes fail again when the file is
+    # closed, and that second OSError replaced the first error (reported as a read error)
+    real_fdopen = os.fdopen
+
+    class FullDisk:
+        def __init__(self, fh):
+            self.fh = fh
+
+        def write(self, b):
+            return len(b)  # buffered: nothing reaches the disk yet
+
+        def close(self):
+            self.fh.close()
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "fdopen", lambda fd, mode: FullDisk(real_fdopen(fd, mode)))
+    target = tmp_path / "out.csv"
+    with pytest.raises(ValueError, match="the first error"):
+        with resources.atomic_writer(target) as fh:
+            fh.write(b"x" * 100)
+            raise ValueError("the first error")
+    assert list(tmp_path.iterdir()) == []

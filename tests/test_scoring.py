@@ -16,7 +16,7 @@ import threading
 import numpy as np
 import pytest
 
-from bcdesktop import data, scoring
+from bcdesktop import data, resources, scoring
 from bcdesktop.data import FEATURES, load_bundled
 from bcdesktop.errors import Cancelled, UserError
 from bcdesktop.metrics import metrics_at
@@ -233,7 +233,7 @@ def test_refuses_existing_output_unless_forced(tmp_path):
     assert out.read_text().splitlines()[1].startswith(f"1,{ROW},2,")
     assert out.stat().st_mode & 0o777 == 0o640  # the replaced file's mode is kept
     scoring.score_csv(src, tmp_path / "new.csv", StandIn())
-    assert (tmp_path / "new.csv").stat().st_mode & 0o777 == 0o644  # not mkstemp's private 0600
+    assert (tmp_path / "new.csv").stat().st_mode & 0o777 == 0o666 & ~resources._UMASK  # not mkstemp's 0600
     with pytest.raises(UserError, match="does not exist"):
         scoring.score_csv(src, tmp_path / "nope" / "o.csv", StandIn())
     with pytest.raises(UserError, match="folder"):
