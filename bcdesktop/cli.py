@@ -374,9 +374,12 @@ def cmd_evaluate(args) -> int:
 def cmd_predict(args) -> int:
     from bcdesktop import data
 
+    from bcdesktop.scoring import threshold_at_6_decimals
+
     scores = data.parse_scores(args.scores)
     bundle = _load_model(args.model)
-    threshold = bundle.threshold if args.threshold is None else args.threshold
+    # the threshold as score uses and writes it, so both commands give one call
+    threshold = threshold_at_6_decimals(bundle.threshold if args.threshold is None else args.threshold)
     probability = float(bundle.predict_proba(scores.reshape(1, -1))[0])
     call = "malignant" if probability >= threshold else "benign"
     if args.json:

@@ -15,9 +15,11 @@ data row of the input, in the same order: each input record copied byte for byte
 
 A new column whose name the input already uses (case-insensitive) is named
 ``NAME_2`` (``_3``, ...) instead. The threshold is rounded to 6 decimals before
-scoring and the call compares whole millionths, so ``probability >= threshold``
-holds for the numbers as written in every row (a threshold that rounds to 0 or 1 is
-refused).
+scoring (a threshold that rounds to 0 or 1 is refused) and the call is
+``probability >= threshold``, as in ``predict`` and the window; the written
+probability of a benign row never reaches the written threshold (one within half a
+millionth below it is written a millionth below), so the numbers as written always
+agree with the call.
 
 Every output row has as many cells as the header, so the new columns always sit
 under their names: a record with too few fields gets empty cells up to the header's
@@ -360,6 +362,12 @@ def score_csv(input_path: str | os.PathLike, output_path: str | os.PathLike, bun
     return summary
 
 
+def threshold_at_6_decimals(threshold) -> float:
+    """The threshold as the app uses it and writes it: rounded to 6 decimals (UserError
+    unless strictly between 0 and 1 then). ``score`` and ``predict`` share it."""
+    return _threshold_micro(threshold) / 1e6
+
+
 def _threshold_micro(threshold) -> int:
     """The threshold in whole millionths, as the file writes it (UserError unless it is
     strictly between 0 and 1 at 6 decimals)."""
@@ -401,9 +409,11 @@ def _score_chunk(chunk: data.Chunk, layout: data.CsvLayout, bundle, t_micro: int
 
     The new cells of every row are laid out in a byte matrix with NumPy (one
     zero-padded row per record, read back as variable-length bytes), so the per-row
-    Python work is a single ``bytes + bytes``. Probabilities are rounded to whole
-    millionths once; the digits written and the call (``micro >= t_micro``) both come
-    from that integer, so they always agree.
+    Python work is a single ``bytes + bytes``. The call is the app's one rule,
+    ``probability >= threshold`` (the threshold at 6 decimals, as ``predict`` and the
+    window use it); the probability is written in whole millionths, and a benign row
+    whose probability would round up to the threshold is written one millionth below
+    it, so the digits written never contradict the call.
     """
     n = len(chunk)
     ok = chunk.features_ok
@@ -414,7 +424,10 @@ def _score_chunk(chunk: data.Chunk, layout: data.CsvLayout, bundle, t_micro: int
         if p.shape != ok_idx.shape or not np.all((p >= 0) & (p <= 1)):
             raise ValueError("the model returned probabilities outside [0, 1] or of the wrong shape")
         micro = np.rint(p * 1e6).astype(np.int64)
-    called = micro >= t_micro
+    else:
+        p = np.empty(0)
+    called = p >= t_micro / 1e6
+    micro[~called] = np.minimum(micro[~called], t_micro - 1)
     d = layout.delimiter
     model = d + _csv_cell(str(bundle.model_id), d)
 

@@ -569,3 +569,23 @@ def test_train_never_writes_over_the_shipped_model(capsys, tmp_path):
     code, out, err = run_cli(capsys, "train", "--out", str(tmp_path / "m.npz"), "--iterations", "100",
                              "--lr", "0.05", "--replace-shipped-model")
     assert code == 0, err
+
+
+@pytest.mark.parametrize("offset", [-1e-8, 0.0, 1e-8, 4e-7, -4e-7])
+def test_predict_and_score_give_one_call_near_the_threshold(capsys, tmp_path, offset):
+    # found by review: at --threshold 0.01584849 predict said benign, score malignant
+    case = "5 1 1 1 2 1 3 1 1".split()
+    p = json.loads(run_cli(capsys, "predict", "--json", *case)[1])["probability"]
+    threshold = f"{p + offset:.8f}"
+    if not 0.01 <= float(threshold) <= 0.99:
+        pytest.skip("this case's probability is outside the threshold range")
+    predicted = json.loads(run_cli(capsys, "predict", "--json", "--threshold", threshold, *case)[1])
+    source = tmp_path / "one.csv"
+    source.write_text(",".join(case) + "\n")
+    code, _, err = run_cli(capsys, "score", str(source), "-o", str(tmp_path / "s.csv"), "--threshold", threshold)
+    assert code == 0, err
+    row = (tmp_path / "s.csv").read_text().splitlines()[1].split(",")
+    written_p, call, written_t = float(row[9]), row[10], float(row[11])
+    assert call == predicted["prediction"]
+    assert (written_p >= written_t) == (call == "malignant")
+    assert written_t == predicted["threshold"]
