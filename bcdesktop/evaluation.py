@@ -230,20 +230,25 @@ def log_loss(y, p) -> float:
     return float(-np.mean(y * np.log(p) + (1 - y) * np.log1p(-p)))
 
 
-def learning_failure(y, p, threshold: float, config: TrainConfig | None = None) -> str | None:
+def learning_failure(y, p, threshold: float = 0.5, config: TrainConfig | None = None,
+                     loss_curve=None) -> str | None:
     """Why a trained network has not learned, or None when it has.
 
     It has not learned when its loss on the training rows ``y``/``p`` is not clearly
     below (at most :data:`LEARNED_LOSS_RATIO` of) the loss of always predicting the
-    training prevalence, or when it calls every training row one class at
-    ``threshold``. The sentence says what was seen and what to try.
+    training prevalence, or when it calls every training row one class at 0.5 (the
+    threshold of a calibrated model; a user's threshold of 0.99 calling everyone benign
+    is a choice of threshold, not a failure to learn, so ``threshold`` is not used
+    for this). The sentence says what was seen and what to try: more iterations when
+    the training loss was still falling at the end of ``loss_curve``, else a lower
+    learning rate.
     """
     y = _labels(y)
     p = np.asarray(p, dtype=np.float64)
     prevalence = float(y.mean())
     baseline = log_loss(y, np.full(len(y), prevalence))
     loss = log_loss(y, p)
-    called = p >= threshold
+    called = p >= 0.5
     problems = []
     if not loss <= LEARNED_LOSS_RATIO * baseline:
         problems.append(f"its training loss {loss:.3g} is not clearly below {baseline:.3g}, the loss "
@@ -254,13 +259,21 @@ def learning_failure(y, p, threshold: float, config: TrainConfig | None = None) 
         problems.append(f"it calls every one of the {len(y)} training rows {which}")
     if not problems:
         return None
-    hint = "Lower the learning rate"
-    if config is not None:
-        hint += f" (now {config.lr:g})"
-        if config.optimizer == "gd" and config.lr <= 0.1:
-            hint = f"Give it more iterations (now {config.iterations:,}) or a larger learning rate (now {config.lr:g})"
-    return ("The training run did not learn: " + " and ".join(problems)
-            + f". {hint} and train again.")
+    return "The training run did not learn: " + " and ".join(problems) + f". {_learning_hint(config, loss_curve)}"
+
+
+def _learning_hint(config: TrainConfig | None, loss_curve) -> str:
+    """What to try: more iterations while the loss was still falling steadily at the end,
+    else (it rose, jumped about or stalled high) a lower learning rate."""
+    losses = [float(row[1]) for row in (loss_curve or []) if np.isfinite(row[1])]
+    rate = "" if config is None else f" (now {config.lr:g})"
+    count = "" if config is None else f" (now {config.iterations:,})"
+    if len(losses) >= 2:
+        tail = losses[-min(len(losses), 4):]
+        falling = all(b < a for a, b in zip(tail, tail[1:])) and losses[-1] < losses[0]
+        if falling:
+            return f"Give it more iterations{count}, or a larger learning rate{rate}, and train again."
+    return f"Lower the learning rate{rate} and train again."
 
 
 def _summary(m: M.ThresholdMetrics, y, p) -> dict:
@@ -322,7 +335,7 @@ def fit_model(dataset, config: TrainConfig, *, split: str = "stratified",
         eval_probs=p_va, eval_labels=y_va, eval_kind="validation")
     return FitOutcome(bundle, result, m_tr, m_va, train_idx, val_idx,
                       "early-stopping" if n_stop else "validation",
-                      failure=learning_failure(y_tr, p_tr, threshold, config))
+                      failure=learning_failure(y_tr, p_tr, threshold, config, result.loss_curve))
 
 
 # ---------------------------------------------------------------- cross-validation

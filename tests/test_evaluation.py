@@ -315,5 +315,18 @@ def test_learning_failure_compares_with_the_prevalence_loss():
     assert evaluation.learning_failure(y, np.full(100, 0.35), 0.5) is not None
     good = np.where(y == 1, 0.9, 0.1)
     assert evaluation.learning_failure(y, good, 0.5) is None
-    assert "every one of the 100 training rows malignant" in evaluation.learning_failure(y, good, 0.05)
+    everyone = np.where(y == 1, 0.9, 0.55)  # ranks well, but calls everyone malignant at 0.5
+    assert "every one of the 100 training rows malignant" in evaluation.learning_failure(y, everyone)
+    # a high threshold of the user's calling everyone benign is no failure to learn
+    assert evaluation.learning_failure(y, good, 0.95) is None
+
+
+def test_the_hint_follows_the_loss_curve():
+    y = np.array([0] * 65 + [1] * 35)
+    flat = np.full(100, 0.35)
+    falling = [(0, 0.7, None), (10, 0.65, None), (20, 0.62, None), (30, 0.6, None)]
+    rising = [(0, 0.6, None), (10, 0.9, None), (20, 0.8, None), (30, 1.2, None)]
+    config = TrainConfig(iterations=30, lr=0.5)
+    assert "more iterations (now 30)" in evaluation.learning_failure(y, flat, 0.5, config, falling)
+    assert "Lower the learning rate (now 0.5)" in evaluation.learning_failure(y, flat, 0.5, config, rising)
     assert evaluation.log_loss([0, 1], [0.5, 0.5]) == pytest.approx(np.log(2), abs=1e-12)
