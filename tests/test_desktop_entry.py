@@ -68,6 +68,8 @@ def exec_of(path: Path, files=()) -> list[str]:
 
 # ------------------------------------------------------------------ install
 def test_install_on_a_fresh_account_creates_the_folders_and_an_absolute_exec(data, fake_tools):
+    umask = os.umask(0o022)
+    os.umask(umask)
     report = desktop_entry.install()
     entry = data / "applications" / "bcdesktop.desktop"
     validate(entry)
@@ -78,7 +80,7 @@ def test_install_on_a_fresh_account_creates_the_folders_and_an_absolute_exec(dat
     for n in SIZES:
         icon = data / "icons" / "hicolor" / f"{n}x{n}" / "apps" / "bcdesktop.png"
         assert icon.read_bytes() == (REPO / "assets" / f"bcdesktop-{n}.png").read_bytes()
-        assert stat.S_IMODE(icon.stat().st_mode) == 0o644
+        assert stat.S_IMODE(icon.stat().st_mode) == 0o666 & ~umask  # readable, as a plain copy is
         assert f"wrote {icon}" in report.lines
     assert report.lines[len(SIZES)].startswith(f"wrote {entry} (Exec=")  # the entry comes last
     # the menu cache is refreshed; the icon cache is not made where there was none
