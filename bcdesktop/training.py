@@ -30,11 +30,12 @@ MOMENTUM = 0.9                           # momentum coefficient
 # Limits of what the app trains, checked up front so that a typing slip fails at once
 # with a line naming the limit, not after minutes, with a MemoryError, or with a model
 # file the loader would refuse. The default network has 166 parameters and 2000 updates.
-MAX_ITERATIONS = 10_000_000              # one learning rate a update is kept: 80 MB at most
+MAX_ITERATIONS = 10_000_000              # one learning rate an update is kept: 80 MB at most
 MAX_HIDDEN_LAYERS = 5
 MAX_HIDDEN_UNITS = 2_000                 # per layer
 MAX_PARAMETERS = 1_000_000               # 8 MB of float64 weights, well inside a model file's limit
 MAX_SEED = 2**32 - 1                     # scikit-learn's splitters take seeds up to this
+MAX_CURVE_POINTS = 1_000_000             # loss-curve entries (about 150 bytes each) a run keeps
 ADAM_BETA1, ADAM_BETA2, ADAM_EPS = 0.9, 0.999, 1e-8
 
 
@@ -121,6 +122,10 @@ class TrainConfig:
                                 f"got {value!r}.")
             if high is not None and value > high:
                 raise UserError(f"Setting '{name}' must be at most {high:,}; got {value:,}.")
+        if self.iterations // self.log_every > MAX_CURVE_POINTS:
+            least = -(-self.iterations // MAX_CURVE_POINTS)
+            raise UserError(f"Setting 'log_every' must be at least {least:,} for {self.iterations:,} "
+                            f"iterations: the loss curve keeps at most {MAX_CURVE_POINTS:,} points.")
         object.__setattr__(self, "lr", float(self.lr))
         object.__setattr__(self, "l2", float(self.l2))
 

@@ -241,3 +241,11 @@ def test_the_largest_network_allowed_fits_in_a_model_file_the_loader_accepts():
     from bcdesktop import persistence, training
 
     assert training.MAX_PARAMETERS * 8 * 1.2 < persistence.MAX_MODEL_BYTES
+
+
+def test_the_loss_curve_is_bounded_too():
+    # found by review: 10 million iterations logged every one kept 1.5 GB of curve
+    with pytest.raises(UserError, match="'log_every' must be at least 10 for 10,000,000 iterations"):
+        TrainConfig(iterations=10_000_000, log_every=1)
+    TrainConfig(iterations=10_000_000, log_every=10)
+    TrainConfig(iterations=200_000, log_every=1)  # what the Train tab asks for at most
