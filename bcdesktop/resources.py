@@ -164,9 +164,13 @@ def user_cache_dir() -> Path:
 
 def bundled_folders() -> list[Path]:
     """The folders whose files ship with the app: ``data/`` and ``assets/`` of every
-    place :func:`resource_path` looks in (the frozen bundle, the source tree) and the
-    installed ``bcdesktop/_bundled``; resolved, existing or not."""
-    folders = [root / name for root in _roots() for name in ("data", "assets")]
+    place :func:`resource_path` looks in (the frozen bundle, the source tree) that hold
+    this app's files, and the installed ``bcdesktop/_bundled`` (existing or not); resolved."""
+    # Only folders that hold this app's own files: installed from a wheel, the root
+    # above the package is site-packages, whose data/ or assets/ belong to others.
+    marks = {"data": (DATA_FILE, DEFAULT_MODEL_FILE), "assets": (f"{APP_NAME}-64.png", f"{APP_NAME}.desktop")}
+    folders = [root / name for root in _roots() for name in ("data", "assets")
+               if any((root / name / mark).exists() for mark in marks[name])]
     folders.append(Path(__file__).resolve().parent / "_bundled")
     return list(dict.fromkeys(Path(os.path.realpath(f)) for f in folders))
 

@@ -440,3 +440,16 @@ def test_an_error_closing_the_file_does_not_hide_the_error_on_its_way(tmp_path, 
             fh.write(b"x" * 100)
             raise ValueError("the first error")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_another_packages_data_folder_beside_the_package_is_not_ours(tmp_path, monkeypatch):
+    # installed from a wheel, the root above bcdesktop/ is site-packages: a data/ folder
+    # there belongs to some other package and must be neither walked nor protected
+    site = tmp_path / "site-packages"
+    (site / "data").mkdir(parents=True)
+    (site / "data" / "their.csv").write_text("x")
+    monkeypatch.setattr(resources, "_roots", lambda: [site])
+    assert site / "data" not in resources.bundled_folders()
+    assert not resources.is_bundled_file(site / "data" / "out.csv")
+    (site / "data" / resources.DATA_FILE).write_text("ours")
+    assert (site / "data").resolve() in resources.bundled_folders()
