@@ -216,6 +216,8 @@ def render(command: list[str]) -> str:
     template = resources.resource_path("assets", DESKTOP_FILE).read_text(encoding="utf-8")
     lines, in_group, done = [], False, set()
     for line in template.splitlines():
+        if line.startswith("#"):  # the template's own comments
+            continue
         if line.startswith("["):
             if in_group and MARKER_KEY not in done:
                 lines.append(MARKER)

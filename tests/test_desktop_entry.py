@@ -77,6 +77,7 @@ def test_install_on_a_fresh_account_creates_the_folders_and_an_absolute_exec(dat
     assert argv == [*desktop_entry.default_command(), "gui", "/data/patients.csv"]
     assert os.path.isabs(argv[0]) and os.access(argv[0], os.X_OK)
     assert desktop_entry.read_entry(entry)["TryExec"] == argv[0]
+    assert entry.read_text(encoding="utf-8").startswith("[Desktop Entry]\n")  # not the template's comments
     for n in SIZES:
         icon = data / "icons" / "hicolor" / f"{n}x{n}" / "apps" / "bcdesktop.png"
         assert icon.read_bytes() == (REPO / "assets" / f"bcdesktop-{n}.png").read_bytes()
