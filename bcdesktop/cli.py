@@ -408,7 +408,7 @@ def cmd_score(args) -> int:
     bar.update(1.0, force=True)
     bar.close()
     if summary.swept:
-        print(summary.swept_line(), file=sys.stderr)
+        print(_printable(summary.swept_line()), file=sys.stderr)
     for line in _layout_lines(getattr(summary, "layout", None)):
         print(line, file=sys.stderr)
     print(f"wrote {_printable(str(summary.output))}", file=sys.stderr)
@@ -589,15 +589,26 @@ def _on_signal(signum, frame) -> None:
     raise _Terminated(signum)
 
 
-def _stop_cleanly_on_signals() -> None:
-    """Turn SIGTERM and SIGHUP into :class:`_Terminated` (only the main thread may)."""
+def _stop_cleanly_on_signals() -> dict:
+    """Turn SIGTERM and SIGHUP into :class:`_Terminated` (only the main thread may);
+    returns the handlers they replaced, for :func:`_restore_signals`."""
+    previous = {}
     for name in ("SIGTERM", "SIGHUP"):
         signum = getattr(signal, name, None)
         if signum is not None:
             try:
-                signal.signal(signum, _on_signal)
+                previous[signum] = signal.signal(signum, _on_signal)
             except (ValueError, OSError):  # not the main thread, or not allowed here
                 pass
+    return previous
+
+
+def _restore_signals(previous: dict) -> None:
+    for signum, handler in previous.items():
+        try:
+            signal.signal(signum, handler)
+        except (ValueError, OSError, TypeError):
+            pass
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -614,10 +625,11 @@ def main(argv: list[str] | None = None) -> int:
                   "see 'bcdesktop --help')", file=sys.stderr)
             return EXIT_USER_ERROR
         argv = ["gui", *argv]  # `bcdesktop`, `bcdesktop FILE.csv`, `bcdesktop --model M`
+    previous_handlers: dict = {}
     try:
         args = build_parser().parse_args(argv)
         if args.func is not cmd_gui:
-            _stop_cleanly_on_signals()
+            previous_handlers = _stop_cleanly_on_signals()
         code = args.func(args)
         try:
             sys.stdout.flush()
@@ -646,6 +658,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"internal error: {type(exc).__name__}: {_printable(str(exc))} (run again with --debug for "
               "the details, and please report it)", file=sys.stderr)
         return EXIT_INTERNAL_ERROR
+    finally:
+        _restore_signals(previous_handlers)  # main() may run inside another program (the tests)
 
 
 if __name__ == "__main__":

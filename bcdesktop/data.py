@@ -888,9 +888,13 @@ def sniff_layout(path: str | os.PathLike) -> CsvLayout:
             size = identity[2]
             if not head.strip(codecs.BOM_UTF8 + b" \t\r\n"):
                 raise _user_error(f"{path} is empty. " + _LOADING_HINT)
-            if head.startswith((b"PK\x03\x04", b"\xd0\xcf\x11\xe0")):
-                raise _user_error(f"{path} is a spreadsheet workbook (e.g. .xlsx or .xls), not a CSV "
-                                  "file. Open it in the spreadsheet program and save it as CSV.")
+            if head.startswith(b"\xd0\xcf\x11\xe0"):
+                raise _user_error(f"{path} is a spreadsheet workbook (.xls), not a CSV file. Open it "
+                                  "in the spreadsheet program and save it as CSV.")
+            if head.startswith(b"PK\x03\x04"):  # a zip: .xlsx and .ods are zips too, and so is a model
+                raise _user_error(f"{path} is a zip archive (a spreadsheet workbook such as .xlsx or "
+                                  ".ods, a bcdesktop model .npz, or another archive), not a CSV file. "
+                                  "If it is a workbook, open it in its spreadsheet program and save it as CSV.")
             if b"\x00" in head and not head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
                 raise _user_error(f"{path} is not a text file (it contains binary data). "
                                   "Choose a CSV file exported from a spreadsheet or a database.")

@@ -589,3 +589,11 @@ def test_predict_and_score_give_one_call_near_the_threshold(capsys, tmp_path, of
     assert call == predicted["prediction"]
     assert (written_p >= written_t) == (call == "malignant")
     assert written_t == predicted["threshold"]
+
+
+def test_main_leaves_the_signal_handlers_as_it_found_them(capsys):
+    import signal
+
+    before = signal.getsignal(signal.SIGTERM)
+    run_cli(capsys, "predict", *"5 1 1 1 2 1 3 1 1".split())
+    assert signal.getsignal(signal.SIGTERM) is before

@@ -170,6 +170,9 @@ def test_unusable_files(tmp_path):
     assert "no data rows" in _msg(write(tmp_path, UCI_HEADER + "\n"))
     assert "not a text file" in _msg(write(tmp_path, b"\x89PNG\r\n\x1a\n\x00\x00\x00IHDR" * 10))
     assert "save it as CSV" in _msg(write(tmp_path, b"PK\x03\x04\x14\x00\x06\x00" + bytes(range(256))))
+    # a zip is a workbook or a model or any archive: said as such, not as a workbook alone
+    assert "is a zip archive" in _msg(write(tmp_path, b"PK\x03\x04\x14\x00\x06\x00" + bytes(range(256))))
+    assert "spreadsheet workbook (.xls)" in _msg(write(tmp_path, b"\xd0\xcf\x11\xe0" + bytes(range(256))))
     assert "not a table" in _msg(write(tmp_path, "hello world\nthis is prose\n"))
     assert "UTF-16" in _msg(write(tmp_path, ("\ufeff" + f"1,{ROW},2\n").encode("utf-16-le")))
     assert "15 columns" in _msg(write(tmp_path, "1,2,3,4,5,6,7,8,9,10,11,12,13,14,15\n"))
