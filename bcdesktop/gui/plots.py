@@ -1,4 +1,14 @@
-"""matplotlib pictures embedded in Tk: ``Figure`` + ``FigureCanvasTkAgg``, never pyplot.
+"""matplotlib pictures in Tk, never pyplot, in two ways.
+
+- :class:`EmbeddedFigure`: a ``Figure`` on a ``FigureCanvasTkAgg``, drawn on the Tk
+  thread, for a picture that changes while the user watches it and has matplotlib's
+  toolbar (the loss plot); its redraws are throttled and blitted.
+- :class:`OffscreenPicture`: a picture drawn in a worker thread (a fresh ``Figure`` on
+  its own ``FigureCanvasAgg``, which never meets Tk) and shown on the Tk thread as a
+  ``PhotoImage``, for pictures whose full draw takes hundreds of milliseconds (the Data
+  tab's nine histograms, the Threshold tab's ROC curve and distributions): the window
+  keeps reacting while they are drawn. Anything that must follow the mouse or a
+  slider is a Tk canvas item over the picture.
 
 matplotlib takes about half a second to import, so nothing here imports it at module
 level: a figure is built the first time it is needed, after the window is up.
@@ -8,10 +18,14 @@ from __future__ import annotations
 
 import importlib
 import sys
+import threading
 import time
 import tkinter as tk
+from typing import Any, Callable
 
 import numpy as np
+
+from bcdesktop.errors import Cancelled
 
 from bcdesktop.gui.widgets import CLASS_COLORS, CLASS_NAMES, TRAIN_LINE, VALIDATION_LINE
 
@@ -131,56 +145,336 @@ class EmbeddedFigure:
             self._draw_now()
 
 
+class OffscreenPicture:
+    """A matplotlib picture drawn in a worker thread and shown as a Tk ``PhotoImage``.
+
+    Each drawing is a fresh ``Figure`` on its own ``FigureCanvasAgg``, made, filled by
+    ``draw(figure)`` and rendered in a worker thread (:class:`~bcdesktop.gui.worker.Worker`,
+    one thread per drawing, results through its queue); only the finished RGBA pixels
+    reach the Tk thread, which puts them into the ``PhotoImage`` with matplotlib's own
+    C blit (a few milliseconds). The figure is never shared with Tk; once shown, it is
+    only read (what it shows, where its axes are).
+
+    The picture is drawn at the canvas's size and only while the canvas is on screen;
+    a resize draws it again (once the size has settled). A request made while one is
+    drawing replaces any other waiting one, and the picture on screen stays until the
+    new one is ready. These jobs are the window's own: Escape does not stop them and
+    ``App.busy`` does not count them.
+
+    Parameters
+    ----------
+    parent : widget
+        The canvas is packed into it (fill, expand).
+    on_error : callable(exc)
+        Told about a drawing that raised (on the Tk loop).
+    size : (float, float)
+        Inches at 96 dpi the canvas asks for (as a figure's ``figsize`` would).
+    name : str
+        The worker threads' name (``bcdesktop-<name>``).
+
+    Attributes
+    ----------
+    widget : tk.Canvas
+    figure : matplotlib.figure.Figure or None
+        The figure on screen.
+    info : Any
+        What ``draw`` returned for the picture on screen.
+    token : Any
+        What the request on screen was made for (``request(..., token=)``).
+    draw_count : int
+        Pictures shown so far.
+    requests : int
+        Calls of :meth:`request` so far (a resize draws again without one).
+    drawn_by : str or None
+        The name of the thread that drew the picture on screen.
+    on_shown : callable(picture) or None
+        Called on the Tk loop after each picture is shown.
+    """
+
+    SETTLE_MS = 150  # after the last resize, before drawing at the new size
+    HIDDEN_CHECK_MS = 100  # while a requested picture waits for its canvas to be shown
+
+    def __init__(self, parent: tk.Misc, on_error: Callable[[BaseException], None], *, size=(6.0, 4.0),
+                 name: str = "picture"):
+        from bcdesktop.gui.worker import Worker
+
+        ratio = parent.winfo_fpixels("1i") / 96
+        self.widget = tk.Canvas(parent, width=round(size[0] * 96 * ratio), height=round(size[1] * 96 * ratio),
+                                highlightthickness=0, borderwidth=0, background="white", takefocus=0)
+        self.widget.pack(side="top", fill="both", expand=True)
+        self.photo = tk.PhotoImage(master=self.widget, width=1, height=1)
+        self._image = self.widget.create_image(0, 0, anchor="nw", image=self.photo)
+        self._note = self.widget.create_text(12, 12, anchor="nw", text="", fill="#555555")
+        self.name = name
+        self.on_error = on_error
+        self._worker = Worker(self.widget, self._job_error)
+        self._draw: Callable[[Any], Any] | None = None
+        self._token: Any = None
+        self._generation = 0
+        self._job = None
+        self._settle_id: str | None = None
+        self._hidden_id: str | None = None
+        self._size: tuple[int, int] | None = None  # the canvas's size the picture on screen was drawn for
+        self._shown_generation = 0
+        self.figure = None
+        self.info: Any = None
+        self.token: Any = None
+        self.draw_count = 0
+        self.requests = 0
+        self.drawn_by: str | None = None
+        self.on_shown: Callable[[OffscreenPicture], None] | None = None
+        self.widget.bind("<Configure>", self._on_configure, add="+")
+        self.widget.bind("<Map>", lambda _e: self.refresh(), add="+")  # the first time only: see refresh()
+        self.widget.bind("<Destroy>", self._on_destroy, add="+")
+
+    def __repr__(self) -> str:
+        state = "drawing" if self._job is not None else ("waiting" if self.pending else "idle")
+        return f"OffscreenPicture({self.name!r}, {self.draw_count} shown, {state})"
+
+    @property
+    def canvas(self):
+        """The ``FigureCanvasAgg`` of the figure on screen (None before the first)."""
+        return None if self.figure is None else self.figure.canvas
+
+    @property
+    def drawing(self) -> bool:
+        """A worker thread is drawing a picture now."""
+        return self._job is not None
+
+    @property
+    def pending(self) -> bool:
+        """A requested picture is not on screen yet (or is being drawn again at a new size)."""
+        return self._draw is not None and (self._job is not None or self._shown_generation != self._generation)
+
+    def request(self, draw: Callable[[Any], Any], *, token: Any = None, note: str = "") -> None:
+        """Draw ``draw(figure)`` in the background at the canvas's size and show it.
+
+        ``draw`` runs in a worker thread: it may use only what it was given (values,
+        arrays nobody writes to), never Tk. What it returns becomes :attr:`info`.
+        ``note`` is shown in the empty canvas until the first picture arrives."""
+        self._draw = draw
+        self._token = token
+        self._generation += 1
+        self.requests += 1
+        if self.figure is None:
+            self.widget.itemconfigure(self._note, text=note)
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Draw what was asked for if it is not on screen at this size (call it when the
+        canvas may have come into view, e.g. from its tab's ``<Map>``). The first
+        picture waits until the canvas's size has settled (a window being laid out
+        resizes it a few times)."""
+        if self.figure is None:
+            self._on_configure()
+        else:
+            self._start()
+
+    def _canvas_size(self) -> tuple[int, int]:
+        return self.widget.winfo_width(), self.widget.winfo_height()
+
+    def _start(self) -> None:
+        if self._draw is None or self._job is not None:
+            return
+        if self._shown_generation == self._generation and self._size == self._canvas_size():
+            return  # what is asked for is on screen
+        if not self.widget.winfo_viewable():
+            # Drawn when shown. Whether a hidden tab's widgets get <Map> when it is shown
+            # depends on how the tab is laid out, so look again shortly, while hidden.
+            if self._hidden_id is None:
+                self._hidden_id = self.widget.after(self.HIDDEN_CHECK_MS, self._check_shown)
+            return
+        width, height = self._canvas_size()
+        if width < 10 or height < 10:
+            return  # not laid out yet: <Configure> comes
+        # 96 dpi at 100%, times the display's scaling as matplotlib's Tk canvas takes it
+        dpi = 96 * round(float(self.widget.tk.call("tk", "scaling")) / (96 / 72), 2)
+        draw, token, generation = self._draw, self._token, self._generation
+
+        def work(report, cancel):
+            # matplotlib's Tk helpers are imported here too, so the Tk thread never pays for the import.
+            from matplotlib.backends import _backend_tk  # noqa: F401  (its C blit is used on the Tk thread)
+            from matplotlib.backends.backend_agg import FigureCanvasAgg
+            from matplotlib.figure import Figure
+
+            figure = Figure(figsize=(width / dpi, height / dpi), dpi=dpi)
+            canvas = FigureCanvasAgg(figure)
+            info = draw(figure)
+            canvas.draw()
+            pixels = np.array(canvas.buffer_rgba(), copy=True)
+            return generation, token, (width, height), figure, info, pixels, threading.current_thread().name
+
+        self._job = self._worker.submit(work, self._done, name=self.name)
+
+    def _done(self, ok: bool, result) -> None:
+        self._job = None
+        if not ok:
+            if not isinstance(result, Cancelled):
+                self.on_error(result)
+            return
+        generation, token, size, figure, info, pixels, thread = result
+        try:
+            if not self.widget.winfo_exists():
+                return
+        except tk.TclError:  # the window is gone
+            return
+        if generation == self._generation:  # the right picture, perhaps at an old size: shown meanwhile
+            self._show(pixels, size)
+            self.figure, self.info, self.token, self.drawn_by = figure, info, token, thread
+            self._shown_generation = generation
+            self.draw_count += 1
+            if self.on_shown is not None:
+                self.on_shown(self)
+        self._start()  # a newer request, or the canvas's new size
+
+    def _show(self, pixels: np.ndarray, size: tuple[int, int]) -> None:
+        from matplotlib.backends import _backend_tk
+
+        height, width = pixels.shape[:2]
+        self.photo.configure(width=width, height=height)
+        _backend_tk.blit(self.photo, pixels, (0, 1, 2, 3))
+        self._size = size
+        self.widget.itemconfigure(self._note, text="")
+
+    def _on_configure(self, _event=None) -> None:
+        if self._settle_id is not None:
+            self.widget.after_cancel(self._settle_id)
+        self._settle_id = self.widget.after(self.SETTLE_MS, self._settled)
+
+    def _check_shown(self) -> None:
+        self._hidden_id = None
+        self._start()
+
+    def _settled(self) -> None:
+        self._settle_id = None
+        self._start()
+
+    def _job_error(self, exc: BaseException) -> None:
+        self.on_error(exc)
+
+    def _on_destroy(self, event) -> None:
+        if event.widget is self.widget:
+            for after_id in (self._settle_id, self._hidden_id):
+                if after_id is not None:
+                    self.widget.after_cancel(after_id)
+            self._settle_id = self._hidden_id = None
+            self._worker.shutdown(timeout=0)
+
+    def to_pixels(self, transform, xy) -> tuple[float, float]:
+        """Where the figure on screen draws the point ``xy`` under ``transform`` (e.g.
+        ``ax.transData``), in the canvas's coordinates (y down)."""
+        x, y = transform.transform(xy)
+        return float(x), float(self.figure.bbox.height - y)
+
+
 def draw_class_histograms(figure, X: np.ndarray, y: np.ndarray | None, titles, text_scale: float = 1.0) -> None:
     """Per-feature bar charts of the scores 1..10, benign and malignant side by side.
+
+    Safe in a worker thread on a figure of its own (no Tk, no global matplotlib
+    settings changed: the font sizes are given to each text).
 
     Parameters
     ----------
     figure : matplotlib.figure.Figure
         Cleared and filled with a 3x3 grid.
     X : ndarray (n, 9)
+        Only read.
     y : ndarray (n,) of 0/1, or None (then all rows are drawn as one grey group)
     titles : sequence of 9 str
     text_scale : float
-        The View menu's text size (1.0 = matplotlib's 10 pt); display scaling is
-        applied by the canvas.
+        The View menu's text size (1.0 = matplotlib's 10 pt); display scaling comes
+        with the figure's dpi.
     """
-    from matplotlib import rc_context
+    from matplotlib.ticker import MaxNLocator
 
-    with rc_context({"font.size": 10.0 * text_scale}):  # "small" etc. are relative to it
-        _draw_class_histograms(figure, X, y, titles)
-
-
-def _draw_class_histograms(figure, X, y, titles) -> None:
+    size = 10.0 * text_scale
+    small, x_small = size / 1.2, size / 1.44  # matplotlib's "small" and "x-small"
     figure.clear()
-    axes = figure.subplots(3, 3, sharex=True, gridspec_kw=dict(left=0.09, right=0.98, bottom=0.09, top=0.87,
-                                                                wspace=0.38, hspace=0.45))
-    scores = np.arange(1, 11)
     if y is None:
         groups = [("all rows", "0.45", "none", np.ones(len(X), bool))]
     else:
         groups = [(f"{CLASS_NAMES[c]} (n={int((y == c).sum())})", CLASS_COLORS[c], EDGES[c], y == c)
                   for c in (0, 1)]
+    columns = np.clip(np.rint(X).astype(int), 0, 10) if len(X) else np.zeros((0, 9), int)
+    counts = [[np.bincount(columns[rows, j], minlength=11)[1:11] for _label, _c, _e, rows in groups]
+              for j in range(9)]
+    highest = max((int(c.max()) for per_feature in counts for c in per_feature), default=0)
+    layout = _grid_layout(figure, digits=len(str(int(highest * 1.05) + 1)), tick_size=small,
+                          title_size=small, label_size=x_small, legend_size=small)
+    axes = figure.subplots(3, 3, sharex=True, gridspec_kw=layout)
+    # A title wider than its axes and half the gaps beside it, or a legend wider than the
+    # figure (large text in a small window), is set smaller rather than run into its neighbour.
+    fig_w = figure.bbox.width
+    axes_w = fig_w * (layout["right"] - layout["left"]) / (3 + 2 * layout["wspace"])
+    rooms = [axes_w + min(0.8 * axes_w * layout["wspace"], 2 * fig_w * (1 - layout["right"]) if j % 3 == 2 else np.inf)
+             for j in range(9)]  # a title may reach into the gaps beside its axes, the last column's into the margin
+    title_size = small * min(1.0, *(room / _text_width(figure, t, small) for room, t in zip(rooms, titles)))
+    legend_text = sum(_text_width(figure, label, small) for label, *_rest in groups)
+    legend_w = legend_text + small * figure.dpi / 72 * (2.8 * len(groups) + 2.0 * (len(groups) - 1) + 1.0)
+    legend_size = small * min(1.0, 0.98 * figure.bbox.width / legend_w)
+    scores = np.arange(1, 11)
     width = 0.8 / len(groups)
     for j, ax in enumerate(axes.flat):
-        column = np.clip(np.rint(X[:, j]).astype(int), 0, 10)
-        for g, (label, colour, edge, rows) in enumerate(groups):
-            counts = np.bincount(column[rows], minlength=11)[1:11]
+        for g, (label, colour, edge, _rows) in enumerate(groups):
             centres = scores + (g - (len(groups) - 1) / 2) * width
             # Ten bars as one step patch with zero-height gaps: one artist instead of ten.
             edges = np.column_stack([centres - width / 2, centres + width / 2]).ravel()
-            values = np.column_stack([counts, np.zeros(10)]).ravel()[:-1]
+            values = np.column_stack([counts[j][g], np.zeros(10)]).ravel()[:-1]
             ax.stairs(values, edges, fill=True, facecolor=colour, edgecolor=edge, linewidth=0.6, label=label)
-        ax.set_title(titles[j], fontsize="small", pad=3)
+        ax.set_title(titles[j], fontsize=title_size, pad=3)
         ax.set_xticks([1, 5, 10])
-        ax.tick_params(labelsize="small")
+        # counts are whole: as the default locator, but never a tick at 0.5 (a file of a few rows)
+        ax.yaxis.set_major_locator(MaxNLocator(nbins="auto", steps=[1, 2, 2.5, 5, 10], integer=True))
+        ax.tick_params(labelsize=small)
         ax.spines[["top", "right"]].set_visible(False)
     for ax in axes[-1]:
-        ax.set_xlabel("score", fontsize="x-small")
+        ax.set_xlabel("score", fontsize=x_small)
     for ax in axes[:, 0]:
-        ax.set_ylabel("rows", fontsize="x-small")
+        ax.set_ylabel("rows", fontsize=x_small)
     handles, labels = axes.flat[0].get_legend_handles_labels()
-    figure.legend(handles, labels, loc="upper center", ncols=len(groups), fontsize="small", frameon=False)
+    figure.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, 1.0), ncols=len(groups),
+                  fontsize=legend_size, frameon=False, borderaxespad=0.3)
+
+
+def _text_width(figure, text: str, points: float) -> float:
+    """Pixels ``text`` takes at ``points`` on ``figure``'s renderer."""
+    from matplotlib.font_manager import FontProperties
+
+    return figure.canvas.get_renderer().get_text_width_height_descent(text, FontProperties(size=points), False)[0]
+
+
+def _grid_layout(figure, *, digits: int, tick_size: float, title_size: float, label_size: float,
+                 legend_size: float) -> dict:
+    """Margins and gaps of a 3x3 grid with a legend above it (``gridspec_kw``), made
+    from the sizes of its texts at this figure's size and dpi, so no tick label, axis
+    label or title is cut or overlaps its neighbour at any text size; ``digits`` is the
+    widest y tick label. A fixed layout, as cheap as fixed fractions (no layout engine)."""
+    from matplotlib.font_manager import FontProperties
+
+    renderer = figure.canvas.get_renderer()
+
+    def extent(text: str, points: float) -> tuple[float, float]:
+        width, height, _descent = renderer.get_text_width_height_descent(text, FontProperties(size=points), False)
+        return width, height
+
+    px = figure.dpi / 72  # pixels per point
+    width, height = figure.bbox.width, figure.bbox.height
+    # heights of a line of text as matplotlib lays it out (ascent and descent: "lp")
+    tick_w, tick_h = extent("0" * digits, tick_size)[0], extent("lp", tick_size)[1]
+    title_h = extent("lp", title_size)[1]
+    label_h = extent("lp", label_size)[1]
+    ticks = (3.5 + 3.5) * px  # tick length and label pad, matplotlib's defaults
+    left = tick_w + ticks + 4 * px + label_h + 3 * px
+    bottom = tick_h + ticks + 4 * px + label_h + 3 * px
+    right = extent("10", tick_size)[0] / 2 + 3 * px
+    top = (1 + 2 * 0.3 + 2 * 0.4) * legend_size * px + title_h + 3 * px + 2 * px  # legend, title, its pad
+    gap_w = tick_w + ticks + 6 * px
+    gap_h = title_h + 3 * px + 6 * px
+    axes_w = max(1.0, (width - left - right - 2 * gap_w) / 3)
+    axes_h = max(1.0, (height - top - bottom - 2 * gap_h) / 3)
+    return dict(left=min(0.4, left / width), right=max(0.6, 1 - right / width),
+                bottom=min(0.4, bottom / height), top=max(0.6, 1 - top / height),
+                wspace=gap_w / axes_w, hspace=gap_h / axes_h)
 
 
 class LossPlot:
@@ -193,14 +487,18 @@ class LossPlot:
     redraw happens only when the axis limits change. Updates are throttled by
     :meth:`EmbeddedFigure.draw_throttled`. At the end of a run the lines become
     ordinary artists again, so saving the figure from the toolbar includes them.
+
+    The margins are worked out from the sizes of the tick labels and axis labels, at
+    this size of the figure and of the text, whenever one of them changes (a resize, the
+    View menu's text size, the log axis, new limits), never by a layout engine at every
+    draw: fixed fractions cut "iteration" off a short figure or at large text.
     """
 
     def __init__(self, embedded: EmbeddedFigure):
         self.embedded = embedded
-        # Fixed margins rather than a layout engine: this figure is redrawn while
-        # training, and every millisecond of drawing is taken from the window and
-        # from the training thread.
-        embedded.figure.subplots_adjust(left=0.12, right=0.96, bottom=0.15, top=0.97)
+        # Margins set by _fit_margins rather than a layout engine: this figure is
+        # redrawn while training, and every millisecond of drawing is taken from the
+        # window and from the training thread.
         self.ax = embedded.figure.add_subplot()
         (self.train_line,) = self.ax.plot([], [], color=TRAIN_LINE, linewidth=1.8, label="training loss")
         (self.val_line,) = self.ax.plot([], [], color=VALIDATION_LINE, linewidth=1.8, linestyle="--",
@@ -210,6 +508,10 @@ class LossPlot:
         self.ax.grid(True, color="0.9")
         self.ax.legend(loc="upper right", frameon=False)
         self.ax.spines[["top", "right"]].set_visible(False)
+        # Limits of its own before the first run (autoscaling empty lines gives -0.06..0.06),
+        # known now, so the margins are made for the tick labels that will be drawn.
+        self.ax.set_xlim(0.0, 1.0)
+        self.ax.set_ylim(0.0, 1.0)
         self.iterations = 1
         self._x: list[float] = []
         self._train: list[float] = []
@@ -219,7 +521,10 @@ class LossPlot:
         self._bottom = np.inf
         self._background = None
         self.full_draws = 0
+        self._text_size = 10.0
         embedded.canvas.mpl_connect("draw_event", self._on_full_draw)
+        embedded.canvas.mpl_connect("resize_event", lambda _e: self._fit_margins())  # a draw follows
+        self._fit_margins()
 
     def reset(self, iterations: int) -> None:
         """Empty the lines for a new run of ``iterations``."""
@@ -232,6 +537,7 @@ class LossPlot:
             line.set_animated(True)
         self.ax.set_xlim(0.0, float(self.iterations))
         self.ax.set_ylim(*((0.01, 1.0) if self._log else (0.0, 1.0)))
+        self._fit_margins()
         # Drawn now, before the training thread competes for the interpreter; with
         # these limits most runs need no other full redraw until they end.
         self.embedded.canvas.draw()
@@ -255,6 +561,7 @@ class LossPlot:
         self._push()
         if self._x and not self._log:  # fit the finished curve snugly
             self.ax.set_ylim(0.0, np.ceil(self._top * 1.05 * 20) / 20)
+        self._fit_margins()
         self.embedded.draw_idle()
 
     def _push(self) -> None:
@@ -265,6 +572,7 @@ class LossPlot:
         self._push()
         canvas = self.embedded.canvas
         if self._rescale() or self._background is None or not self.train_line.get_animated():
+            self._fit_margins()  # the new limits' tick labels
             canvas.draw()  # -> _on_full_draw keeps the new background and draws the lines
             return
         canvas.restore_region(self._background)
@@ -287,10 +595,11 @@ class LossPlot:
     def set_text_scale(self, factor: float) -> None:
         """Tick labels, axis labels and legend at ``factor`` times matplotlib's 10 pt
         (the View menu's text size; display scaling is applied by the canvas)."""
-        size = 10.0 * factor
+        size = self._text_size = 10.0 * factor
         self.ax.tick_params(labelsize=size)
         for text in (self.ax.xaxis.label, self.ax.yaxis.label, *self.ax.get_legend().get_texts()):
             text.set_fontsize(size)
+        self._fit_margins()
         self.embedded.draw_idle()
 
     def set_log_scale(self, on: bool) -> None:
@@ -298,7 +607,43 @@ class LossPlot:
         self.ax.set_yscale("log" if on else "linear")
         self.ax.set_ylim(*((0.01, 1.0) if self._log else (0.0, 1.0)))
         self._rescale()
+        self._fit_margins()
         self.embedded.draw_idle()
+
+    def _fit_margins(self) -> None:
+        """Leave room around the axes for the tick labels the current limits give, the
+        axis labels and half of the last x tick label, at the current text size."""
+        from matplotlib.font_manager import FontProperties
+
+        figure = self.embedded.figure
+        width, height = figure.bbox.width, figure.bbox.height
+        if width < 10 or height < 10:
+            return
+        renderer = self.embedded.canvas.get_renderer()
+        size = self._text_size
+        prop = FontProperties(size=size)
+
+        def extent(text: str) -> tuple[float, float]:
+            mathtext = len(text) > 1 and text.startswith("$") and text.endswith("$")  # the log axis's 10^-2
+            w, h, _d = renderer.get_text_width_height_descent(text, prop, mathtext)
+            return w, h
+
+        def labels(axis) -> list[str]:
+            low, high = sorted(axis.get_view_interval())
+            locs = [v for v in axis.get_major_locator()() if low - 1e-12 <= v <= high + 1e-12]
+            return [t for t in axis.get_major_formatter().format_ticks(locs) if t] or ["0"]
+
+        px = figure.dpi / 72
+        line = extent("lp")[1]  # a line of text as matplotlib lays it out
+        ticks = (3.5 + 3.5) * px  # tick length and label pad, matplotlib's defaults
+        y_ticks = max(extent(t)[0] for t in labels(self.ax.yaxis) + ["0.00"])
+        x_last = extent(labels(self.ax.xaxis)[-1])[0]
+        left = y_ticks + ticks + 4 * px + line + 4 * px
+        bottom = line + ticks + 4 * px + line + 4 * px
+        right = max(x_last / 2, 2 * px) + 4 * px
+        top = line / 2 + 4 * px  # the highest y tick label sits half above the axes
+        figure.subplots_adjust(left=min(0.45, left / width), right=max(0.55, 1 - right / width),
+                               bottom=min(0.45, bottom / height), top=max(0.55, 1 - top / height))
 
     def _rescale(self) -> bool:
         """Fit the axes to the points; True if the limits changed. The limits move in
