@@ -2,12 +2,15 @@
 
 Loading runs in the background with a progress bar; the tab shows the counts (rows
 read / usable / rejected), the class balance, every rejected row with its reason, a
-preview of the usable rows, and per-feature histograms split by class. A file that
-cannot be used shows its message and the previous data stay loaded.
+preview of the usable rows, and per-feature histograms split by class (drawn in a
+worker thread, :class:`~bcdesktop.gui.plots.OffscreenPicture`: nine axes take a few
+hundred milliseconds to draw, seconds on a busy machine). A file that cannot be used
+shows its message and the previous data stay loaded.
 """
 
 from __future__ import annotations
 
+import tkinter.font as tkfont
 from pathlib import Path
 from tkinter import ttk
 
@@ -20,6 +23,9 @@ from bcdesktop.gui.widgets import BENIGN_MARK, MALIGNANT_MARK, WARNING_MARK
 SHORT_NAMES = ("Clump thickness", "Cell size", "Cell shape", "Marginal adhesion", "Epithelial size",
                "Bare nuclei", "Bland chromatin", "Normal nucleoli", "Mitoses")
 PREVIEW_ROWS = 500
+HEADING_PADDING = 14  # pixels at 100% around a table heading's text (the theme's padding and borders)
+TREE_BORDER = 4  # pixels the table's border takes from its width (clam: 2 each side)
+SELECT_HINT = "Select a row to read its reason in full."
 REJECTED_ROWS = 1000  # rejected rows listed at most (a table of a million rows would stall the window)
 
 
@@ -29,16 +35,17 @@ class DataTab(ttk.Frame):
     Widgets tests read: ``open_button``, ``file_label``, ``counts_label``,
     ``balance_label``, ``layout_label``, ``message_label``, ``progress``, ``rejected``,
     ``preview`` and ``columns`` (:class:`~bcdesktop.gui.widgets.ScrolledTree`), ``views``
-    (the inner notebook);
-    ``plot`` (an :class:`~bcdesktop.gui.plots.EmbeddedFigure`) once histograms are drawn.
+    (the inner notebook), ``reason_label`` (the selected rejected row in full);
+    ``plot`` (an :class:`~bcdesktop.gui.plots.OffscreenPicture`) once histograms are shown.
     """
 
     def __init__(self, master, app):
         super().__init__(master, padding=8)
         self.app = app
         self.job = None
-        self.plot = None
-        self._plotted = None
+        self._picture = None  # the histograms (plots.OffscreenPicture), made for the first data set
+        self._requested = None  # (dataset, text scale) of the histograms asked for
+        self._plotted = None  # the dataset whose histograms, at the current text size, are on screen
 
         top = ttk.Frame(self)
         top.pack(side="top", fill="x")
@@ -47,7 +54,8 @@ class DataTab(ttk.Frame):
         self.cancel_button = ttk.Button(top, text="Cancel", command=self.cancel)
         self.progress = ttk.Progressbar(top, mode="determinate", maximum=1.0, length=220)
         self.file_label = ttk.Label(top, text="No data loaded", style="Bold.TLabel")
-        self.file_label.pack(side="left", padx=(12, 0))
+        # wraps rather than asking for the width of a long path (or the bundled file's credit at large text)
+        widgets.wrap_to_width(self.file_label).pack(side="left", fill="x", expand=True, padx=(12, 0))
 
         summary = ttk.Frame(self)
         summary.pack(side="top", fill="x", pady=(8, 4))
@@ -67,11 +75,17 @@ class DataTab(ttk.Frame):
         self.views = ttk.Notebook(panes)
         self.rejected = widgets.ScrolledTree(self.views, (("line", "Line", 60, "e"), ("id", "Sample id", 90, "w"),
                                                           ("column", "Column", 150, "w"),
-                                                          ("reason", "Reason", 340, "w")), height=12)
-        preview_columns = [("line", "Line", 50, "e"), ("id", "Sample id", 80, "w")]
-        preview_columns += [(f"f{i}", name, 78, "e") for i, name in enumerate(SHORT_NAMES)]
-        preview_columns.append(("class", "Class", 90, "w"))
-        self.preview = widgets.ScrolledTree(self.views, preview_columns, height=12)
+                                                          ("reason", "Reason", 200, "w")), height=12)
+        # The reason takes the width the other columns leave; the selected row's reason in full below.
+        self.rejected.tree.column("reason", stretch=False)  # sized by _fit_reason_column, never squeezed by Tk
+        self.rejected.tree.bind("<Configure>", lambda _e: self._fit_reason_column(), add="+")
+        self.rejected.tree.bind("<<TreeviewSelect>>", lambda _e: self._show_selected_reason(), add="+")
+        self.reason_label = ttk.Label(self.rejected, text=SELECT_HINT, style="Muted.TLabel")
+        self.reason_label.grid(row=2, column=0, columnspan=2, sticky="ew", pady=(4, 0))
+        widgets.wrap_to_width(self.reason_label)
+        self.preview = widgets.ScrolledTree(self.views, self._preview_columns(), height=12)
+        self.preview.tree.heading("#0", text="\n")  # Tk sizes the heading row by this hidden column's text
+        self.preview.tree.column("class", stretch=False)  # a narrow view scrolls; it never squeezes a column
         self.columns = widgets.ScrolledTree(self.views, (("column", "Column in the file", 200, "w"),
                                                          ("role", "Read as", 300, "w")), height=12)
         self.views.add(self.rejected, text="Rejected rows", padding=4)
@@ -85,8 +99,50 @@ class DataTab(ttk.Frame):
         self.plot_note.pack(side="top", anchor="w")
 
         app.root.bind("<<DataChanged>>", lambda _e: self.show(self.app.dataset), add="+")
-        app.root.bind(widgets.TEXT_SCALE_EVENT, lambda _e: self._redraw_histograms(), add="+")
-        self.plot_frame.bind("<Map>", lambda _e: self._schedule_histograms(), add="+")
+        app.root.bind(widgets.TEXT_SCALE_EVENT, lambda _e: self._on_text_scale(), add="+")
+        # Shown again: draw what is not drawn yet (the picture also looks by itself while hidden).
+        self.bind("<Map>", lambda _e: self._schedule_histograms(), add="+")
+
+    def _preview_columns(self) -> list[tuple[str, str, int, str]]:
+        """The preview's columns, each feature's heading on two lines and its column as
+        wide as the longer line in the headings' bold font (widths at 100% text, as
+        :class:`~bcdesktop.gui.widgets.ScrolledTree` takes them)."""
+        font = tkfont.nametofont("BcBold", root=self)
+        factor = widgets.size_factor(self)
+
+        def column(cid, heading, width, anchor):
+            text = max(font.measure(line) for line in heading.split("\n")) / factor + HEADING_PADDING
+            return cid, heading, max(width, round(text)), anchor
+
+        return ([column("line", "Line", 50, "e"), column("id", "Sample id", 80, "w")]
+                + [column(f"f{i}", name.replace(" ", "\n", 1), 48, "e") for i, name in enumerate(SHORT_NAMES)]
+                + [column("class", "Class", 90, "w")])
+
+    def _fit_reason_column(self) -> None:
+        """Give the reason column the width the other columns leave (never less than 20
+        characters), so that a reason is cut only when it is longer than the table is wide."""
+        tree = self.rejected.tree
+        width = tree.winfo_width()
+        if width <= 1:
+            return
+        ids = tree.cget("columns")
+        others = sum(int(tree.column(cid, "width")) for cid in ids[:-1])
+        want = max(widgets.chars_width(tree, 20), width - others - TREE_BORDER)
+        if int(tree.column(ids[-1], "width")) != want:
+            tree.column(ids[-1], width=want)
+
+    def _show_selected_reason(self) -> None:
+        selected = self.rejected.tree.selection()
+        if not selected:
+            self.reason_label.configure(text=SELECT_HINT)
+            return
+        line, sample_id, column, reason = self.rejected.tree.item(selected[0], "values")
+        self.reason_label.configure(text=f"Line {line}, sample {sample_id or '(none)'}: {reason}")
+
+    def _on_text_scale(self) -> None:
+        # After every handler (the tables' widths are set for the new size by then).
+        self.after_idle(self._fit_reason_column)
+        self._redraw_histograms()
 
     def _place_sash(self, _event=None) -> None:
         """Share the width between the tables and the histograms (once, when first shown)."""
@@ -150,6 +206,11 @@ class DataTab(ttk.Frame):
 
         job = self.job = self.app.run_in_thread(work, finished, progress, name="load-data")
 
+    def load_bundled(self, done=None) -> None:
+        """Load the data set shipped with the app (File > Open bundled data), as
+        :meth:`load` does: in the background, and it becomes ``app.dataset``."""
+        self.load(resources.bundled_data_path(), done=done)
+
     def cancel(self) -> None:
         if self.job is not None:
             self.job.cancel()
@@ -210,34 +271,53 @@ class DataTab(ttk.Frame):
             rows.append((int(ds.lines[i]), ds.ids[i], *(f"{v:g}" for v in ds.X[i]), label))
         self.preview.replace_rows(rows)
         shown = f"first {PREVIEW_ROWS:,} of {ds.n_usable:,}" if ds.n_usable > PREVIEW_ROWS else f"{ds.n_usable:,}"
-        self.views.tab(self.preview, text=f"Preview ({shown} usable rows)")
+        self.views.tab(self.preview, text=f"Preview ({shown})")  # short: the tabs' row sets the views' width
         if ds.n_rejected == 0:
             self.views.select(self.preview)
         self._schedule_histograms()
 
+    @property
+    def plot(self):
+        """The histograms (:class:`~bcdesktop.gui.plots.OffscreenPicture`) once a picture
+        of them is on screen, else None."""
+        picture = self._picture
+        return picture if picture is not None and picture.draw_count else None
+
     def _schedule_histograms(self) -> None:
-        # Drawn after the tables are on screen, and only while visible; matplotlib is
-        # imported in the background first (half a second the window need not freeze).
-        if self.app.dataset is not None and self._plotted is not self.app.dataset and self.winfo_ismapped():
-            from bcdesktop.gui.plots import when_matplotlib_loaded
-            when_matplotlib_loaded(self.app, lambda: self.after(30, self.draw_histograms))
+        """Ask for the current data's histograms at the current text size (drawn in a
+        worker thread when the tab is on screen; nothing if they are asked for already)."""
+        ds = self.app.dataset
+        if ds is None:
+            return
+        scale = widgets.text_scale(self.app.root)
+        if self._requested is not None and self._requested[0] is ds and self._requested[1] == scale:
+            self._picture.refresh()  # e.g. the tab is shown again: draws only what is missing
+            return
+        from bcdesktop.gui.plots import OffscreenPicture, draw_class_histograms
+
+        if self._picture is None:
+            self.plot_note.pack_forget()
+            # a modest size asked for: the picture takes the room the window gives it
+            self._picture = OffscreenPicture(self.plot_frame, self.app.report_exception, size=(4.4, 3.4),
+                                             name="draw-histograms")
+            self._picture.on_shown = self._histograms_shown
+        self._requested = (ds, scale)
+        X, y = ds.X, ds.y  # a Dataset's arrays are never written to once loaded: the worker only reads them
+
+        def draw(figure):
+            draw_class_histograms(figure, X, y, SHORT_NAMES, scale)
+
+        self._picture.request(draw, token=ds, note="Drawing the histograms\u2026")
+
+    def _histograms_shown(self, picture) -> None:
+        self._plotted = picture.token
 
     def _redraw_histograms(self) -> None:
-        """Draw the histograms again with the new text size (when they are shown)."""
-        if self.plot is not None:
+        """Draw the histograms again with the new text size (when there are any)."""
+        if self._picture is not None:
             self._plotted = None
             self._schedule_histograms()
 
     def draw_histograms(self) -> None:
-        """Draw the per-feature histograms of the current data (once per data set)."""
-        ds = self.app.dataset
-        if ds is None or self._plotted is ds:
-            return
-        from bcdesktop.gui.plots import EmbeddedFigure, draw_class_histograms
-
-        if self.plot is None:
-            self.plot_note.pack_forget()
-            self.plot = EmbeddedFigure(self.plot_frame, figsize=(5.6, 4.6), layout=None)
-        draw_class_histograms(self.plot.figure, ds.X, ds.y, SHORT_NAMES, widgets.text_scale(self.app.root))
-        self.plot.draw_idle()
-        self._plotted = ds
+        """Ask for the per-feature histograms of the current data (drawn in the background)."""
+        self._schedule_histograms()

@@ -186,3 +186,132 @@ def test_a_headerless_ten_column_file_says_which_reading_was_taken(app, tmp_path
     wait_until(lambda: app.dataset.path.name == "ids.csv")
     assert "10 columns read as sample id + nine scores" in tab.layout_label.cget("text")
     assert tab.columns.rows()[0] == ("column 1", "Sample code number")
+
+
+def test_load_bundled_goes_back_to_the_data_shipped_with_the_app(app, small_csv, wait_until):
+    from bcdesktop.resources import bundled_data_path
+
+    tab = app.tabs["data"]
+    tab.load(small_csv)
+    wait_until(lambda: app.dataset.path == small_csv)
+    done = []
+    tab.load_bundled(done=done.append)  # File > Open bundled data
+    wait_until(lambda: done)
+    assert done == [True]
+    assert app.dataset.path == bundled_data_path() and app.dataset.n_read == 699
+    assert tab.counts_label.cget("text").split()[:3] == ["Rows", "read:", "699"]
+    assert tab.file_label.cget("text").startswith("Bundled data set: breast-cancer-wisconsin.data")
+    assert "breast-cancer-wisconsin.data (683 usable of 699)" in app.status.text()
+
+
+def test_histograms_are_drawn_in_a_worker_while_the_window_keeps_running(make_app, bundled, root, wait_until,
+                                                                         monkeypatch):
+    import threading
+
+    from bcdesktop.gui import plots
+
+    real = plots.draw_class_histograms
+    drawing, released = [], threading.Event()
+
+    def draw(*args, **kwargs):
+        drawing.append(threading.current_thread())
+        # Only a Tk timer lets the drawing go on: drawn on the Tk thread, it would wait in vain.
+        if not released.wait(10):
+            raise AssertionError("no Tk timer fired while the histograms were drawn")
+        real(*args, **kwargs)
+
+    monkeypatch.setattr(plots, "draw_class_histograms", draw)
+    app = make_app(data=False)
+    tab = app.tabs["data"]
+    app.select_tab("data")
+    app.set_dataset(bundled)
+
+    def release():
+        if drawing:
+            released.set()
+        else:
+            root.after(10, release)
+
+    root.after(10, release)
+    wait_until(lambda: tab.plot is not None, timeout=20)
+    assert drawing[0] is not threading.main_thread()
+    assert tab.plot.drawn_by == drawing[0].name == "bcdesktop-draw-histograms"
+    assert tab.plot.token is bundled and len(tab.plot.figure.axes) == 9
+    assert (tab.plot.photo.width(), tab.plot.photo.height()) == (tab.plot.widget.winfo_width(),
+                                                               tab.plot.widget.winfo_height())
+    assert not app.busy  # the window's own drawing is no work for Escape to stop
+
+
+def test_histogram_counts_are_whole_numbers(app, small_csv, wait_until):
+    tab = app.tabs["data"]
+    app.select_tab("data")
+    tab.load(small_csv)  # six rows: counts of 0 to 2, which the default ticks split into halves
+    wait_until(lambda: app.dataset.path == small_csv and tab.plot is not None and tab.plot.token is app.dataset)
+    for ax in tab.plot.figure.axes:
+        low, high = ax.get_ylim()
+        ticks = [t for t in ax.get_yticks() if low <= t <= high]
+        assert len(ticks) >= 2 and all(float(t).is_integer() for t in ticks), (ax.get_title(), ticks)
+        assert all("." not in label.get_text() for label in ax.get_yticklabels())
+
+
+def test_the_reason_column_takes_the_rest_of_the_table_and_a_selected_row_shows_it_in_full(app, root, tmp_path,
+                                                                                         wait_until):
+    from bcdesktop.gui import widgets
+    from bcdesktop.gui.tab_data import TREE_BORDER
+
+    path = tmp_path / "bad.csv"
+    path.write_text("\n".join(GOOD_ROWS + ["1033078,11,?,abc,1,2,?,3,1,11,2"]) + "\n", encoding="utf-8")
+    tab = app.tabs["data"]
+    app.select_tab("data")
+    tab.load(path)
+    wait_until(lambda: app.dataset.path == path)
+    tab.views.select(tab.rejected)
+    tree = tab.rejected.tree
+
+    def widths():
+        return [int(tree.column(c, "width")) for c in tree.cget("columns")]
+
+    wait_until(lambda: tree.winfo_ismapped() and sum(widths()) == tree.winfo_width() - TREE_BORDER,
+               message="the columns do not fill the table's width")
+    assert tree.xview() == (0.0, 1.0)  # nothing hidden to the right
+    assert widths()[-1] > widths()[2]  # the reason has the widest column
+    for factor in (2.0, None):  # at twice the size the others leave less than 20 characters: it scrolls
+        app.change_text_scale(factor)
+
+        def fitted():
+            room = tree.winfo_width() - TREE_BORDER - sum(widths()[:-1])
+            return widths()[-1] == max(widgets.chars_width(tree, 20), room)
+
+        wait_until(fitted)
+    assert sum(widths()) == tree.winfo_width() - TREE_BORDER
+
+    (reason,) = [row[3] for row in tab.rejected.rows()]
+    assert reason.count(";") >= 3  # several problems, longer than the column
+    assert tab.reason_label.cget("text") == "Select a row to read its reason in full."
+    tree.selection_set(tree.get_children()[0])
+    root.update()
+    assert tab.reason_label.cget("text") == f"Line {len(GOOD_ROWS) + 1}, sample 1033078: {reason}"
+
+
+def test_preview_headings_fit_their_columns(app, root, wait_until):
+    import tkinter.font as tkfont
+
+    tab = app.tabs["data"]
+    app.select_tab("data")
+    tab.views.select(tab.preview)
+    tree = tab.preview.tree
+    wait_until(lambda: tree.winfo_ismapped() and tree.get_children())
+    font = tkfont.nametofont("BcBold", root=root)
+    for factor in (None, 1.5):
+        app.change_text_scale(factor)
+        root.update()
+        lines = 1
+        for cid in tree.cget("columns"):
+            heading = tree.heading(cid, "text").split("\n")
+            lines = max(lines, len(heading))
+            assert max(font.measure(line) for line in heading) + 6 <= int(tree.column(cid, "width")), heading
+        assert lines == 2  # "Clump / thickness" ...
+        first = tree.get_children()[0]
+        tree.see(first)
+        root.update()
+        assert tree.bbox(first)[1] >= lines * font.metrics("linespace")  # the heading row holds both lines
