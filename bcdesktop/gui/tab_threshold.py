@@ -1,14 +1,15 @@
 """The Threshold tab: choose where "malignant" begins, and see what it costs.
 
 The metrics are computed on the model's held-out probabilities (validation rows or
-out-of-fold predictions) with plain NumPy, so they follow the slider at once; the
-pictures (ROC curve with the operating point, probability distribution per class
-with the threshold line) are drawn in full only when the model or the window size
-changes; as the threshold moves, only the two moving artists (the threshold line and
-the operating point, ``animated=True``) are redrawn over a saved background and
-blitted, a few milliseconds instead of a ~100 ms full draw. The threshold is applied
-through ``app.set_threshold``, which the Patient and Batch tabs follow and which is
-saved with the model.
+out-of-fold predictions) with plain NumPy, so they follow the slider at once. The
+pictures (ROC curve, probability distribution per class) are drawn in a worker thread
+(:class:`~bcdesktop.gui.plots.OffscreenPicture`: their first full draw took 1.5-2.5 s
+of the Tk thread) when the model, the text size or the window size changes; the two
+things that follow the slider, the threshold line and the operating point on the ROC
+curve, are Tk canvas items over the picture, placed through the drawn axes'
+transforms, so moving them costs microseconds. The threshold is applied through
+``app.set_threshold``, which the Patient and Batch tabs follow and which is saved with
+the model.
 """
 
 from __future__ import annotations
@@ -51,14 +52,71 @@ def roc_points(y: np.ndarray, p: np.ndarray) -> tuple[np.ndarray, np.ndarray, fl
     return roc.fpr, roc.tpr, roc.auc
 
 
+def draw_pictures(figure, y: np.ndarray | None, p: np.ndarray | None, roc, pt: float) -> dict:
+    """The tab's two pictures on ``figure``: the ROC curve and the held-out probabilities
+    by true class (log counts), without the moving threshold line and operating point
+    (the tab draws those over the picture). Runs in a worker thread on a figure of its
+    own: no Tk, only reads ``y`` and ``p``. ``pt`` is the window's text size in points.
+    Returns ``{"roc": axes, "hist": axes}``."""
+    from bcdesktop.gui.plots import HATCHES
+
+    k = pt / 10.0  # line widths grow with the text
+    figure.set_layout_engine("constrained")
+    ax_roc, ax_hist = figure.subplots(1, 2, width_ratios=(1.3, 1))
+    for ax in (ax_roc, ax_hist):
+        ax.tick_params(labelsize=0.8 * pt)
+    fpr, tpr, auc = roc
+    ax = ax_roc
+    ax.plot([0, 1], [0, 1], color="0.7", linestyle=":", linewidth=k)
+    ax.plot(fpr, tpr, color="black", linewidth=1.5 * k)
+    ax.set_xlim(-0.02, 1.02)
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_aspect("equal")
+    ax.set_xlabel("1 \u2212 specificity", fontsize=0.9 * pt)
+    ax.set_ylabel("Sensitivity", fontsize=0.9 * pt)
+    ax.set_title("ROC curve" + ("" if math.isnan(auc) else f" (AUC {auc:.3f})"), fontsize=pt)
+
+    ax = ax_hist
+    if p is not None:
+        from matplotlib.ticker import NullFormatter
+
+        bins = np.linspace(0.0, 1.0, 21)
+        for label, name in ((0, "Benign"), (1, "Malignant")):
+            values = p[y == label]
+            colour = CLASS_COLORS[label]
+            ax.hist(values, bins=bins, histtype="stepfilled", facecolor=colour, alpha=0.35,
+                    edgecolor=colour, hatch=HATCHES[label], linewidth=1.5 * k,
+                    label=f"{name} (n={values.size})")
+        # Most cases sit near 0 or 1; a log count axis keeps the few in between visible.
+        ax.set_yscale("log")
+        ax.set_ylim(0.7, None)
+        ax.yaxis.set_major_formatter("{x:g}")
+        ax.yaxis.set_minor_formatter(NullFormatter())  # no mathtext: its parser is shared between threads
+        # Above the bars, where the moving threshold line never crosses it, in the room the
+        # title's pad leaves (kept out of the layout, which would squeeze the axes at large text).
+        ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), fontsize=0.8 * pt, frameon=False,
+                  borderaxespad=0.2).set_in_layout(False)
+    else:
+        for each in (ax, ax_roc):
+            each.text(0.5, 0.5, "No held-out predictions", ha="center", va="center", fontsize=pt,
+                      transform=each.transAxes)
+    ax.set_xlim(0, 1)
+    ax.set_xlabel("Probability of malignancy", fontsize=0.9 * pt)
+    ax.set_ylabel("Cases (log scale)" if p is not None else "Cases", fontsize=0.9 * pt)
+    ax.set_title("Probabilities by true class", fontsize=pt,
+                 pad=3.4 * pt if p is not None else 6.0)  # room for the legend below it
+    return {"roc": ax_roc, "hist": ax_hist}
+
+
 class ThresholdTab(ttk.Frame):
     """Threshold slider and entry, metrics, ROC and distribution plots.
 
     Widgets tests read: ``scale``, ``entry_var``, ``entry_message``, ``source_label``,
     ``confusion`` (widgets.ConfusionGrid), ``metrics_table`` (widgets.MetricsTable),
     ``target_var``, ``find_button``, ``find_label``;
-    after :meth:`ensure_plots`: ``plot`` (plots.EmbeddedFigure), ``figure``,
-    ``threshold_line``, ``roc_point``.
+    after :meth:`ensure_plots`: ``plot`` (plots.OffscreenPicture); once its first picture
+    is shown: ``figure``, ``ax_roc``, ``ax_hist`` (the matplotlib objects drawn, only to
+    be read) and ``threshold_line``, ``roc_point`` (item ids on ``plot.widget``).
     """
 
     def __init__(self, master, app):
@@ -67,8 +125,8 @@ class ThresholdTab(ttk.Frame):
         self._syncing = False
         self._y = self._p = None
         self._roc = (np.empty(0), np.empty(0), math.nan)
-        self.plot = self.figure = None
-        self._background = None  # the figure without its moving artists, for blitting
+        self.plot = None
+        self.threshold_line = self.roc_point = None  # canvas items over the picture
 
         self.columnconfigure(1, weight=1)
         self.rowconfigure(1, weight=1)
@@ -76,8 +134,9 @@ class ThresholdTab(ttk.Frame):
         self._build_metrics().grid(row=1, column=0, sticky="nsew", pady=(10, 0))
         self.plot_frame = ttk.LabelFrame(self, text="ROC curve and predicted probabilities", padding=4)
         self.plot_frame.grid(row=1, column=1, sticky="nsew", padx=(10, 0), pady=(10, 0))
-        # matplotlib costs ~0.5 s to import: build the pictures when the tab is first shown.
-        self.plot_frame.bind("<Map>", lambda _e: self.ensure_plots(), add="+")
+        # Drawn when the tab is first shown (matplotlib, imported by the worker, is not needed
+        # before), and again on showing it if the model or the size changed meanwhile.
+        self.bind("<Map>", lambda _e: self.ensure_plots(), add="+")
 
         app.root.bind("<<ModelChanged>>", lambda _e: self._on_model_changed(), add="+")
         app.root.bind("<<ThresholdChanged>>", lambda _e: self._on_threshold_changed(), add="+")
@@ -156,16 +215,31 @@ class ThresholdTab(ttk.Frame):
         return box
 
     def ensure_plots(self) -> None:
-        """Build the embedded figure (once) and draw the current model's pictures."""
-        if self.figure is not None:
+        """Make the picture (once) and ask for the current model's drawing; after that,
+        draw whatever changed while the tab was hidden."""
+        if self.plot is not None:
+            self.plot.refresh()
             return
-        from bcdesktop.gui.plots import EmbeddedFigure
+        from bcdesktop.gui.plots import OffscreenPicture
 
-        self.plot = EmbeddedFigure(self.plot_frame, figsize=(7.5, 3.6))
-        self.figure = self.plot.figure
-        self.ax_roc, self.ax_hist = self.figure.subplots(1, 2, width_ratios=(1.3, 1))
-        self.plot.canvas.mpl_connect("draw_event", self._on_full_draw)
+        # a modest size asked for: the picture takes the room the window gives it
+        self.plot = OffscreenPicture(self.plot_frame, self.app.report_exception, size=(4.8, 2.8),
+                                     name="draw-threshold-pictures")
+        self.plot.on_shown = lambda _picture: self._place_moving()
         self._redraw_model()
+
+    @property
+    def figure(self):
+        """The figure on screen (None before the first picture)."""
+        return None if self.plot is None else self.plot.figure
+
+    @property
+    def ax_roc(self):
+        return None if self.figure is None else self.plot.info["roc"]
+
+    @property
+    def ax_hist(self):
+        return None if self.figure is None else self.plot.info["hist"]
 
     # ------------------------------------------------------------- the model
     def _on_model_changed(self) -> None:
@@ -200,60 +274,11 @@ class ThresholdTab(ttk.Frame):
         self._on_threshold_changed()
 
     def _redraw_model(self) -> None:
-        """Rebuild the pictures' artists for the current held-out probabilities."""
-        if self.figure is None:
+        """Ask for the pictures of the current held-out probabilities (drawn in the background)."""
+        if self.plot is None:
             return
-        t = self.app.threshold
-        pt = self._text_points()
-        k = pt / 10.0  # line widths and marker sizes grow with the text
-        self._background = None
-        for ax in (self.ax_roc, self.ax_hist):
-            ax.clear()
-            ax.tick_params(labelsize=0.8 * pt)
-        fpr, tpr, auc = self._roc
-        ax = self.ax_roc
-        ax.plot([0, 1], [0, 1], color="0.7", linestyle=":", linewidth=k)
-        ax.plot(fpr, tpr, color="black", linewidth=1.5 * k)
-        (self.roc_point,) = ax.plot([], [], marker="o", markersize=9 * k, linestyle="none", animated=True,
-                                    markerfacecolor=MALIGNANT, markeredgecolor="black")
-        ax.set_xlim(-0.02, 1.02)
-        ax.set_ylim(-0.02, 1.02)
-        ax.set_aspect("equal")
-        ax.set_xlabel("1 \u2212 specificity", fontsize=0.9 * pt)
-        ax.set_ylabel("Sensitivity", fontsize=0.9 * pt)
-        ax.set_title("ROC curve" + ("" if math.isnan(auc) else f" (AUC {auc:.3f})"), fontsize=pt)
-
-        ax = self.ax_hist
-        if self._p is not None:
-            bins = np.linspace(0.0, 1.0, 21)
-            from bcdesktop.gui.plots import HATCHES
-
-            for label, name in ((0, "Benign"), (1, "Malignant")):
-                values = self._p[self._y == label]
-                colour = CLASS_COLORS[label]
-                ax.hist(values, bins=bins, histtype="stepfilled", facecolor=colour, alpha=0.35,
-                        edgecolor=colour, hatch=HATCHES[label], linewidth=1.5 * k,
-                        label=f"{name} (n={values.size})")
-            # Most cases sit near 0 or 1; a log count axis keeps the few in between visible.
-            ax.set_yscale("log")
-            ax.set_ylim(0.7, None)
-            ax.yaxis.set_major_formatter("{x:g}")
-            # Above the bars, where the moving threshold line never crosses it, in the room the
-            # title's pad leaves (kept out of the layout, which would squeeze the axes at large text).
-            ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), fontsize=0.8 * pt, frameon=False,
-                      borderaxespad=0.2).set_in_layout(False)
-        else:
-            for each in (ax, self.ax_roc):
-                each.text(0.5, 0.5, "No held-out predictions", ha="center", va="center", fontsize=pt,
-                          transform=each.transAxes)
-        self.threshold_line = ax.axvline(t, color="black", linestyle="--", linewidth=1.5 * k, animated=True)
-        ax.set_xlim(0, 1)
-        ax.set_xlabel("Probability of malignancy", fontsize=0.9 * pt)
-        ax.set_ylabel("Cases (log scale)" if self._p is not None else "Cases", fontsize=0.9 * pt)
-        ax.set_title("Probabilities by true class", fontsize=pt,
-                     pad=3.4 * pt if self._p is not None else 6.0)  # room for the legend below it
-        self._update_artists(t, None if self._p is None else metrics.metrics_at(self._y, self._p, t))
-        self.plot.draw_idle()
+        y, p, roc, pt = self._y, self._p, self._roc, self._text_points()
+        self.plot.request(lambda figure: draw_pictures(figure, y, p, roc, pt), note="Drawing\u2026")
 
     def _text_points(self) -> float:
         """The window's text size in points, so the pictures' text follows the View menu's size."""
@@ -301,33 +326,51 @@ class ThresholdTab(ttk.Frame):
             self.confusion.show(None, None, None, None)
         else:
             self.confusion.show(m.tp, m.fp, m.tn, m.fn)
-        if self.figure is not None:
-            self._update_artists(t, m)
-            self._blit()
+        self._place_moving(m)
 
-    def _on_full_draw(self, _event) -> None:
-        """After matplotlib drew everything else: keep that as the background, add the moving artists."""
-        self._background = self.plot.canvas.copy_from_bbox(self.figure.bbox)
-        self._draw_moving()
-
-    def _blit(self) -> None:
-        if self._background is None:
-            self.plot.draw_idle()  # no full draw yet: _on_full_draw will show the artists
+    def _place_moving(self, m: metrics.ThresholdMetrics | None | bool = True) -> None:
+        """Put the threshold line and the operating point where the picture on screen has
+        the current threshold (``m``: its metrics, computed here if not given)."""
+        plot = self.plot
+        if plot is None or plot.figure is None:
             return
-        self.plot.canvas.restore_region(self._background)
-        self._draw_moving()
+        t = self.app.threshold
+        if m is True:
+            m = None if self._p is None else metrics.metrics_at(self._y, self._p, t)
+        canvas = plot.widget
+        scale = plot.figure.dpi / 72 * self._text_points() / 10.0  # points to pixels, grown with the text
+        if self.threshold_line is None:
+            self.threshold_line = canvas.create_line(0, 0, 0, 0, fill="black")
+            self.roc_point = canvas.create_oval(0, 0, 0, 0, fill=MALIGNANT, outline="black")
+        width = max(1, round(1.5 * scale))
+        x, top = plot.to_pixels(self.ax_hist.get_xaxis_transform(), (t, 1.0))
+        _x, bottom = plot.to_pixels(self.ax_hist.get_xaxis_transform(), (t, 0.0))
+        canvas.coords(self.threshold_line, x, top, x, bottom)
+        canvas.itemconfigure(self.threshold_line, width=width, dash=(round(3.7 * width), round(1.6 * width)))
+        point = None if m is None else (1.0 - m.specificity.value, m.sensitivity.value)
+        if point is None or not all(math.isfinite(v) for v in point):  # one class only: no point
+            canvas.itemconfigure(self.roc_point, state="hidden")
+        else:
+            cx, cy = plot.to_pixels(self.ax_roc.transData, point)
+            r = 4.5 * scale
+            canvas.coords(self.roc_point, cx - r, cy - r, cx + r, cy + r)
+            canvas.itemconfigure(self.roc_point, state="normal", width=max(1, round(plot.figure.dpi / 72)))
 
-    def _draw_moving(self) -> None:
-        self.ax_hist.draw_artist(self.threshold_line)
-        self.ax_roc.draw_artist(self.roc_point)
-        self.plot.canvas.blit(self.figure.bbox)
+    def roc_point_xy(self) -> tuple[float, float] | None:
+        """Where the operating point is drawn, in ROC coordinates (1 - specificity,
+        sensitivity), read back from the canvas; None when it is not shown."""
+        if self.roc_point is None or self.plot.widget.itemcget(self.roc_point, "state") == "hidden":
+            return None
+        x0, y0, x1, y1 = self.plot.widget.coords(self.roc_point)
+        height = self.figure.bbox.height
+        return tuple(self.ax_roc.transData.inverted().transform(((x0 + x1) / 2, height - (y0 + y1) / 2)))
 
-    def _update_artists(self, t: float, m: metrics.ThresholdMetrics | None) -> None:
-        self.threshold_line.set_xdata([t, t])
-        if m is None:
-            self.roc_point.set_data([], [])
-        else:  # NaN (one class only) simply draws no point
-            self.roc_point.set_data([1.0 - m.specificity.value], [m.sensitivity.value])
+    def threshold_line_x(self) -> float | None:
+        """Where the threshold line is drawn, on the probability axis, read back from the canvas."""
+        if self.threshold_line is None:
+            return None
+        x0, _y0, x1, _y1 = self.plot.widget.coords(self.threshold_line)
+        return float(self.ax_hist.transData.inverted().transform((x0, 0))[0])
 
     def find_for_sensitivity(self) -> None:
         """Apply the highest threshold whose held-out sensitivity (or its lower 95% bound,

@@ -43,11 +43,17 @@ def test_says_which_predictions_it_uses(tab, app, root, trained_bundle):
     assert f"out-of-fold predictions (n={n})" in tab.source_label.cget("text")
 
 
-def test_slider_moves_threshold_entry_metrics_and_pictures(tab, app, root, trained_bundle):
-    assert tab.figure is None  # matplotlib waits until the tab is first shown
+def shown_pictures(tab, wait_until):
+    """Wait until the tab's pictures (drawn in a worker) are on screen, at the canvas's size."""
+    wait_until(lambda: tab.figure is not None and not tab.plot.pending, timeout=20,
+               message="the Threshold tab's pictures never appeared")
+
+
+def test_slider_moves_threshold_entry_metrics_and_pictures(tab, app, root, trained_bundle, wait_until):
+    assert tab.figure is None and (tab.plot is None or not tab.plot.drawing)  # nothing drawn before it is shown
     app.select_tab("threshold")
-    root.update()
-    assert tab.figure is not None
+    shown_pictures(tab, wait_until)
+    assert tab.plot.drawn_by == "bcdesktop-draw-threshold-pictures"  # not the Tk thread
     tab.scale.set(0.3)  # as a drag does: the scale's command runs
     root.update()
     assert app.threshold == pytest.approx(0.3)
@@ -56,15 +62,26 @@ def test_slider_moves_threshold_entry_metrics_and_pictures(tab, app, root, train
     assert shown_metrics(tab) == rows
     assert tab.confusion.values() == {"tp": f"TP {m.tp}", "fp": f"FP {m.fp}", "tn": f"TN {m.tn}",
                                       "fn": f"FN {m.fn}"}
-    assert list(tab.threshold_line.get_xdata()) == [0.3, 0.3]
-    (fpr,), (tpr,) = tab.roc_point.get_data()
-    assert (fpr, tpr) == pytest.approx((1 - m.specificity.value, m.sensitivity.value))
+    # the dashed line sits at 0.3 on the probability axis, from the bottom of the bars' axes to their top
+    assert tab.threshold_line_x() == pytest.approx(0.3, abs=0.005)
+    x0, top, x1, bottom = tab.plot.widget.coords(tab.threshold_line)
+    box = tab.ax_hist.get_window_extent()
+    height = tab.figure.bbox.height
+    assert x0 == x1 and (top, bottom) == pytest.approx((height - box.y1, height - box.y0), abs=1)
+    # the point sits on the ROC curve where this threshold operates (to within a pixel)
+    fpr, tpr = tab.roc_point_xy()
+    pixel = 1 / tab.ax_roc.get_window_extent().width
+    assert (fpr, tpr) == pytest.approx((1 - m.specificity.value, m.sensitivity.value), abs=2 * pixel)
     assert "Threshold: 0.30" in app.status.text()
-
-
-def test_histogram_legend_sits_between_title_and_bars(tab, app, root):
-    app.select_tab("threshold")
+    requests = tab.plot.requests
+    app.set_threshold(0.8)  # the moving pieces follow, the picture under them is not drawn again
     root.update()
+    assert tab.threshold_line_x() == pytest.approx(0.8, abs=0.005) and tab.plot.requests == requests
+
+
+def test_histogram_legend_sits_between_title_and_bars(tab, app, root, wait_until):
+    app.select_tab("threshold")
+    shown_pictures(tab, wait_until)
     renderer = tab.plot.canvas.get_renderer()
     tab.figure.draw(renderer)
     axes = tab.ax_hist.get_window_extent(renderer)
@@ -218,3 +235,52 @@ def test_widths_follow_the_text_size(tab, root):
     assert tab.metrics_table.tree.column("metric", "width") == pytest.approx(column * ratio, abs=2)
     root.update()  # labels that wrap at their width still fit in it
     assert 1 < int(str(tab.source_label.cget("wraplength"))) <= tab.source_label.winfo_width()
+
+
+def test_the_pictures_are_drawn_in_a_worker_while_the_window_keeps_running(tab, app, root, wait_until,
+                                                                           monkeypatch):
+    import threading
+
+    from bcdesktop.gui import tab_threshold
+
+    real = tab_threshold.draw_pictures
+    drawing, released = [], threading.Event()
+
+    def draw(*args, **kwargs):
+        drawing.append(threading.current_thread())
+        # Only a Tk timer lets the drawing go on: drawn on the Tk thread, it would wait in vain.
+        if not released.wait(10):
+            raise AssertionError("no Tk timer fired while the pictures were drawn")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(tab_threshold, "draw_pictures", draw)
+
+    def release():
+        if drawing:
+            released.set()
+        else:
+            root.after(10, release)
+
+    root.after(10, release)
+    app.select_tab("threshold")
+    shown_pictures(tab, wait_until)
+    assert drawing[0] is not threading.main_thread() and tab.plot.drawn_by == drawing[0].name
+    assert [ax.get_title().split(" (")[0] for ax in (tab.ax_roc, tab.ax_hist)] == [
+        "ROC curve", "Probabilities by true class"]
+    assert tab.threshold_line_x() == pytest.approx(app.threshold, abs=0.005)
+    assert not app.busy  # the window's own drawing is no work for Escape to stop
+
+
+def test_a_new_model_is_drawn_again_and_one_without_predictions_shows_no_point(tab, app, root, trained_bundle,
+                                                                            wait_until):
+    app.select_tab("threshold")
+    shown_pictures(tab, wait_until)
+    assert tab.roc_point_xy() is not None
+    bare = dataclasses.replace(trained_bundle, eval_probs=None, eval_labels=None, eval_kind=None)
+    app.set_model(bare, source="test")
+    wait_until(lambda: tab.ax_hist is not None and tab.ax_hist.get_ylabel() == "Cases" and not tab.plot.pending,
+               timeout=20)
+    assert tab.roc_point_xy() is None  # no held-out predictions: no operating point
+    assert tab.threshold_line_x() == pytest.approx(app.threshold, abs=0.005)  # the line still shows the threshold
+    texts = [t.get_text() for t in tab.ax_roc.texts]
+    assert texts == ["No held-out predictions"]
