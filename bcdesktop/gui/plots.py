@@ -73,11 +73,17 @@ class EmbeddedFigure:
     layout : {"constrained", None}
         matplotlib's layout engine. ``None`` (fixed margins, set by the caller) makes
         every redraw much cheaper for figures with many axes or frequent redraws.
+
+    The figure is drawn on the Tk thread, so only while it is on screen: a redraw asked
+    for while its tab is hidden (a resize as the window is laid out, a text-size
+    change) waits until the tab is shown, and several of them make one.
     """
+
+    HIDDEN_CHECK_MS = 100  # while a redraw waits for the canvas to be shown
 
     def __init__(self, parent: tk.Misc, figsize=(6.0, 4.0), *, toolbar: bool = False,
                  layout: str | None = "constrained"):
-        from matplotlib.backends.backend_tkagg import FigureCanvasTkAgg, NavigationToolbar2Tk
+        from matplotlib.backends.backend_tkagg import NavigationToolbar2Tk
         from matplotlib.figure import Figure
 
         # 96 dpi at 100%: matplotlib's Tk canvas multiplies by the display's scaling
@@ -85,7 +91,8 @@ class EmbeddedFigure:
         # figure grows with the window's at 150% or 200%.
         self.figure = Figure(figsize=figsize, dpi=96, layout=layout)
         focus = parent.focus_get()  # None when the app does not have the keyboard focus
-        self.canvas = FigureCanvasTkAgg(self.figure, master=parent)
+        self.canvas = _shown_only_canvas()(self.figure, master=parent)
+        self.canvas._bc_hidden = self._draw_when_shown
         # matplotlib asks Tk to focus its new canvas once it is mapped; the user's focus
         # stays where it was. A focus request cancels that pending one, but a plain
         # focus_set is ignored for the window that has the focus already, hence "force"
@@ -106,8 +113,44 @@ class EmbeddedFigure:
         self._min_interval = 0.25
         self._pending = None
         self._draw_fn = None
+        self._hidden_id: str | None = None
+        self._idle_when_shown = False  # a draw_idle came while hidden
+        self._throttled_when_shown = None  # a throttled draw came while hidden
         self.draw_count = 0
         self.last_draw_seconds = 0.0
+        self.widget.bind("<Destroy>", self._on_destroy, add="+")
+
+    @property
+    def shown(self) -> bool:
+        """The canvas is on screen (its tab is the one shown)."""
+        return bool(self.widget.winfo_viewable())
+
+    def _draw_when_shown(self, throttled=None) -> None:
+        """Remember a draw asked for while hidden; look again shortly (whether a hidden
+        tab's widgets get ``<Map>`` when it is shown depends on how the tab is laid out)."""
+        if throttled is None:
+            self._idle_when_shown = True
+        else:
+            self._throttled_when_shown = throttled
+        if self._hidden_id is None:
+            self._hidden_id = self.widget.after(self.HIDDEN_CHECK_MS, self._check_shown)
+
+    def _check_shown(self) -> None:
+        self._hidden_id = None
+        if not self.shown:
+            self._hidden_id = self.widget.after(self.HIDDEN_CHECK_MS, self._check_shown)
+            return
+        throttled, self._throttled_when_shown = self._throttled_when_shown, None
+        if self._idle_when_shown:
+            self._idle_when_shown = False
+            self.canvas.draw_idle()
+        if throttled is not None:
+            self.draw_throttled(throttled, self._min_interval)
+
+    def _on_destroy(self, event) -> None:
+        if event.widget is self.widget and self._hidden_id is not None:
+            self.widget.after_cancel(self._hidden_id)
+            self._hidden_id = None
 
     def draw_idle(self) -> None:
         """Redraw when Tk is next idle."""
@@ -131,6 +174,9 @@ class EmbeddedFigure:
     def _draw_now(self) -> None:
         self._pending = None
         draw, self._draw_fn = self._draw_fn, None
+        if not self.shown:
+            self._draw_when_shown(draw or self.canvas.draw)
+            return
         started = time.perf_counter()
         self.draw_count += 1
         (draw or self.canvas.draw)()
@@ -367,6 +413,56 @@ class OffscreenPicture:
         return float(x), float(self.figure.bbox.height - y)
 
 
+_EXTENTS: dict = {}  # (text, points, dpi) -> (width, height) in pixels, for the Tk thread's figures
+
+
+def _text_extent(figure, text: str, points: float) -> tuple[float, float]:
+    """Pixels (width, height) ``text`` takes at ``points`` on ``figure`` (cached: a
+    figure's margins are fitted again at every resize)."""
+    key = (text, points, figure.dpi)
+    if key not in _EXTENTS:
+        from matplotlib.font_manager import FontProperties
+
+        if len(_EXTENTS) > 4096:
+            _EXTENTS.clear()
+        mathtext = len(text) > 1 and text.startswith("$") and text.endswith("$")  # the log axis's 10^-2
+        width, height, _descent = figure.canvas.get_renderer().get_text_width_height_descent(
+            text, FontProperties(size=points), mathtext)
+        _EXTENTS[key] = (width, height)
+    return _EXTENTS[key]
+
+
+def _shown_only_canvas():
+    """``FigureCanvasTkAgg`` whose idle redraws (matplotlib asks for one at every resize)
+    wait while the canvas is not on screen, telling ``_bc_hidden()`` instead, and which
+    calls ``_bc_before_draw()`` before each full draw."""
+    global _ShownOnlyCanvas
+    if _ShownOnlyCanvas is None:
+        from matplotlib.backends.backend_tkagg import FigureCanvasTkAgg
+
+        class ShownOnlyCanvas(FigureCanvasTkAgg):
+            _bc_hidden = None
+            _bc_before_draw = None
+
+            def draw(self):
+                if self._bc_before_draw is not None:
+                    self._bc_before_draw()
+                super().draw()
+
+            def draw_idle(self):
+                widget = getattr(self, "_tkcanvas", None)
+                if self._bc_hidden is not None and widget is not None and not widget.winfo_viewable():
+                    self._bc_hidden()
+                    return
+                super().draw_idle()
+
+        _ShownOnlyCanvas = ShownOnlyCanvas
+    return _ShownOnlyCanvas
+
+
+_ShownOnlyCanvas = None
+
+
 def draw_class_histograms(figure, X: np.ndarray, y: np.ndarray | None, titles, text_scale: float = 1.0) -> None:
     """Per-feature bar charts of the scores 1..10, benign and malignant side by side.
 
@@ -523,8 +619,8 @@ class LossPlot:
         self.full_draws = 0
         self._text_size = 10.0
         embedded.canvas.mpl_connect("draw_event", self._on_full_draw)
-        embedded.canvas.mpl_connect("resize_event", lambda _e: self._fit_margins())  # a draw follows
-        self._fit_margins()
+        self._margins_for = None  # what the margins were fitted to
+        embedded.canvas._bc_before_draw = self._fit_margins  # at every full draw, only if something changed
 
     def reset(self, iterations: int) -> None:
         """Empty the lines for a new run of ``iterations``."""
@@ -537,7 +633,6 @@ class LossPlot:
             line.set_animated(True)
         self.ax.set_xlim(0.0, float(self.iterations))
         self.ax.set_ylim(*((0.01, 1.0) if self._log else (0.0, 1.0)))
-        self._fit_margins()
         # Drawn now, before the training thread competes for the interpreter; with
         # these limits most runs need no other full redraw until they end.
         self.embedded.canvas.draw()
@@ -561,7 +656,6 @@ class LossPlot:
         self._push()
         if self._x and not self._log:  # fit the finished curve snugly
             self.ax.set_ylim(0.0, np.ceil(self._top * 1.05 * 20) / 20)
-        self._fit_margins()
         self.embedded.draw_idle()
 
     def _push(self) -> None:
@@ -572,7 +666,6 @@ class LossPlot:
         self._push()
         canvas = self.embedded.canvas
         if self._rescale() or self._background is None or not self.train_line.get_animated():
-            self._fit_margins()  # the new limits' tick labels
             canvas.draw()  # -> _on_full_draw keeps the new background and draws the lines
             return
         canvas.restore_region(self._background)
@@ -599,7 +692,6 @@ class LossPlot:
         self.ax.tick_params(labelsize=size)
         for text in (self.ax.xaxis.label, self.ax.yaxis.label, *self.ax.get_legend().get_texts()):
             text.set_fontsize(size)
-        self._fit_margins()
         self.embedded.draw_idle()
 
     def set_log_scale(self, on: bool) -> None:
@@ -607,26 +699,22 @@ class LossPlot:
         self.ax.set_yscale("log" if on else "linear")
         self.ax.set_ylim(*((0.01, 1.0) if self._log else (0.0, 1.0)))
         self._rescale()
-        self._fit_margins()
         self.embedded.draw_idle()
 
     def _fit_margins(self) -> None:
         """Leave room around the axes for the tick labels the current limits give, the
-        axis labels and half of the last x tick label, at the current text size."""
-        from matplotlib.font_manager import FontProperties
-
+        axis labels and half of the last x tick label, at the current text size (called
+        before each full draw; does nothing unless the size, text or limits changed)."""
         figure = self.embedded.figure
         width, height = figure.bbox.width, figure.bbox.height
-        if width < 10 or height < 10:
+        key = (width, height, figure.dpi, self._text_size, self._log, self.ax.get_xlim(), self.ax.get_ylim())
+        if width < 10 or height < 10 or key == self._margins_for:
             return
-        renderer = self.embedded.canvas.get_renderer()
+        self._margins_for = key
         size = self._text_size
-        prop = FontProperties(size=size)
 
         def extent(text: str) -> tuple[float, float]:
-            mathtext = len(text) > 1 and text.startswith("$") and text.endswith("$")  # the log axis's 10^-2
-            w, h, _d = renderer.get_text_width_height_descent(text, prop, mathtext)
-            return w, h
+            return _text_extent(figure, text, size)
 
         def labels(axis) -> list[str]:
             low, high = sorted(axis.get_view_interval())
