@@ -29,6 +29,17 @@ SELECT_HINT = "Select a row to read its reason in full."
 REJECTED_ROWS = 1000  # rejected rows listed at most (a table of a million rows would stall the window)
 
 
+def fill_table(table: widgets.ScrolledTree, rows) -> None:
+    """``table.replace_rows(rows)``, about four times faster: each row goes to Tcl as a
+    list (tkinter's ``insert`` quotes every cell through a regular expression, 50 us a
+    row, which made loading a large file hold the window for 100-170 ms)."""
+    tree = table.tree
+    tree.delete(*tree.get_children())
+    call, path = tree.tk.call, tree._w
+    for row in rows:
+        call(path, "insert", "", "end", "-values", tuple("" if v is None else str(v) for v in row))
+
+
 class DataTab(ttk.Frame):
     """Built as ``DataTab(notebook, app)``.
 
@@ -259,8 +270,8 @@ class DataTab(ttk.Frame):
             self.balance_label.configure(
                 text=f"Class balance: {BENIGN_MARK} benign {benign:,} ({benign / n:.1%})    "
                      f"{MALIGNANT_MARK} malignant {malignant:,} ({malignant / n:.1%})")
-        self.rejected.replace_rows((r.line, r.sample_id, r.column or "(whole row)", r.reason)
-                                   for r in ds.rejected[:REJECTED_ROWS])
+        fill_table(self.rejected, ((r.line, r.sample_id, r.column or "(whole row)", r.reason)
+                                   for r in ds.rejected[:REJECTED_ROWS]))
         listed = f"{ds.n_rejected:,}" if ds.n_rejected <= REJECTED_ROWS else \
             f"first {REJECTED_ROWS:,} of {ds.n_rejected:,}"
         self.views.tab(self.rejected, text=f"Rejected rows ({listed})")
@@ -269,7 +280,7 @@ class DataTab(ttk.Frame):
         for i in range(min(PREVIEW_ROWS, ds.n_usable)):
             label = "" if ds.y is None else f"{(BENIGN_MARK, MALIGNANT_MARK)[ds.y[i]]} {classes[ds.y[i]]}"
             rows.append((int(ds.lines[i]), ds.ids[i], *(f"{v:g}" for v in ds.X[i]), label))
-        self.preview.replace_rows(rows)
+        fill_table(self.preview, rows)
         shown = f"first {PREVIEW_ROWS:,} of {ds.n_usable:,}" if ds.n_usable > PREVIEW_ROWS else f"{ds.n_usable:,}"
         self.views.tab(self.preview, text=f"Preview ({shown})")  # short: the tabs' row sets the views' width
         if ds.n_rejected == 0:
