@@ -93,6 +93,7 @@ class EmbeddedFigure:
         focus = parent.focus_get()  # None when the app does not have the keyboard focus
         self.canvas = _shown_only_canvas()(self.figure, master=parent)
         self.canvas._bc_hidden = self._draw_when_shown
+        self.canvas._bc_drawn = self._drawn
         # matplotlib asks Tk to focus its new canvas once it is mapped; the user's focus
         # stays where it was. A focus request cancels that pending one, but a plain
         # focus_set is ignored for the window that has the focus already, hence "force"
@@ -134,6 +135,9 @@ class EmbeddedFigure:
             self._throttled_when_shown = throttled
         if self._hidden_id is None:
             self._hidden_id = self.widget.after(self.HIDDEN_CHECK_MS, self._check_shown)
+
+    def _drawn(self) -> None:
+        self._idle_when_shown = False  # a full draw did what a redraw asked for while hidden was for
 
     def _check_shown(self) -> None:
         self._hidden_id = None
@@ -189,6 +193,30 @@ class EmbeddedFigure:
         if self._pending is not None:
             self.widget.after_cancel(self._pending)
             self._draw_now()
+
+
+#: While a worker draws a picture (or reads a data file), the interpreter switches
+#: threads every millisecond instead of every 5: each Tcl call lets go of the GIL, and
+#: with the default interval a Tk callback of a dozen calls could wait 50 ms to get it
+#: back from a busy worker.
+BUSY_SWITCH_INTERVAL = 0.001
+_busy = {"count": 0, "saved": None}  # touched on the Tk thread only
+
+
+def favour_tk_thread(on: bool) -> None:
+    """Call with True when a CPU-bound worker starts and False when it ends (on the Tk
+    thread): while any runs, the interpreter hands the GIL back to the Tk thread within
+    :data:`BUSY_SWITCH_INTERVAL`."""
+    if on:
+        if _busy["count"] == 0:
+            _busy["saved"] = sys.getswitchinterval()
+            sys.setswitchinterval(min(BUSY_SWITCH_INTERVAL, _busy["saved"]))
+        _busy["count"] += 1
+        return
+    _busy["count"] = max(0, _busy["count"] - 1)
+    if _busy["count"] == 0 and _busy["saved"] is not None:
+        sys.setswitchinterval(_busy["saved"])
+        _busy["saved"] = None
 
 
 class OffscreenPicture:
@@ -350,10 +378,12 @@ class OffscreenPicture:
             pixels = np.array(canvas.buffer_rgba(), copy=True)
             return generation, token, (width, height), figure, info, pixels, threading.current_thread().name
 
+        favour_tk_thread(True)
         self._job = self._worker.submit(work, self._done, name=self.name)
 
     def _done(self, ok: bool, result) -> None:
         self._job = None
+        favour_tk_thread(False)
         if not ok:
             if not isinstance(result, Cancelled):
                 self.on_error(result)
@@ -404,6 +434,9 @@ class OffscreenPicture:
                 if after_id is not None:
                     self.widget.after_cancel(after_id)
             self._settle_id = self._hidden_id = None
+            if self._job is not None:  # its done() never comes now
+                self._job = None
+                favour_tk_thread(False)
             self._worker.shutdown(timeout=0)
 
     def to_pixels(self, transform, xy) -> tuple[float, float]:
@@ -435,7 +468,7 @@ def _text_extent(figure, text: str, points: float) -> tuple[float, float]:
 def _shown_only_canvas():
     """``FigureCanvasTkAgg`` whose idle redraws (matplotlib asks for one at every resize)
     wait while the canvas is not on screen, telling ``_bc_hidden()`` instead, and which
-    calls ``_bc_before_draw()`` before each full draw."""
+    calls ``_bc_before_draw()`` before each full draw and ``_bc_drawn()`` after it."""
     global _ShownOnlyCanvas
     if _ShownOnlyCanvas is None:
         from matplotlib.backends.backend_tkagg import FigureCanvasTkAgg
@@ -443,24 +476,38 @@ def _shown_only_canvas():
         class ShownOnlyCanvas(FigureCanvasTkAgg):
             _bc_hidden = None
             _bc_before_draw = None
+            _bc_drawn = None
 
             def draw(self):
                 if self._bc_before_draw is not None:
                     self._bc_before_draw()
                 super().draw()
+                if self._bc_drawn is not None:
+                    self._bc_drawn()
 
             def draw_idle(self):
                 widget = getattr(self, "_tkcanvas", None)
                 if self._bc_hidden is not None and widget is not None and not widget.winfo_viewable():
                     self._bc_hidden()
                     return
-                super().draw_idle()
+                if self._idle_draw_id:
+                    return
+                # Soon rather than at the next idle moment: a tab being laid out resizes
+                # the canvas in a few passes, each of which asked for a full draw.
+                def idle_draw():
+                    try:
+                        self.draw()
+                    finally:
+                        self._idle_draw_id = None
+
+                self._idle_draw_id = widget.after(DRAW_IDLE_MS, idle_draw)
 
         _ShownOnlyCanvas = ShownOnlyCanvas
     return _ShownOnlyCanvas
 
 
 _ShownOnlyCanvas = None
+DRAW_IDLE_MS = 40  # an embedded figure's idle redraw waits this long for more requests
 
 
 def draw_class_histograms(figure, X: np.ndarray, y: np.ndarray | None, titles, text_scale: float = 1.0) -> None:

@@ -193,6 +193,7 @@ class DataTab(ttk.Frame):
             self.file_label.configure(text=f"Reading {path.name}\u2026 {p.rows:,} rows ({p.fraction:.0%})")
 
         def finished(ok, result) -> None:
+            favour_tk_thread(False)
             if self.job is not job:
                 return  # a newer load replaced this one
             self.job = None
@@ -215,6 +216,9 @@ class DataTab(ttk.Frame):
             if done is not None:
                 done(ok)
 
+        from bcdesktop.gui.plots import favour_tk_thread
+
+        favour_tk_thread(True)  # the window keeps its turns while the file is read
         job = self.job = self.app.run_in_thread(work, finished, progress, name="load-data")
 
     def load_bundled(self, done=None) -> None:
