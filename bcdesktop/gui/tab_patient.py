@@ -2,7 +2,9 @@
 
 Each field validates into a value or an inline message (never a popup), Predict is
 refused until all nine are whole numbers 1..10, and a shown result follows the
-threshold and the model when either changes, or says plainly that it is stale.
+threshold and the model when either changes. A result whose scores have since been
+edited is greyed out and struck through, with a sentence saying it is out of date,
+so an old probability is never read as the answer for the scores on the form.
 """
 
 from __future__ import annotations
@@ -13,8 +15,11 @@ from tkinter import ttk
 import numpy as np
 
 from bcdesktop import DISCLAIMER, data
-from bcdesktop.gui.widgets import (BENIGN, BENIGN_MARK, ERROR_TEXT, MALIGNANT_MARK, MALIGNANT_TEXT, MUTED_TEXT,
-                                   WARNING_MARK, chars_width, format_threshold, wrap_to_width)
+from bcdesktop.gui.widgets import (BENIGN, BENIGN_MARK, ERROR_TEXT, MALIGNANT_MARK, MALIGNANT_TEXT, MUTED_TEXT, TEXT,
+                                   WARNING_MARK, Reflow, chars_width, format_threshold, scroll_into_view,
+                                   wrap_to_width)
+
+STALE_NOTE = "Out of date: the scores have changed since this result. Press Predict to update it."
 
 def format_probability(p: float) -> str:
     """``0.8734 -> "87.3%"``; the extremes say "<0.1%" / ">99.9%" rather than a false 0 or 100."""
@@ -51,11 +56,12 @@ class PatientTab(ttk.Frame):
     Widgets tests read: ``spinboxes`` (dict feature -> ttk.Spinbox), ``messages``
     (feature -> inline message label), ``predict_button``, ``predict_hint``,
     ``prob_label``, ``call_label``, ``detail_label``, ``note_label``,
-    ``benign_button``, ``malignant_button``, ``clear_button``.
+    ``benign_button``, ``malignant_button``, ``clear_button``; :attr:`stale` says
+    whether the shown result is out of date.
     """
 
     def __init__(self, master, app):
-        super().__init__(master, padding=10)
+        super().__init__(master, padding=8)
         self.app = app
         self.vars: dict[str, tk.StringVar] = {}
         self.spinboxes: dict[str, ttk.Spinbox] = {}
@@ -65,12 +71,11 @@ class PatientTab(ttk.Frame):
         self._typical: dict | None = None
         self._typical_source = None
 
-        self.columnconfigure(1, weight=1)
         self.rowconfigure(0, weight=1)
-        self._build_form().grid(row=0, column=0, sticky="nsew", padx=(0, 12))
-        self._build_result().grid(row=0, column=1, sticky="nsew")
-        ttk.Label(self, text=DISCLAIMER, style="Small.TLabel", wraplength=chars_width(self, 90)).grid(
-            row=1, column=0, columnspan=2, sticky="w", pady=(10, 0))
+        # The result beside the form, or below it when the window is too narrow for both.
+        self.layout = Reflow(self, self._build_form(), self._build_result(), weights=(0, 1))
+        wrap_to_width(ttk.Label(self, text=DISCLAIMER, style="Small.TLabel"), 40).grid(
+            row=2, column=0, columnspan=2, sticky="ew", pady=(6, 0))
 
         for sequence in ("<<ModelChanged>>", "<<ThresholdChanged>>", "<<DataChanged>>"):
             app.root.bind(sequence, self._on_app_changed, add="+")
@@ -100,7 +105,8 @@ class PatientTab(ttk.Frame):
 
         buttons = ttk.Frame(form)
         buttons.grid(row=2 * len(data.FEATURES), column=0, columnspan=3, sticky="ew", pady=(12, 0))
-        self.predict_button = ttk.Button(buttons, text="Predict", command=self.predict, default="active")
+        self.predict_button = ttk.Button(buttons, text="Predict", command=self.predict, default="active",
+                                         style="Primary.TButton")
         self.predict_button.pack(side="left")
         self.benign_button = ttk.Button(buttons, text="Typical benign", command=lambda: self.fill_typical(0))
         self.benign_button.pack(side="left", padx=(12, 0))
@@ -108,19 +114,20 @@ class PatientTab(ttk.Frame):
         self.malignant_button.pack(side="left", padx=(6, 0))
         self.clear_button = ttk.Button(buttons, text="Clear", command=self.clear)
         self.clear_button.pack(side="left", padx=(6, 0))
-        self.predict_hint = ttk.Label(form, text="", style="Muted.TLabel", wraplength=chars_width(self, 60))
-        self.predict_hint.grid(row=2 * len(data.FEATURES) + 1, column=0, columnspan=3, sticky="w", pady=(6, 0))
-        self.example_label = ttk.Label(form, text="", style="Small.TLabel", wraplength=chars_width(self, 60))
-        self.example_label.grid(row=2 * len(data.FEATURES) + 2, column=0, columnspan=3, sticky="w")
+        self.predict_hint = wrap_to_width(ttk.Label(form, text="", style="Muted.TLabel"), 30)
+        self.predict_hint.grid(row=2 * len(data.FEATURES) + 1, column=0, columnspan=3, sticky="ew", pady=(6, 0))
+        self.example_label = wrap_to_width(ttk.Label(form, text="", style="Small.TLabel"), 30)
+        self.example_label.grid(row=2 * len(data.FEATURES) + 2, column=0, columnspan=3, sticky="ew")
         return form
 
     def _build_result(self) -> ttk.Frame:
         box = ttk.LabelFrame(self, text="Result", padding=12)
         box.columnconfigure(0, weight=1)
         # Every text wraps at the column's width, so larger text never runs off the edge.
-        self.prob_label = wrap_to_width(ttk.Label(box, text="", style="Big.TLabel"))
+        # Wide enough for the longest word of the large probability line ("probability").
+        self.prob_label = wrap_to_width(ttk.Label(box, text="", style="Big.TLabel"), 30)
         self.prob_label.grid(row=0, column=0, sticky="ew")
-        self.call_label = wrap_to_width(ttk.Label(box, text="", font="BcTitle"))
+        self.call_label = wrap_to_width(ttk.Label(box, text="", font="BcTitle"), 30)
         self.call_label.grid(row=1, column=0, sticky="ew", pady=(6, 0))
         self.detail_label = wrap_to_width(ttk.Label(box, text=""))
         self.detail_label.grid(row=2, column=0, sticky="ew", pady=(8, 0))
@@ -189,6 +196,8 @@ class PatientTab(ttk.Frame):
         self._result = {"scores": scores, "probability": self._probability(scores),
                         "model_id": self.app.model.model_id}
         self._show_result()
+        scroll_into_view(self.call_label)  # beside the form, or below it with large text
+        scroll_into_view(self.prob_label)
         p = self._result["probability"]
         self.app.set_status_message(f"Predicted {'malignant' if p >= self.app.threshold else 'benign'} "
                                     f"({format_probability(p)}) with model {self.app.model.model_id}.")
@@ -245,6 +254,14 @@ class PatientTab(ttk.Frame):
         self._refresh_state()
         self._show_result()
 
+    @property
+    def stale(self) -> bool:
+        """True when a result is shown but the form's scores are no longer its scores."""
+        if self._result is None:
+            return False
+        values, problems = self.field_values()
+        return bool(problems) or tuple(values[n] for n in data.FEATURES) != self._result["scores"]
+
     def _show_result(self) -> None:
         model, result = self.app.model, self._result
         if model is None or result is None:
@@ -260,26 +277,25 @@ class PatientTab(ttk.Frame):
             return
         p, t = result["probability"], self.app.threshold
         malignant = p >= t
-        colour = MALIGNANT_TEXT if malignant else BENIGN
         word = "MALIGNANT" if malignant else "BENIGN"
-        self.prob_label.configure(text=f"Malignancy probability {format_probability(p)}")
+        stale = self.stale
+        self.prob_label.configure(text=f"Malignancy probability {format_probability(p)}",
+                                  font="BcBigStale" if stale else "BcBig", foreground=MUTED_TEXT if stale else TEXT)
         self.call_label.configure(text=f"{MALIGNANT_MARK if malignant else BENIGN_MARK} {word}",
-                                  foreground=colour)
+                                  font="BcTitleStale" if stale else "BcTitle",
+                                  foreground=MUTED_TEXT if stale else (MALIGNANT_TEXT if malignant else BENIGN))
         relation = "at or above" if malignant else "below"
         self.detail_label.configure(
             text=f"Called {word.lower()}: {format_probability(p)} is {relation} the threshold "
-                 f"of {100 * t:.4g}%.")
+                 f"of {100 * t:.4g}%.", foreground=MUTED_TEXT if stale else TEXT)
         self.model_label.configure(text=f"Model {result['model_id']} \u00b7 threshold {format_threshold(t)}")
-        self.app.set_results("Patient", [*zip(data.FEATURES, result["scores"]),
-                                         ("model id", result["model_id"]),
-                                         ("malignancy probability", round(p, 6)),
-                                         ("threshold", t), ("call", word.lower())])
-        values, problems = self.field_values()
-        current = None if problems else tuple(values[n] for n in data.FEATURES)
-        if current != result["scores"]:
-            self.note_label.configure(
-                text=f"{WARNING_MARK} The scores have changed since this result: press Predict to update it.",
-                foreground=ERROR_TEXT)
-            self.call_label.configure(foreground=MUTED_TEXT)
+        # The export keeps the scores this result was computed from, and says when the form differs.
+        self.app.set_results("Patient", [*zip(data.FEATURES, result["scores"]), ("model id", result["model_id"]),
+                                         ("malignancy probability", round(p, 6)), ("threshold", t),
+                                         ("call", word.lower()),
+                                         ("result", "out of date: the scores on the form changed after this "
+                                                    "prediction" if stale else "current")])
+        if stale:
+            self.note_label.configure(text=f"{WARNING_MARK} {STALE_NOTE}", foreground=ERROR_TEXT)
         else:
             self.note_label.configure(text="", foreground=MUTED_TEXT)

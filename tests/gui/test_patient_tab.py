@@ -198,3 +198,48 @@ def test_self_test_predicts_the_typical_malignant_case(tab, trained_bundle):
     assert result["prediction"] == "malignant"
     assert result["model_id"] == trained_bundle.model_id
     assert f"{100 * result['probability']:.1f}%" in tab.prob_label.cget("text") or result["probability"] > 0.9995
+
+
+def test_an_old_result_is_greyed_struck_through_and_said_to_be_out_of_date(tab, root, app, borderline):
+    import tkinter.font as tkfont
+
+    from bcdesktop.gui import widgets
+
+    values, p = borderline
+    fill(tab, root, values)
+    tab.predict_button.invoke()
+    root.update()
+
+    def look(label):
+        font = tkfont.nametofont(str(label.cget("font") or "TkDefaultFont"), root=root)
+        colour = str(label.cget("foreground"))
+        return root.winfo_rgb(colour) if colour else None, bool(font.actual("overstrike"))
+
+    fresh = look(tab.prob_label)
+    assert fresh == (root.winfo_rgb(widgets.TEXT), False)
+    assert ("result", "current") in app.results["Patient"]
+
+    type_into(tab.spinboxes["Mitoses"], str(values[-1] % 10 + 1))  # the scores change after Predict
+    root.update()
+    assert tab.stale
+    for label in (tab.prob_label, tab.call_label, tab.detail_label):
+        colour, struck = look(label)
+        assert colour == root.winfo_rgb(widgets.MUTED_TEXT), f"{label.cget('text')!r} is not greyed"
+    assert look(tab.prob_label)[1] and look(tab.call_label)[1], "the old figure is not struck through"
+    assert tab.note_label.cget("text").startswith("\u26a0 Out of date: the scores have changed")
+    row = dict(app.results["Patient"])["result"]
+    assert row.startswith("out of date"), "the export would give the old figure as current"
+
+    type_into(tab.spinboxes["Mitoses"], str(values[-1]))  # back to the scores of the result
+    root.update()
+    assert not tab.stale and look(tab.prob_label) == fresh and tab.note_label.cget("text") == ""
+
+
+def test_a_blank_field_after_predict_also_makes_the_result_stale(tab, root, borderline):
+    values, _p = borderline
+    fill(tab, root, values)
+    tab.predict_button.invoke()
+    type_into(tab.spinboxes["Bare Nuclei"], "")
+    root.update()
+    assert tab.stale and "Out of date" in tab.note_label.cget("text")
+    assert tab.predict_button.instate(["disabled"])
