@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import time
 import tkinter as tk
+import tkinter.font as tkfont
 from tkinter import ttk
 
 from bcdesktop.errors import Cancelled, TrainingDiverged, UserError
@@ -74,13 +75,15 @@ class TrainTab(ttk.Frame):
         self.cv_result = None
         self.loss_plot = None
         self._started = 0.0
+        self._runs = {"train": 0, "cv": 0}  # numbered in the export: "Training run 3 (model ...)"
+        self._run_settings = self._cv_settings = None
+        self._settings_message = False  # run_message says what to fix in the settings
 
-        self.columnconfigure(1, weight=1)
         self.rowconfigure(0, weight=1)
         left = ttk.Frame(self)
-        left.grid(row=0, column=0, sticky="nsw", padx=(0, 10))
         right = ttk.Frame(self)
-        right.grid(row=0, column=1, sticky="nsew")
+        # Settings beside the plot and results, or above them when the window is too narrow.
+        self.layout = widgets.Reflow(self, left, right, gap=10, weights=(0, 1))
         self._build_settings(left)
         self._build_results(right)  # packed at the bottom first, so the plot gets what is left
         self._build_plot(right)
@@ -113,25 +116,30 @@ class TrainTab(ttk.Frame):
         for row, (key, label, check, options) in enumerate(rows):
             options.setdefault("width", 14 if "values" in options else 10)
             f[key] = Field(box, row, label, check, DEFAULTS[key], **options)
-        f["split"].var.trace_add("write", lambda *_: self._update_split_fields())
+        f["split"].var.trace_add("write", lambda *_: (self._update_split_fields(), self._recheck_settings()))
         self._l2_optimizer = DEFAULTS["optimizer"]  # the optimizer whose default L2 the field may hold
         f["optimizer"].var.trace_add("write", lambda *_: self._follow_l2_default())
         self._follow_l2_default()
 
         buttons = ttk.Frame(parent)
         buttons.pack(side="top", fill="x", pady=(8, 0))
-        self.start_button = ttk.Button(buttons, text="Start training", command=self.start)
+        self.start_button = ttk.Button(buttons, text="Start training", command=self.start, style="Primary.TButton")
         self.start_button.pack(side="left")
         self.stop_button = ttk.Button(buttons, text="Stop (Esc)", command=self.stop)
         self.stop_button.pack(side="left", padx=(6, 0))
 
+        # One line, folds, repeats and the button, so the column fits a small screen at 100%.
         cv = ttk.LabelFrame(parent, text="Cross-validation (same settings)", padding=8)
         cv.pack(side="top", fill="x", pady=(10, 0))
-        f["folds"] = Field(cv, 0, "Folds", int_check(2, 20, "the number of folds"), DEFAULTS["folds"], width=6)
-        f["repeats"] = Field(cv, 1, "Repeats", int_check(1, 20, "the number of repeats"), DEFAULTS["repeats"],
-                             width=6)
+        for key, label, check in (("folds", "Folds", int_check(2, 20, "the number of folds")),
+                                  ("repeats", "Repeats", int_check(1, 20, "the number of repeats"))):
+            cell = ttk.Frame(cv)
+            cell.pack(side="left", anchor="n", padx=(0, 4))
+            f[key] = Field(cell, 0, label, check, DEFAULTS[key], width=4)
         self.cv_button = ttk.Button(cv, text="Cross-validate", command=self.cross_validate)
-        self.cv_button.grid(row=2, column=0, columnspan=3, sticky="w", pady=(6, 0))
+        self.cv_button.pack(side="left", anchor="n")
+        for field in f.values():  # a message saying what to fix goes once nothing needs fixing
+            field.var.trace_add("write", lambda *_: self._recheck_settings())
         widgets.wrap_to_width(ttk.Label(
             parent, style="Small.TLabel",
             text="Validation rows are never used to fit the network; they measure how it does on "
@@ -202,7 +210,8 @@ class TrainTab(ttk.Frame):
     def _prepare_plot(self) -> None:
         if self.loss_plot is None:
             from bcdesktop.gui.plots import when_matplotlib_loaded
-            when_matplotlib_loaded(self.app, lambda: self.after_idle(self.ensure_plot))
+            when_matplotlib_loaded(self.app, lambda: self._root().after_idle(
+                lambda: self.winfo_exists() and self.ensure_plot()))
 
     def ensure_plot(self) -> None:
         """Build the loss plot and its toolbar (once; matplotlib loads on first use)."""
@@ -212,11 +221,20 @@ class TrainTab(ttk.Frame):
 
         embedded = EmbeddedFigure(self.plot_area, figsize=(6.0, 3.2), toolbar=True, layout=None)
         self.loss_plot = LossPlot(embedded)
-        self.loss_plot.set_text_scale(widgets.text_scale(self.app.root))
-        self.app.root.bind(widgets.TEXT_SCALE_EVENT,
-                           lambda _e: self.loss_plot.set_text_scale(widgets.text_scale(self.app.root)), add="+")
+        self._follow_text_size()
+        self.app.root.bind(widgets.TEXT_SCALE_EVENT, lambda _e: self._follow_text_size(), add="+")
         if self.log_var.get():
             self.loss_plot.set_log_scale(True)
+
+    def _follow_text_size(self) -> None:
+        """The plot's text follows the text size; it asks for a modest room (it takes
+        what the column gives it), so a large text size makes it smaller, not the page wider."""
+        self.loss_plot.set_text_scale(widgets.text_scale(self.app.root))
+        linespace = tkfont.nametofont("TkDefaultFont", root=self).metrics("linespace")
+        toolbar = self.loss_plot.embedded.toolbar
+        width = max(widgets.chars_width(self, 40), toolbar.winfo_reqwidth() if toolbar is not None else 0)
+        self.plot_area.pack_propagate(False)  # matplotlib's canvas asks for its last size: ask for this instead
+        self.plot_area.configure(width=width, height=12 * linespace)
 
     # ----------------------------------------------------------------- settings
     def _update_split_fields(self) -> None:
@@ -250,11 +268,10 @@ class TrainTab(ttk.Frame):
         """Remember the settings as typed (called when the window closes and on Start)."""
         self.app.settings.set("train", {key: field.var.get() for key, field in self.fields.items()})
 
-    def read_config(self, keys=None):
-        """``(TrainConfig, options)`` from the fields, or None after showing what to fix.
-
-        Every invalid field shows its message; the first one gets the focus.
-        """
+    def check_settings(self, keys=None):
+        """``(config, values, bad_fields, message)`` from the fields, showing nothing:
+        ``config`` is None when a field is invalid (``bad_fields``) or the settings do
+        not go together (``message``, from :class:`~bcdesktop.training.TrainConfig`)."""
         values, bad = {}, []
         for key, field in self.fields.items():
             if keys is not None and key not in keys:
@@ -263,14 +280,12 @@ class TrainTab(ttk.Frame):
                 continue
             if key == "train_rows" and self.fields["split"].var.get() == SPLITS[0]:
                 continue
-            value, message = field.validate()
+            value, message = field.check(field.var.get())
             if message:
                 bad.append(field)
             values[key] = value
         if bad:
-            self.run_message.configure(text=f"{WARNING_MARK} Fix the settings marked in red first.")
-            bad[0].input.focus_set()
-            return None
+            return None, values, bad, "Fix the settings marked in red first."
         iterations = values["iterations"]
         try:
             config = TrainConfig(hidden=values["hidden"], init=values["init"], optimizer=values["optimizer"],
@@ -278,9 +293,36 @@ class TrainTab(ttk.Frame):
                                  l2=values["l2"], patience=values["patience"], seed=values["seed"],
                                  log_every=max(1, iterations // MAX_POINTS))
         except UserError as exc:
-            self.run_message.configure(text=f"{WARNING_MARK} {exc}")
+            return None, values, [], str(exc)
+        return config, values, [], None
+
+    def read_config(self, keys=None):
+        """``(TrainConfig, options)`` from the fields, or None after showing what to fix.
+
+        Every invalid field shows its message; the first one gets the focus. The
+        message below the plot stays until every setting is valid again."""
+        config, values, bad, message = self.check_settings(keys)
+        for field in bad:
+            field.validate()
+        if config is None:
+            self.run_message.configure(text=f"{WARNING_MARK} {message}")
+            self._settings_message = True
+            if bad:
+                bad[0].input.focus_set()
             return None
         return config, values
+
+    def _recheck_settings(self) -> None:
+        """While the message says to fix the settings: follow the fields as they are edited,
+        and clear the message once they are all valid (or name what is left)."""
+        if not self._settings_message or self.job is not None:
+            return
+        config, _values, _bad, message = self.check_settings()
+        if config is None:
+            self.run_message.configure(text=f"{WARNING_MARK} {message}")
+        else:
+            self.run_message.configure(text="")
+            self._settings_message = False
 
     def _dataset(self):
         ds = self.app.dataset
@@ -300,6 +342,7 @@ class TrainTab(ttk.Frame):
         if self.job is not None:
             return None
         self.run_message.configure(text="")
+        self._settings_message = False
         read = self.read_config()
         ds = self._dataset()
         if read is None or ds is None:
@@ -330,6 +373,8 @@ class TrainTab(ttk.Frame):
 
         def work(report, cancel):
             return fit_model(ds, config, progress=report, cancel=cancel, **options)
+
+        self._run_settings = self._settings_rows(config, values)
 
         self.ensure_plot()
         self.loss_plot.reset(config.iterations)
@@ -363,6 +408,7 @@ class TrainTab(ttk.Frame):
                 self.app.set_status_message("Training could not start.")
             elif isinstance(result, Cancelled):
                 self.run_message.configure(text="Training was stopped.")
+                self.app.set_status_message("Training stopped.")
             else:
                 self.app.report_exception(result)
             return
@@ -377,6 +423,7 @@ class TrainTab(ttk.Frame):
         if stopped == "cancelled":
             self.run_message.configure(text="This model is only partly trained; you can still use or save it.")
         self._show_outcome(result)
+        self._export_run(result)
         self.results.select(0)
         if not result.learned:
             # a failed run looks like a model: say so, keep the active one, ask before using it
@@ -396,9 +443,34 @@ class TrainTab(ttk.Frame):
         self.val_confusion.show(vm.tp, vm.fp, vm.tn, vm.fn)
         self.train_confusion.title.configure(text=f"Training rows (n={tm.n})")
         self.val_confusion.title.configure(text=f"Validation rows (n={vm.n})")
-        self.app.set_results(f"Last training run (model {outcome.bundle.model_id}), validation rows",
-                             [(label, getattr(vm, attr)) for attr, label in widgets.METRIC_ROWS])
         self._update_buttons()
+
+    @staticmethod
+    def _settings_rows(config, values) -> list[tuple[str, object]]:
+        """The settings of a run, as the export lists them with its results."""
+        split = (f"stratified random, validation fraction {values.get('val_fraction')}"
+                 if values["split"] == SPLITS[0] else f"first {values.get('train_rows')} rows for training")
+        return [("hidden units", ", ".join(map(str, config.hidden))), ("learning rate", config.lr),
+                ("iterations", config.iterations), ("optimizer", config.optimizer),
+                ("learning-rate schedule", config.schedule), ("initialisation", config.init),
+                ("L2 penalty", config.l2), ("early-stopping patience", config.patience), ("seed", config.seed),
+                ("validation split", split), ("threshold", values["threshold"])]
+
+    def _export_run(self, outcome) -> None:
+        """Add this run to File > Export results as a section of its own: every run of
+        the session is kept, numbered, with its settings, how it ended and its figures,
+        so the export says which figures belong to which model."""
+        self._runs["train"] += 1
+        run = outcome.result
+        tm, vm = outcome.train_metrics, outcome.val_metrics
+        ended = {"completed": "completed", "early_stopped": "stopped early (validation loss no longer improving)",
+                 "cancelled": "stopped by the user (partly trained)"}[run.stopped]
+        rows = [("model id", outcome.bundle.model_id), *(self._run_settings or []),
+                ("ended", f"{ended} after {run.iterations_run} iterations"),
+                ("learned", "yes" if outcome.learned else f"no: {outcome.failure}"),
+                ("training rows", tm.n), ("Accuracy (training rows)", tm.accuracy), ("validation rows", vm.n),
+                *((f"{label} (validation rows)", getattr(vm, attr)) for attr, label in widgets.METRIC_ROWS)]
+        self.app.set_results(f"Training run {self._runs['train']} (model {outcome.bundle.model_id})", rows)
 
     def stop(self) -> None:
         """Stop the running training or cross-validation."""
@@ -440,6 +512,7 @@ class TrainTab(ttk.Frame):
             return cross_validate(ds.X, ds.y, config, folds=folds, repeats=repeats, seed=config.seed,
                                   threshold=threshold, progress=report, cancel=cancel)
 
+        self._cv_settings = [*self._settings_rows(config, values), ("folds", folds), ("repeats", repeats)]
         self._launch("cv", work, self._cv_done, self._cv_progress,
                      f"Cross-validating: {repeats} \u00d7 {folds} fits\u2026", "Cross-validating\u2026 (Esc stops)")
 
@@ -461,19 +534,27 @@ class TrainTab(ttk.Frame):
             elif isinstance(result, UserError):
                 self.progress_label.configure(text="Cross-validation did not finish.")
                 self.run_message.configure(text=f"{WARNING_MARK} {result}")
+                self.app.set_status_message("Cross-validation did not finish.")
             else:
                 self.app.report_exception(result)
             return
         self.cv_result = result
         self.progress.configure(value=1.0)
-        self.progress_label.configure(
-            text=f"Cross-validation finished: {result.repeats} \u00d7 {result.folds} fits in "
-                 f"{format_seconds(result.seconds)}.")
-        self.show_cv(result)
+        finished = (f"Cross-validation finished: {result.repeats} \u00d7 {result.folds} fits in "
+                    f"{format_seconds(result.seconds)}")
+        self.progress_label.configure(text=f"{finished}.")
+        export = self.show_cv(result)
+        self._runs["cv"] += 1  # each run its own section, numbered, with its settings (as training runs)
+        self.app.set_results(f"Cross-validation run {self._runs['cv']} ({result.repeats} x {result.folds}-fold)",
+                             [*self._cv_settings, *export])
         self.results.select(1)
+        accuracy = result.mean("accuracy")
+        self.app.set_status_message(
+            f"{finished}; accuracy {100 * accuracy:.1f}% \u00b1 {100 * result.sd('accuracy'):.1f} "
+            "(mean \u00b1 SD over fits)." if accuracy == accuracy else f"{finished}.")
 
     def show_cv(self, cv) -> None:
-        """Fill the cross-validation table from a ``CVResult``."""
+        """Fill the cross-validation table from a ``CVResult``; returns its rows for the export."""
         import numpy as np
 
         from bcdesktop.metrics import metrics_at
@@ -500,7 +581,7 @@ class TrainTab(ttk.Frame):
             text=f"{cv.repeats} \u00d7 {cv.folds}-fold, {grouped}, threshold {format_threshold(cv.threshold)}. "
                  f"Pooled: the out-of-fold predictions of the first repeat (n={int(mask.sum())}), "
                  "95% Wilson intervals.")
-        self.app.set_results(f"Cross-validation ({cv.repeats} x {cv.folds}-fold)", export)
+        return export
 
     # ----------------------------------------------------------------- state
     def _update_buttons(self) -> None:

@@ -233,3 +233,52 @@ def test_unlabelled_data_cannot_train(tab, app, tmp_path, wait_until):
     assert tab.start_button.instate(["disabled"])
     tab.start()
     assert "no class column" in tab.run_message.cget("text")
+
+
+def test_the_fix_the_settings_message_goes_once_every_setting_is_valid(tab, app):
+    set_fields(tab, hidden="abc", threshold="2")
+    tab.start_button.invoke()
+    assert tab.job is None and "Fix the settings marked in red first" in tab.run_message.cget("text")
+    set_fields(tab, hidden="15")  # one of two fixed: the message stays
+    assert "Fix the settings marked in red first" in tab.run_message.cget("text")
+    set_fields(tab, threshold="0.5")
+    assert tab.run_message.cget("text") == "", "the message stayed after every setting was fixed"
+    set_fields(tab, lr="x")  # a new mistake shows beside its field only, until Start is pressed
+    assert tab.run_message.cget("text") == "" and "not a number" in message(tab, "lr")
+
+
+def test_the_status_bar_says_cross_validation_finished_with_its_result(tab, app, wait_until):
+    set_fields(tab, iterations="100", folds="2", repeats="1")
+    tab.cv_button.invoke()
+    assert "Cross-validating" in app.status.text()
+    wait_until(lambda: tab.job is None, timeout=60)
+    status = app.status.text()
+    mean = tab.cv_result.mean("accuracy")
+    assert "Cross-validating" not in status and "Cross-validation finished: 1 \u00d7 2 fits" in status
+    assert f"accuracy {100 * mean:.1f}% \u00b1" in status
+
+
+def test_every_run_has_its_own_numbered_section_in_the_export(tab, app, dialogs, tmp_path, wait_until):
+    ids = []
+    for iterations, seed in (("60", "1"), ("80", "2")):
+        set_fields(tab, iterations=iterations, seed=seed)
+        tab.start_button.invoke()
+        wait_until(lambda: tab.job is None, timeout=60)
+        ids.append(tab.outcome.bundle.model_id)
+    for _ in range(2):  # the same cross-validation twice: two sections, not one overwritten
+        set_fields(tab, folds="2", repeats="1")
+        tab.cv_button.invoke()
+        wait_until(lambda: tab.job is None, timeout=60)
+    out = tmp_path / "results.txt"
+    dialogs.answer_save(out)
+    app.export_results()
+    text = out.read_text()
+    assert "Last training run" not in text
+    runs = [line for line in text.splitlines() if line.startswith("Training run ")]
+    assert runs == [f"Training run 1 (model {ids[0]})", f"Training run 2 (model {ids[1]})"]
+    assert [line for line in text.splitlines() if line.startswith("Cross-validation run ")] == [
+        "Cross-validation run 1 (1 x 2-fold)", "Cross-validation run 2 (1 x 2-fold)"]
+    first = dict(app.results[runs[0]])
+    assert first["iterations"] == 60 and first["seed"] == 1 and first["model id"] == ids[0]
+    assert first["ended"].startswith("completed after 60 iterations") and first["validation rows"] > 0
+    assert "Sensitivity (validation rows)" in first
