@@ -14,8 +14,8 @@ from pathlib import Path
 from tkinter import ttk
 
 from bcdesktop.errors import Cancelled, UserError
-from bcdesktop.gui.widgets import (METRIC_ROWS, METRICS_NOTE, WARNING_MARK, ConfusionGrid, MetricsTable, ScrolledTree,
-                                   format_seconds, format_threshold, wrap_to_width)
+from bcdesktop.gui.widgets import (METRIC_ROWS, METRICS_NOTE, WARNING_MARK, ConfusionGrid, MetricsTable, Reflow,
+                                   ScrolledTree, format_seconds, format_threshold, wrap_to_width)
 
 CSV_TYPES = [("CSV and data files", "*.csv *.data *.txt *.tsv"), ("All files", "*")]
 COUNTS = (("rows_read", "Rows read"), ("scored", "Scored"), ("rejected", "Rejected"),
@@ -43,19 +43,23 @@ class BatchTab(ttk.Frame):
         self._default_output = ""
 
         # The labelled-metrics box takes the right column beside the summary and the
-        # rejected rows, so its five rows fit without scrolling.
-        self.columnconfigure(0, weight=1)
-        self.rowconfigure(3, weight=1)
+        # rejected rows, so its five rows fit without scrolling; below them when the
+        # window is too narrow for both.
+        self.rowconfigure(2, weight=1)
         self._build_files().grid(row=0, column=0, columnspan=2, sticky="ew")
         self._build_run().grid(row=1, column=0, columnspan=2, sticky="ew", pady=(10, 0))
-        self._build_summary().grid(row=2, column=0, sticky="ew", pady=(10, 0))
-        self.rejected_frame = ttk.LabelFrame(self, text=REJECTED_TITLE, padding=6)
-        self.rejected_frame.grid(row=3, column=0, sticky="nsew", pady=(10, 0))
+        left = ttk.Frame(self)
+        left.columnconfigure(0, weight=1)
+        left.rowconfigure(1, weight=1)
+        self._build_summary(left).grid(row=0, column=0, sticky="ew")
+        self.rejected_frame = ttk.LabelFrame(left, text=REJECTED_TITLE, padding=6)
+        self.rejected_frame.grid(row=1, column=0, sticky="nsew", pady=(10, 0))
         self.rejected_tree = ScrolledTree(self.rejected_frame, (
             ("line", "Line", 48, "e"), ("id", "Sample id", 88, "w"), ("column", "Column", 176, "w"),
             ("reason", "Reason", 352, "w")), height=4)
         self.rejected_tree.pack(fill="both", expand=True)
-        self._build_labelled(self).grid(row=2, column=1, rowspan=2, sticky="nsew", padx=(10, 0), pady=(10, 0))
+        labelled = self._build_labelled(self)
+        self.layout = Reflow(self, left, labelled, row=2, gap=10, weights=(1, 0), top=10)
 
         for sequence in ("<<ModelChanged>>", "<<ThresholdChanged>>"):
             app.root.bind(sequence, lambda _e: self._refresh_state(), add="+")
@@ -78,7 +82,7 @@ class BatchTab(ttk.Frame):
             button.grid(row=row, column=2, pady=2)
             buttons.append(button)
         self.choose_input_button, self.choose_output_button = buttons
-        self.input_var.trace_add("write", lambda *_: self._refresh_state())
+        self.input_var.trace_add("write", lambda *_: (self._follow_input(), self._refresh_state()))
         self.output_var.trace_add("write", lambda *_: self._refresh_state())
         wrap_to_width(ttk.Label(box, text="The output has every input row, in order, with its original columns "
                                           "plus probability, prediction, threshold, status and the id of the model "
@@ -89,7 +93,7 @@ class BatchTab(ttk.Frame):
     def _build_run(self) -> ttk.Frame:
         box = ttk.Frame(self)
         box.columnconfigure(2, weight=1)
-        self.score_button = ttk.Button(box, text="Score", command=self.score)
+        self.score_button = ttk.Button(box, text="Score", command=self.score, style="Primary.TButton")
         self.score_button.grid(row=0, column=0, sticky="w")
         self.cancel_button = ttk.Button(box, text="Cancel (Esc)", command=self.cancel)
         self.cancel_button.grid(row=0, column=1, sticky="w", padx=(6, 0))
@@ -103,8 +107,8 @@ class BatchTab(ttk.Frame):
         self.message_label.grid(row=2, column=0, columnspan=3, sticky="ew", pady=(4, 0))
         return box
 
-    def _build_summary(self) -> ttk.Frame:
-        box = ttk.LabelFrame(self, text="Summary", padding=8)
+    def _build_summary(self, parent) -> ttk.Frame:
+        box = ttk.LabelFrame(parent, text="Summary", padding=8)
         box.columnconfigure(0, weight=1)
         counts = ttk.Frame(box)
         counts.grid(row=0, column=0, sticky="w")
@@ -172,13 +176,26 @@ class BatchTab(ttk.Frame):
 
     def set_input(self, path: str | os.PathLike) -> None:
         """Use ``path`` as input; the output follows with the default name unless the user chose one."""
+        self.input_var.set(os.fspath(path))
+
+    def _follow_input(self) -> None:
+        """The output is ``INPUT_STEM.scored.csv`` beside the input
+        (:func:`bcdesktop.scoring.default_output_path`) whether the input was chosen or
+        typed, for as long as the user has not given an output of their own (an empty
+        output field follows again)."""
         from bcdesktop import scoring
 
-        path = os.fspath(path)
-        self.input_var.set(path)
-        if self.output_var.get().strip() in ("", self._default_output):
-            self._default_output = os.fspath(scoring.default_output_path(path))
-            self.output_var.set(self._default_output)
+        if self.output_var.get().strip() not in ("", self._default_output):
+            return  # the user's own choice
+        source = self.input_var.get().strip()
+        default = ""
+        if source and Path(source).name:
+            try:
+                default = os.fspath(scoring.default_output_path(source))
+            except (OSError, ValueError):  # a path being typed may not make sense yet
+                default = ""
+        self._default_output = default
+        self.output_var.set(default)
 
     def choose_output(self) -> None:
         current = Path(self.output_var.get().strip() or self.input_var.get().strip() or "scored.csv")
@@ -324,6 +341,7 @@ class BatchTab(ttk.Frame):
             self.confusion.show(m.tp, m.fp, m.tn, m.fn)
             self.metrics_table.show(m)
             self.metrics_frame.grid(row=1, column=0, sticky="ew", pady=(6, 0))
+        self.layout.update()  # larger counts may no longer fit beside the labelled box
 
     def _open_output_folder(self) -> None:
         if self.summary is None:

@@ -165,3 +165,39 @@ def test_without_a_model_scoring_is_refused(make_app, root, small_csv):
     root.update()
     assert tab.score_button.instate(["disabled"])
     assert "No model is loaded" in tab.model_label.cget("text")
+
+
+def entry_of(tab, var):
+    stack = [tab]
+    while stack:
+        w = stack.pop()
+        stack.extend(w.winfo_children())
+        if w.winfo_class() == "TEntry" and str(w.cget("textvariable")) == str(var):
+            return w
+    raise AssertionError("no entry for that variable")
+
+
+def test_the_output_follows_a_typed_or_chosen_input_until_the_user_gives_one(tab, root, tmp_path, dialogs):
+    first, second = tmp_path / "clinic-a.csv", tmp_path / "clinic-b.csv"
+    typed = entry_of(tab, tab.input_var)
+    typed.insert(0, str(first))  # typed (or pasted) into the field, not chosen
+    root.update()
+    assert tab.output_var.get() == str(scoring.default_output_path(first)) == str(tmp_path / "clinic-a.scored.csv")
+    typed.delete(0, "end")
+    typed.insert(0, str(second))
+    root.update()
+    assert tab.output_var.get() == str(tmp_path / "clinic-b.scored.csv")
+
+    own = entry_of(tab, tab.output_var)  # the user writes an output of their own: it stays
+    own.delete(0, "end")
+    own.insert(0, str(tmp_path / "mine.csv"))
+    dialogs.answer_open(first)
+    tab.choose_input_button.invoke()
+    root.update()
+    assert tab.input_var.get() == str(first) and tab.output_var.get() == str(tmp_path / "mine.csv")
+
+    own.delete(0, "end")  # an empty output follows again
+    dialogs.answer_open(second)
+    tab.choose_input_button.invoke()
+    root.update()
+    assert tab.output_var.get() == str(tmp_path / "clinic-b.scored.csv")
