@@ -54,6 +54,7 @@ class DataTab(ttk.Frame):
         super().__init__(master, padding=8)
         self.app = app
         self.job = None
+        self._loading = 0  # loads whose finished() is still to come
         self._picture = None  # the histograms (plots.OffscreenPicture), made for the first data set
         self._requested = None  # (dataset, text scale) of the histograms asked for
         self._plotted = None  # the dataset whose histograms, at the current text size, are on screen
@@ -109,6 +110,7 @@ class DataTab(ttk.Frame):
                                    style="Muted.TLabel")
         self.plot_note.pack(side="top", anchor="w")
 
+        self.bind("<Destroy>", self._on_destroy, add="+")
         app.root.bind("<<DataChanged>>", lambda _e: self.show(self.app.dataset), add="+")
         app.root.bind(widgets.TEXT_SCALE_EVENT, lambda _e: self._on_text_scale(), add="+")
         # Shown again: draw what is not drawn yet (the picture also looks by itself while hidden).
@@ -193,6 +195,7 @@ class DataTab(ttk.Frame):
             self.file_label.configure(text=f"Reading {path.name}\u2026 {p.rows:,} rows ({p.fraction:.0%})")
 
         def finished(ok, result) -> None:
+            self._loading -= 1
             favour_tk_thread(False)
             if self.job is not job:
                 return  # a newer load replaced this one
@@ -219,7 +222,17 @@ class DataTab(ttk.Frame):
         from bcdesktop.gui.plots import favour_tk_thread
 
         favour_tk_thread(True)  # the window keeps its turns while the file is read
+        self._loading += 1
         job = self.job = self.app.run_in_thread(work, finished, progress, name="load-data")
+
+    def _on_destroy(self, event) -> None:
+        if event.widget is not self:
+            return
+        from bcdesktop.gui.plots import favour_tk_thread
+
+        while self._loading:  # their finished() never comes now
+            self._loading -= 1
+            favour_tk_thread(False)
 
     def load_bundled(self, done=None) -> None:
         """Load the data set shipped with the app (File > Open bundled data), as

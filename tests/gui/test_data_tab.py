@@ -242,6 +242,19 @@ def test_histograms_are_drawn_in_a_worker_while_the_window_keeps_running(make_ap
     assert not app.busy  # the window's own drawing is no work for Escape to stop
 
 
+def test_the_tk_thread_is_favoured_only_while_a_worker_reads_or_draws(app, small_csv, wait_until):
+    import sys
+
+    normal = sys.getswitchinterval()
+    tab = app.tabs["data"]
+    app.select_tab("data")
+    tab.load(small_csv)
+    assert sys.getswitchinterval() < normal  # the GIL comes back to the window within a millisecond
+    wait_until(lambda: app.dataset.path == small_csv and tab.plot is not None and tab.plot.token is app.dataset
+               and not tab.plot.pending)
+    assert sys.getswitchinterval() == normal
+
+
 def test_histogram_counts_are_whole_numbers(app, small_csv, wait_until):
     tab = app.tabs["data"]
     app.select_tab("data")
