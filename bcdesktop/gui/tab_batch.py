@@ -15,7 +15,8 @@ from tkinter import ttk
 
 from bcdesktop.errors import Cancelled, UserError
 from bcdesktop.gui.widgets import (METRIC_ROWS, METRICS_NOTE, WARNING_MARK, ConfusionGrid, MetricsTable, Reflow,
-                                   ScrolledTree, format_seconds, format_threshold, wrap_to_width)
+                                   ScrolledTree, format_seconds, format_threshold, scroll_into_view,
+                                   wrap_to_width)
 
 CSV_TYPES = [("CSV and data files", "*.csv *.data *.txt *.tsv"), ("All files", "*")]
 COUNTS = (("rows_read", "Rows read"), ("scored", "Scored"), ("rejected", "Rejected"),
@@ -110,7 +111,7 @@ class BatchTab(ttk.Frame):
     def _build_summary(self, parent) -> ttk.Frame:
         box = ttk.LabelFrame(parent, text="Summary", padding=8)
         box.columnconfigure(0, weight=1)
-        counts = ttk.Frame(box)
+        counts = self.counts_frame = ttk.Frame(box)
         counts.grid(row=0, column=0, sticky="w")
         self.count_labels = {}
         for col, (key, title) in enumerate(COUNTS):
@@ -280,6 +281,7 @@ class BatchTab(ttk.Frame):
             self.progressbar.configure(value=1.0)
             self.progress_label.configure(text="Done.")
             self._show_summary(result)
+            scroll_into_view(self.counts_frame)  # the counts may be below Score with large text
             self.app.set_status_message(f"Scored {result.scored:,} of {result.rows_read:,} rows "
                                         f"into {Path(result.output).name}.")
         else:

@@ -425,6 +425,7 @@ class TrainTab(ttk.Frame):
         self._show_outcome(result)
         self._export_run(result)
         self.results.select(0)
+        widgets.scroll_into_view(self.results)  # below the settings when the window is narrow
         if not result.learned:
             # a failed run looks like a model: say so, keep the active one, ask before using it
             self.run_message.configure(
@@ -548,6 +549,7 @@ class TrainTab(ttk.Frame):
         self.app.set_results(f"Cross-validation run {self._runs['cv']} ({result.repeats} x {result.folds}-fold)",
                              [*self._cv_settings, *export])
         self.results.select(1)
+        widgets.scroll_into_view(self.results)
         accuracy = result.mean("accuracy")
         self.app.set_status_message(
             f"{finished}; accuracy {100 * accuracy:.1f}% \u00b1 {100 * result.sd('accuracy'):.1f} "

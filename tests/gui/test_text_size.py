@@ -507,3 +507,31 @@ def test_confusion_cells_are_plain_cells_sized_to_their_counts(make_app, root):
             assert not cell.instate(["focus"]) and str(cell.cget("takefocus")) in ("0", "False", "false")
     widgets.set_text_scale(root, 1.0)
     root.event_generate(widgets.TEXT_SCALE_EVENT)
+
+
+def test_at_200_percent_a_finished_run_or_batch_scrolls_its_results_into_view(laptop_app, pump, tmp_path):
+    app, root = laptop_app, laptop_app.root
+    step_to(app, 2.0, pump)
+    train, batch = app.tabs["train"], app.tabs["batch"]
+    app.select_tab("train")
+    pump()
+    app.pages["train"].canvas.yview_moveto(0)
+    train.fields["iterations"].set("50")
+    train.start_button.invoke()
+    pump(lambda: train.job is None, timeout=60, message="training did not finish")
+    pump()
+    assert in_view(train.result_label, app.pages["train"]), "the result of the run is out of view"
+
+    app.select_tab("batch")
+    pump()
+    app.pages["batch"].canvas.yview_moveto(0)
+    source = tmp_path / "again.csv"
+    source.write_text("\n".join(GOOD) + "\n")
+    batch.set_input(source)
+    batch.output_var.set(str(tmp_path / "again-out.csv"))
+    batch.score_button.invoke()
+    pump(lambda: not batch.running, message="the batch was not scored")
+    pump()
+    assert batch.summary is not None
+    assert in_view(batch.count_labels["scored"], app.pages["batch"]), "the counts are out of view"
+    assert in_view(batch.score_button, app.pages["batch"])
