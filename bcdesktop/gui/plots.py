@@ -551,8 +551,8 @@ def draw_class_histograms(figure, X: np.ndarray, y: np.ndarray | None, titles, t
     axes_w = fig_w * (layout["right"] - layout["left"]) / (3 + 2 * layout["wspace"])
     rooms = [axes_w + min(0.8 * axes_w * layout["wspace"], 2 * fig_w * (1 - layout["right"]) if j % 3 == 2 else np.inf)
              for j in range(9)]  # a title may reach into the gaps beside its axes, the last column's into the margin
-    title_size = small * min(1.0, *(room / _text_width(figure, t, small) for room, t in zip(rooms, titles)))
-    legend_text = sum(_text_width(figure, label, small) for label, *_rest in groups)
+    title_size = small * min(1.0, *(room / text_width(figure, t, small) for room, t in zip(rooms, titles)))
+    legend_text = sum(text_width(figure, label, small) for label, *_rest in groups)
     legend_w = legend_text + small * figure.dpi / 72 * (2.8 * len(groups) + 2.0 * (len(groups) - 1) + 1.0)
     legend_size = small * min(1.0, 0.98 * figure.bbox.width / legend_w)
     scores = np.arange(1, 11)
@@ -579,8 +579,9 @@ def draw_class_histograms(figure, X: np.ndarray, y: np.ndarray | None, titles, t
                   fontsize=legend_size, frameon=False, borderaxespad=0.3)
 
 
-def _text_width(figure, text: str, points: float) -> float:
-    """Pixels ``text`` takes at ``points`` on ``figure``'s renderer."""
+def text_width(figure, text: str, points: float) -> float:
+    """Pixels ``text`` takes at ``points`` on ``figure``'s renderer (for a figure of the
+    calling thread's own)."""
     from matplotlib.font_manager import FontProperties
 
     return figure.canvas.get_renderer().get_text_width_height_descent(text, FontProperties(size=points), False)[0]

@@ -56,16 +56,23 @@ def draw_pictures(figure, y: np.ndarray | None, p: np.ndarray | None, roc, pt: f
     """The tab's two pictures on ``figure``: the ROC curve and the held-out probabilities
     by true class (log counts), without the moving threshold line and operating point
     (the tab draws those over the picture). Runs in a worker thread on a figure of its
-    own: no Tk, only reads ``y`` and ``p``. ``pt`` is the window's text size in points.
-    Returns ``{"roc": axes, "hist": axes}``."""
-    from bcdesktop.gui.plots import HATCHES
+    own: no Tk, only reads ``y`` and ``p``. ``pt`` is the window's text size in points;
+    a figure too small for text that large (large text in a small window) gets smaller
+    text, so the layout never collapses and no title is cut.
+    Returns ``{"roc": axes, "hist": axes, "points": the text size used}``."""
+    from bcdesktop.gui.plots import HATCHES, text_width
 
+    fpr, tpr, auc = roc
+    titles = ("ROC curve" + ("" if math.isnan(auc) else f" (AUC {auc:.3f})"), "Probabilities by true class")
+    px = figure.dpi / 72
+    # the two titles side by side, and about ten characters' room for the tick and axis labels
+    need = sum(text_width(figure, title, pt) for title in titles) + 10 * pt * px
+    pt = max(6.0, min(pt, pt * 0.95 * figure.bbox.width / need, figure.bbox.height / px / 16))
     k = pt / 10.0  # line widths grow with the text
     figure.set_layout_engine("constrained")
     ax_roc, ax_hist = figure.subplots(1, 2, width_ratios=(1.3, 1))
     for ax in (ax_roc, ax_hist):
         ax.tick_params(labelsize=0.8 * pt)
-    fpr, tpr, auc = roc
     ax = ax_roc
     ax.plot([0, 1], [0, 1], color="0.7", linestyle=":", linewidth=k)
     ax.plot(fpr, tpr, color="black", linewidth=1.5 * k)
@@ -74,7 +81,7 @@ def draw_pictures(figure, y: np.ndarray | None, p: np.ndarray | None, roc, pt: f
     ax.set_aspect("equal")
     ax.set_xlabel("1 \u2212 specificity", fontsize=0.9 * pt)
     ax.set_ylabel("Sensitivity", fontsize=0.9 * pt)
-    ax.set_title("ROC curve" + ("" if math.isnan(auc) else f" (AUC {auc:.3f})"), fontsize=pt)
+    ax.set_title(titles[0], fontsize=pt)
 
     ax = ax_hist
     if p is not None:
@@ -103,9 +110,9 @@ def draw_pictures(figure, y: np.ndarray | None, p: np.ndarray | None, roc, pt: f
     ax.set_xlim(0, 1)
     ax.set_xlabel("Probability of malignancy", fontsize=0.9 * pt)
     ax.set_ylabel("Cases (log scale)" if p is not None else "Cases", fontsize=0.9 * pt)
-    ax.set_title("Probabilities by true class", fontsize=pt,
+    ax.set_title(titles[1], fontsize=pt,
                  pad=3.4 * pt if p is not None else 6.0)  # room for the legend below it
-    return {"roc": ax_roc, "hist": ax_hist}
+    return {"roc": ax_roc, "hist": ax_hist, "points": pt}
 
 
 class ThresholdTab(ttk.Frame):
@@ -338,7 +345,7 @@ class ThresholdTab(ttk.Frame):
         if m is True:
             m = None if self._p is None else metrics.metrics_at(self._y, self._p, t)
         canvas = plot.widget
-        scale = plot.figure.dpi / 72 * self._text_points() / 10.0  # points to pixels, grown with the text
+        scale = plot.figure.dpi / 72 * plot.info["points"] / 10.0  # points to pixels, grown with the text
         if self.threshold_line is None:
             self.threshold_line = canvas.create_line(0, 0, 0, 0, fill="black")
             self.roc_point = canvas.create_oval(0, 0, 0, 0, fill=MALIGNANT, outline="black")

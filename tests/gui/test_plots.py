@@ -88,3 +88,30 @@ def test_histogram_texts_stay_inside_and_apart(bundled, text_scale, size):
         titles.append(title)
     for i, a in enumerate(titles):
         assert not any(overlap(a, b) for b in titles[i + 1:]), text_scale
+
+
+@pytest.mark.parametrize("points, size", [(10.0, (5.5, 3.2)), (15.0, (6.7, 3.4)), (20.0, (6.0, 3.0))])
+def test_threshold_picture_texts_stay_inside_and_apart(trained_bundle, points, size):
+    import numpy as np
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    from bcdesktop.gui.tab_threshold import draw_pictures, roc_points
+
+    y, p = trained_bundle.eval_labels.astype(np.int8), trained_bundle.eval_probs
+    figure = Figure(figsize=size, dpi=96)
+    canvas = FigureCanvasAgg(figure)
+    info = draw_pictures(figure, y, p, roc_points(y, p), points)
+    canvas.draw()
+    renderer = canvas.get_renderer()
+    box = figure.bbox
+    assert 6.0 <= info["points"] <= points
+    for ax in (info["roc"], info["hist"]):
+        for text in (ax.title, ax.xaxis.label, ax.yaxis.label, *shown_tick_labels(ax.xaxis),
+                     *shown_tick_labels(ax.yaxis)):
+            if text.get_visible() and text.get_text():
+                assert inside(text.get_window_extent(renderer), box), (points, text.get_text())
+    legend = info["hist"].get_legend().get_window_extent(renderer)
+    assert inside(legend, box)
+    assert not overlap(legend, info["hist"].title.get_window_extent(renderer))
+    assert not overlap(info["roc"].title.get_window_extent(renderer), info["hist"].title.get_window_extent(renderer))
