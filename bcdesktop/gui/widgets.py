@@ -330,9 +330,14 @@ def wrap_to_width(label: ttk.Label, min_chars: int = 20) -> ttk.Label:
     wider once (at a larger text size) would keep its layout after going back."""
     label.configure(wraplength=chars_width(label, min_chars), width=_width_in_own_font(label, min_chars))
     label._bc_wrap_to_width = True  # rescale_widgets leaves it alone: <Configure> sets it
-    # A few pixels less than the width: the theme draws a border inside the label.
-    label.bind("<Configure>", lambda e: label.configure(wraplength=max(chars_width(label, min_chars), e.width - 4)),
-               add="+")
+
+    def follow(event) -> None:
+        # A few pixels less than the width: the theme draws a border inside the label.
+        wrap = max(chars_width(label, min_chars), event.width - 4)
+        if wrap != int(float(str(label.cget("wraplength")) or 0)):  # each change lays the window out again
+            label.configure(wraplength=wrap)
+
+    label.bind("<Configure>", follow, add="+")
     return label
 
 

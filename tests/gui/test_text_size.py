@@ -35,20 +35,30 @@ GOOD = ["1000025,5,1,1,1,2,1,3,1,1,2", "1002945,5,4,4,5,7,10,3,2,1,2", "1017122,
         "1057013,8,4,5,1,2,?,7,3,1,4", "1018561,2,1,2,1,2,1,3,1,1,2", "1041801,5,3,3,3,2,3,4,4,1,4"]
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def laptop():
-    """A private 1366x768 Xvfb at 96 dpi; yields its display name."""
+    """A private 1366x768 Xvfb at 96 dpi; yields its display name.
+
+    It is stopped when the test process exits, not when the tests are done with it: a Tcl
+    interpreter keeps its display open after its window is destroyed, and Tk ends the
+    process (exit status 1, no message) at its next X call once the server is gone."""
+    import atexit
+
     from bcdesktop.gui.screenshots import start_xvfb
 
     if shutil.which("Xvfb") is None:
         pytest.skip("Xvfb is needed for the 1366x768 screen")
     proc, name = start_xvfb(f"{SCREEN[0]}x{SCREEN[1]}x24", 96)
+
+    def stop():
+        proc.terminate()
+        try:
+            proc.wait(5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+    atexit.register(stop)
     yield name
-    proc.terminate()
-    try:
-        proc.wait(5)
-    except subprocess.TimeoutExpired:
-        proc.kill()
 
 
 @pytest.fixture
@@ -56,8 +66,11 @@ def small_root(laptop):
     r = tk.Tk(screenName=laptop, className="bcdesktop-test")
     yield r
     try:
+        # Tcl's timers are shared by the thread's interpreters: cancel this one's. Not with
+        # after_cancel, which also deletes the callback's command behind the back of the
+        # widget that made it, so that destroy() stops there with half the window left.
         for after_id in r.tk.splitlist(r.tk.call("after", "info")):
-            r.after_cancel(after_id)
+            r.tk.call("after", "cancel", after_id)
         r.destroy()
     except tk.TclError:
         pass
