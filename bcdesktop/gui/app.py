@@ -407,10 +407,16 @@ class App:
         classes = {"data": DataTab, "train": TrainTab, "patient": PatientTab, "threshold": ThresholdTab,
                    "batch": BatchTab}
         underline = {"threshold": 1}  # Alt+H, since Alt+T is Train
+        # Each tab on a page that scrolls when the window cannot show all of it (large
+        # text, a small screen); the notebook still takes the tab for its page.
+        widgets.page_aliases(self.notebook)
+        self.pages: dict[str, widgets.ScrolledPage] = {}
         for key in TAB_ORDER:
-            tab = classes[key](self.notebook, self)
-            self.notebook.add(tab, text=titles[key], underline=underline.get(key, 0), padding=6)
+            page = widgets.ScrolledPage(self.notebook)
+            self.notebook.add(page, text=titles[key], underline=underline.get(key, 0), padding=6)
+            tab = page.set_content(classes[key](page.body, self))
             self.tabs[key] = tab
+            self.pages[key] = page
 
     def _build_menu(self) -> None:
         menubar = tk.Menu(self.root)
@@ -426,11 +432,18 @@ class App:
         menubar.add_cascade(label="File", menu=file_menu, underline=0)
 
         view_menu = tk.Menu(menubar, tearoff=False)
-        view_menu.add_command(label="Larger text", accelerator="Ctrl++", command=lambda: self.change_text_scale(1.15))
+        scale = widgets.text_scale(self.root)
+        view_menu.add_command(label="Larger text", accelerator="Ctrl++", command=lambda: self.change_text_scale(1.15),
+                              state="normal" if scale < widgets.TEXT_SIZES[-1] else "disabled")
         view_menu.add_command(label="Smaller text", accelerator="Ctrl+-",
-                              command=lambda: self.change_text_scale(1 / 1.15))
+                              command=lambda: self.change_text_scale(1 / 1.15),
+                              state="normal" if scale > widgets.TEXT_SIZES[0] else "disabled")
         view_menu.add_command(label="Normal text size", accelerator="Ctrl+0",
                               command=lambda: self.change_text_scale(None))
+        self.text_size_var = tk.DoubleVar(self.root, scale)
+        for size in widgets.TEXT_SIZES:  # where the steps lead, and which one is in use
+            view_menu.add_radiobutton(label=f"Text size {size:.0%}", variable=self.text_size_var, value=size,
+                                      command=lambda s=size: self.change_text_scale(s / widgets.text_scale(self.root)))
         view_menu.add_separator()
         view_menu.add_command(label="Stop current work", accelerator="Esc", command=self.stop_work)
         menubar.add_cascade(label="View", menu=view_menu, underline=0)
@@ -475,8 +488,11 @@ class App:
                     width, height = w, h
             except ValueError:
                 pass
-        self.root.geometry(f"{min(width, sw)}x{min(height, sh - 40)}")
-        self.root.minsize(min(round(760 * scale), sw), min(round(520 * scale), sh - 40))
+        # Room for a taskbar (40 pixels) and for the menu bar above the window's contents,
+        # which grows with the text size (the menu is built after this).
+        menu = tkfont.nametofont("TkMenuFont", root=self.root).metrics("linespace") + 13  # X11's menu bar
+        self.root.geometry(f"{min(width, sw)}x{min(height, sh - 40 - menu)}")
+        self.root.minsize(min(round(760 * scale), sw), min(round(520 * scale), sh - 40 - menu))
 
     # ----------------------------------------------------------------- shared state
     def set_dataset(self, dataset) -> None:
@@ -643,10 +659,7 @@ class App:
             return
         from bcdesktop.persistence import load_model, save_model
         try:
-            if resources.is_bundled_file(path):
-                raise UserError(f"{path} is a file shipped with bcdesktop; it is never written over. "
-                                "Choose another name or folder.")
-            save_model(bundle, path)
+            save_model(bundle, path)  # refuses a file shipped with the app
             if active:  # the saved file is now the model in use: its id is the file's
                 self.set_model(load_model(path), source=Path(path).name)
         except OSError as exc:
@@ -766,22 +779,55 @@ class App:
         self.dialogs.info("Data source and licence", text)
 
     def change_text_scale(self, factor: float | None) -> None:
-        """Multiply the text size by ``factor`` (None: back to 100%); fires ``<<TextScaleChanged>>``."""
-        scale = 1.0 if factor is None else widgets.text_scale(self.root) * factor
+        """Step the text size (``widgets.TEXT_SIZES``, 100% to 200%) in the direction of
+        ``factor``: above 1 larger, below 1 smaller, to the step nearest the current size
+        times ``factor``; None: back to 100%. Fires ``<<TextScaleChanged>>``."""
+        current = widgets.text_scale(self.root)
+        scale = widgets.next_text_size(current, factor)
         widgets.set_text_scale(self.root, scale)
-        self.settings.set("text_scale", round(widgets.text_scale(self.root), 3))
-        self.set_status_message(f"Text size {widgets.text_scale(self.root):.0%}")
+        self.settings.set("text_scale", scale)
+        self.text_size_var.set(scale)
+        view = self.menus["view"]
+        view.entryconfigure("Larger text", state="normal" if scale < widgets.TEXT_SIZES[-1] else "disabled")
+        view.entryconfigure("Smaller text", state="normal" if scale > widgets.TEXT_SIZES[0] else "disabled")
+        end = {widgets.TEXT_SIZES[0]: " (the smallest)", widgets.TEXT_SIZES[-1]: " (the largest)"}
+        stuck = factor is not None and scale == current
+        self.set_status_message(f"Text size {scale:.0%}" + (end.get(scale, "") if stuck else ""))
         self.root.event_generate(widgets.TEXT_SCALE_EVENT)  # -> widgets.follow_text_size
         self._grow_to_fit()
 
     def _grow_to_fit(self) -> None:
-        """Enlarge the window (never beyond the screen) if its contents now need more room."""
+        """Size the window for its tabs after the text size changed: larger (never beyond
+        the screen, moved back onto it if need be) when a tab needs more room, and back
+        towards the size the user had when less is needed; what still does not fit
+        scrolls. A window the user resized meanwhile keeps that size as its own."""
         root = self.root
         root.update_idletasks()
-        width = min(max(root.winfo_width(), root.winfo_reqwidth()), root.winfo_screenwidth())
-        height = min(max(root.winfo_height(), root.winfo_reqheight()), root.winfo_screenheight() - 40)
-        if (width, height) != (root.winfo_width(), root.winfo_height()):
-            root.geometry(f"{width}x{height}")
+        width, height = root.winfo_width(), root.winfo_height()
+        auto = getattr(self, "_auto_size", None)  # (the size set here, the user's size before it)
+        base = auto[1] if auto is not None and auto[0] == (width, height) else (width, height)
+        shown = next((p for p in self.pages.values() if p.winfo_ismapped()), None)
+        if shown is None:
+            return
+        # Every page has the size of the shown one: what each asks for beyond it.
+        need_w = max(p.content.winfo_reqwidth() for p in self.pages.values()) - shown.winfo_width()
+        need_h = max(p.content.winfo_reqheight() for p in self.pages.values()) - shown.winfo_height()
+        # The screen less a taskbar (40 pixels) and what sits above the contents: the menu
+        # bar (taller with larger text) and the window manager's title bar, if any.
+        import re
+
+        place = re.search(r"([+-]-?\d+)([+-]-?\d+)$", root.wm_geometry())
+        left, top = (int(v.lstrip("+")) for v in place.groups()) if place else (0, 0)
+        chrome = max(0, root.winfo_rooty() - top)
+        screen_w, screen_h = root.winfo_screenwidth(), root.winfo_screenheight() - 40 - chrome
+        target = (min(max(base[0], width + need_w), screen_w), min(max(base[1], height + need_h), screen_h))
+        if target == (width, height):
+            return
+        off_screen = left + target[0] > screen_w or top + target[1] > screen_h
+        root.geometry(f"{target[0]}x{target[1]}"
+                      + (f"+{max(0, min(left, screen_w - target[0]))}+{max(0, min(top, screen_h - target[1]))}"
+                         if off_screen else ""))
+        self._auto_size = (target, base)
 
     # ----------------------------------------------------------------- start and close
     def start(self, data: str | os.PathLike | None = None, model: str | os.PathLike | None = None,
@@ -817,7 +863,22 @@ class App:
             except Exception:  # noqa: BLE001 - only a head start; never worth an error here
                 log.warning("warming scikit-learn failed", exc_info=True)
 
-        threading.Thread(target=warm, name="warm-sklearn", daemon=True).start()
+        self._warm_thread = threading.Thread(target=warm, name="warm-sklearn", daemon=True)
+        self._warm_thread.start()
+
+    def wait_for_background(self, timeout: float = 30.0) -> None:
+        """After the window closed: let background threads (the scikit-learn import, a
+        picture still being drawn) finish before the interpreter shuts down. A thread
+        inside an extension module's import or a C drawing call when Python finalises
+        can abort the process ("terminate called without an active exception"), seen
+        in 2-5 of 50 frozen self-tests."""
+        import threading
+        import time
+
+        deadline = time.monotonic() + timeout
+        for thread in threading.enumerate():
+            if thread is not threading.current_thread() and not thread.name.startswith("pydevd"):
+                thread.join(max(0.0, deadline - time.monotonic()))
 
     def _load_startup_model(self, model) -> None:
         """The model asked for (falling back to the default after saying what is wrong),
@@ -913,6 +974,7 @@ def run(data: str | None = None, model: str | None = None, *, self_test: bool = 
 
     app.start(data, model, on_ready=ready)
     root.mainloop()
+    app.wait_for_background()
     return app.exit_code
 
 

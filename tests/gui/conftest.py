@@ -113,8 +113,11 @@ def root(display):
     try:
         # Tcl's timer queue is shared by every interpreter of the thread: cancel this
         # root's pending after() calls so they cannot fire in the next test.
+        # (Tcl's own "after cancel": tkinter's after_cancel also deletes the callback's
+        # command while the widget that made it still lists it, and destroy() then stops
+        # halfway, leaving a timer to fire in the next test.)
         for after_id in r.tk.splitlist(r.tk.call("after", "info")):
-            r.after_cancel(after_id)
+            r.tk.call("after", "cancel", after_id)
         r.destroy()
     except tk.TclError:
         pass
