@@ -1,7 +1,7 @@
 """Responsiveness of the window while it trains, and how fast it starts.
 
     python bench/bench_gui.py [--repeats 5] [--iterations 40000] [--starts 7] [--phase-repeats 5]
-                              [--parts training,startup,phases] [--baseline DIR]     # about 2 min
+                              [--parts training,startup,phases] [--baseline DIR]     # about 3 min
 
 Runs under its own Xvfb when there is no DISPLAY. Prints medians and the machine's load.
 
