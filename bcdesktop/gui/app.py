@@ -28,6 +28,7 @@ from bcdesktop import DISCLAIMER, __version__, resources
 from bcdesktop.errors import Cancelled, UserError
 from bcdesktop.gui import widgets
 from bcdesktop.gui.settings import Settings
+from bcdesktop.gui.widgets import MOD, MOD_LABEL
 from bcdesktop.gui.worker import Job, Worker
 
 log = logging.getLogger("bcdesktop.gui")
@@ -421,24 +422,24 @@ class App:
     def _build_menu(self) -> None:
         menubar = tk.Menu(self.root)
         file_menu = tk.Menu(menubar, tearoff=False)
-        file_menu.add_command(label="Open data\u2026", underline=0, accelerator="Ctrl+O", command=self.open_data)
+        file_menu.add_command(label="Open data\u2026", underline=0, accelerator=f"{MOD_LABEL}+O", command=self.open_data)
         file_menu.add_command(label="Open bundled data", underline=5, command=self.open_bundled_data)
-        file_menu.add_command(label="Open model\u2026", underline=5, accelerator="Ctrl+M", command=self.open_model)
-        file_menu.add_command(label="Save model\u2026", underline=0, accelerator="Ctrl+S", command=self.save_model)
-        file_menu.add_command(label="Export results\u2026", underline=0, accelerator="Ctrl+E",
+        file_menu.add_command(label="Open model\u2026", underline=5, accelerator=f"{MOD_LABEL}+M", command=self.open_model)
+        file_menu.add_command(label="Save model\u2026", underline=0, accelerator=f"{MOD_LABEL}+S", command=self.save_model)
+        file_menu.add_command(label="Export results\u2026", underline=0, accelerator=f"{MOD_LABEL}+E",
                               command=self.export_results)
         file_menu.add_separator()
-        file_menu.add_command(label="Quit", underline=0, accelerator="Ctrl+Q", command=self.close)
+        file_menu.add_command(label="Quit", underline=0, accelerator=f"{MOD_LABEL}+Q", command=self.close)
         menubar.add_cascade(label="File", menu=file_menu, underline=0)
 
         view_menu = tk.Menu(menubar, tearoff=False)
         scale = widgets.text_scale(self.root)
-        view_menu.add_command(label="Larger text", accelerator="Ctrl++", command=lambda: self.change_text_scale(1.15),
+        view_menu.add_command(label="Larger text", accelerator=f"{MOD_LABEL}++", command=lambda: self.change_text_scale(1.15),
                               state="normal" if scale < widgets.TEXT_SIZES[-1] else "disabled")
-        view_menu.add_command(label="Smaller text", accelerator="Ctrl+-",
+        view_menu.add_command(label="Smaller text", accelerator=f"{MOD_LABEL}+-",
                               command=lambda: self.change_text_scale(1 / 1.15),
                               state="normal" if scale > widgets.TEXT_SIZES[0] else "disabled")
-        view_menu.add_command(label="Normal text size", accelerator="Ctrl+0",
+        view_menu.add_command(label="Normal text size", accelerator=f"{MOD_LABEL}+0",
                               command=lambda: self.change_text_scale(None))
         self.text_size_var = tk.DoubleVar(self.root, scale)
         for size in widgets.TEXT_SIZES:  # where the steps lead, and which one is in use
@@ -462,12 +463,12 @@ class App:
                               (("s", "S"), self.save_model), (("e", "E"), self.export_results),
                               (("q", "Q"), self.close)):
             for key in keys:
-                root.bind(f"<Control-{key}>", lambda _e, c=command: (c(), "break")[1])
-        for seq in ("<Control-plus>", "<Control-equal>", "<Control-KP_Add>"):
+                root.bind(f"<{MOD}-{key}>", lambda _e, c=command: (c(), "break")[1])
+        for seq in (f"<{MOD}-plus>", f"<{MOD}-equal>", f"<{MOD}-KP_Add>"):
             root.bind(seq, lambda _e: self.change_text_scale(1.15))
-        for seq in ("<Control-minus>", "<Control-KP_Subtract>"):
+        for seq in (f"<{MOD}-minus>", f"<{MOD}-KP_Subtract>"):
             root.bind(seq, lambda _e: self.change_text_scale(1 / 1.15))
-        root.bind("<Control-Key-0>", lambda _e: self.change_text_scale(None))
+        root.bind(f"<{MOD}-Key-0>", lambda _e: self.change_text_scale(None))
         root.bind("<Escape>", lambda _e: self.stop_work())
         for seq in ("<Return>", "<KP_Enter>"):  # Enter presses the focused button, as Space does
             root.bind_class("TButton", seq, _press_focused_button)

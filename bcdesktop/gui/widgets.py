@@ -19,6 +19,7 @@ it, and the widget that gets the keyboard focus is scrolled into view.
 
 from __future__ import annotations
 
+import sys
 import tkinter as tk
 import tkinter.font as tkfont
 from tkinter import ttk
@@ -244,10 +245,21 @@ def _focus_rings(root: tk.Misc, style: ttk.Style) -> None:
                   background=[("pressed", PRESSED), ("active", HOVER)])
 
 
+def shortcut_modifier(platform: str | None = None) -> tuple[str, str]:
+    """``(Tk modifier, label)`` of the app's shortcuts: Command on macOS, as its users
+    expect (``("Command", "Cmd")``), Control elsewhere (``("Control", "Ctrl")``)."""
+    return ("Command", "Cmd") if (platform or sys.platform) == "darwin" else ("Control", "Ctrl")
+
+
+#: The modifier key of every shortcut on this platform and how menus name it.
+MOD, MOD_LABEL = shortcut_modifier()
+
+
 def install_field_keys(root: tk.Misc) -> None:
     """Habits every text field of the app shares, bound once per Tk interpreter:
 
-    - Ctrl+A selects the whole text (Tk's X11 default moves to the start of the line);
+    - Ctrl+A (Cmd+A on macOS) selects the whole text (Tk's X11 default moves to the
+      start of the line);
     - the mouse wheel never changes a spin box's or a combo box's value (a score or a
       setting changed by a wheel turn meant to scroll would go unnoticed): it scrolls
       the page under the pointer instead (see :class:`ScrolledPage`)."""
@@ -255,7 +267,7 @@ def install_field_keys(root: tk.Misc) -> None:
         return
     root._bc_field_keys = True
     for cls in _TEXT_CLASSES:
-        for sequence in ("<Control-Key-a>", "<Control-Key-A>"):
+        for sequence in (f"<{MOD}-Key-a>", f"<{MOD}-Key-A>"):
             root.bind_class(cls, sequence, _select_all)
     for cls in ("TSpinbox", "TCombobox", "Spinbox"):
         for sequence in ("<MouseWheel>", "<Button-4>", "<Button-5>"):

@@ -535,3 +535,13 @@ def test_the_background_import_is_waited_for_before_the_process_ends(make_app, w
     app.close()
     app.wait_for_background(timeout=120)
     assert not app._warm_thread.is_alive()
+
+
+def test_shortcuts_use_command_on_macos_and_control_elsewhere(app):
+    from bcdesktop.gui import widgets
+
+    assert widgets.shortcut_modifier("darwin") == ("Command", "Cmd")
+    assert widgets.shortcut_modifier("linux") == widgets.shortcut_modifier("win32") == ("Control", "Ctrl")
+    label = widgets.MOD_LABEL
+    assert app.menus["file"].entrycget("Open data\u2026", "accelerator") == f"{label}+O"
+    assert app.root.bind(f"<{widgets.MOD}-o>")  # bound with this platform's modifier
