@@ -135,12 +135,15 @@ class ThresholdTab(ttk.Frame):
         self.plot = None
         self.threshold_line = self.roc_point = None  # canvas items over the picture
 
-        self.columnconfigure(1, weight=1)
+        # The metrics take two fifths of the room beyond what they need, so their labels
+        # wrap into fewer lines (the tab fits the window's height), the pictures the rest.
+        self.columnconfigure(0, weight=2)
+        self.columnconfigure(1, weight=3)
         self.rowconfigure(1, weight=1)
         self._build_controls().grid(row=0, column=0, columnspan=2, sticky="ew")
-        self._build_metrics().grid(row=1, column=0, sticky="nsew", pady=(10, 0))
+        self._build_metrics().grid(row=1, column=0, sticky="nsew", pady=(8, 0))
         self.plot_frame = ttk.LabelFrame(self, text="ROC curve and predicted probabilities", padding=4)
-        self.plot_frame.grid(row=1, column=1, sticky="nsew", padx=(10, 0), pady=(10, 0))
+        self.plot_frame.grid(row=1, column=1, sticky="nsew", padx=(10, 0), pady=(8, 0))
         # Drawn when the tab is first shown (matplotlib, imported by the worker, is not needed
         # before), and again on showing it if the model or the size changed meanwhile.
         self.bind("<Map>", lambda _e: self.ensure_plots(), add="+")
@@ -212,9 +215,9 @@ class ThresholdTab(ttk.Frame):
         self.source_label = wrap_to_width(ttk.Label(box, text="", style="Bold.TLabel"))
         self.source_label.grid(row=0, column=0, sticky="ew")  # as wide as the metrics table
         self.confusion = ConfusionGrid(box, "Calls at this threshold")
-        self.confusion.grid(row=1, column=0, sticky="w", pady=(8, 0))
+        self.confusion.grid(row=1, column=0, sticky="w", pady=(6, 0))
         ttk.Label(box, text="95% Wilson confidence intervals", style="Muted.TLabel").grid(
-            row=2, column=0, sticky="w", pady=(10, 2))
+            row=2, column=0, sticky="w", pady=(8, 2))
         self.metrics_table = MetricsTable(box)
         self.metrics_table.grid(row=3, column=0, sticky="ew")
         wrap_to_width(ttk.Label(box, text=METRICS_NOTE, style="Small.TLabel")).grid(row=4, column=0, sticky="ew",
