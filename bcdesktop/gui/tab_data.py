@@ -298,7 +298,7 @@ class DataTab(ttk.Frame):
             label = "" if ds.y is None else f"{(BENIGN_MARK, MALIGNANT_MARK)[ds.y[i]]} {classes[ds.y[i]]}"
             rows.append((int(ds.lines[i]), ds.ids[i], *(f"{v:g}" for v in ds.X[i]), label))
         fill_table(self.preview, rows)
-        shown = f"first {PREVIEW_ROWS:,} of {ds.n_usable:,}" if ds.n_usable > PREVIEW_ROWS else f"{ds.n_usable:,}"
+        shown = f"{PREVIEW_ROWS:,} of {ds.n_usable:,}" if ds.n_usable > PREVIEW_ROWS else f"{ds.n_usable:,}"
         self.views.tab(self.preview, text=f"Preview ({shown})")  # short: the tabs' row sets the views' width
         if ds.n_rejected == 0:
             self.views.select(self.preview)
