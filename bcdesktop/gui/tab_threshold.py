@@ -219,7 +219,7 @@ class ThresholdTab(ttk.Frame):
         ttk.Label(box, text="95% Wilson confidence intervals", style="Muted.TLabel").grid(
             row=2, column=0, sticky="w", pady=(8, 2))
         self.metrics_table = MetricsTable(box)
-        self.metrics_table.grid(row=3, column=0, sticky="ew")
+        self.metrics_table.grid(row=3, column=0, sticky="w")  # its own width: the column's spare is for the labels
         wrap_to_width(ttk.Label(box, text=METRICS_NOTE, style="Small.TLabel")).grid(row=4, column=0, sticky="ew",
                                                                                    pady=(4, 0))
         return box
