@@ -629,7 +629,7 @@ class App:
     def open_bundled_data(self) -> None:
         """File > Open bundled data: back to the Wisconsin data set shipped with the app."""
         self.select_tab("data")
-        self.tabs["data"].load(resources.bundled_data_path())
+        self.tabs["data"].load_bundled()
 
     def open_model(self) -> None:
         """File > Open model: load a saved model and make it active."""
@@ -844,6 +844,11 @@ class App:
                 finish()
 
         def finish() -> None:
+            import gc
+
+            # start-up's objects out of later full collections: one took ~110 ms, in
+            # whichever thread ran it, holding the lock the Tk thread needs
+            gc.freeze()
             self._warm_imports()
             if on_ready is not None:
                 self.root.after_idle(on_ready)

@@ -152,6 +152,10 @@ def take(out_dir: Path, text_scale: float = 1.0) -> list[Path]:
     def shot(name: str) -> None:
         app.select_tab(name)
         settle(root)
+        # a picture drawn off the Tk thread may still be on its way after a layout change
+        pump_until(root, lambda: not getattr(getattr(app.tabs[name], "plot", None), "pending", False),
+                   what="pictures")
+        settle(root)
         path = out_dir / f"{name}.png"
         capture(root, path)
         written.append(path)

@@ -61,7 +61,7 @@ class DataTab(ttk.Frame):
 
         top = ttk.Frame(self)
         top.pack(side="top", fill="x")
-        self.open_button = ttk.Button(top, text="Open data\u2026 (Ctrl+O)", command=self.open_dialog)
+        self.open_button = ttk.Button(top, text=f"Open data\u2026 ({widgets.MOD_LABEL}+O)", command=self.open_dialog)
         self.open_button.pack(side="left")
         self.cancel_button = ttk.Button(top, text="Cancel", command=self.cancel)
         self.progress = ttk.Progressbar(top, mode="determinate", maximum=1.0, length=220)
