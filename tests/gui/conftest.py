@@ -110,12 +110,15 @@ def root(display):
     r = tk.Tk(className="bcdesktop-test")
     r.geometry("1180x800+0+0")
     yield r
+    destroy_root(r)
+
+
+def destroy_root(r: tk.Tk) -> None:
+    """Destroy a test's root after cancelling its timers: Tcl's timer queue is shared by
+    every interpreter of the thread, so a pending after() could fire in the next test.
+    (Tcl's own "after cancel": tkinter's after_cancel also deletes the callback's command
+    while the widget that made it still lists it, and destroy() then stops halfway.)"""
     try:
-        # Tcl's timer queue is shared by every interpreter of the thread: cancel this
-        # root's pending after() calls so they cannot fire in the next test.
-        # (Tcl's own "after cancel": tkinter's after_cancel also deletes the callback's
-        # command while the widget that made it still lists it, and destroy() then stops
-        # halfway, leaving a timer to fire in the next test.)
         for after_id in r.tk.splitlist(r.tk.call("after", "info")):
             r.tk.call("after", "cancel", after_id)
         r.destroy()
@@ -159,7 +162,13 @@ def trained_bundle(bundled):
 @pytest.fixture
 def wait_until(root, callback_errors):
     """``wait_until(condition, timeout=10, message=None)``: pump Tk until ``condition()``."""
-    def wait(condition, timeout: float = 10.0, message: str | None = None):
+    return make_waiter(root, callback_errors, 10.0)
+
+
+def make_waiter(root, callback_errors, default_timeout: float):
+    """``wait(condition, timeout, message)`` pumping ``root``'s loop until ``condition()``
+    is true (a bounded poll), raising the first callback error as soon as one happens."""
+    def wait(condition=lambda: True, timeout: float = default_timeout, message: str | None = None):
         deadline = time.monotonic() + timeout
         while True:
             root.update()
@@ -172,6 +181,42 @@ def wait_until(root, callback_errors):
                 raise AssertionError(message or f"timed out after {timeout} s waiting for {condition}")
             time.sleep(0.005)
     return wait
+
+
+@pytest.fixture
+def waiter_for(callback_errors):
+    """``waiter_for(other_root, default_timeout)``: a ``wait_until`` for another root."""
+    return lambda other_root, default_timeout=10.0: make_waiter(other_root, callback_errors, default_timeout)
+
+
+@pytest.fixture
+def held_drawing(root, monkeypatch):
+    """``held_drawing(module, name)``: replace ``module.name`` (a drawing function) by one
+    that records the thread it runs in and waits until a Tk timer has fired, which can
+    only happen when it does not run on the Tk thread; returns the list of threads."""
+    import threading
+
+    def hold(module, name: str) -> list:
+        real = getattr(module, name)
+        drawing, released = [], threading.Event()
+
+        def draw(*args, **kwargs):
+            drawing.append(threading.current_thread())
+            # Only a Tk timer lets the drawing go on: drawn on the Tk thread, it would wait in vain.
+            if not released.wait(10):
+                raise AssertionError(f"no Tk timer fired while {name} drew")
+            return real(*args, **kwargs)
+
+        def release():
+            if drawing:
+                released.set()
+            else:
+                root.after(10, release)
+
+        monkeypatch.setattr(module, name, draw)
+        root.after(10, release)
+        return drawing
+    return hold
 
 
 @pytest.fixture

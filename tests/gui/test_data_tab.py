@@ -205,34 +205,16 @@ def test_load_bundled_goes_back_to_the_data_shipped_with_the_app(app, small_csv,
 
 
 def test_histograms_are_drawn_in_a_worker_while_the_window_keeps_running(make_app, bundled, root, wait_until,
-                                                                         monkeypatch):
+                                                                         held_drawing):
     import threading
 
     from bcdesktop.gui import plots
 
-    real = plots.draw_class_histograms
-    drawing, released = [], threading.Event()
-
-    def draw(*args, **kwargs):
-        drawing.append(threading.current_thread())
-        # Only a Tk timer lets the drawing go on: drawn on the Tk thread, it would wait in vain.
-        if not released.wait(10):
-            raise AssertionError("no Tk timer fired while the histograms were drawn")
-        real(*args, **kwargs)
-
-    monkeypatch.setattr(plots, "draw_class_histograms", draw)
+    drawing = held_drawing(plots, "draw_class_histograms")
     app = make_app(data=False)
     tab = app.tabs["data"]
     app.select_tab("data")
     app.set_dataset(bundled)
-
-    def release():
-        if drawing:
-            released.set()
-        else:
-            root.after(10, release)
-
-    root.after(10, release)
     wait_until(lambda: tab.plot is not None, timeout=20)
     assert drawing[0] is not threading.main_thread()
     assert tab.plot.drawn_by == drawing[0].name == "bcdesktop-draw-histograms"

@@ -63,37 +63,17 @@ def laptop():
 
 @pytest.fixture
 def small_root(laptop):
+    from conftest import destroy_root  # the same clean-up as the suite's own root
+
     r = tk.Tk(screenName=laptop, className="bcdesktop-test")
     yield r
-    try:
-        # Tcl's timers are shared by the thread's interpreters: cancel this one's. Not with
-        # after_cancel, which also deletes the callback's command behind the back of the
-        # widget that made it, so that destroy() stops there with half the window left.
-        for after_id in r.tk.splitlist(r.tk.call("after", "info")):
-            r.tk.call("after", "cancel", after_id)
-        r.destroy()
-    except tk.TclError:
-        pass
+    destroy_root(r)
 
 
 @pytest.fixture
-def pump(small_root, callback_errors):
+def pump(small_root, waiter_for):
     """``pump(condition, timeout)``: run the loop of the 1366x768 window until ``condition()``."""
-    import time
-
-    def wait(condition=lambda: True, timeout: float = 20.0, message: str | None = None):
-        deadline = time.monotonic() + timeout
-        while True:
-            small_root.update()
-            if callback_errors:
-                raise callback_errors[0]
-            value = condition()
-            if value:
-                return value
-            if time.monotonic() > deadline:
-                raise AssertionError(message or f"timed out after {timeout} s waiting for {condition}")
-            time.sleep(0.005)
-    return wait
+    return waiter_for(small_root, 20.0)
 
 
 @pytest.fixture

@@ -238,30 +238,12 @@ def test_widths_follow_the_text_size(tab, root):
 
 
 def test_the_pictures_are_drawn_in_a_worker_while_the_window_keeps_running(tab, app, root, wait_until,
-                                                                           monkeypatch):
+                                                                           held_drawing):
     import threading
 
     from bcdesktop.gui import tab_threshold
 
-    real = tab_threshold.draw_pictures
-    drawing, released = [], threading.Event()
-
-    def draw(*args, **kwargs):
-        drawing.append(threading.current_thread())
-        # Only a Tk timer lets the drawing go on: drawn on the Tk thread, it would wait in vain.
-        if not released.wait(10):
-            raise AssertionError("no Tk timer fired while the pictures were drawn")
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(tab_threshold, "draw_pictures", draw)
-
-    def release():
-        if drawing:
-            released.set()
-        else:
-            root.after(10, release)
-
-    root.after(10, release)
+    drawing = held_drawing(tab_threshold, "draw_pictures")
     app.select_tab("threshold")
     shown_pictures(tab, wait_until)
     assert drawing[0] is not threading.main_thread() and tab.plot.drawn_by == drawing[0].name
