@@ -844,11 +844,6 @@ class App:
                 finish()
 
         def finish() -> None:
-            import gc
-
-            # start-up's objects out of later full collections: one took ~110 ms, in
-            # whichever thread ran it, holding the lock the Tk thread needs
-            gc.freeze()
             self._warm_imports()
             if on_ready is not None:
                 self.root.after_idle(on_ready)
@@ -882,8 +877,10 @@ class App:
         import time
 
         deadline = time.monotonic() + timeout
-        for thread in threading.enumerate():
-            if thread is not threading.current_thread() and not thread.name.startswith("pydevd"):
+        ours = [t for t in threading.enumerate()
+                if t is getattr(self, "_warm_thread", None) or t.name.startswith("bcdesktop-")]
+        for thread in ours:  # only the app's own: a library's pool thread may never end
+            if thread is not threading.current_thread() and not isinstance(thread, threading._DummyThread):
                 thread.join(max(0.0, deadline - time.monotonic()))
 
     def _load_startup_model(self, model) -> None:
@@ -978,7 +975,16 @@ def run(data: str | None = None, model: str | None = None, *, self_test: bool = 
         if self_test:
             root.after(10, lambda: _self_test(app))
 
-    app.start(data, model, on_ready=ready)
+    def ready_then_freeze() -> None:
+        import gc
+
+        # start-up's objects out of later full collections: one took ~110 ms, in whichever
+        # thread ran it, holding the lock the Tk thread needs (once a process, here in
+        # run(), so apps made and closed in one process, as in the tests, freeze nothing)
+        gc.freeze()
+        ready()
+
+    app.start(data, model, on_ready=ready_then_freeze)
     root.mainloop()
     app.wait_for_background()
     return app.exit_code

@@ -361,6 +361,9 @@ class OffscreenPicture:
         width, height = self._canvas_size()
         if width < 10 or height < 10:
             return  # not laid out yet: <Configure> comes
+        if getattr(self, "_failed", None) == (self._generation, (width, height)):
+            return  # this very drawing failed: said once, not again at every resize
+        self._started_generation, self._started_size = self._generation, (width, height)
         # 96 dpi at 100%, times the display's scaling as matplotlib's Tk canvas takes it
         dpi = 96 * round(float(self.widget.tk.call("tk", "scaling")) / (96 / 72), 2)
         draw, token, generation = self._draw, self._token, self._generation
@@ -378,15 +381,19 @@ class OffscreenPicture:
             pixels = np.array(canvas.buffer_rgba(), copy=True)
             return generation, token, (width, height), figure, info, pixels, threading.current_thread().name
 
-        favour_tk_thread(True)
         self._job = self._worker.submit(work, self._done, name=self.name)
+        favour_tk_thread(True)  # after submit: a submit that raises leaves no favour behind
 
     def _done(self, ok: bool, result) -> None:
         self._job = None
         favour_tk_thread(False)
         if not ok:
             if not isinstance(result, Cancelled):
+                # shown once; the same drawing at the same size is not tried again (every
+                # resize would bring the error back), but a newer request still starts
+                self._failed = (self._started_generation, self._started_size)
                 self.on_error(result)
+            self._start()
             return
         generation, token, size, figure, info, pixels, thread = result
         try:
@@ -438,6 +445,13 @@ class OffscreenPicture:
                 self._job = None
                 favour_tk_thread(False)
             self._worker.shutdown(timeout=0)
+            # free the image now, on the Tk thread: left to the garbage collector it may be
+            # deleted from a drawing thread, where Tcl must not be called
+            try:
+                self.widget.tk.call("image", "delete", self.photo.name)
+                self.photo.name = ""
+            except (tk.TclError, AttributeError):
+                pass
 
     def to_pixels(self, transform, xy) -> tuple[float, float]:
         """Where the figure on screen draws the point ``xy`` under ``transform`` (e.g.

@@ -124,6 +124,11 @@ def destroy_root(r: tk.Tk) -> None:
         r.destroy()
     except tk.TclError:
         pass
+    # collect the destroyed window's cycles here, on the Tk thread: left to a later
+    # collection in a drawing thread, their images and variables would call Tcl from there
+    import gc
+
+    gc.collect()
 
 
 @pytest.fixture

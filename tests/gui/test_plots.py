@@ -115,3 +115,31 @@ def test_threshold_picture_texts_stay_inside_and_apart(trained_bundle, points, s
     assert inside(legend, box)
     assert not overlap(legend, info["hist"].title.get_window_extent(renderer))
     assert not overlap(info["roc"].title.get_window_extent(renderer), info["hist"].title.get_window_extent(renderer))
+
+
+def test_a_failed_drawing_is_reported_once_and_a_newer_request_still_starts(root, wait_until):
+    # found by review: a failing drawing left every later request waiting, and each
+    # resize drew it again and showed the error again
+    from bcdesktop.gui.plots import OffscreenPicture
+
+    errors = []
+    picture = OffscreenPicture(root, errors.append, size=(3.0, 2.0), name="test-picture")
+    root.update()
+
+    def broken(figure):
+        raise ValueError("cannot draw this")
+
+    def fine(figure):
+        figure.add_subplot().plot([0, 1], [0, 1])
+        return "drawn"
+
+    picture.request(broken, token="broken")
+    wait_until(lambda: errors, timeout=30)
+    for _ in range(3):  # configure events, as resizes bring them
+        picture.widget.event_generate("<Configure>")
+        root.update()
+    wait_until(lambda: not picture.drawing, timeout=30)
+    assert [str(e) for e in errors] == ["cannot draw this"]
+    picture.request(fine, token="fine")
+    wait_until(lambda: picture.token == "fine", timeout=30)
+    assert picture.info == "drawn" and not picture.pending
