@@ -194,9 +194,17 @@ def step_to(app, size, pump):
         now = widgets.text_scale(root)
         if now == size:
             break
-        root.event_generate("<Control-plus>" if now < size else "<Control-minus>")
+        root.event_generate(f"<{widgets.MOD}-plus>" if now < size else f"<{widgets.MOD}-minus>")
         pump()
     assert widgets.text_scale(root) == size
+
+
+def show_at(app, key, size, pump):
+    """Step to text ``size``, show tab ``key``; returns ``(tab, page)``."""
+    step_to(app, size, pump)
+    app.select_tab(key)
+    pump()
+    return app.tabs[key], app.pages[key]
 
 
 @pytest.mark.parametrize("size", SIZES)
@@ -282,10 +290,7 @@ def test_the_layout_comes_back_after_going_back_to_100_percent(laptop_app, pump)
 
 def test_at_200_percent_the_patient_form_and_its_result_stack_and_predict_shows_the_result(laptop_app, pump):
     app, root = laptop_app, laptop_app.root
-    patient, page = app.tabs["patient"], app.pages["patient"]
-    step_to(app, 2.0, pump)
-    app.select_tab("patient")
-    pump()
+    patient, page = show_at(app, "patient", 2.0, pump)
     assert patient.layout.stacked, "side by side at 200% the result would need scrolling sideways"
     assert page.scrollable == (False, True)
     # Tab to Predict, as a keyboard user does: the page follows the focus.
@@ -314,10 +319,7 @@ def in_view(widget, page) -> bool:
 
 def test_the_mouse_wheel_scrolls_the_page_and_never_changes_a_score(laptop_app, pump):
     app, root = laptop_app, laptop_app.root
-    patient, page = app.tabs["patient"], app.pages["patient"]
-    step_to(app, 2.0, pump)
-    app.select_tab("patient")
-    pump()
+    patient, page = show_at(app, "patient", 2.0, pump)
     page.canvas.yview_moveto(0)
     pump()
     spin = patient.spinboxes[FEATURES[0]]
@@ -337,10 +339,7 @@ def test_the_mouse_wheel_scrolls_the_page_and_never_changes_a_score(laptop_app, 
 
 def test_the_focus_goes_to_a_bad_field_out_of_view_and_the_page_follows(laptop_app, pump):
     app, root = laptop_app, laptop_app.root
-    train, page = app.tabs["train"], app.pages["train"]
-    step_to(app, 2.0, pump)
-    app.select_tab("train")
-    pump()
+    train, page = show_at(app, "train", 2.0, pump)
     root.focus_force()
     page.canvas.yview_moveto(1.0)  # scrolled to the bottom, the settings out of view
     pump()
