@@ -374,7 +374,7 @@ def cmd_evaluate(args) -> int:
 def cmd_predict(args) -> int:
     from bcdesktop import data
 
-    from bcdesktop.scoring import threshold_at_6_decimals
+    from bcdesktop.metrics import threshold_at_6_decimals
 
     scores = data.parse_scores(args.scores)
     bundle = _load_model(args.model)

@@ -27,6 +27,29 @@ import numpy as np
 #: The decision thresholds a user can choose, in the window and on the command line.
 THRESHOLD_MIN, THRESHOLD_MAX = 0.01, 0.99
 
+
+def threshold_at_6_decimals(threshold) -> float:
+    """The threshold as the app uses it and writes it: rounded to 6 decimals (UserError
+    unless strictly between 0 and 1 then). ``score`` and ``predict`` share it (here,
+    so that ``predict`` need not import the scoring module for it)."""
+    return threshold_micro(threshold) / 1e6
+
+
+def threshold_micro(threshold) -> int:
+    """The threshold in whole millionths, as the file writes it (UserError unless it is
+    strictly between 0 and 1 at 6 decimals)."""
+    from .errors import UserError
+
+    t = float(threshold)
+    if not 0.0 < t < 1.0:
+        raise UserError(f"The threshold must lie between 0 and 1 (exclusive), got {t:.10g}.")
+    micro = int(np.rint(t * 1e6))
+    if not 0 < micro < 1_000_000:
+        raise UserError(f"The threshold {t:.10g} rounds to {micro / 1e6:g} at the 6 decimals the "
+                        "scored file writes; use a threshold from 0.000001 to 0.999999.")
+    return micro
+
+
 #: Two-sided 95% standard-normal quantile, ``scipy.stats.norm.ppf(0.975)``.
 Z_95 = 1.959963984540054
 

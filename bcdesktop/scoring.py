@@ -62,7 +62,8 @@ from typing import Callable
 import numpy as np
 
 from . import data, resources
-from .metrics import metrics_from_counts
+from .metrics import metrics_from_counts, threshold_at_6_decimals  # noqa: F401  (re-exported)
+from .metrics import threshold_micro as _threshold_micro
 from .errors import UserError
 
 NEW_COLUMNS = ("probability", "prediction", "threshold", "status", "model")
@@ -360,25 +361,6 @@ def score_csv(input_path: str | os.PathLike, output_path: str | os.PathLike, bun
         summary.metrics = metrics_from_counts(*counts.sum(axis=0).tolist(), threshold=t)
     summary.seconds = time.perf_counter() - started
     return summary
-
-
-def threshold_at_6_decimals(threshold) -> float:
-    """The threshold as the app uses it and writes it: rounded to 6 decimals (UserError
-    unless strictly between 0 and 1 then). ``score`` and ``predict`` share it."""
-    return _threshold_micro(threshold) / 1e6
-
-
-def _threshold_micro(threshold) -> int:
-    """The threshold in whole millionths, as the file writes it (UserError unless it is
-    strictly between 0 and 1 at 6 decimals)."""
-    t = float(threshold)
-    if not 0.0 < t < 1.0:
-        raise UserError(f"The threshold must lie between 0 and 1 (exclusive), got {t:.10g}.")
-    micro = int(np.rint(t * 1e6))
-    if not 0 < micro < 1_000_000:
-        raise UserError(f"The threshold {t:.10g} rounds to {micro / 1e6:g} at the 6 decimals the "
-                        "scored file writes; use a threshold from 0.000001 to 0.999999.")
-    return micro
 
 
 def _micro_text(micro: int) -> str:
