@@ -97,8 +97,32 @@ def wilson_interval(k: int, n: int, z: float = Z_95) -> tuple[float, float]:
     return low, high
 
 
-def _nan_to_none(x: float) -> float | None:
-    return None if x is None or math.isnan(x) else float(x)
+def finite_or_none(x) -> float | None:
+    """``x`` as a float, or None when it is None, NaN or infinite: JSON has no NaN, and
+    an undefined rate (e.g. the sensitivity of a set without malignant cases) is null."""
+    if x is None:
+        return None
+    x = float(x)
+    return x if math.isfinite(x) else None
+
+
+def format_percent(value, digits: int = 1) -> str:
+    """A proportion for a person: ``0.952`` as ``"95.2%"``; "n/a" when it is None or NaN."""
+    if value is None or value != value:
+        return "n/a"
+    return f"{100 * value:.{digits}f}%"
+
+
+def format_rate(rate) -> str:
+    """A :class:`Rate` (or a bare proportion) for a person: ``"95.2% (91.0-97.5%)"``
+    with its interval, the value alone when there is none, "n/a" when undefined."""
+    value = getattr(rate, "value", rate)
+    if value is None or value != value:
+        return "n/a"
+    low, high = getattr(rate, "low", None), getattr(rate, "high", None)
+    if low is None or high is None:
+        return format_percent(value)
+    return f"{format_percent(value)} ({100 * low:.1f}-{100 * high:.1f}%)"
 
 
 @dataclass(frozen=True)
@@ -197,8 +221,8 @@ class ThresholdMetrics:
         notes = {}
         for name in _RATE_NAMES:
             rate: Rate = getattr(self, name)
-            out[name] = _nan_to_none(rate.value)
-            out[f"{name}_ci"] = [_nan_to_none(rate.low), _nan_to_none(rate.high)]
+            out[name] = finite_or_none(rate.value)
+            out[f"{name}_ci"] = [finite_or_none(rate.low), finite_or_none(rate.high)]
             if rate.note:
                 notes[name] = rate.note
         if notes:

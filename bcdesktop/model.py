@@ -17,20 +17,95 @@ flat parameter vector, which lets an optimizer update every parameter at once.
 Only NumPy is imported here: this module is on the application's start-up path.
 """
 
+from __future__ import annotations
+
 import math
+import re
+from collections.abc import Sequence
 
 import numpy as np
 
-__all__ = ["Scaler", "MLP", "Pass", "INITS", "ACTIVATIONS", "DERIVATIVES", "n_parameters"]
+from .errors import UserError
+
+__all__ = ["Scaler", "MLP", "Pass", "INITS", "ACTIVATIONS", "DERIVATIVES", "n_parameters",
+           "parse_hidden", "hidden_problem", "MAX_HIDDEN_LAYERS", "MAX_HIDDEN_UNITS",
+           "MAX_PARAMETERS"]
 
 INITS = ("article", "he", "xavier")
+# The largest network the app trains, the one set of limits every entry point checks
+# (TrainConfig, the command line's --hidden, the window's field): a typing slip fails
+# at once with a line naming the limit, not after minutes or with a MemoryError.
+MAX_HIDDEN_LAYERS = 5
+MAX_HIDDEN_UNITS = 2_000                 # per layer
+MAX_PARAMETERS = 1_000_000               # 8 MB of float64 weights, well inside a model file's limit
 
 
-def n_parameters(hidden, n_inputs: int = 9) -> int:
+def n_parameters(hidden: Sequence[int], n_inputs: int = 9) -> int:
     """Weights and biases of a network with these hidden sizes and one output
     (166 for the default 9-15-1)."""
     sizes = [int(n_inputs), *(int(h) for h in hidden), 1]
     return sum((a + 1) * b for a, b in zip(sizes, sizes[1:]))
+
+
+def hidden_problem(hidden: Sequence[int]) -> str | None:
+    """The first limit that these hidden layer sizes (positive whole numbers) break, as a
+    phrase to put after a colon (no capital, no full stop), or None when they fit.
+
+    The limits are :data:`MAX_HIDDEN_LAYERS`, :data:`MAX_HIDDEN_UNITS` a layer and
+    :data:`MAX_PARAMETERS` weights and biases.
+    """
+    if len(hidden) > MAX_HIDDEN_LAYERS:
+        return f"a network may have at most {MAX_HIDDEN_LAYERS} hidden layers; got {len(hidden)}"
+    if max(hidden) > MAX_HIDDEN_UNITS:
+        return (f"a network may have at most {MAX_HIDDEN_UNITS:,} units a layer; "
+                f"got {max(hidden):,}")
+    if (n := n_parameters(hidden)) > MAX_PARAMETERS:
+        return (f"{','.join(map(str, hidden))} gives {n:,} weights, and the limit is "
+                f"{MAX_PARAMETERS:,}; use smaller layers")
+    return None
+
+
+_LAYER_SIZE = re.compile(r"[+-]?[0-9]+")
+
+
+def parse_hidden(text: str) -> tuple[int, ...]:
+    """Hidden layer sizes typed by a person: ``"15"``, ``"15,8"`` or ``"16, 8"``.
+
+    Sizes are whole numbers separated by commas (or semicolons), with spaces allowed
+    around them; each is at least 1, and together they keep within
+    :func:`hidden_problem`'s limits, the ones :class:`~bcdesktop.training.TrainConfig`
+    enforces.
+
+    Raises
+    ------
+    UserError
+        With one plain sentence saying what is wrong, e.g. ``'abc' is not a whole
+        number; give layer sizes such as 15 or 16, 8.``
+    """
+    if not text.strip():
+        return _refuse("enter the hidden layer sizes, such as 15 or 16, 8")
+    sizes = []
+    for part in (p.strip() for p in text.replace(";", ",").split(",")):
+        if not part:
+            return _refuse(f"'{text.strip()}' has an empty layer size; give sizes such as "
+                           "15 or 16, 8")
+        if not _LAYER_SIZE.fullmatch(part):
+            return _refuse(f"'{part}' is not a whole number; give layer sizes such as 15 or 16, 8")
+        if len(part) > 40:  # int() refuses beyond 4,300 digits; so long a size is out of range
+            return _refuse(f"'{part[:20]}...' is not a layer size from 1 to {MAX_HIDDEN_UNITS:,}")
+        size = int(part)
+        if size < 1:
+            return _refuse(f"a hidden layer needs at least 1 unit; got {size}")
+        sizes.append(size)
+    problem = hidden_problem(sizes)
+    if problem is not None:
+        return _refuse(problem)
+    return tuple(sizes)
+
+
+def _refuse(phrase: str):
+    """Raise :class:`UserError` with ``phrase`` as a sentence."""
+    raise UserError(f"{phrase[0].upper()}{phrase[1:]}.")
 
 
 # --- activations, in place, as lookup tables (after scikit-learn's _base.py) ---

@@ -15,10 +15,13 @@ from typing import NamedTuple
 import numpy as np
 
 from .errors import TrainingDiverged, UserError
-from .model import INITS, MLP, Pass, _check_targets, _check_X, n_parameters
+from .model import (INITS, MAX_HIDDEN_LAYERS, MAX_HIDDEN_UNITS, MAX_PARAMETERS, MLP, Pass,
+                    _check_targets, _check_X, hidden_problem, n_parameters)
 
 __all__ = ["TrainConfig", "TrainProgress", "TrainResult", "train", "learning_rates",
-           "merge_duplicates", "OPTIMIZERS", "SCHEDULES"]
+           "merge_duplicates", "OPTIMIZERS", "SCHEDULES",
+           # the network's limits, kept in model.py, as the training settings enforce them
+           "MAX_HIDDEN_LAYERS", "MAX_HIDDEN_UNITS", "MAX_PARAMETERS", "n_parameters"]
 
 OPTIMIZERS = ("gd", "momentum", "adam")
 # L2 weight decay when a config does not name one: Adam's was chosen by 10x5
@@ -30,10 +33,9 @@ MOMENTUM = 0.9                           # momentum coefficient
 # Limits of what the app trains, checked up front so that a typing slip fails at once
 # with a line naming the limit, not after minutes, with a MemoryError, or with a model
 # file the loader would refuse. The default network has 166 parameters and 2000 updates.
+# The network's size limits (MAX_HIDDEN_LAYERS, MAX_HIDDEN_UNITS, MAX_PARAMETERS) live in
+# model.py beside parse_hidden, which the command line and the window share.
 MAX_ITERATIONS = 10_000_000              # one learning rate an update is kept: 80 MB at most
-MAX_HIDDEN_LAYERS = 5
-MAX_HIDDEN_UNITS = 2_000                 # per layer
-MAX_PARAMETERS = 1_000_000               # 8 MB of float64 weights, well inside a model file's limit
 MAX_SEED = 2**32 - 1                     # scikit-learn's splitters take seeds up to this
 MAX_CURVE_POINTS = 1_000_000             # loss-curve entries (about 150 bytes each) a run keeps
 ADAM_BETA1, ADAM_BETA2, ADAM_EPS = 0.9, 0.999, 1e-8
@@ -92,15 +94,8 @@ class TrainConfig:
                 f"Setting 'hidden' must list one or more positive layer sizes such as 15 or "
                 f"16,8; got {self.hidden!r}.")
         hidden = tuple(int(h) for h in hidden)
-        if len(hidden) > MAX_HIDDEN_LAYERS:
-            raise UserError(f"Setting 'hidden' allows at most {MAX_HIDDEN_LAYERS} hidden layers; "
-                            f"got {len(hidden)}.")
-        if max(hidden) > MAX_HIDDEN_UNITS:
-            raise UserError(f"Setting 'hidden' allows at most {MAX_HIDDEN_UNITS:,} units a layer; "
-                            f"got {max(hidden):,}.")
-        if (n := n_parameters(hidden)) > MAX_PARAMETERS:
-            raise UserError(f"Setting 'hidden' {','.join(map(str, hidden))} gives {n:,} weights; "
-                            f"the limit is {MAX_PARAMETERS:,}. Use smaller layers.")
+        if (problem := hidden_problem(hidden)) is not None:
+            raise UserError(f"Setting 'hidden': {problem}.")
         object.__setattr__(self, "hidden", hidden)
         for name, choices in (("init", INITS), ("optimizer", OPTIMIZERS),
                               ("schedule", SCHEDULES)):
