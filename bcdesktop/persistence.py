@@ -80,7 +80,7 @@ MAX_PARAMETERS = max_parameters()  # 7,864,320
 
 
 def _features() -> tuple[str, ...]:
-    from .data import FEATURES  # data.py imports pandas lazily
+    from .schema import FEATURES
 
     return tuple(FEATURES)
 

@@ -484,9 +484,9 @@ def _fit_to_header(records: list[bytes], layout: data.CsvLayout) -> list[bytes]:
     """
     want = layout.n_fields
     d = layout.delimiter
-    rec = data._records(b"\n".join(records), d)
+    rec = data.split_records(b"\n".join(records), d)
     if len(rec.starts) != len(records):  # pragma: no cover - a record that splits differently alone
-        return [_fit_one(r, data._records(r, d), 0, want, d) for r in records]
+        return [_fit_one(r, data.split_records(r, d), 0, want, d) for r in records]
     return [_fit_one(r, rec, j, want, d) for j, r in enumerate(records)]
 
 

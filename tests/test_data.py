@@ -7,9 +7,10 @@ import threading
 import numpy as np
 import pytest
 
-from bcdesktop import data
-from bcdesktop.data import FEATURES, check_score, load_bundled, load_csv, parse_scores, sniff_layout
+from bcdesktop import data, schema
+from bcdesktop.data import load_bundled, load_csv, sniff_layout
 from bcdesktop.errors import Cancelled, UserError
+from bcdesktop.schema import FEATURES, check_score, parse_scores
 
 ROW = "5,1,1,1,2,1,3,1,1"  # nine scores of the first UCI row
 UCI_HEADER = "Sample code number," + ",".join(FEATURES) + ",Class"
@@ -230,8 +231,8 @@ def test_parse_scores():
 
 
 def test_feature_descriptions_cover_every_feature():
-    assert list(data.FEATURE_DESCRIPTIONS) == list(FEATURES)
-    assert all(d.startswith("1 = ") and "10 = " in d for d in data.FEATURE_DESCRIPTIONS.values())
+    assert list(schema.FEATURE_DESCRIPTIONS) == list(FEATURES)
+    assert all(d.startswith("1 = ") and "10 = " in d for d in schema.FEATURE_DESCRIPTIONS.values())
 
 
 @pytest.mark.parametrize("chunksize", [1, 2, 3, 1000])
@@ -414,12 +415,12 @@ CONTROLS = ["\x1b[2J", "\x1b]0;owned\x07", "\x9b31m", "\u202eevil", "a\nb", "a\r
 
 @pytest.mark.parametrize("text", CONTROLS)
 def test_printable_escapes_control_characters(text):
-    shown = data.printable(text)
+    shown = schema.printable(text)
     assert shown.isprintable() and "\n" not in shown
-    assert data.printable(shown) == shown  # escaping twice changes nothing
-    assert data.printable("Müller, 5\u00b0 (Zürich) \\ ok") == "Müller, 5\u00b0 (Zürich) \\ ok"
-    assert data.printable("\x1b[2J") == "\\x1b[2J" and data.printable("\u202e") == "\\u202e"
-    assert data.printable("\x9b") == "\\x9b"
+    assert schema.printable(shown) == shown  # escaping twice changes nothing
+    assert schema.printable("Müller, 5\u00b0 (Zürich) \\ ok") == "Müller, 5\u00b0 (Zürich) \\ ok"
+    assert schema.printable("\x1b[2J") == "\\x1b[2J" and schema.printable("\u202e") == "\\u202e"
+    assert schema.printable("\x9b") == "\\x9b"
 
 
 @pytest.mark.parametrize("text", CONTROLS[:-1])
@@ -433,7 +434,7 @@ def test_terminal_escapes_in_ids_and_cells_never_reach_the_report_raw(tmp_path, 
     for r in ds.rejected:
         for shown in (str(r), r.sample_id, r.reason):
             assert shown.isprintable(), shown
-    assert ds.rejected[0].sample_id == data.printable(text)
+    assert ds.rejected[0].sample_id == schema.printable(text)
 
 
 def test_a_latin1_c1_control_is_escaped(tmp_path):

@@ -12,9 +12,10 @@ import tracemalloc
 import numpy as np
 import pytest
 
-from bcdesktop import data, scoring
-from bcdesktop.data import CLASS_NAME, FEATURES, ID_NAME, load_csv, sniff_layout
+from bcdesktop import data, schema, scoring
+from bcdesktop.data import load_csv, sniff_layout
 from bcdesktop.errors import UserError
+from bcdesktop.schema import CLASS_NAME, FEATURES, ID_NAME
 
 ROW = "5,1,1,1,2,1,3,1,1"  # nine scores of the first UCI row
 MITOSES = [1, 1, 2, 1, 3, 1, 1, 4, 7, 1, 1, 10]  # a last column as Mitoses has it
@@ -237,10 +238,10 @@ def test_tab_file_with_decimal_commas_and_comma_file_unchanged(tmp_path):
 
 
 def test_score_value_takes_the_decimal_mark():
-    assert data.score_value("1,0", ",") == (1.0, 0)
-    assert data.score_value("1,0")[1] != 0
-    assert data.score_value("10,000", ",")[0] == 10 and data.score_value("10,000", ",")[1] == 0
-    assert data.score_value("1,5", ",")[1] == data.score_value("1.5")[1]
+    assert schema.score_value("1,0", ",") == (1.0, 0)
+    assert schema.score_value("1,0")[1] != 0
+    assert schema.score_value("10,000", ",")[0] == 10 and schema.score_value("10,000", ",")[1] == 0
+    assert schema.score_value("1,5", ",")[1] == schema.score_value("1.5")[1]
 
 
 # ---------------------------------------------------------------- the Diagnostic data set
@@ -513,5 +514,5 @@ def test_a_decimal_comma_in_a_comma_file_says_where_it_is_read(tmp_path):
 
 
 def test_printable_keeps_no_break_spaces():
-    assert data.printable("Bare\u00a0Nuclei") == "Bare\u00a0Nuclei"
-    assert data.printable("a\u202eb\x1b") == "a\\u202eb\\x1b"
+    assert schema.printable("Bare\u00a0Nuclei") == "Bare\u00a0Nuclei"
+    assert schema.printable("a\u202eb\x1b") == "a\\u202eb\\x1b"

@@ -25,11 +25,11 @@ import numpy as np
 import pytest
 
 from bcdesktop import data, persistence, scoring
-from bcdesktop.data import FEATURES
 from bcdesktop.errors import UserError
 from bcdesktop.model import MLP, Scaler
 from bcdesktop.persistence import ModelBundle, load_model, save_model
 from bcdesktop.resources import bundled_data_path
+from bcdesktop.schema import FEATURES
 
 # A deeper run: BCDESKTOP_FUZZ_CASES=5000 BCDESKTOP_FUZZ_SEED=7 pytest tests/test_fuzz.py
 CASES = int(os.environ.get("BCDESKTOP_FUZZ_CASES", 400))  # mutated CSV files; ~3 s

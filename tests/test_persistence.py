@@ -17,10 +17,10 @@ import numpy as np
 import pytest
 
 from bcdesktop import persistence
-from bcdesktop.data import FEATURES
 from bcdesktop.errors import UserError
 from bcdesktop.model import MLP, Scaler
 from bcdesktop.persistence import ModelBundle, load_model, save_model
+from bcdesktop.schema import FEATURES
 
 
 @pytest.fixture

@@ -16,11 +16,12 @@ import threading
 import numpy as np
 import pytest
 
-from bcdesktop import data, resources, scoring
-from bcdesktop.data import FEATURES, load_bundled
+from bcdesktop import data, resources, schema, scoring
+from bcdesktop.data import load_bundled
 from bcdesktop.errors import Cancelled, UserError
 from bcdesktop.metrics import metrics_at
 from bcdesktop.resources import bundled_data_path
+from bcdesktop.schema import FEATURES
 
 ROW = "5,1,1,1,2,1,3,1,1"
 
@@ -72,7 +73,7 @@ def test_bundled_file_scores_every_row_in_order(tmp_path):
     rows = read_rows(out)
     header, body = rows[0], rows[1:]
     assert header[-5:] == ["probability", "prediction", "threshold", "status", "model"]
-    assert header[:11] == [data.ID_NAME, *FEATURES, data.CLASS_NAME]
+    assert header[:11] == [schema.ID_NAME, *FEATURES, schema.CLASS_NAME]
     original = bundled_data_path().read_text().splitlines()
     assert len(body) == 699
     # every original record is copied byte for byte, in order
@@ -352,7 +353,7 @@ SCORE_TEXTS = {
 @pytest.mark.parametrize("text", list(SCORE_TEXTS))
 def test_one_rule_for_scores_in_forms_files_and_scoring(tmp_path, text):
     expected = SCORE_TEXTS[text]
-    value, message = data.check_score(text)
+    value, message = schema.check_score(text)
     assert value == expected and (message is None) == (expected is not None)
     cell = '"' + text + '"'  # quoted, so "5,0" stays one cell
     src = write(tmp_path, f"id,{','.join(FEATURES)}\n1,{cell},1,1,1,2,1,3,1,1\n2,{ROW}\n")
@@ -576,7 +577,7 @@ def test_interrupted_scoring_leaves_no_file(tmp_path, exc):
 def test_rows_with_too_few_or_too_many_fields_keep_the_new_columns_under_their_names(tmp_path, delimiter,
                                                                                     header):
     d = delimiter
-    cols = [data.ID_NAME, *FEATURES, data.CLASS_NAME]
+    cols = [schema.ID_NAME, *FEATURES, schema.CLASS_NAME]
     row = d.join(["1", *ROW.split(","), "2"])
     records = [
         row,
