@@ -35,7 +35,6 @@ import errno
 import hashlib
 import os
 import re
-import stat
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,6 +42,11 @@ from pathlib import Path
 import numpy as np
 
 from .errors import Cancelled, UserError
+from .resources import (
+    NotAFile,
+    bundled_data_path,
+    open_regular_file,
+)
 from .schema import (
     CLASS_CODING,
     CLASS_NAME,
@@ -66,49 +70,6 @@ from .schema import (
 # temporary: gui/tab_patient.py (data.FEATURE_DESCRIPTIONS, SCORE_MIN, SCORE_MAX, check_score)
 # and cli.py (data.parse_scores) still read these from data
 from .schema import FEATURE_DESCRIPTIONS, SCORE_MAX, SCORE_MIN, check_score, parse_scores  # noqa: F401
-
-
-class NotAFile(OSError):
-    """The path names something that is not a regular file: a pipe, a device, a socket."""
-
-    def __init__(self, path, kind: str):
-        super().__init__(printable(f"{path} is {kind}, not a file"))
-        self.kind = kind
-
-
-def file_kind(mode: int) -> str:
-    """What a non-regular file is, for a message: ``"a device"``, ``"a named pipe (FIFO)"``..."""
-    if stat.S_ISFIFO(mode):
-        return "a named pipe (FIFO)"
-    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
-        return "a device"
-    if stat.S_ISSOCK(mode):
-        return "a socket"
-    return "not a regular file"
-
-
-def open_regular_file(path: str | os.PathLike):
-    """Open a regular file for binary reading, refusing anything else before reading.
-
-    A FIFO is opened without blocking and a device such as ``/dev/zero`` is refused, so
-    neither can hang the app. Raises the ``open`` errors (``FileNotFoundError``,
-    ``PermissionError``, ``IsADirectoryError``, ``OSError`` with ``errno.ELOOP`` for a
-    symbolic-link loop) or :class:`NotAFile`.
-    """
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
-    try:
-        mode = os.fstat(fd).st_mode
-        if stat.S_ISDIR(mode):
-            raise IsADirectoryError(errno.EISDIR, "is a folder", str(path))
-        if not stat.S_ISREG(mode):
-            raise NotAFile(path, file_kind(mode))
-        if hasattr(os, "set_blocking"):
-            os.set_blocking(fd, True)
-        return os.fdopen(fd, "rb")
-    except BaseException:
-        os.close(fd)
-        raise
-
 
 # -------------------------------------------------------------------- records
 
@@ -1449,6 +1410,4 @@ def _mixed_coding_rejections(coding: np.ndarray, y: np.ndarray, ids: np.ndarray,
 
 def load_bundled() -> Dataset:
     """The bundled Wisconsin Breast Cancer (Original) file (699 rows, 683 usable)."""
-    from .resources import bundled_data_path
-
     return load_csv(bundled_data_path())

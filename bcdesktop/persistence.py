@@ -539,7 +539,7 @@ def _zip64_size(extra: bytes) -> int | None:
 
 def _read_bytes(path: Path) -> bytes:
     """The bytes of a model file; UserError for a file that cannot be read or is too large."""
-    from .data import NotAFile, open_regular_file
+    from .resources import NotAFile, open_regular_file
 
     try:
         with open_regular_file(path) as fh:

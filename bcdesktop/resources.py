@@ -11,6 +11,10 @@ with the app, so that no writer replaces one.
 (``os.replace``, or without ``overwrite`` a link that never replaces a file that
 appeared meanwhile); it is removed on any exception, and the temporary files of
 earlier writers that were killed are swept (:func:`sweep_stale_temps`).
+
+:func:`open_regular_file` opens the files a user names for reading (a CSV, a model, the
+settings) and refuses anything but a regular file (a FIFO, a device such as
+``/dev/zero``) with :class:`NotAFile` before reading a byte, so none can hang the app.
 """
 
 from __future__ import annotations
@@ -23,9 +27,11 @@ import re
 import stat
 import sys
 from pathlib import Path
-from typing import BinaryIO, Iterator
+from typing import BinaryIO
+from collections.abc import Iterator
 
 from .errors import UserError
+from .schema import printable
 
 APP_NAME = "bcdesktop"
 DATA_FILE = "breast-cancer-wisconsin.data"
@@ -223,6 +229,50 @@ def same_file(a: str | os.PathLike, b: str | os.PathLike) -> bool:
         return False
 
 
+# --------------------------------------------------------------------------- reading files
+
+class NotAFile(OSError):
+    """The path names something that is not a regular file: a pipe, a device, a socket."""
+
+    def __init__(self, path, kind: str):
+        super().__init__(printable(f"{path} is {kind}, not a file"))
+        self.kind = kind
+
+
+def file_kind(mode: int) -> str:
+    """What a non-regular file is, for a message: ``"a device"``, ``"a named pipe (FIFO)"``..."""
+    if stat.S_ISFIFO(mode):
+        return "a named pipe (FIFO)"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "not a regular file"
+
+
+def open_regular_file(path: str | os.PathLike):
+    """Open a regular file for binary reading, refusing anything else before reading.
+
+    A FIFO is opened without blocking and a device such as ``/dev/zero`` is refused, so
+    neither can hang the app. Raises the ``open`` errors (``FileNotFoundError``,
+    ``PermissionError``, ``IsADirectoryError``, ``OSError`` with ``errno.ELOOP`` for a
+    symbolic-link loop) or :class:`NotAFile`.
+    """
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    try:
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISDIR(mode):
+            raise IsADirectoryError(errno.EISDIR, "is a folder", str(path))
+        if not stat.S_ISREG(mode):
+            raise NotAFile(path, file_kind(mode))
+        if hasattr(os, "set_blocking"):
+            os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
 # --------------------------------------------------------------------------- atomic writes
 
 class TargetExists(UserError):
@@ -349,8 +399,6 @@ def _check_target(path: Path, overwrite: bool, protect, appeared: bool = False) 
         if stat.S_ISDIR(st.st_mode):
             kind = "a folder"
         else:
-            from .data import file_kind
-
             kind = file_kind(st.st_mode)
         raise UserError(f"{path} is {kind}, not a file, and was left as it is. Give a file name.")
     if not overwrite and os.path.lexists(path):

@@ -206,7 +206,7 @@ def _check_output(input_path: Path, output_path: Path, force: bool, model_path=N
     if st is not None and not stat.S_ISREG(st.st_mode):
         # never replace a device or a pipe, even when allowed to overwrite (as root, os.replace
         # would swap /dev/null for a plain file)
-        raise UserError(f"The output {output_path} is {data.file_kind(st.st_mode)}, not a file. "
+        raise UserError(f"The output {output_path} is {resources.file_kind(st.st_mode)}, not a file. "
                         "Give a file name for the output.")
     if st is not None and not force:
         raise UserError(f"The output {output_path} already exists. Choose another name, or allow "
