@@ -26,9 +26,9 @@ import os
 import re
 import stat
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
-from collections.abc import Iterator
 
 from .errors import UserError
 from .schema import printable
