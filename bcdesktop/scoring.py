@@ -55,16 +55,16 @@ import math
 import os
 import stat
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
-from . import data, resources
+from . import csvrecords, data, resources
+from .errors import UserError
 from .metrics import metrics_from_counts, threshold_at_6_decimals  # noqa: F401  (re-exported)
 from .metrics import threshold_micro as _threshold_micro
-from .errors import UserError
 
 NEW_COLUMNS = ("probability", "prediction", "threshold", "status", "model")
 MAX_KEPT_REJECTIONS = 1000
@@ -484,9 +484,9 @@ def _fit_to_header(records: list[bytes], layout: data.CsvLayout) -> list[bytes]:
     """
     want = layout.n_fields
     d = layout.delimiter
-    rec = data.split_records(b"\n".join(records), d)
+    rec = csvrecords.split_records(b"\n".join(records), d)
     if len(rec.starts) != len(records):  # pragma: no cover - a record that splits differently alone
-        return [_fit_one(r, data.split_records(r, d), 0, want, d) for r in records]
+        return [_fit_one(r, csvrecords.split_records(r, d), 0, want, d) for r in records]
     return [_fit_one(r, rec, j, want, d) for j, r in enumerate(records)]
 
 
