@@ -75,15 +75,15 @@ def _threshold(text: str) -> float:
 
 
 def _hidden(text: str) -> tuple[int, ...]:
-    """``15`` or ``15,8`` (one number per hidden layer)."""
+    """argparse type: ``15`` or ``15,8`` (one number per hidden layer), as the window
+    reads them (:func:`bcdesktop.model.parse_hidden`, with the trainer's limits)."""
+    from bcdesktop.model import parse_hidden
+
     try:
-        sizes = tuple(int(part) for part in text.replace(" ", "").split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"'{text}' is not a list of whole numbers such as 15 or 15,8") from None
-    if not sizes or min(sizes) < 1:
-        raise argparse.ArgumentTypeError(f"hidden layer sizes must be at least 1, got '{text}'")
-    return sizes
+        return parse_hidden(text)
+    except UserError as exc:  # a sentence; argparse's messages are phrases
+        message = str(exc).removesuffix(".")
+        raise argparse.ArgumentTypeError(message[:1].lower() + message[1:]) from None
 
 
 class _Progress:
@@ -159,14 +159,6 @@ def _json_default(obj):
     if isinstance(obj, Path):
         return str(obj)
     raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
-
-
-def _finite_or_none(value):
-    """JSON has no NaN: an undefined rate (e.g. no positives) becomes null."""
-    if value is None:
-        return None
-    value = float(value)
-    return value if value == value and abs(value) != float("inf") else None
 
 
 def _rates_summary(metrics) -> dict:
@@ -258,6 +250,7 @@ def _train_config(args):
 
 def cmd_train(args) -> int:
     from bcdesktop import evaluation
+    from bcdesktop.metrics import finite_or_none
 
     config = _train_config(args)
     out = Path(args.out)
@@ -287,7 +280,7 @@ def cmd_train(args) -> int:
 
     persistence.save_model(outcome.bundle, out, replace_shipped=args.replace_shipped_model)
     result = outcome.result
-    curve = [[int(it), float(tr), _finite_or_none(va)]
+    curve = [[int(it), float(tr), finite_or_none(va)]
              for it, tr, va in result.loss_curve if it % config.log_every == 0 and it < result.iterations_run]
     summary = {
         "loss_curve": curve,
@@ -373,8 +366,7 @@ def cmd_evaluate(args) -> int:
 
 def cmd_predict(args) -> int:
     from bcdesktop import data
-
-    from bcdesktop.metrics import threshold_at_6_decimals
+    from bcdesktop.metrics import format_percent, threshold_at_6_decimals
 
     scores = data.parse_scores(args.scores)
     bundle = _load_model(args.model)
@@ -386,7 +378,7 @@ def cmd_predict(args) -> int:
         _print_json({"probability": probability, "prediction": call,
                      "threshold": threshold, "model": bundle.model_id})
         return 0
-    _out(f"malignancy probability: {probability:.4f} ({probability * 100:.1f}%)")
+    _out(f"malignancy probability: {probability:.4f} ({format_percent(probability)})")
     _out(f"call at threshold {threshold:g}: {call}")
     _out(f"model: {bundle.model_id}")
     _out(DISCLAIMER)
@@ -464,9 +456,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ready-file", help="write a timestamp here once the window is ready")
     p.set_defaults(func=cmd_gui)
 
-    from bcdesktop.training import TrainConfig  # NumPy only; for the defaults in --help
+    # NumPy only (scikit-learn loads inside the commands): the core's choices and defaults
+    from bcdesktop import evaluation
+    from bcdesktop.metrics import DEFAULT_THRESHOLD
+    from bcdesktop.model import INITS
+    from bcdesktop.training import DEFAULT_L2, OPTIMIZERS, SCHEDULES, TrainConfig
 
     d = TrainConfig()
+    # each optimizer's default L2, the default optimizer's first: "0.003 with adam, 0 with
+    # gd and momentum"
+    l2_defaults: dict[float, list[str]] = {}
+    for name in sorted(OPTIMIZERS, key=lambda o: o != d.optimizer):
+        l2_defaults.setdefault(DEFAULT_L2[name], []).append(name)
+    l2_default_text = ", ".join(f"{value:g} with {' and '.join(names)}"
+                                for value, names in l2_defaults.items())
     p = sub.add_parser("train", parents=[common], help="train a model and save it",
                        description="Train the network and save it with its scaler, threshold, "
                                    "settings and metrics. The scaler and the network see the "
@@ -482,29 +485,32 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lr", type=_float, help=f"learning rate (default {d.lr:g})")
     p.add_argument("--iterations", type=_whole(1),
                    help=f"full-batch iterations (default {d.iterations})")
-    p.add_argument("--optimizer", choices=("gd", "momentum", "adam"),
+    p.add_argument("--optimizer", choices=OPTIMIZERS,
                    help=f"gd is the article's plain gradient descent (default {d.optimizer})")
-    p.add_argument("--init", choices=("article", "he", "xavier"),
+    p.add_argument("--init", choices=INITS,
                    help=f"weight initialisation (default {d.init})")
-    p.add_argument("--schedule", choices=("constant", "exponential", "step", "cosine", "onecycle"),
+    p.add_argument("--schedule", choices=SCHEDULES,
                    help=f"learning-rate schedule (default {d.schedule})")
     p.add_argument("--l2", type=_float,
-                   help="L2 weight decay (default 0.003 with adam, 0 with gd and momentum)")
+                   help=f"L2 weight decay (default {l2_default_text})")
     p.add_argument("--patience", type=_whole(0),
                    help="early stopping: iterations without a lower loss on an early-stopping "
                         "split carved from the training rows (never the validation rows); "
                         f"0 = off (default {d.patience})")
     p.add_argument("--seed", type=_whole(0),
                    help=f"seed of the split and the initialisation (default {d.seed})")
-    p.add_argument("--split", choices=("stratified", "first"), default="stratified",
+    p.add_argument("--split", choices=evaluation.SPLITS, default=evaluation.SPLITS[0],
                    help="stratified random split, or the first --train-rows rows train "
-                        "(default stratified)")
-    p.add_argument("--val-fraction", type=_float, default=0.2,
-                   help="with --split stratified: the held-out fraction (default 0.2)")
-    p.add_argument("--train-rows", type=_whole(1), default=500,
-                   help="with --split first: how many leading rows train (default 500)")
-    p.add_argument("--threshold", type=_threshold, default=0.5,
-                   help="probability at or above which a case is called malignant (default 0.5)")
+                        f"(default {evaluation.SPLITS[0]})")
+    p.add_argument("--val-fraction", type=_float, default=evaluation.DEFAULT_VAL_FRACTION,
+                   help="with --split stratified: the held-out fraction "
+                        f"(default {evaluation.DEFAULT_VAL_FRACTION:g})")
+    p.add_argument("--train-rows", type=_whole(1), default=evaluation.DEFAULT_TRAIN_ROWS,
+                   help="with --split first: how many leading rows train "
+                        f"(default {evaluation.DEFAULT_TRAIN_ROWS})")
+    p.add_argument("--threshold", type=_threshold, default=DEFAULT_THRESHOLD,
+                   help="probability at or above which a case is called malignant "
+                        f"(default {DEFAULT_THRESHOLD:g})")
     p.add_argument("--log-every", type=_whole(1),
                    help=f"print the loss every N iterations (default {d.log_every})")
     p.add_argument("--json", action="store_true", help="print one JSON object and nothing else")
@@ -516,8 +522,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("evaluate", parents=[common],
                        help="cross-validate the default settings")
     p.add_argument("--data", help="labelled CSV (default: the bundled UCI data set)")
-    p.add_argument("--folds", type=_whole(2), default=10)  # checked here, before scikit-learn loads
-    p.add_argument("--repeats", type=_whole(1), default=5)
+    # checked here, before scikit-learn loads
+    p.add_argument("--folds", type=_whole(2), default=evaluation.DEFAULT_FOLDS)
+    p.add_argument("--repeats", type=_whole(1), default=evaluation.DEFAULT_REPEATS)
     p.add_argument("--seed", type=_whole(0), default=0)
     p.add_argument("--no-group", action="store_true",
                    help="let identical feature vectors fall in different folds (optimistic)")

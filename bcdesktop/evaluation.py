@@ -20,7 +20,8 @@ import dataclasses
 import math
 import time
 import warnings
-from typing import Callable, NamedTuple
+from collections.abc import Callable
+from typing import NamedTuple
 
 import numpy as np
 
@@ -31,10 +32,17 @@ from .training import TrainConfig, train
 
 __all__ = ["split_indices", "fit_model", "FitOutcome", "cross_validate", "cross_validate_with",
            "cv_folds", "network_fit_predict", "CVResult", "learning_failure", "log_loss", "CVProgress", "duplicate_groups", "INNER_FRACTION",
-           "CV_METRICS"]
+           "CV_METRICS", "SPLITS", "DEFAULT_VAL_FRACTION", "DEFAULT_TRAIN_ROWS", "DEFAULT_FOLDS",
+           "DEFAULT_REPEATS"]
 
 #: Share of the training rows held back for early stopping when ``patience > 0``.
 INNER_FRACTION = 0.2
+#: How :func:`split_indices` splits; the first is the default.
+SPLITS = ("stratified", "first")
+#: The defaults of a split and of cross-validation, for every entry point.
+DEFAULT_VAL_FRACTION = 0.2
+DEFAULT_TRAIN_ROWS = 500
+DEFAULT_FOLDS, DEFAULT_REPEATS = 10, 5
 #: Per-fold metrics reported by cross-validation.
 CV_METRICS = ("accuracy", "roc_auc", "sensitivity", "specificity", "brier")
 
@@ -57,8 +65,8 @@ def _need_both_classes(y: np.ndarray, what: str) -> None:
                         f"{counts[0]} benign and {counts[1]} malignant. Use a larger labelled file.")
 
 
-def split_indices(y, method: str = "stratified", val_fraction: float = 0.2,
-                  train_rows: int = 500, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def split_indices(y, method: str = SPLITS[0], val_fraction: float = DEFAULT_VAL_FRACTION,
+                  train_rows: int = DEFAULT_TRAIN_ROWS, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Row indices of a training and a validation set.
 
     Parameters
@@ -88,7 +96,7 @@ def split_indices(y, method: str = "stratified", val_fraction: float = 0.2,
         idx = np.arange(n, dtype=np.int64)
         return idx[:train_rows], idx[train_rows:]
     if method != "stratified":
-        raise UserError(f"Unknown split {method!r}; use 'stratified' or 'first'.")
+        raise UserError(f"Unknown split {method!r}; use {' or '.join(map(repr, SPLITS))}.")
     if not 0.0 < val_fraction < 1.0:
         raise UserError(f"Validation fraction {val_fraction} (--val-fraction) must lie strictly "
                         "between 0 and 1.")
@@ -230,8 +238,8 @@ def log_loss(y, p) -> float:
     return float(-np.mean(y * np.log(p) + (1 - y) * np.log1p(-p)))
 
 
-def learning_failure(y, p, threshold: float = 0.5, config: TrainConfig | None = None,
-                     loss_curve=None) -> str | None:
+def learning_failure(y, p, threshold: float = M.DEFAULT_THRESHOLD,
+                     config: TrainConfig | None = None, loss_curve=None) -> str | None:
     """Why a trained network has not learned, or None when it has.
 
     It has not learned when its loss on the training rows ``y``/``p`` is not clearly
@@ -279,13 +287,14 @@ def _learning_hint(config: TrainConfig | None, loss_curve) -> str:
 def _summary(m: M.ThresholdMetrics, y, p) -> dict:
     """What a model file keeps of one split: ``m.to_dict()`` plus ROC AUC and Brier."""
     d = m.to_dict()
-    d["roc_auc"] = None if math.isnan(a := M.auc(y, p)) else a
+    d["roc_auc"] = M.finite_or_none(M.auc(y, p))
     d["brier"] = M.brier(y, p)
     return d
 
 
-def fit_model(dataset, config: TrainConfig, *, split: str = "stratified",
-              val_fraction: float = 0.2, train_rows: int = 500, threshold: float = 0.5,
+def fit_model(dataset, config: TrainConfig, *, split: str = SPLITS[0],
+              val_fraction: float = DEFAULT_VAL_FRACTION, train_rows: int = DEFAULT_TRAIN_ROWS,
+              threshold: float = M.DEFAULT_THRESHOLD,
               progress=None, cancel=None) -> FitOutcome:
     """Split, scale, train and judge one model.
 
@@ -348,7 +357,7 @@ class CVProgress(NamedTuple):
     fold: int
 
 
-def cv_folds(X, y, *, folds: int = 10, repeats: int = 5, seed: int = 0,
+def cv_folds(X, y, *, folds: int = DEFAULT_FOLDS, repeats: int = DEFAULT_REPEATS, seed: int = 0,
              grouped: bool = True) -> list[tuple[np.ndarray, np.ndarray]]:
     """The ``(train_idx, test_idx)`` pairs of repeated stratified k-fold, repeat by
     repeat; each repeat reshuffles with its own seed drawn from ``seed``.
@@ -426,7 +435,7 @@ class CVResult:
     def to_dict(self) -> dict:
         """JSON-ready: each metric ``{"mean", "sd"}``, plus folds, repeats, grouped, ..."""
         def num(x):
-            return None if x is None or math.isnan(x) else round(float(x), 6)
+            return None if (x := M.finite_or_none(x)) is None else round(x, 6)
 
         out = {name: {"mean": num(self.mean(name)), "sd": num(self.sd(name))}
                for name in CV_METRICS}
@@ -442,8 +451,9 @@ class CVResult:
                 f"{'grouped' if self.grouped else 'ungrouped'}, {parts})")
 
 
-def cross_validate_with(fit_predict: Callable, X, y, *, folds: int = 10, repeats: int = 5,
-                        seed: int = 0, grouped: bool = True, threshold: float = 0.5,
+def cross_validate_with(fit_predict: Callable, X, y, *, folds: int = DEFAULT_FOLDS,
+                        repeats: int = DEFAULT_REPEATS, seed: int = 0, grouped: bool = True,
+                        threshold: float = M.DEFAULT_THRESHOLD,
                         settings: dict | None = None, progress=None, cancel=None) -> CVResult:
     """Cross-validate any model given as ``fit_predict(X_train, y_train, X_test, cancel)
     -> probabilities (n_test,)``, on the folds of :func:`cv_folds`.
@@ -489,8 +499,9 @@ def network_fit_predict(config: TrainConfig) -> Callable:
     return fit_predict
 
 
-def cross_validate(X, y, config: TrainConfig, *, folds: int = 10, repeats: int = 5,
-                   seed: int = 0, grouped: bool = True, threshold: float = 0.5,
+def cross_validate(X, y, config: TrainConfig, *, folds: int = DEFAULT_FOLDS,
+                   repeats: int = DEFAULT_REPEATS, seed: int = 0, grouped: bool = True,
+                   threshold: float = M.DEFAULT_THRESHOLD,
                    progress=None, cancel=None) -> CVResult:
     """Repeated stratified k-fold cross-validation of the network trained with ``config``.
 

@@ -26,6 +26,8 @@ import numpy as np
 
 #: The decision thresholds a user can choose, in the window and on the command line.
 THRESHOLD_MIN, THRESHOLD_MAX = 0.01, 0.99
+#: The threshold a new model is given unless one is chosen.
+DEFAULT_THRESHOLD = 0.5
 
 
 def threshold_at_6_decimals(threshold) -> float:
@@ -141,7 +143,7 @@ class Rate:
     note: str | None = None
 
     @classmethod
-    def of(cls, k: int, n: int, undefined_note: str) -> "Rate":
+    def of(cls, k: int, n: int, undefined_note: str) -> Rate:
         k, n = int(k), int(n)
         low, high = wilson_interval(k, n)
         if n == 0:
@@ -176,11 +178,6 @@ class Confusion:
     @property
     def n(self) -> int:
         return self.tp + self.fp + self.tn + self.fn
-
-    def as_matrix(self) -> np.ndarray:
-        """``[[tn, fp], [fn, tp]]``: rows true benign/malignant, columns called
-        benign/malignant (scikit-learn's ``confusion_matrix`` layout)."""
-        return np.array([[self.tn, self.fp], [self.fn, self.tp]], dtype=np.int64)
 
 
 @dataclass(frozen=True)

@@ -107,6 +107,39 @@ def test_usage_errors_are_one_line(capsys, argv):
     assert_one_line_error(code, out, err)
 
 
+def test_the_choices_and_defaults_are_the_cores():
+    from bcdesktop import evaluation, metrics, model, training
+    from bcdesktop.cli import build_parser
+
+    parser = build_parser()
+    sub = next(a for a in parser._actions if a.dest == "command").choices
+    train = {a.dest: a for a in sub["train"]._actions}
+    assert train["optimizer"].choices == training.OPTIMIZERS == ("gd", "momentum", "adam")
+    assert train["init"].choices == model.INITS == ("article", "he", "xavier")
+    assert train["schedule"].choices == training.SCHEDULES
+    assert train["split"].choices == evaluation.SPLITS
+    assert (train["split"].default, train["val_fraction"].default, train["train_rows"].default,
+            train["threshold"].default) == (evaluation.SPLITS[0], evaluation.DEFAULT_VAL_FRACTION,
+                                            evaluation.DEFAULT_TRAIN_ROWS, metrics.DEFAULT_THRESHOLD)
+    evaluate = {a.dest: a for a in sub["evaluate"]._actions}
+    assert (evaluate["folds"].default, evaluate["repeats"].default) == (
+        evaluation.DEFAULT_FOLDS, evaluation.DEFAULT_REPEATS)
+
+
+@pytest.mark.parametrize("value, words", [
+    ("abc", "'abc' is not a whole number"),
+    ("15,,8", "'15,,8' has an empty layer size"),
+    ("0", "a hidden layer needs at least 1 unit; got 0"),
+    ("4,4,4,4,4,4", "a network may have at most 5 hidden layers; got 6"),
+])
+def test_hidden_is_read_as_the_window_reads_it(capsys, tmp_path, value, words):
+    code, out, err = run_cli(capsys, "train", "--out", str(tmp_path / "m.npz"), "--hidden", value)
+    assert_one_line_error(code, out, err)
+    assert f"error: bcdesktop train: argument --hidden: {words}" in err
+    assert err.rstrip().endswith(" (see 'bcdesktop train --help')")
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_missing_data_file(capsys, tmp_path):
     code, out, err = run_cli(capsys, "train", "--data", str(tmp_path / "nope.csv"),
                              "--out", str(tmp_path / "m.npz"))
@@ -462,7 +495,6 @@ def test_a_closed_stdout_does_not_lose_the_training(tmp_path):
 
 @pytest.mark.parametrize("signame", ["SIGTERM", "SIGHUP"])
 def test_a_signal_during_score_leaves_no_partial_file(tmp_path, signame):
-    import os
     import signal
     import time
 
