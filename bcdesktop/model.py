@@ -21,11 +21,15 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .errors import UserError
+
+if TYPE_CHECKING:  # only for the annotations: numpy.typing is slow to import
+    from numpy.typing import ArrayLike
 
 __all__ = ["Scaler", "MLP", "Pass", "INITS", "ACTIVATIONS", "DERIVATIVES", "n_parameters",
            "parse_hidden", "hidden_problem", "MAX_HIDDEN_LAYERS", "MAX_HIDDEN_UNITS",
@@ -48,8 +52,8 @@ def n_parameters(hidden: Sequence[int], n_inputs: int = 9) -> int:
 
 
 def hidden_problem(hidden: Sequence[int]) -> str | None:
-    """The first limit that these hidden layer sizes (positive whole numbers) break, as a
-    phrase to put after a colon (no capital, no full stop), or None when they fit.
+    """The first limit that these hidden layer sizes (one or more positive whole numbers)
+    break, as a phrase to put after a colon (no capital, no full stop), or None when they fit.
 
     The limits are :data:`MAX_HIDDEN_LAYERS`, :data:`MAX_HIDDEN_UNITS` a layer and
     :data:`MAX_PARAMETERS` weights and biases.
@@ -83,29 +87,29 @@ def parse_hidden(text: str) -> tuple[int, ...]:
         number; give layer sizes such as 15 or 16, 8.``
     """
     if not text.strip():
-        return _refuse("enter the hidden layer sizes, such as 15 or 16, 8")
-    sizes = []
+        raise _refusal("enter the hidden layer sizes, such as 15 or 16, 8")
+    sizes: list[int] = []
     for part in (p.strip() for p in text.replace(";", ",").split(",")):
         if not part:
-            return _refuse(f"'{text.strip()}' has an empty layer size; give sizes such as "
+            raise _refusal(f"'{text.strip()}' has an empty layer size; give sizes such as "
                            "15 or 16, 8")
         if not _LAYER_SIZE.fullmatch(part):
-            return _refuse(f"'{part}' is not a whole number; give layer sizes such as 15 or 16, 8")
+            raise _refusal(f"'{part}' is not a whole number; give layer sizes such as 15 or 16, 8")
         if len(part) > 40:  # int() refuses beyond 4,300 digits; so long a size is out of range
-            return _refuse(f"'{part[:20]}...' is not a layer size from 1 to {MAX_HIDDEN_UNITS:,}")
+            raise _refusal(f"'{part[:20]}...' is not a layer size from 1 to {MAX_HIDDEN_UNITS:,}")
         size = int(part)
         if size < 1:
-            return _refuse(f"a hidden layer needs at least 1 unit; got {size}")
+            raise _refusal(f"a hidden layer needs at least 1 unit; got {size}")
         sizes.append(size)
     problem = hidden_problem(sizes)
     if problem is not None:
-        return _refuse(problem)
+        raise _refusal(problem)
     return tuple(sizes)
 
 
-def _refuse(phrase: str):
-    """Raise :class:`UserError` with ``phrase`` as a sentence."""
-    raise UserError(f"{phrase[0].upper()}{phrase[1:]}.")
+def _refusal(phrase: str) -> UserError:
+    """A :class:`UserError` saying ``phrase`` as a sentence."""
+    return UserError(f"{phrase[0].upper()}{phrase[1:]}.")
 
 
 # --- activations, in place, as lookup tables (after scikit-learn's _base.py) ---
@@ -114,18 +118,18 @@ def _refuse(phrase: str):
 # ``DERIVATIVES[name](active, delta)`` multiplies delta by that derivative.
 
 
-def inplace_relu(Z, active):
+def inplace_relu(Z: np.ndarray, active: np.ndarray) -> None:
     """Rectified linear unit ``max(Z, 0)`` in place, as ``Z * (Z > 0)``."""
     np.greater(Z, 0.0, out=active)
     np.multiply(Z, active, out=Z)
 
 
-def inplace_relu_derivative(active, delta):
+def inplace_relu_derivative(active: np.ndarray, delta: np.ndarray) -> None:
     """``delta *= relu'(Z)``, which is 1 where the unit was active and 0 elsewhere."""
     np.multiply(delta, active, out=delta)
 
 
-def inplace_logistic(Z, active=None):
+def inplace_logistic(Z: np.ndarray, active: np.ndarray | None = None) -> None:
     """Sigmoid ``1 / (1 + exp(-Z))`` in place, as ``(1 + tanh(Z / 2)) / 2``.
 
     The tanh form never overflows, whatever the size of ``Z``.
@@ -136,8 +140,8 @@ def inplace_logistic(Z, active=None):
     np.add(Z, 0.5, out=Z)
 
 
-ACTIVATIONS = {"relu": inplace_relu, "logistic": inplace_logistic}
-DERIVATIVES = {"relu": inplace_relu_derivative}
+ACTIVATIONS: dict[str, Callable[..., None]] = {"relu": inplace_relu, "logistic": inplace_logistic}
+DERIVATIVES: dict[str, Callable[[np.ndarray, np.ndarray], None]] = {"relu": inplace_relu_derivative}
 
 
 class Scaler:
@@ -150,7 +154,10 @@ class Scaler:
         A constant feature (min == max) is mapped to 0 instead of dividing by 0.
     """
 
-    def __init__(self, data_min, data_max):
+    data_min: np.ndarray
+    data_max: np.ndarray
+
+    def __init__(self, data_min: ArrayLike, data_max: ArrayLike) -> None:
         data_min = np.array(data_min, dtype=np.float64).reshape(-1)
         data_max = np.array(data_max, dtype=np.float64).reshape(-1)
         if data_min.shape != data_max.shape:
@@ -164,7 +171,7 @@ class Scaler:
         self.data_max = data_max
 
     @classmethod
-    def fit(cls, X):
+    def fit(cls, X: ArrayLike) -> Scaler:
         """Scaler fitted on the rows of ``X``, shape (n_samples, n_features)."""
         X = np.asarray(X, dtype=np.float64)
         if X.ndim != 2 or X.shape[0] == 0:
@@ -172,10 +179,10 @@ class Scaler:
         return cls(X.min(axis=0), X.max(axis=0))
 
     @property
-    def n_features(self):
+    def n_features(self) -> int:
         return self.data_min.size
 
-    def transform(self, X):
+    def transform(self, X: ArrayLike) -> np.ndarray:
         """Scaled copy of ``X`` (n_samples, n_features): ``(X - min) / (max - min)``."""
         X = np.asarray(X, dtype=np.float64)
         if X.ndim != 2 or X.shape[1] != self.n_features:
@@ -184,7 +191,7 @@ class Scaler:
         span = self.data_max - self.data_min
         return (X - self.data_min) / np.where(span > 0, span, 1.0)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return (f"Scaler(data_min={self.data_min.tolist()}, "
                 f"data_max={self.data_max.tolist()})")
 
@@ -217,10 +224,16 @@ class MLP:
         ``[W | b]`` of each layer.
     """
 
-    hidden_activation = "relu"
-    out_activation = "logistic"
+    hidden_activation: str = "relu"
+    out_activation: str = "logistic"
+    layer_sizes: tuple[int, ...]
+    init: str
+    seed: int | None  # None for a network made from_params
+    theta: np.ndarray
+    packed: list[np.ndarray]
 
-    def __init__(self, n_inputs=9, hidden=(15,), init="he", seed=0):
+    def __init__(self, n_inputs: int = 9, hidden: int | Sequence[int] = (15,), init: str = "he",
+                 seed: int = 0) -> None:
         if isinstance(hidden, (int, np.integer)):
             hidden = (hidden,)
         hidden = tuple(hidden)
@@ -238,12 +251,12 @@ class MLP:
         self._allocate()
         self._initialise(init, int(seed))
 
-    def _allocate(self):
+    def _allocate(self) -> None:
         shapes = [(n_out, n_in + 1) for n_in, n_out in zip(self.layer_sizes, self.layer_sizes[1:])]
         self.theta = np.zeros(sum(r * c for r, c in shapes))
         self.packed = _views(self.theta, shapes)
 
-    def _initialise(self, init, seed):
+    def _initialise(self, init: str, seed: int) -> None:
         if init == "article":
             rs = np.random.RandomState(seed)
             for Wb in self.packed:
@@ -262,15 +275,15 @@ class MLP:
     # --- parameters -----------------------------------------------------------------
 
     @property
-    def n_inputs(self):
+    def n_inputs(self) -> int:
         return self.layer_sizes[0]
 
     @property
-    def hidden(self):
+    def hidden(self) -> tuple[int, ...]:
         return self.layer_sizes[1:-1]
 
     @property
-    def params(self):
+    def params(self) -> list[np.ndarray]:
         """Copies of ``[W1, b1, W2, b2, ...]``; ``W`` is (n_out, n_in), ``b`` is (n_out,)."""
         out = []
         for Wb in self.packed:
@@ -278,7 +291,7 @@ class MLP:
         return out
 
     @property
-    def weight_mask(self):
+    def weight_mask(self) -> np.ndarray:
         """(n_parameters,) 1.0 where ``theta`` holds a weight, 0.0 where a bias."""
         mask = np.ones_like(self.theta)
         for Wb in _views(mask, [Wb.shape for Wb in self.packed]):
@@ -286,7 +299,7 @@ class MLP:
         return mask
 
     @classmethod
-    def from_params(cls, params):
+    def from_params(cls, params: Sequence[ArrayLike]) -> MLP:
         """Network with the given ``[W1, b1, W2, b2, ...]`` (copied).
 
         Raises ValueError when the shapes do not chain into a network with one
@@ -318,31 +331,29 @@ class MLP:
             Wb[:, :-1], Wb[:, -1] = W, b
         return model
 
-    def copy(self):
-        return MLP.from_params(self.params)
-
-    def is_finite(self):
+    def is_finite(self) -> bool:
         return bool(np.all(np.isfinite(self.theta)))
 
     # --- forward, loss, gradients ---------------------------------------------------
 
-    def logits(self, X):
+    def logits(self, X: ArrayLike) -> np.ndarray:
         """Output before the sigmoid, shape (n_samples,), for X (n_samples, n_inputs)."""
         return Pass(self, X).forward()[0].copy()
 
-    def predict_proba(self, X):
+    def predict_proba(self, X: ArrayLike) -> np.ndarray:
         """Probability of malignancy, shape (n_samples,), for X (n_samples, n_inputs)."""
         z = Pass(self, X).forward()
         ACTIVATIONS[self.out_activation](z)
         return z[0].copy()
 
-    def loss(self, X, y, sample_weight=None):
+    def loss(self, X: ArrayLike, y: ArrayLike, sample_weight: ArrayLike | None = None) -> float:
         """Mean binary cross-entropy (weighted mean when ``sample_weight`` is given)."""
         p = Pass(self, X, y, sample_weight)
         p.forward()
         return p.loss()
 
-    def loss_and_grads(self, X, y, sample_weight=None, l2=0.0):
+    def loss_and_grads(self, X: ArrayLike, y: ArrayLike, sample_weight: ArrayLike | None = None,
+                       l2: float = 0.0) -> tuple[float, list[np.ndarray]]:
         """Loss ``cross-entropy + l2 / 2 * sum(W ** 2)`` and its gradients.
 
         Returns
@@ -363,7 +374,7 @@ class MLP:
             grads += [G[:, :-1].copy(), G[:, -1].copy()]
         return loss, grads
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         sizes = "-".join(map(str, self.layer_sizes))
         return f"MLP({sizes}, init={self.init!r}, seed={self.seed!r})"
 
@@ -392,7 +403,18 @@ class Pass:
         ``model.theta``.
     """
 
-    def __init__(self, model, X, y=None, sample_weight=None):
+    model: MLP
+    A: list[np.ndarray]
+    active: list[np.ndarray]
+    z: np.ndarray
+    y: np.ndarray
+    w: np.ndarray
+    delta: list[np.ndarray]
+    grad: np.ndarray
+    grads: list[np.ndarray]
+
+    def __init__(self, model: MLP, X: ArrayLike, y: ArrayLike | None = None,
+                 sample_weight: ArrayLike | None = None) -> None:
         X = _check_X(X, model.n_inputs)
         m = X.shape[0]
         self.model = model
@@ -420,7 +442,7 @@ class Pass:
         self._buf = np.empty(m)
         self._scaled_inputs = np.empty_like(self.A[0])
 
-    def forward(self):
+    def forward(self) -> np.ndarray:
         """Logits, shape (1, n_samples): the pass's own buffer, overwritten next time."""
         for Wb, A_in, Z, active in self._hidden:
             np.matmul(Wb, A_in, out=Z)         # Z = W A + b
@@ -428,18 +450,18 @@ class Pass:
         np.matmul(self.model.packed[-1], self.A[-1], out=self.z)
         return self.z
 
-    def logits_finite(self):
+    def logits_finite(self) -> bool:
         """Whether every logit of the last :meth:`forward` is a finite number."""
         return math.isfinite(np.dot(self.z[0], self._ones))   # NaN and inf propagate
 
-    def loss(self):
+    def loss(self) -> float:
         """Weighted mean cross-entropy at the logits of the last :meth:`forward`."""
         z, buf = self.z[0], self._buf
         np.logaddexp(0.0, z, out=buf)          # log(1 + exp(z))
         buf -= self.y * z                       # - y z
         return float(np.dot(self.w, buf))
 
-    def backward(self):
+    def backward(self) -> np.ndarray:
         """Gradient of the cross-entropy into :attr:`grad`; needs :meth:`forward` first."""
         A_T, W_T, grads = self._A_T, self._W_T, self.grads
         delta = self.delta[-1]                  # dLoss/dz = w (sigmoid(z) - y)
@@ -469,7 +491,7 @@ class Pass:
 
 # --- helpers -------------------------------------------------------------------------
 
-def _views(flat, shapes):
+def _views(flat: np.ndarray, shapes: Sequence[tuple[int, ...]]) -> list[np.ndarray]:
     views, start = [], 0
     for shape in shapes:
         size = math.prod(shape)
@@ -478,11 +500,11 @@ def _views(flat, shapes):
     return views
 
 
-def _is_count(n):
+def _is_count(n: object) -> bool:
     return isinstance(n, (int, np.integer)) and not isinstance(n, bool) and n > 0
 
 
-def _check_X(X, n_inputs):
+def _check_X(X: ArrayLike, n_inputs: int) -> np.ndarray:
     X = np.asarray(X, dtype=np.float64)
     if X.ndim != 2 or X.shape[1] != n_inputs:
         raise ValueError(f"X must have shape (n_samples, {n_inputs}), got {X.shape}.")
@@ -493,7 +515,8 @@ def _check_X(X, n_inputs):
     return X
 
 
-def _check_targets(y, sample_weight, m):
+def _check_targets(y: ArrayLike, sample_weight: ArrayLike | None,
+                   m: int) -> tuple[np.ndarray, np.ndarray]:
     y = np.asarray(y, dtype=np.float64).reshape(-1)
     if y.shape != (m,):
         raise ValueError(f"y must have {m} values (one per row of X), got {y.size}.")

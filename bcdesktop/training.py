@@ -7,28 +7,46 @@ original rows. Every parameter lives in one flat vector (``MLP.theta``), so each
 optimizer updates all layers with a handful of in-place operations.
 """
 
+from __future__ import annotations
+
 import dataclasses
 import math
 import time
-from typing import NamedTuple
+from collections.abc import Callable
+from typing import TYPE_CHECKING, NamedTuple, NoReturn
 
 import numpy as np
 
 from .errors import TrainingDiverged, UserError
-from .model import (INITS, MAX_HIDDEN_LAYERS, MAX_HIDDEN_UNITS, MAX_PARAMETERS, MLP, Pass,
-                    _check_targets, _check_X, hidden_problem, n_parameters)
+from .model import (
+    INITS,
+    MAX_HIDDEN_LAYERS,
+    MAX_HIDDEN_UNITS,
+    MAX_PARAMETERS,
+    MLP,
+    Pass,
+    _check_targets,
+    _check_X,
+    hidden_problem,
+    n_parameters,
+)
 
 __all__ = ["TrainConfig", "TrainProgress", "TrainResult", "train", "learning_rates",
            "merge_duplicates", "OPTIMIZERS", "SCHEDULES",
            # the network's limits, kept in model.py, as the training settings enforce them
            "MAX_HIDDEN_LAYERS", "MAX_HIDDEN_UNITS", "MAX_PARAMETERS", "n_parameters"]
 
-OPTIMIZERS = ("gd", "momentum", "adam")
+if TYPE_CHECKING:  # only for the annotations: numpy.typing is slow to import
+    import threading
+
+    from numpy.typing import ArrayLike
+
+OPTIMIZERS: tuple[str, ...] = ("gd", "momentum", "adam")
 # L2 weight decay when a config does not name one: Adam's was chosen by 10x5
 # duplicate-aware cross-validation (AUC and Brier improve on every fold seed tried);
 # plain and momentum descent keep the article's none.
-DEFAULT_L2 = {"gd": 0.0, "momentum": 0.0, "adam": 0.003}
-SCHEDULES = ("constant", "exponential", "step", "cosine", "onecycle")
+DEFAULT_L2: dict[str, float] = {"gd": 0.0, "momentum": 0.0, "adam": 0.003}
+SCHEDULES: tuple[str, ...] = ("constant", "exponential", "step", "cosine", "onecycle")
 MOMENTUM = 0.9                           # momentum coefficient
 # Limits of what the app trains, checked up front so that a typing slip fails at once
 # with a line naming the limit, not after minutes, with a MemoryError, or with a model
@@ -73,7 +91,7 @@ class TrainConfig:
         Progress and loss-curve entries every this many iterations.
     """
 
-    hidden: tuple = (15,)
+    hidden: tuple[int, ...] = (15,)
     init: str = "he"
     optimizer: str = "adam"
     lr: float = 0.002  # chosen by 10x5 duplicate-aware CV (bench/README.md); 0.01 overfits
@@ -84,7 +102,7 @@ class TrainConfig:
     seed: int = 0
     log_every: int = 500
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         hidden = self.hidden
         if isinstance(hidden, (int, np.integer)) and not isinstance(hidden, bool):
             hidden = (hidden,)
@@ -124,14 +142,14 @@ class TrainConfig:
         object.__setattr__(self, "lr", float(self.lr))
         object.__setattr__(self, "l2", float(self.l2))
 
-    def to_dict(self):
+    def to_dict(self) -> dict:
         """Plain JSON-ready dict of the settings."""
         d = dataclasses.asdict(self)
         d["hidden"] = list(self.hidden)
         return d
 
     @classmethod
-    def from_dict(cls, d):
+    def from_dict(cls, d: dict) -> TrainConfig:
         """Config from a dict such as :meth:`to_dict` gives; missing keys take defaults.
 
         Raises UserError for an unknown key or a bad value, naming the setting.
@@ -178,20 +196,20 @@ class TrainResult:
     """
 
     model: MLP
-    loss_curve: list
+    loss_curve: list[tuple[int, float, float | None]]
     iterations_run: int
     best_iteration: int
     stopped: str
     seconds: float
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         last = self.loss_curve[-1] if self.loss_curve else None
         return (f"TrainResult({self.model!r}, stopped={self.stopped!r}, "
                 f"iterations_run={self.iterations_run}, best_iteration={self.best_iteration}, "
                 f"last={last}, seconds={self.seconds:.3f})")
 
 
-def learning_rates(config):
+def learning_rates(config: TrainConfig) -> np.ndarray:
     """Learning rate of each iteration, shape (iterations,).
 
     ``constant``: ``lr``. ``exponential``: decays smoothly to ``lr / 100`` at the
@@ -217,7 +235,8 @@ def learning_rates(config):
     return np.concatenate([up, down])
 
 
-def merge_duplicates(X, y, sample_weight=None):
+def merge_duplicates(X: ArrayLike, y: ArrayLike, sample_weight: ArrayLike | None = None
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Merge identical rows of ``X`` into one row each, with summed weight.
 
     A merged row's target is the weighted mean label of its rows, so for any
@@ -242,8 +261,11 @@ def merge_duplicates(X, y, sample_weight=None):
     return X_unique[keep], target[keep], weight[keep]
 
 
-def train(X_train, y_train, config, *, X_val=None, y_val=None, sample_weight=None,
-          progress=None, cancel=None):
+def train(X_train: ArrayLike, y_train: ArrayLike, config: TrainConfig, *,
+          X_val: ArrayLike | None = None, y_val: ArrayLike | None = None,
+          sample_weight: ArrayLike | None = None,
+          progress: Callable[[TrainProgress], object] | None = None,
+          cancel: threading.Event | None = None) -> TrainResult:
     """Train a fresh network on scaled data with full-batch updates.
 
     Parameters
@@ -296,11 +318,12 @@ def train(X_train, y_train, config, *, X_val=None, y_val=None, sample_weight=Non
     val_pass = None if X_val is None else Pass(model, *merge_duplicates(X_val, y_val))
     step = _optimizer(config, model)
     rates = learning_rates(config)  # an array: a list of 10 million floats would take 320 MB
-    curve, T, log_every = [], config.iterations, config.log_every
+    curve: list[tuple[int, float, float | None]] = []
+    T, log_every = config.iterations, config.log_every
     best_theta, best_val, best_iteration = np.empty_like(model.theta), math.inf, T
     stopped, started = "completed", time.perf_counter()
 
-    def record(i, train_loss, val_loss):
+    def record(i: int, train_loss: float, val_loss: float | None) -> None:
         curve.append((i, train_loss, val_loss))
         if progress is not None:
             progress(TrainProgress(i, T, train_loss, val_loss))
@@ -345,7 +368,7 @@ def train(X_train, y_train, config, *, X_val=None, y_val=None, sample_weight=Non
     return TrainResult(model, curve, i, best_iteration, stopped, time.perf_counter() - started)
 
 
-def _optimizer(config, model):
+def _optimizer(config: TrainConfig, model: MLP) -> Callable[[int, float, np.ndarray], None]:
     """``step(i, lr, grad)`` updating ``model.theta`` in place; ``grad`` is scratch."""
     theta = model.theta
     decay = config.l2 * model.weight_mask if config.l2 else None
@@ -353,17 +376,17 @@ def _optimizer(config, model):
     second = np.zeros_like(theta)
     scratch = np.empty_like(theta)
 
-    def gd(i, lr, g):
+    def gd(i: int, lr: float, g: np.ndarray) -> None:
         np.multiply(g, lr, out=g)
         np.subtract(theta, g, out=theta)       # theta <- theta - lr g
 
-    def momentum(i, lr, g):
+    def momentum(i: int, lr: float, g: np.ndarray) -> None:
         np.multiply(velocity, MOMENTUM, out=velocity)
         np.multiply(g, lr, out=g)
         np.subtract(velocity, g, out=velocity)  # v <- mu v - lr g
         np.add(theta, velocity, out=theta)      # theta <- theta + v
 
-    def adam(i, lr, g):
+    def adam(i: int, lr: float, g: np.ndarray) -> None:
         t = i + 1
         velocity[:] = ADAM_BETA1 * velocity + (1 - ADAM_BETA1) * g       # m
         second[:] = ADAM_BETA2 * second + (1 - ADAM_BETA2) * g * g       # v
@@ -381,13 +404,13 @@ def _optimizer(config, model):
     if decay is None:
         return update
 
-    def with_weight_decay(i, lr, g):
+    def with_weight_decay(i: int, lr: float, g: np.ndarray) -> None:
         g += decay * theta                      # d/dW of l2/2 |W|^2, not the biases
         update(i, lr, g)
     return with_weight_decay
 
 
-def _diverged(iteration, lr, loss=None):
+def _diverged(iteration: int, lr: float, loss: float | None = None) -> NoReturn:
     if loss is None:
         what = "the weights are no longer finite numbers"
     elif math.isinf(loss):
@@ -400,10 +423,10 @@ def _diverged(iteration, lr, loss=None):
                            f"Lower the learning rate (now {lr:g}) and try again.")
 
 
-def _is_int(x):
+def _is_int(x: object) -> bool:
     return isinstance(x, (int, np.integer)) and not isinstance(x, bool)
 
 
-def _is_number(x):
+def _is_number(x: object) -> bool:
     return isinstance(x, (int, float, np.integer, np.floating)) and not isinstance(x, bool) \
         and math.isfinite(x)

@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from bcdesktop.model import MLP, Scaler
+from bcdesktop.errors import UserError
+from bcdesktop.model import MAX_HIDDEN_LAYERS, MAX_HIDDEN_UNITS, MLP, Scaler, hidden_problem, parse_hidden
 
 
 def _data(n=40, n_inputs=9, seed=0):
@@ -202,3 +203,52 @@ def test_l2_does_not_touch_biases():
 
 def test_repr_names_the_architecture():
     assert repr(MLP(hidden=(8, 4), init="xavier", seed=3)) == "MLP(9-8-4-1, init='xavier', seed=3)"
+
+
+# --- hidden layer sizes typed by a person (the command line's --hidden, the window's field) ---
+
+@pytest.mark.parametrize("text, sizes", [
+    ("15", (15,)), ("15,8", (15, 8)), ("16, 8", (16, 8)), (" 16 ; 8 ", (16, 8)), ("+15", (15,)),
+    ("007", (7,)), (",".join(["4"] * MAX_HIDDEN_LAYERS), (4,) * MAX_HIDDEN_LAYERS),
+    (str(MAX_HIDDEN_UNITS), (MAX_HIDDEN_UNITS,)),
+])
+def test_parse_hidden_reads_layer_sizes(text, sizes):
+    assert parse_hidden(text) == sizes
+
+
+@pytest.mark.parametrize("text, words", [
+    ("", "Enter the hidden layer sizes"), ("  ", "Enter the hidden layer sizes"),
+    ("abc", "'abc' is not a whole number"), ("15,abc", "'abc' is not a whole number"),
+    ("1 5", "'1 5' is not a whole number"), ("1_5", "'1_5' is not a whole number"),
+    ("2.5", "'2.5' is not a whole number"), ("\u00b2", "is not a whole number"),
+    ("15,,8", "'15,,8' has an empty layer size"), ("15,", "'15,' has an empty layer size"),
+    ("0", "at least 1 unit; got 0"), ("-3", "at least 1 unit; got -3"),
+    ("4,4,4,4,4,4", "at most 5 hidden layers; got 6"),
+    ("800000", "at most 2,000 units a layer; got 800,000"),
+    ("99999999999999999999", "units a layer"), ("9" * 5000, "is not a layer size from 1 to 2,000"),
+    ("2000,2000", "the limit is 1,000,000"),
+])
+def test_parse_hidden_refuses_with_one_plain_sentence(text, words):
+    with pytest.raises(UserError) as info:
+        parse_hidden(text)
+    message = str(info.value)
+    assert words in message
+    assert message[0].isupper() or message[0] in "'0123456789"  # a sentence
+    assert message.endswith(".") and "\n" not in message and len(message) < 120
+
+
+def test_parse_hidden_keeps_the_trainers_limits():
+    from bcdesktop.training import TrainConfig
+
+    for sizes in [(4,) * 6, (MAX_HIDDEN_UNITS + 1,), (2000, 2000), (15,), (16, 8)]:
+        text = ",".join(map(str, sizes))
+        problem = hidden_problem(sizes)
+        try:
+            TrainConfig(hidden=sizes)
+        except UserError as exc:
+            assert problem is not None and problem in str(exc)
+            with pytest.raises(UserError) as info:
+                parse_hidden(text)
+            assert str(info.value) == f"{problem[0].upper()}{problem[1:]}."
+        else:
+            assert problem is None and parse_hidden(text) == sizes

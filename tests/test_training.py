@@ -7,8 +7,7 @@ import pytest
 
 from bcdesktop.errors import TrainingDiverged, UserError
 from bcdesktop.model import MLP
-from bcdesktop.training import (OPTIMIZERS, SCHEDULES, TrainConfig, learning_rates,
-                                merge_duplicates, train)
+from bcdesktop.training import OPTIMIZERS, SCHEDULES, TrainConfig, learning_rates, merge_duplicates, train
 
 
 def _scores(n=200, seed=0):
