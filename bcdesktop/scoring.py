@@ -1,7 +1,7 @@
 """Batch scoring: every row of a CSV of cases back with a malignancy probability.
 
 The input is read with exactly the rules of :func:`bcdesktop.data.load_csv`
-(:func:`~bcdesktop.data.sniff_layout` once, then :func:`~bcdesktop.data.iter_chunks`),
+(:func:`~bcdesktop.csvlayout.sniff_layout` once, then :func:`~bcdesktop.data.iter_chunks`),
 in chunks, so memory stays flat however long the file is. The output has one row per
 data row of the input, in the same order: each input record copied byte for byte
 (same cells, quoting, delimiter and encoding), followed by five new columns:
@@ -61,7 +61,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import csvrecords, data, resources
+from . import csvlayout, csvrecords, data, resources
 from .errors import UserError
 from .metrics import metrics_from_counts, threshold_at_6_decimals  # noqa: F401  (re-exported)
 from .metrics import threshold_micro as _threshold_micro
@@ -120,7 +120,7 @@ class ScoreSummary:
         Scored rows left out of ``metrics`` because their class cell was unusable or
         written in the file's less common coding (0/1 beside 2/4).
     seconds : float
-    layout : data.CsvLayout or None
+    layout : csvlayout.CsvLayout or None
         How the input was read (``layout.assumed``, ``layout.column_matching()``).
     swept : list of Path
         Temporary files of earlier runs to this output that were killed, removed
@@ -234,7 +234,7 @@ def _new_column_names(existing: tuple[str, ...]) -> list[str]:
     return names
 
 
-def _header(layout: data.CsvLayout) -> bytes:
+def _header(layout: csvlayout.CsvLayout) -> bytes:
     d = layout.delimiter
     new = d.join(_new_column_names(layout.columns))
     if layout.has_header:
@@ -286,14 +286,14 @@ def score_csv(input_path: str | os.PathLike, output_path: str | os.PathLike, bun
     Raises
     ------
     UserError
-        Unusable input (see :func:`bcdesktop.data.sniff_layout`), no usable row,
+        Unusable input (see :func:`bcdesktop.csvlayout.sniff_layout`), no usable row,
         a refused output path, a bad threshold, or the output could not be written
         (``"Cannot write the output OUT: No space left on device. ..."``).
     """
     started = time.perf_counter()
     input_path, output_path = Path(input_path), Path(output_path)
     t_micro = _threshold_micro(bundle.threshold if threshold is None else threshold)
-    layout = data.sniff_layout(input_path)
+    layout = csvlayout.sniff_layout(input_path)
     model_path = getattr(bundle, "source_path", None)
     protect = tuple(protect)
     _check_output(input_path, output_path, force, model_path, protect)
@@ -384,7 +384,7 @@ def _cannot_write(output_path: Path, exc: OSError) -> UserError:
                      "was left.")
 
 
-def _score_chunk(chunk: data.Chunk, layout: data.CsvLayout, bundle, t_micro: int,
+def _score_chunk(chunk: data.Chunk, layout: csvlayout.CsvLayout, bundle, t_micro: int,
                  t_text: str, counts: np.ndarray, summary: ScoreSummary) -> bytes:
     """The output records of one chunk (joined by the line ending, without a final one);
     updates ``counts`` (tp, fp, tn, fn for each class coding) and ``summary``.
@@ -473,7 +473,7 @@ def _score_chunk(chunk: data.Chunk, layout: data.CsvLayout, bundle, t_micro: int
     return layout.newline.encode().join(map(bytes.__add__, raw, encoded))
 
 
-def _fit_to_header(records: list[bytes], layout: data.CsvLayout) -> list[bytes]:
+def _fit_to_header(records: list[bytes], layout: csvlayout.CsvLayout) -> list[bytes]:
     """Each record with exactly ``layout.n_fields`` fields, so the new columns line up.
 
     A short record gets empty cells at its end. In a long one, everything from the

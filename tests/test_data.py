@@ -7,8 +7,9 @@ import threading
 import numpy as np
 import pytest
 
-from bcdesktop import data, schema
-from bcdesktop.data import load_bundled, load_csv, sniff_layout
+from bcdesktop import csvrecords, data, schema
+from bcdesktop.csvlayout import sniff_layout
+from bcdesktop.data import load_bundled, load_csv
 from bcdesktop.errors import Cancelled, UserError
 from bcdesktop.schema import FEATURES, check_score, parse_scores
 
@@ -332,7 +333,7 @@ def test_pipes_devices_and_link_loops_are_refused_without_reading(tmp_path):
 
 def test_a_line_far_too_long_stops_with_its_line_number(tmp_path, monkeypatch):
     # the reader used to hold any line whole, however long (a 1 GB line meant 1 GB of memory)
-    monkeypatch.setattr(data, "MAX_LINE_BYTES", 1000)
+    monkeypatch.setattr(csvrecords, "MAX_LINE_BYTES", 1000)
     fine = "x" * 900
     path = write(tmp_path, f"Note,{','.join(FEATURES)}\n{fine},{ROW}\n{fine},{ROW}\n{'y' * 5000},{ROW}\n")
     for chunksize in (1, 2, 100):

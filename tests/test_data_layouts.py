@@ -12,8 +12,9 @@ import tracemalloc
 import numpy as np
 import pytest
 
-from bcdesktop import data, schema, scoring
-from bcdesktop.data import load_csv, sniff_layout
+from bcdesktop import csvlayout, csvrecords, data, schema, scoring
+from bcdesktop.csvlayout import sniff_layout
+from bcdesktop.data import load_csv
 from bcdesktop.errors import UserError
 from bcdesktop.schema import CLASS_NAME, FEATURES, ID_NAME
 
@@ -256,9 +257,9 @@ def test_prefixed_wdbc_names_are_named_as_the_diagnostic_data_set(tmp_path):
 
 
 def test_the_apps_own_column_names_are_not_taken_for_the_diagnostic_data_set():
-    own = [*FEATURES, ID_NAME, CLASS_NAME, *(a for names in data._ALIASES.values() for a in names),
-           *data._ID_ALIASES, *data._CLASS_ALIASES, "Patient name", "date", "note"]
-    assert not data._wdbc_hints(own)
+    own = [*FEATURES, ID_NAME, CLASS_NAME, *(a for names in csvlayout._ALIASES.values() for a in names),
+           *csvlayout._ID_ALIASES, *csvlayout._CLASS_ALIASES, "Patient name", "date", "note"]
+    assert not csvlayout._wdbc_hints(own)
 
 
 # ---------------------------------------------------------------- memory and time
@@ -349,7 +350,7 @@ def test_blocks_are_bounded_in_bytes_and_rows(tmp_path, monkeypatch):
 
 def test_a_cr_only_file_longer_than_the_line_limit_reads(tmp_path, monkeypatch):
     # old Mac line endings: the reader used to split on LF only, one 'line' for the file
-    monkeypatch.setattr(data, "MAX_LINE_BYTES", 1000)
+    monkeypatch.setattr(csvrecords, "MAX_LINE_BYTES", 1000)
     text = "\r".join(f"{i},{ROW},2" for i in range(1, 201)) + "\r"
     ds = load_csv(write(tmp_path, text), chunksize=30)
     assert ds.n_usable == 200 and ds.lines.tolist() == list(range(1, 201))
@@ -357,7 +358,7 @@ def test_a_cr_only_file_longer_than_the_line_limit_reads(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("chunksize", [2, 1000])
 def test_a_quoted_cell_longer_than_the_line_limit_is_refused(tmp_path, monkeypatch, chunksize):
-    monkeypatch.setattr(data, "MAX_LINE_BYTES", 1000)
+    monkeypatch.setattr(csvrecords, "MAX_LINE_BYTES", 1000)
     text = f"Note,{','.join(FEATURES)}\nx,{ROW}\n\"" + "note\n" * 500 + f"\",{ROW}\ny,{ROW}\n"
     message = refused(write(tmp_path, text), chunksize=chunksize)
     assert "line 3" in message and "closing quote" in message
@@ -406,13 +407,13 @@ def test_a_file_that_changes_during_the_read_is_refused(tmp_path, change):
 
 def test_scoring_a_file_replaced_after_sniffing_is_refused(tmp_path, monkeypatch):
     path = write(tmp_path, "".join(f"{i},{ROW},2\n" for i in range(1, 50)))
-    real = data.sniff_layout
+    real = csvlayout.sniff_layout
 
     def sniff_then_replace(p):
         layout = real(p)
         os.replace(write(tmp_path, f"1,{ROW},2\n", name="new.csv"), path)
         return layout
-    monkeypatch.setattr(data, "sniff_layout", sniff_then_replace)
+    monkeypatch.setattr(csvlayout, "sniff_layout", sniff_then_replace)
 
     class Model:
         threshold, model_id = 0.5, "m"
@@ -447,13 +448,13 @@ def test_tiny_blocks_read_every_layout_the_same(tmp_path, monkeypatch, block_byt
 
 def test_a_file_that_grows_while_it_is_sniffed_is_refused(tmp_path, monkeypatch):
     path = write(tmp_path, "".join(f"{i},{ROW},2\n" for i in range(1, 50)))
-    real = data._scan_file
+    real = csvlayout._scan_file
 
     def scan_while_written(p, fh, head):
         with open(path, "ab") as out:
             out.write(f"50,{ROW[:3]}".encode())  # a writer still at work
         return real(p, fh, head)
-    monkeypatch.setattr(data, "_scan_file", scan_while_written)
+    monkeypatch.setattr(csvlayout, "_scan_file", scan_while_written)
     with pytest.raises(UserError, match="changed while it was being read"):
         sniff_layout(path)
 
@@ -488,7 +489,7 @@ def test_r_write_table_with_row_names_leaves_their_column_out_of_the_header(tmp_
     assert ds.n_usable == 2 and list(ds.y) == [0, 1]
     assert list(ds.ids) == ["1000025", "1017122"] and ds.X[1].tolist() == [8, 10, 10, 8, 7, 10, 9, 7, 1]
     assert "R's row names" in ds.layout.assumed
-    assert ds.layout.column_matching()[0] == ("column 1", data.EXTRA)
+    assert ds.layout.column_matching()[0] == ("column 1", csvlayout.EXTRA)
     out = tmp_path / "out.csv"
     from bcdesktop.persistence import load_default_model
 

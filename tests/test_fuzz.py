@@ -24,7 +24,7 @@ import re
 import numpy as np
 import pytest
 
-from bcdesktop import data, persistence, scoring
+from bcdesktop import csvlayout, data, persistence, scoring
 from bcdesktop.errors import UserError
 from bcdesktop.model import MLP, Scaler
 from bcdesktop.persistence import ModelBundle, load_model, save_model
@@ -178,7 +178,7 @@ def _check_csv_case(path, out, raw, name):
         assert lines.min() >= 1 and lines.max() <= n_lines, name
         for r in ds.rejected:
             assert r.reason and (r.column is None or r.column in (*FEATURES, "Class")), name
-        layout = data.sniff_layout(path)
+        layout = csvlayout.sniff_layout(path)
         expected, expected_lines = _csv_data_rows(path, layout, with_lines=True)
         assert ds.n_read == len(expected), f"{name}: read {ds.n_read} rows, csv module finds {len(expected)}"
         assert lines.tolist() == expected_lines, f"{name}: line numbers differ from the csv module's"
@@ -187,7 +187,7 @@ def _check_csv_case(path, out, raw, name):
     except UserError as exc:
         assert str(exc).strip(), name
         return
-    layout = data.sniff_layout(path)
+    layout = csvlayout.sniff_layout(path)
     assert summary.rows_read == summary.scored + summary.rejected, name
     if ds is not None:
         assert summary.rows_read == ds.n_read, name
