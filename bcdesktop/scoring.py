@@ -1,7 +1,7 @@
 """Batch scoring: every row of a CSV of cases back with a malignancy probability.
 
 The input is read with exactly the rules of :func:`bcdesktop.data.load_csv`
-(:func:`~bcdesktop.csvlayout.sniff_layout` once, then :func:`~bcdesktop.data.iter_chunks`),
+(:func:`~bcdesktop.csvlayout.sniff_layout` once, then :func:`~bcdesktop.csvscan.iter_chunks`),
 in chunks, so memory stays flat however long the file is. The output has one row per
 data row of the input, in the same order: each input record copied byte for byte
 (same cells, quoting, delimiter and encoding), followed by five new columns:
@@ -61,7 +61,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import csvlayout, csvrecords, data, resources
+from . import csvlayout, csvrecords, csvscan, data, resources
 from .errors import UserError
 from .metrics import metrics_from_counts, threshold_at_6_decimals  # noqa: F401  (re-exported)
 from .metrics import threshold_micro as _threshold_micro
@@ -326,7 +326,7 @@ def score_csv(input_path: str | os.PathLike, output_path: str | os.PathLike, bun
             stage = "score"
             stack.enter_context(_one_blas_thread())
             put(out, layout.bom + _header(layout) + newline)
-            chunks = data.iter_chunks(layout, chunksize=chunksize, cancel=cancel,
+            chunks = csvscan.iter_chunks(layout, chunksize=chunksize, cancel=cancel,
                                       progress=lambda p: report(p.rows, p.bytes_done))
             for chunk in chunks:
                 put(out, _score_chunk(chunk, layout, bundle, t_micro, t_text, counts, summary) + newline)
@@ -384,7 +384,7 @@ def _cannot_write(output_path: Path, exc: OSError) -> UserError:
                      "was left.")
 
 
-def _score_chunk(chunk: data.Chunk, layout: csvlayout.CsvLayout, bundle, t_micro: int,
+def _score_chunk(chunk: csvscan.Chunk, layout: csvlayout.CsvLayout, bundle, t_micro: int,
                  t_text: str, counts: np.ndarray, summary: ScoreSummary) -> bytes:
     """The output records of one chunk (joined by the line ending, without a final one);
     updates ``counts`` (tp, fp, tn, fn for each class coding) and ``summary``.

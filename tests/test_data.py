@@ -7,7 +7,7 @@ import threading
 import numpy as np
 import pytest
 
-from bcdesktop import csvrecords, data, schema
+from bcdesktop import csvrecords, csvscan, data, schema
 from bcdesktop.csvlayout import sniff_layout
 from bcdesktop.data import load_bundled, load_csv
 from bcdesktop.errors import Cancelled, UserError
@@ -310,7 +310,7 @@ def test_a_line_break_inside_a_quoted_header_name(tmp_path):
 
 @pytest.mark.parametrize("tail, words", [
     ('"5,1,1\n', "never closed before the end of the file"),
-    ('"5,1,1\n' + f"3,{ROW},2\n" * (data.MAX_QUOTED_LINES + 5), "more than 1000 lines"),
+    ('"5,1,1\n' + f"3,{ROW},2\n" * (csvscan.MAX_QUOTED_LINES + 5), "more than 1000 lines"),
 ])
 def test_a_quote_that_never_closes_names_its_line(tmp_path, tail, words):
     path = write(tmp_path, f"1,{ROW},2\n2,{ROW},2\n7,{tail}")

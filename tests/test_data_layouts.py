@@ -12,7 +12,7 @@ import tracemalloc
 import numpy as np
 import pytest
 
-from bcdesktop import csvlayout, csvrecords, data, schema, scoring
+from bcdesktop import csvlayout, csvrecords, csvscan, schema, scoring
 from bcdesktop.csvlayout import sniff_layout
 from bcdesktop.data import load_csv
 from bcdesktop.errors import UserError
@@ -336,7 +336,7 @@ def test_the_nul_tail_is_refused_under_a_memory_limit(tmp_path):
 
 
 def test_blocks_are_bounded_in_bytes_and_rows(tmp_path, monkeypatch):
-    monkeypatch.setattr(data, "BLOCK_BYTES", 1000)
+    monkeypatch.setattr(csvscan, "BLOCK_BYTES", 1000)
     text = "".join(f"{i},{ROW},2\n" for i in range(1, 301))  # ~7 KB
     path = write(tmp_path, text)
     seen = []
@@ -373,7 +373,7 @@ def test_a_file_replaced_between_sniffing_and_reading_is_refused(tmp_path):
     other = write(tmp_path, "".join(f"{i},{ROW},4\n" for i in range(1, 30)), name="new.csv")
     os.replace(other, path)
     with pytest.raises(UserError, match="changed while it was being read") as info:
-        list(data.iter_chunks(layout))
+        list(csvscan.iter_chunks(layout))
     assert "try again" in str(info.value).lower() and "\n" not in str(info.value)
 
 
@@ -384,7 +384,7 @@ def test_a_file_rewritten_in_place_with_the_same_size_is_refused(tmp_path):
     path.write_bytes(path.read_bytes().replace(b",2\n", b",4\n"))
     os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
     with pytest.raises(UserError, match="changed while it was being read"):
-        list(data.iter_chunks(layout))
+        list(csvscan.iter_chunks(layout))
 
 
 @pytest.mark.parametrize("change", ["append", "truncate"])
@@ -437,7 +437,7 @@ def test_tiny_blocks_read_every_layout_the_same(tmp_path, monkeypatch, block_byt
                           f"x,{ROW}").encode()
     expected = {name: load_csv(write(tmp_path, raw, name=f"{name}.csv"), chunksize=3)
                 for name, raw in seeds.items()}
-    monkeypatch.setattr(data, "BLOCK_BYTES", block_bytes)
+    monkeypatch.setattr(csvscan, "BLOCK_BYTES", block_bytes)
     for name, want in expected.items():
         got = load_csv(tmp_path / f"{name}.csv", chunksize=3)
         assert got.lines.tolist() == want.lines.tolist(), name
