@@ -119,7 +119,7 @@ class ModelBundle:
     threshold : float
         Cases with probability >= threshold are called malignant; in (0, 1).
     features : tuple of str
-        Names of the nine inputs, in order (``bcdesktop.data.FEATURES``).
+        Names of the nine inputs, in order (``bcdesktop.schema.FEATURES``).
     settings : dict
         Training settings (``TrainConfig.to_dict()`` plus how the data were split).
     seed : int or None
