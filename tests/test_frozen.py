@@ -292,21 +292,12 @@ def test_gui_without_a_display_says_so(exe, sandbox):
 @pytest.fixture(scope="module")
 def display():
     """A private Xvfb for these tests (module scope: started once)."""
-    if not shutil.which("Xvfb"):
+    from bcdesktop.gui import xvfb
+
+    if not xvfb.installed():
         _missing("Xvfb is not installed (apt-get install xvfb)")
-    read_fd, write_fd = os.pipe()
-    proc = subprocess.Popen(["Xvfb", "-displayfd", str(write_fd), "-screen", "0", "1280x1024x24", "-dpi", "96",
-                             "-nolisten", "tcp"], pass_fds=(write_fd,),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    os.close(write_fd)
-    with os.fdopen(read_fd) as pipe:
-        number = pipe.readline().strip()
-    if not number:
-        proc.kill()
-        pytest.fail("Xvfb did not start")
-    yield f":{number}"
-    proc.terminate()
-    proc.wait(10)
+    with xvfb.Xvfb() as server:
+        yield server.name
 
 
 @pytest.fixture

@@ -1,18 +1,17 @@
 """Write a screenshot of every tab, in a realistic state, to ``docs/screenshots/<tab>.png``.
 
 Run ``python -m bcdesktop.gui.screenshots [OUT_DIR] [--dpi 192] [--text-scale 1.3]``.
-Without a ``DISPLAY`` (or with ``--dpi``) it starts its own Xvfb: 1280x1024 at 96 dpi
-(100%), larger in proportion for a higher dpi, so ``--dpi 192`` shows the window at
-200% scaling; ``--text-scale`` applies the View menu's text size on top. The window is
-driven like a user would: the bundled data loaded, a model trained and cross-validated,
-a typical malignant patient predicted, the threshold moved, and a small batch with a
-few bad rows scored.
+Without a ``DISPLAY`` (or with ``--dpi``) it starts its own Xvfb (:mod:`bcdesktop.gui.xvfb`):
+1280x1024 at 96 dpi (100%), larger in proportion for a higher dpi, so ``--dpi 192`` shows
+the window at 200% scaling; ``--text-scale`` applies the View menu's text size on top.
+The window is driven like a user would: the bundled data loaded, a model trained and
+cross-validated, a typical malignant patient predicted, the threshold moved, and a small
+batch with a few bad rows scored.
 Captures use ImageMagick's ``import``.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
 import subprocess
@@ -22,58 +21,7 @@ import time
 import tkinter as tk
 from pathlib import Path
 
-SCREEN = "1280x1024x24"
-DPI = 96
-
-
-def start_xvfb(screen: str = SCREEN, dpi: int = DPI) -> tuple[subprocess.Popen, str]:
-    """Start Xvfb on a free display (it picks one and tells us); returns ``(process, ":N")``."""
-    if shutil.which("Xvfb") is None:
-        raise RuntimeError("Xvfb is not installed (apt-get install xvfb)")
-    read_fd, write_fd = os.pipe()
-    proc = subprocess.Popen(["Xvfb", "-displayfd", str(write_fd), "-screen", "0", screen, "-dpi", str(dpi),
-                             "-nolisten", "tcp", "-noreset"], pass_fds=(write_fd,),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    os.close(write_fd)
-    number = b""
-    with os.fdopen(read_fd, "rb") as pipe:
-        deadline = time.monotonic() + 10
-        while not number.endswith(b"\n") and time.monotonic() < deadline:
-            chunk = pipe.read(1)
-            if not chunk:
-                break
-            number += chunk
-    if not number.strip():
-        proc.kill()
-        raise RuntimeError("Xvfb did not start")
-    return proc, f":{number.decode().strip()}"
-
-
-@contextlib.contextmanager
-def virtual_display(dpi: int | None = None):
-    """Use ``$DISPLAY`` when set and no ``dpi`` is asked for; otherwise run inside a
-    private Xvfb (at ``dpi``, default 96, its screen scaled to match) for the duration."""
-    if os.environ.get("DISPLAY") and dpi is None:
-        yield os.environ["DISPLAY"]
-        return
-    dpi = dpi or DPI
-    width, height, depth = (int(v) for v in SCREEN.split("x"))
-    scale = max(1.0, dpi / DPI)
-    saved = os.environ.get("DISPLAY")
-    proc, name = start_xvfb(f"{round(width * scale)}x{round(height * scale)}x{depth}", dpi)
-    os.environ["DISPLAY"] = name
-    try:
-        yield name
-    finally:
-        if saved is None:
-            os.environ.pop("DISPLAY", None)
-        else:
-            os.environ["DISPLAY"] = saved
-        proc.terminate()
-        try:
-            proc.wait(5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+from bcdesktop.gui.xvfb import DPI, display
 
 
 def pump_until(root: tk.Misc, condition, timeout: float = 60.0, what: str = "") -> None:
@@ -131,7 +79,8 @@ def take(out_dir: Path, text_scale: float = 1.0) -> list[Path]:
 
     The window is 1180x800 at 100% scaling and larger in proportion to the display's
     dpi; ``text_scale`` is the View menu's text size (1.0 = normal)."""
-    from bcdesktop.gui.app import App, RecordingDialogs
+    from bcdesktop.gui.app import App
+    from bcdesktop.gui.dialogs import RecordingDialogs
 
     out_dir.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.gettempdir()) / "bcdesktop-screenshots"  # a fixed name: the pictures show it
@@ -226,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
     if shutil.which("import") is None:
         print("screenshots need ImageMagick's 'import' (apt-get install imagemagick)", file=sys.stderr)
         return 2
-    with virtual_display(args.dpi):
+    with display(args.dpi):
         for path in take(args.out_dir, args.text_scale):
             print(path)
     return 0

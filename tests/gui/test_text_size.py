@@ -44,21 +44,13 @@ def laptop():
     process (exit status 1, no message) at its next X call once the server is gone."""
     import atexit
 
-    from bcdesktop.gui.screenshots import start_xvfb
+    from bcdesktop.gui import xvfb
 
-    if shutil.which("Xvfb") is None:
+    if not xvfb.installed():
         pytest.skip("Xvfb is needed for the 1366x768 screen")
-    proc, name = start_xvfb(f"{SCREEN[0]}x{SCREEN[1]}x24", 96)
-
-    def stop():
-        proc.terminate()
-        try:
-            proc.wait(5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-
-    atexit.register(stop)
-    yield name
+    server = xvfb.Xvfb(*SCREEN, dpi=96)
+    atexit.register(server.stop)
+    yield server.name
 
 
 @pytest.fixture
@@ -80,7 +72,8 @@ def pump(small_root, waiter_for):
 def laptop_app(small_root, pump, bundled, default_model, trained_bundle, tmp_path):
     """The window on the 1366x768 screen with data, a model, a predicted patient and a
     scored batch, as the screenshots show it."""
-    from bcdesktop.gui.app import App, RecordingDialogs
+    from bcdesktop.gui.app import App
+    from bcdesktop.gui.dialogs import RecordingDialogs
 
     small_root.geometry("+0+0")
     app = App(small_root, dialogs=RecordingDialogs())
@@ -265,7 +258,7 @@ def layout_of(app):
 
 
 def test_the_layout_comes_back_after_going_back_to_100_percent(laptop_app, pump):
-    app, root = laptop_app, laptop_app.root
+    app = laptop_app
     for key in app.tabs:  # every tab shown once, as a user looking around would
         app.select_tab(key)
         pump()
@@ -294,7 +287,7 @@ def test_at_200_percent_the_patient_form_and_its_result_stack_and_predict_shows_
     assert patient.layout.stacked, "side by side at 200% the result would need scrolling sideways"
     assert page.scrollable == (False, True)
     # Tab to Predict, as a keyboard user does: the page follows the focus.
-    last = patient.spinboxes[FEATURES[-1]]
+    last = patient.fields[FEATURES[-1]].input
     last.focus_force()
     pump()
     last.event_generate("<Tab>")
@@ -318,11 +311,11 @@ def in_view(widget, page) -> bool:
 
 
 def test_the_mouse_wheel_scrolls_the_page_and_never_changes_a_score(laptop_app, pump):
-    app, root = laptop_app, laptop_app.root
+    app = laptop_app
     patient, page = show_at(app, "patient", 2.0, pump)
     page.canvas.yview_moveto(0)
     pump()
-    spin = patient.spinboxes[FEATURES[0]]
+    spin = patient.fields[FEATURES[0]].input
     value = spin.get()
     spin.focus_force()
     pump()
@@ -438,7 +431,7 @@ def test_focus_rings_are_solid_and_in_the_accent_colour(make_app, root, wait_unt
     accent, dark = widgets.ACCENT, widgets.TEXT
     cases = [("train", train.cv_button, accent), ("train", train.fields["lr"].input, accent),
              ("train", train.fields["optimizer"].input, accent), ("train", train.log_check, accent),
-             ("patient", patient.spinboxes[FEATURES[0]], accent), ("patient", patient.predict_button, dark),
+             ("patient", patient.fields[FEATURES[0]].input, accent), ("patient", patient.predict_button, dark),
              ("threshold", threshold.scale, accent), ("patient", app.notebook, accent)]
     for key, widget, colour in cases:
         app.select_tab(key)
@@ -461,9 +454,9 @@ def test_ctrl_a_selects_the_whole_text_of_every_kind_of_field(app, root, focused
     entry = next(w for w in descendants(batch) if w.winfo_class() == "TEntry"
                  and str(w.cget("textvariable")) == str(batch.input_var))
     fields = [("batch", entry),
-              ("patient", patient.spinboxes[FEATURES[0]]), ("train", train.fields["optimizer"].input),
+              ("patient", patient.fields[FEATURES[0]].input), ("train", train.fields["optimizer"].input),
               ("train", train.fields["lr"].input)]
-    patient.spinboxes[FEATURES[0]].insert(0, "7")
+    patient.fields[FEATURES[0]].input.insert(0, "7")
     for key, field in fields:
         app.select_tab(key)
         root.update()
@@ -489,7 +482,7 @@ def test_confusion_cells_are_plain_cells_sized_to_their_counts(make_app, root):
         root.event_generate(widgets.TEXT_SCALE_EVENT)
         grid.show(170976, 12, 9, 1234567)
         root.update()
-        for key, cell in grid.cells.items():
+        for cell in grid.cells.values():
             text = cell.cget("text")
             style = cell.cget("style") or "TLabel"
             font = tkfont.nametofont(str(ttk.Style(root).lookup(style, "font") or "TkDefaultFont"), root=root)
@@ -502,7 +495,7 @@ def test_confusion_cells_are_plain_cells_sized_to_their_counts(make_app, root):
 
 
 def test_at_200_percent_a_finished_run_or_batch_scrolls_its_results_into_view(laptop_app, pump, tmp_path):
-    app, root = laptop_app, laptop_app.root
+    app = laptop_app
     step_to(app, 2.0, pump)
     train, batch = app.tabs["train"], app.tabs["batch"]
     app.select_tab("train")
