@@ -8,12 +8,10 @@ worker reports) and calls the job's ``progress`` and ``done`` callbacks there.
 
 from __future__ import annotations
 
-import logging
 import queue
 import threading
-from typing import Any, Callable
-
-log = logging.getLogger(__name__)
+from collections.abc import Callable
+from typing import Any
 
 _PROGRESS = "progress"
 _DONE = "done"
@@ -37,10 +35,6 @@ class Job:
     def cancel(self) -> None:
         """Ask the job to stop; its ``done`` still runs, usually with ``Cancelled``."""
         self.cancel_event.set()
-
-    @property
-    def running(self) -> bool:
-        return not self.finished
 
     def __repr__(self) -> str:
         state = "finished" if self.finished else ("cancelling" if self.cancel_event.is_set() else "running")
