@@ -217,7 +217,7 @@ def test_settings_are_remembered(make_app, dialogs):
     fields["optimizer"].set("gd")
     fields["l2"].set("0.003")  # the user's own L2 for gd (whose default is 0)
     app.close()  # saves settings and destroys the window
-    again = App(tk.Tk(), dialogs=dialogs)
+    again = App(tk.Toplevel(), dialogs=dialogs)  # a second window of the session's Tk
     try:
         restored = {key: field.var.get() for key, field in again.tabs["train"].fields.items()}
         assert (restored["iterations"], restored["optimizer"], restored["l2"]) == ("777", "gd", "0.003")
