@@ -1,44 +1,62 @@
-"""The main window: notebook of tabs, menus, status bar, shared state, error handling.
+"""The main window: notebook of tabs, menus, status bar, shared state, loading, errors.
 
 :class:`App` holds what the tabs share (the data set, the active model, the threshold)
-and tells them about changes with virtual events on the root window
-(``<<DataChanged>>``, ``<<ModelChanged>>``, ``<<ThresholdChanged>>``; bind with
-``add="+"``). Tabs never reach into each other's widgets.
+and tells them about changes with virtual events on its window (``<<DataChanged>>``,
+``<<ModelChanged>>``, ``<<ThresholdChanged>>``; bind with ``add="+"``). Tabs see it as
+a :class:`~bcdesktop.gui.context.AppContext` and never reach into each other's widgets.
+The app reads data files itself (:meth:`App.load_data`) and shows the load on the Data
+tab; every background job that gives no result is told to the user one way
+(:meth:`App.report_job_failure`).
 
 :func:`run` is what the command line calls to open the window.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import logging
-import logging.handlers
 import os
+import re
 import sys
+import threading
 import time
 import tkinter as tk
 import tkinter.font as tkfont
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from tkinter import ttk
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from bcdesktop import DISCLAIMER, __version__, resources
+from bcdesktop.data import load_csv
 from bcdesktop.errors import Cancelled, UserError
-from bcdesktop.gui import widgets
+from bcdesktop.gui import export, widgets
+from bcdesktop.gui.context import MODEL_FILETYPES, RESULT_FILETYPES, Inline, LoadView
+from bcdesktop.gui.dialogs import Dialogs
+from bcdesktop.gui.logs import configure_logging
+from bcdesktop.gui.plots import favour_tk_thread
 from bcdesktop.gui.settings import Settings
+from bcdesktop.gui.statusbar import StatusBar
+from bcdesktop.gui.tab_batch import BatchTab
+from bcdesktop.gui.tab_data import DataTab
+from bcdesktop.gui.tab_patient import PatientTab
+from bcdesktop.gui.tab_threshold import ThresholdTab
+from bcdesktop.gui.tab_train import TrainTab
 from bcdesktop.gui.widgets import MOD, MOD_LABEL
 from bcdesktop.gui.worker import Job, Worker
 
+if TYPE_CHECKING:
+    from bcdesktop.data import Dataset
+    from bcdesktop.persistence import ModelBundle
+
 log = logging.getLogger("bcdesktop.gui")
 
-LOG_FILE = "bcdesktop.log"
 INTRO_BACKGROUND = "#eaf2fb"  # a pale blue: the first-screen note stands apart from the tabs
-TAB_ORDER = ("data", "train", "patient", "threshold", "batch")
-DATA_FILETYPES = [("CSV or UCI data", "*.csv *.data *.txt"), ("All files", "*")]
-MODEL_FILETYPES = [("bcdesktop model", "*.npz"), ("All files", "*")]
-RESULT_FILETYPES = [("CSV", "*.csv"), ("Text", "*.txt")]
+#: The tabs in notebook order: key, title, the letter Alt selects it by (Alt+H for
+#: Threshold, since Alt+T is Train), and its class.
+TABS = (("data", "Data", 0, DataTab), ("train", "Train", 0, TrainTab), ("patient", "Patient", 0, PatientTab),
+        ("threshold", "Threshold", 1, ThresholdTab), ("batch", "Batch", 0, BatchTab))
+TAB_ORDER = tuple(key for key, *_ in TABS)
 
 INTENDED_USE = (
     "bcdesktop estimates the probability that a breast tumour is malignant from the nine "
@@ -59,239 +77,19 @@ def _press_focused_button(event) -> None:
         event.widget.invoke()
 
 
-class _LogFile(logging.handlers.RotatingFileHandler):
-    """The rotating log file; when it cannot be written (an unwritable or vanished
-    folder), one line on stderr says so and the log goes on to stderr, instead of a
-    logging traceback at every call."""
-
-    _bcdesktop = True
-    _fallback: logging.Handler | None = None
-
-    def emit(self, record):
-        if self._fallback is not None:
-            self._fallback.emit(record)
-            return
-        super().emit(record)
-
-    def handleError(self, record):
-        import sys
-
-        if self._fallback is None:
-            exc = sys.exc_info()[1]
-            reason = getattr(exc, "strerror", None) or exc
-            try:
-                sys.stderr.write(f"bcdesktop: cannot write the log file {self.baseFilename} ({reason}); "
-                                 "logging to the terminal instead\n")
-            except (OSError, ValueError, AttributeError):
-                pass
-            fallback = logging.StreamHandler()
-            fallback.setFormatter(self.formatter)
-            self._fallback = fallback
-        self._fallback.emit(record)
-
-
-def configure_logging(path: Path | None = None) -> Path | None:
-    """Log to a rotating file in the user folder (1 MB x 3); returns the file's path,
-    or None when there is no user folder (the log then goes to stderr).
-
-    Safe to call more than once: the handler is replaced when the path changes.
-    """
-    logger = logging.getLogger("bcdesktop")
-    logger.setLevel(logging.INFO)
-    if path is None:
-        try:
-            path = resources.user_dir() / LOG_FILE
-        except OSError as exc:
-            if not any(getattr(h, "_bcdesktop_stderr", False) for h in logger.handlers):
-                import sys
-
-                sys.stderr.write(f"bcdesktop: no folder for the log file ({exc.strerror or exc}); "
-                                 "logging to the terminal instead\n")
-                handler = logging.StreamHandler()
-                handler._bcdesktop_stderr = True
-                handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-                logger.addHandler(handler)
-            return None
-    path = Path(path)
-    for handler in list(logger.handlers):
-        if getattr(handler, "_bcdesktop", False):
-            if Path(handler.baseFilename) == path.resolve():
-                return path
-            logger.removeHandler(handler)
-            handler.close()
-    handler = _LogFile(path, maxBytes=1_000_000, backupCount=3, encoding="utf-8", delay=True)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    logger.addHandler(handler)
-    return path
-
-
-class Dialogs:
-    """File dialogs and message boxes of the real app (tests use :class:`RecordingDialogs`)."""
-
-    def __init__(self, parent: tk.Misc):
-        self.parent = parent
-
-    def ask_open_file(self, title: str, filetypes=None, initialdir: str | None = None) -> str | None:
-        from tkinter import filedialog
-        path = filedialog.askopenfilename(parent=self.parent, title=title, filetypes=filetypes or [],
-                                          initialdir=initialdir or None)
-        return path or None
-
-    def ask_save_file(self, title: str, filetypes=None, initialdir: str | None = None,
-                      initialfile: str | None = None, defaultextension: str | None = None) -> str | None:
-        from tkinter import filedialog
-        path = filedialog.asksaveasfilename(parent=self.parent, title=title, filetypes=filetypes or [],
-                                            initialdir=initialdir or None, initialfile=initialfile or "",
-                                            defaultextension=defaultextension or "")
-        return path or None
-
-    def info(self, title: str, message: str) -> None:
-        from tkinter import messagebox
-        messagebox.showinfo(title, message, parent=self.parent)
-
-    def warning(self, title: str, message: str) -> None:
-        from tkinter import messagebox
-        messagebox.showwarning(title, message, parent=self.parent)
-
-    def error(self, title: str, message: str) -> None:
-        from tkinter import messagebox
-        messagebox.showerror(title, message, parent=self.parent)
-
-    def ask_yes_no(self, title: str, message: str) -> bool:
-        from tkinter import messagebox
-        return bool(messagebox.askyesno(title, message, parent=self.parent))
-
-    def open_folder(self, path: str) -> None:
-        """Show a folder in the system's file manager."""
-        import subprocess
-        if sys.platform.startswith("win"):
-            os.startfile(path)  # type: ignore[attr-defined]
-        elif sys.platform == "darwin":
-            subprocess.Popen(["open", path])
-        else:
-            subprocess.Popen(["xdg-open", path])
-
-
-class RecordingDialogs:
-    """Stand-in for :class:`Dialogs` in tests: records every call, never blocks.
-
-    Queue answers with :meth:`answer_open`, :meth:`answer_save`, :meth:`answer_yes_no`;
-    without one, a file dialog returns None (as if cancelled) and a question False.
-    ``messages`` holds ``(kind, title, message)`` for info/warning/error boxes;
-    ``calls`` holds every call in order.
-    """
-
-    def __init__(self):
-        self.calls: list[tuple] = []
-        self.messages: list[tuple[str, str, str]] = []
-        self.opened_folders: list[str] = []
-        self._answers: dict[str, list] = {"open": [], "save": [], "yes_no": []}
-
-    def __repr__(self) -> str:
-        return f"RecordingDialogs({len(self.calls)} calls)"
-
-    def answer_open(self, path) -> None:
-        self._answers["open"].append(None if path is None else str(path))
-
-    def answer_save(self, path) -> None:
-        self._answers["save"].append(None if path is None else str(path))
-
-    def answer_yes_no(self, answer: bool) -> None:
-        self._answers["yes_no"].append(bool(answer))
-
-    def _next(self, kind: str, default=None):
-        return self._answers[kind].pop(0) if self._answers[kind] else default
-
-    def ask_open_file(self, title, filetypes=None, initialdir=None):
-        self.calls.append(("open", title, initialdir))
-        return self._next("open")
-
-    def ask_save_file(self, title, filetypes=None, initialdir=None, initialfile=None, defaultextension=None):
-        self.calls.append(("save", title, initialdir, initialfile))
-        return self._next("save")
-
-    def _message(self, kind, title, message):
-        self.calls.append((kind, title, message))
-        self.messages.append((kind, title, message))
-
-    def info(self, title, message):
-        self._message("info", title, message)
-
-    def warning(self, title, message):
-        self._message("warning", title, message)
-
-    def error(self, title, message):
-        self._message("error", title, message)
-
-    def ask_yes_no(self, title, message):
-        self.calls.append(("yes_no", title, message))
-        return self._next("yes_no", False)
-
-    def open_folder(self, path):
-        self.calls.append(("open_folder", str(path)))
-        self.opened_folders.append(str(path))
-
-    @property
-    def last_message(self) -> tuple[str, str, str] | None:
-        return self.messages[-1] if self.messages else None
-
-
-class StatusBar(ttk.Frame):
-    """Bottom line: data file, active model, threshold, and a message.
-
-    The message takes the width left after the three fields; a message longer than
-    that ends in "…" (the whole message is in the log and in :meth:`text`)."""
-
-    def __init__(self, parent: tk.Misc):
-        super().__init__(parent, relief="sunken", padding=(2, 1))
-        self.data = ttk.Label(self, text="Data: none", style="Status.TLabel")
-        self.model = ttk.Label(self, text="Model: none", style="Status.TLabel")
-        self.threshold = ttk.Label(self, text="Threshold: -", style="Status.TLabel")
-        # width=1: the message never asks for room, it gets what the fields leave.
-        self.message = ttk.Label(self, text="", style="Status.TLabel", anchor="w", width=1)
-        self._message = ""
-        for i, label in enumerate((self.data, self.model, self.threshold)):
-            label.grid(row=0, column=2 * i, sticky="w")
-            ttk.Separator(self, orient="vertical").grid(row=0, column=2 * i + 1, sticky="ns", padx=2)
-        self.message.grid(row=0, column=6, sticky="ew")
-        self.columnconfigure(6, weight=1)
-        self.message.bind("<Configure>", lambda _e: self._fit_message())
-
-    def set_message(self, text: str) -> None:
-        self._message = text
-        self._fit_message()
-
-    def _fit_message(self) -> None:
-        """Show the message, shortened with "…" to the label's width if need be."""
-        text = self._message
-        room = self.message.winfo_width() - 12  # the style's padding
-        font = tkfont.nametofont("TkDefaultFont", root=self)
-        if room > 0 and self.message.winfo_ismapped() and font.measure(text) > room:
-            low, high = 0, len(text)  # the longest prefix that fits with the ellipsis
-            while low < high:
-                mid = (low + high + 1) // 2
-                if font.measure(text[:mid] + "…") <= room:
-                    low = mid
-                else:
-                    high = mid - 1
-            text = text[:low].rstrip() + "…"
-        self.message.configure(text=text)
-
-    def text(self) -> str:
-        """Everything the status bar shows, as one line (the message in full)."""
-        parts = [w.cget("text") for w in (self.data, self.model, self.threshold)] + [self._message]
-        return " | ".join(p for p in parts if p)
-
-
 class App:
     """The application: shared state, menus, tabs, status bar, background work, errors.
 
     Parameters
     ----------
-    root : tk.Tk
-        The main window.
+    root : tk.Tk or tk.Toplevel
+        The main window: a ``Tk`` in the running app, a ``Toplevel`` of a session's Tk
+        in tests. What the app sets on it (menu, bindings, title, icon, size) goes with
+        it; the Tk callback-exception handler goes on its Tk root while it lives; what
+        Tk shares between windows (ttk styles, named fonts, the option database, class
+        bindings) is set anew from this app's settings.
     dialogs : Dialogs-like, optional
-        File dialogs and message boxes; tests pass :class:`RecordingDialogs`.
+        File dialogs and message boxes; tests pass :class:`~bcdesktop.gui.dialogs.RecordingDialogs`.
     settings : Settings, optional
         Per-user settings; by default read from the user folder.
 
@@ -308,13 +106,13 @@ class App:
         ``"data"``, ``"train"``, ``"patient"``, ``"threshold"``, ``"batch"`` -> tab frame.
     """
 
-    def __init__(self, root: tk.Tk, *, dialogs=None, settings: Settings | None = None):
+    def __init__(self, root: tk.Tk | tk.Toplevel, *, dialogs=None, settings: Settings | None = None):
         self.root = root
         self.dialogs = dialogs if dialogs is not None else Dialogs(root)
         self.log_path = configure_logging()
         self.settings = settings if settings is not None else Settings.load()
-        self.dataset = None
-        self.model = None
+        self.dataset: Dataset | None = None
+        self.model: ModelBundle | None = None
         self.model_source = ""
         self._no_model_reason = ""
         self.threshold = 0.5
@@ -322,8 +120,11 @@ class App:
         self.closed = False
         self.exit_code = 0
         self._worker = Worker(root, self.report_exception)
+        self._load: Job | None = None  # the data load in progress
+        self._loads_pending = 0  # loads whose done callback is still to come (each favours the Tk thread)
 
-        root.report_callback_exception = self._on_callback_exception
+        self._install_callback_handler()
+        root.bind("<Destroy>", self._on_destroy, add="+")
         root.title(f"bcdesktop {__version__} \u2014 breast tumour malignancy (research use only)")
         root.protocol("WM_DELETE_WINDOW", self.close)
         self._set_icon()
@@ -339,6 +140,7 @@ class App:
         self.notebook.enable_traversal()  # Ctrl+Tab / Ctrl+Shift+Tab
         self.tabs: dict[str, ttk.Frame] = {}
         self._build_tabs()
+        self._load_view: LoadView = self.tabs["data"]  # the Data tab shows the loads
         dpi_factor = root.winfo_fpixels("1i") / 96
         if dpi_factor > 1.2:  # gaps written in pixels: keep the 100% proportions on a high-dpi display
             widgets.scale_spacing(root, dpi_factor)
@@ -348,6 +150,15 @@ class App:
         if self.settings.notice:
             self.set_status_message(self.settings.notice)
         log.info("bcdesktop %s window opened", __version__)
+
+    def _install_callback_handler(self) -> None:
+        """Report exceptions in Tk callbacks (:meth:`report_exception`): tkinter asks the
+        Tk root for ``report_callback_exception``, whichever window the callback was of.
+        The handler before this app's comes back when the window goes (:meth:`_on_destroy`)."""
+        tk_root = self.root._root()
+        self._handler_before = vars(tk_root).get("report_callback_exception")
+        tk_root.report_callback_exception = self._on_callback_exception
+        self._handler = vars(tk_root).get("report_callback_exception")  # as stored (it may be wrapped)
 
     def _build_intro(self) -> ttk.Frame | None:
         """What the app is for, and what to do first: shown above the tabs until the user
@@ -382,11 +193,12 @@ class App:
         self.settings.set("intro_seen", True)
 
     def _set_icon(self) -> None:
-        """The window and taskbar icon (assets/bcdesktop-*.png); a missing file only logs."""
+        """The window and taskbar icon (assets/bcdesktop-*.png); a missing file only logs.
+        The main window's icon is every later window's too; a Toplevel's is its own."""
         try:
             self._icons = [tk.PhotoImage(master=self.root, file=str(resources.icon_path(n)))
                            for n in (16, 32, 64, 128)]
-            self.root.iconphoto(True, *self._icons)
+            self.root.iconphoto(isinstance(self.root, tk.Tk), *self._icons)
         except (tk.TclError, OSError) as exc:
             log.warning("window icon not set: %s", exc)
 
@@ -397,25 +209,14 @@ class App:
 
     # ----------------------------------------------------------------- building
     def _build_tabs(self) -> None:
-        from bcdesktop.gui.tab_batch import BatchTab
-        from bcdesktop.gui.tab_data import DataTab
-        from bcdesktop.gui.tab_patient import PatientTab
-        from bcdesktop.gui.tab_threshold import ThresholdTab
-        from bcdesktop.gui.tab_train import TrainTab
-
-        titles = {"data": "Data", "train": "Train", "patient": "Patient", "threshold": "Threshold",
-                  "batch": "Batch"}
-        classes = {"data": DataTab, "train": TrainTab, "patient": PatientTab, "threshold": ThresholdTab,
-                   "batch": BatchTab}
-        underline = {"threshold": 1}  # Alt+H, since Alt+T is Train
         # Each tab on a page that scrolls when the window cannot show all of it (large
         # text, a small screen); the notebook still takes the tab for its page.
         widgets.page_aliases(self.notebook)
         self.pages: dict[str, widgets.ScrolledPage] = {}
-        for key in TAB_ORDER:
+        for key, title, underline, tab_class in TABS:
             page = widgets.ScrolledPage(self.notebook)
-            self.notebook.add(page, text=titles[key], underline=underline.get(key, 0), padding=6)
-            tab = page.set_content(classes[key](page.body, self))
+            self.notebook.add(page, text=title, underline=underline, padding=6)
+            tab = page.set_content(tab_class(page.body, self))
             self.tabs[key] = tab
             self.pages[key] = page
 
@@ -496,7 +297,7 @@ class App:
         self.root.minsize(min(round(760 * scale), sw), min(round(520 * scale), sh - 40 - menu))
 
     # ----------------------------------------------------------------- shared state
-    def set_dataset(self, dataset) -> None:
+    def set_dataset(self, dataset: Dataset | None) -> None:
         """Make ``dataset`` the current data and fire ``<<DataChanged>>``."""
         self.dataset = dataset
         self.update_status()
@@ -505,7 +306,7 @@ class App:
             self.remember_folder("data", Path(dataset.path).parent)
         self.root.event_generate("<<DataChanged>>")
 
-    def set_model(self, bundle, *, source: str = "") -> None:
+    def set_model(self, bundle: ModelBundle | None, *, source: str = "") -> None:
         """Make ``bundle`` the active model; its threshold becomes the current one.
 
         Fires ``<<ModelChanged>>`` and then ``<<ThresholdChanged>>`` (if it changed).
@@ -528,7 +329,7 @@ class App:
         self.update_status()
         self.root.event_generate("<<ThresholdChanged>>")
 
-    def set_results(self, section: str, rows: list[tuple[str, Any]] | None) -> None:
+    def set_results(self, section: str, rows: Sequence[tuple[str, Any]] | None) -> None:
         """Publish results for File > Export results: ``rows`` of ``(name, value)``.
 
         A value may be a number, a string, or a ``Rate`` (exported with its 95% CI and
@@ -560,6 +361,60 @@ class App:
         self.status.set_message(text)
         if text:
             log.info("status: %s", text)
+
+    # ----------------------------------------------------------------- data
+    def load_data(self, path: str | os.PathLike, *, done: Callable[[bool], None] | None = None) -> Job:
+        """Read ``path`` in the background (File > Open data, the Data tab, start-up); on
+        success it becomes :attr:`dataset`. A load replaces one still running.
+
+        The Data tab shows it (:class:`~bcdesktop.gui.context.LoadView`): the progress
+        bar, Cancel (and Escape), then what was read or why nothing was; a file that
+        cannot be used keeps the current data. ``done(ok)`` is called afterwards, on
+        the Tk loop."""
+        if self._load is not None:
+            self._load.cancel()
+        path = Path(path)
+        view = self._load_view
+
+        def work(report, cancel):
+            return load_csv(path, progress=report, cancel=cancel)
+
+        def on_progress(progress) -> None:
+            if self._load is job:
+                view.load_progress(path, progress)
+
+        def on_done(ok: bool, result) -> None:
+            self._loads_pending -= 1
+            favour_tk_thread(False)
+            if self._load is not job:
+                return  # a newer load replaced this one
+            self._load = None
+            view.load_ended(path)
+            if ok:
+                self.set_dataset(result)
+                self.set_status_message(f"Loaded {path.name}.")
+            else:
+                self.report_job_failure(result, what=f"Loading {path.name}", inline=view.show_load_message,
+                                        stopped=f"Loading {path.name} was stopped; the previous data are kept.",
+                                        kept="The previous data are kept.")
+            if done is not None:
+                done(ok)
+
+        job = self._load = self.run_in_thread(work, on_done, on_progress, name="load-data")
+        favour_tk_thread(True)  # the window keeps its turns while the file is read
+        self._loads_pending += 1
+        view.load_started(path, job)
+        return job
+
+    def open_data(self) -> None:
+        """File > Open data: the Data tab asks for a file, which is loaded in the background."""
+        self.select_tab("data")
+        self.tabs["data"].open_dialog()
+
+    def open_bundled_data(self, *, done: Callable[[bool], None] | None = None) -> None:
+        """File > Open bundled data: back to the Wisconsin data set shipped with the app."""
+        self.select_tab("data")
+        self.load_data(resources.bundled_data_path(), done=done)
 
     # ----------------------------------------------------------------- work and errors
     def run_in_thread(self, fn: Callable, done: Callable[[bool, Any], None],
@@ -598,6 +453,39 @@ class App:
                                f"The details are in the log file:\n{self.log_path or 'the terminal (no log folder)'}")
             self.set_status_message(f"Internal error \u2014 details in {self.log_path or 'the terminal'}")
 
+    def report_job_failure(self, exc: BaseException, *, what: str, inline: Inline | None = None,
+                           stopped: str = "", kept: str = "") -> None:
+        """Tell the user why a background job gave no result: the one failure path of the
+        jobs' done callbacks (reading data, training, cross-validation, batch scoring).
+
+        ``what`` names the job as the status bar says it ("Loading big.csv",
+        "Training"); ``inline(text, error)`` shows a sentence in the job's tab;
+        ``stopped`` is the tab's sentence for a job the user stopped (by default
+        "{what} was stopped."); ``kept`` says what stayed as it was, after a problem.
+
+        - ``Cancelled`` (Escape, Stop, Cancel): ``stopped`` in the tab as a note and
+          "{what} stopped." in the status bar; nothing to acknowledge.
+        - ``UserError``: "{what} stopped with an error: {message} {kept}" in the tab,
+          where it stays, "{what} failed." in the status bar, and the message in an
+          error box (:meth:`report_exception`), since the user may be on another tab.
+        - anything else: "{what} stopped with an internal error (details in the log).
+          {kept}" in the tab, then :meth:`report_exception` (the traceback to the log,
+          an error box, the status bar).
+        """
+        if isinstance(exc, Cancelled):
+            if inline is not None:
+                inline(stopped or f"{what} was stopped.", False)
+            self.set_status_message(f"{what} stopped.")
+            return
+        if isinstance(exc, UserError):
+            text = f"{what} stopped with an error: {exc}"
+            self.set_status_message(f"{what} failed.")
+        else:
+            text = f"{what} stopped with an internal error (details in the log)."
+        if inline is not None:
+            inline(f"{text} {kept}" if kept else text, True)
+        self.report_exception(exc)
+
     def _on_callback_exception(self, exc_type, exc, tb) -> None:
         if exc is None:
             exc = exc_type()
@@ -609,7 +497,7 @@ class App:
     def select_tab(self, key: str) -> None:
         self.notebook.select(self.tabs[key])
 
-    def remember_folder(self, kind: str, folder) -> None:
+    def remember_folder(self, kind: str, folder: str | os.PathLike) -> None:
         """Remember the last folder used for ``kind`` ("data", "model", "results", ...)."""
         folders = dict(self.settings.get("folders", {}))
         folders[kind] = str(folder)
@@ -620,17 +508,7 @@ class App:
         folder = self.settings.get("folders", {}).get(kind)
         return folder if folder and os.path.isdir(folder) else None
 
-    # ----------------------------------------------------------------- menu actions
-    def open_data(self) -> None:
-        """File > Open data: the Data tab asks for a file and loads it in the background."""
-        self.select_tab("data")
-        self.tabs["data"].open_dialog()
-
-    def open_bundled_data(self) -> None:
-        """File > Open bundled data: back to the Wisconsin data set shipped with the app."""
-        self.select_tab("data")
-        self.tabs["data"].load_bundled()
-
+    # ----------------------------------------------------------------- models and results
     def open_model(self) -> None:
         """File > Open model: load a saved model and make it active."""
         path = self.dialogs.ask_open_file("Open model", MODEL_FILETYPES, self.folder("model"))
@@ -646,7 +524,7 @@ class App:
         self.set_model(bundle, source=Path(path).name)
         self.set_status_message(f"Opened model {Path(path).name}.")
 
-    def save_model(self, bundle=None) -> None:
+    def save_model(self, bundle: ModelBundle | None = None) -> None:
         """File > Save model: save ``bundle`` (default: the active model, with the current threshold)."""
         active = bundle is None
         if active:
@@ -689,8 +567,10 @@ class App:
         self.remember_folder("results", Path(path).parent)
         self.set_status_message(f"Exported results to {path}.")
 
-    def _result_sections(self) -> list[tuple[str, list[tuple[str, Any]]]]:
-        sections: list[tuple[str, list[tuple[str, Any]]]] = []
+    def result_sections(self) -> list[export.Section]:
+        """What File > Export results writes: the context (version, time, data, model,
+        threshold), the active model's figures on its held-out predictions, then every
+        section the tabs published."""
         context = [("bcdesktop version", __version__),
                    ("exported (UTC)", time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime()))]
         if self.dataset is not None:
@@ -699,7 +579,7 @@ class App:
         if self.model is not None:
             context += [("model id", self.model.model_id), ("model source", self.model_source)]
         context.append(("threshold", round(self.threshold, 4)))
-        sections.append(("Context", context))
+        sections: list[export.Section] = [("Context", context)]
         model = self.model
         probs = getattr(model, "eval_probs", None)
         labels = getattr(model, "eval_labels", None)
@@ -717,32 +597,7 @@ class App:
 
     def results_text(self, csv_format: bool = True) -> str:
         """The export as a string (CSV with ``#`` comment lines, or aligned text)."""
-        header = [f"bcdesktop {__version__} results", DISCLAIMER]
-        sections = self._result_sections()
-        if csv_format:
-            out = io.StringIO()
-            for line in header:
-                out.write(f"# {line}\n")
-            writer = csv.writer(out, lineterminator="\n")
-            writer.writerow(["section", "name", "value", "ci95_low", "ci95_high", "k", "n"])
-            for section, rows in sections:
-                for name, value in rows:
-                    if hasattr(value, "low") and hasattr(value, "k"):
-                        writer.writerow([section, name, _num(value.value), _num(value.low), _num(value.high),
-                                         value.k, value.n])
-                    else:
-                        writer.writerow([section, name, value, "", "", "", ""])
-            return out.getvalue()
-        lines = header + [""]
-        for section, rows in sections:
-            lines.append(section)
-            lines.append("-" * len(section))
-            width = max((len(name) for name, _ in rows), default=0)
-            for name, value in rows:
-                shown = widgets.format_rate(value) + f"  [{value.k}/{value.n}]" if hasattr(value, "k") else value
-                lines.append(f"  {name.ljust(width)}  {shown}")
-            lines.append("")
-        return "\n".join(lines)
+        return export.results_text(self.result_sections(), csv_format)
 
     # ----------------------------------------------------------------- help
     def show_intended_use(self) -> None:
@@ -779,6 +634,7 @@ class App:
                     "Wisconsin Hospitals, via the UCI Machine Learning Repository; licence CC BY 4.0.")
         self.dialogs.info("Data source and licence", text)
 
+    # ----------------------------------------------------------------- text size
     def change_text_scale(self, factor: float | None) -> None:
         """Step the text size (``widgets.TEXT_SIZES``, 100% to 200%) in the direction of
         ``factor``: above 1 larger, below 1 smaller, to the step nearest the current size
@@ -815,8 +671,6 @@ class App:
         need_h = max(p.content.winfo_reqheight() for p in self.pages.values()) - shown.winfo_height()
         # The screen less a taskbar (40 pixels) and what sits above the contents: the menu
         # bar (taller with larger text) and the window manager's title bar, if any.
-        import re
-
         place = re.search(r"([+-]-?\d+)([+-]-?\d+)$", root.wm_geometry())
         left, top = (int(v.lstrip("+")) for v in place.groups()) if place else (0, 0)
         chrome = max(0, root.winfo_rooty() - top)
@@ -839,7 +693,7 @@ class App:
 
         def data_done(ok: bool) -> None:
             if not ok and data is not None and self.dataset is None:
-                self.tabs["data"].load(resources.bundled_data_path(), done=lambda _ok: finish())
+                self.load_data(resources.bundled_data_path(), done=lambda _ok: finish())
             else:
                 finish()
 
@@ -848,19 +702,17 @@ class App:
             if on_ready is not None:
                 self.root.after_idle(on_ready)
 
-        self.tabs["data"].load(Path(data) if data is not None else resources.bundled_data_path(), done=data_done)
+        self.load_data(Path(data) if data is not None else resources.bundled_data_path(), done=data_done)
 
     def _warm_imports(self) -> None:
         """Import scikit-learn in the background once the window is up (2-3.5 s, scipy.stats
         alone 1.6 s), as matplotlib is: the first Start or Cross-validate then need not wait
         for it. Python's import lock makes a click meanwhile wait for the import, not
         repeat it; a failed import is only logged (the click that needs it says why)."""
-        import threading
-
         def warm() -> None:
             try:
-                import sklearn.model_selection  # noqa: F401  (splits, cross-validation)
                 import sklearn.metrics  # noqa: F401  (AUC, Brier)
+                import sklearn.model_selection  # noqa: F401  (splits, cross-validation)
             except Exception:  # noqa: BLE001 - only a head start; never worth an error here
                 log.warning("warming scikit-learn failed", exc_info=True)
 
@@ -873,9 +725,6 @@ class App:
         inside an extension module's import or a C drawing call when Python finalises
         can abort the process ("terminate called without an active exception"), seen
         in 2-5 of 50 frozen self-tests."""
-        import threading
-        import time
-
         deadline = time.monotonic() + timeout
         ours = [t for t in threading.enumerate()
                 if t is getattr(self, "_warm_thread", None) or t.name.startswith("bcdesktop-")]
@@ -929,9 +778,21 @@ class App:
         except tk.TclError:
             pass
 
-
-def _num(value):
-    return "" if value is None or value != value else f"{value:.6g}"
+    def _on_destroy(self, event) -> None:
+        """The window is going (closed, or destroyed by its owner): give back what the app
+        holds beyond it, the Tk thread's favour of loads whose done callback never comes
+        now and the callback-exception handler."""
+        if event.widget is not self.root:
+            return
+        while self._loads_pending:
+            self._loads_pending -= 1
+            favour_tk_thread(False)
+        tk_root = self.root._root()
+        if vars(tk_root).get("report_callback_exception") is self._handler:
+            if self._handler_before is None:
+                del vars(tk_root)["report_callback_exception"]
+            else:
+                vars(tk_root)["report_callback_exception"] = self._handler_before
 
 
 def _write_ready_file(path: str) -> None:

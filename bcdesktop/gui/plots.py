@@ -21,12 +21,13 @@ import sys
 import threading
 import time
 import tkinter as tk
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
 from bcdesktop.errors import Cancelled
-
+from bcdesktop.gui.context import AppContext
 from bcdesktop.gui.widgets import CLASS_COLORS, CLASS_NAMES, TRAIN_LINE, VALIDATION_LINE
 
 # Benign bars plain, malignant bars outlined in black (and always to the right of the
@@ -39,7 +40,7 @@ HATCHES = (None, "///")  # benign, malignant: for pictures with few bars, where 
 _MATPLOTLIB_MODULES = ("matplotlib.figure", "matplotlib.backends.backend_tkagg")
 
 
-def when_matplotlib_loaded(app, then) -> None:
+def when_matplotlib_loaded(app: AppContext, then: Callable[[], None]) -> None:
     """Call ``then()`` on the Tk loop once matplotlib is imported, importing it in a
     worker thread if need be (the import takes about half a second)."""
     if all(name in sys.modules for name in _MATPLOTLIB_MODULES):

@@ -16,8 +16,9 @@ import logging
 import math
 import re
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from bcdesktop import resources
 
@@ -85,7 +86,7 @@ class Settings:
         return f"Settings({str(self.path) if self.path else None!r}, keys={sorted(self.values)})"
 
     @classmethod
-    def load(cls, path: str | Path | None = None) -> "Settings":
+    def load(cls, path: str | Path | None = None) -> Settings:
         """Read the settings file; a missing one gives defaults, a bad one is set aside.
 
         Never raises and never blocks: when even the settings folder cannot be made,
@@ -99,7 +100,7 @@ class Settings:
                 return cls(None, notice="Your settings folder cannot be created "
                                         f"({exc.strerror or exc}); settings will not be saved this time.")
         path = Path(path)
-        from bcdesktop.data import NotAFile, open_regular_file
+        from bcdesktop.resources import NotAFile, open_regular_file
 
         try:
             with open_regular_file(path) as fh:

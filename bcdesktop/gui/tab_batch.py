@@ -12,13 +12,27 @@ import os
 import tkinter as tk
 from pathlib import Path
 from tkinter import ttk
+from typing import TYPE_CHECKING
 
-from bcdesktop.errors import Cancelled, UserError
-from bcdesktop.gui.widgets import (METRIC_ROWS, METRICS_NOTE, WARNING_MARK, ConfusionGrid, MetricsTable, Reflow,
-                                   ScrolledTree, format_seconds, format_threshold, scroll_into_view,
-                                   wrap_to_width)
+from bcdesktop.errors import UserError
+from bcdesktop.gui.context import BATCH_INPUT_FILETYPES, SCORED_FILETYPES, AppContext
+from bcdesktop.gui.widgets import (
+    METRIC_ROWS,
+    METRICS_NOTE,
+    WARNING_MARK,
+    ConfusionGrid,
+    MetricsTable,
+    Reflow,
+    ScrolledTree,
+    format_seconds,
+    format_threshold,
+    scroll_into_view,
+    wrap_to_width,
+)
 
-CSV_TYPES = [("CSV and data files", "*.csv *.data *.txt *.tsv"), ("All files", "*")]
+if TYPE_CHECKING:
+    from bcdesktop.scoring import ScoreProgress, ScoreSummary
+
 COUNTS = (("rows_read", "Rows read"), ("scored", "Scored"), ("rejected", "Rejected"),
           ("malignant", "Malignant"), ("benign", "Benign"))
 REJECTED_TITLE = "Rejected rows (kept in the output, with the reason in its status column)"
@@ -29,18 +43,18 @@ class BatchTab(ttk.Frame):
 
     Widgets tests read: ``input_var``, ``output_var``, ``choose_input_button``,
     ``choose_output_button``, ``score_button``, ``cancel_button``, ``message_label``,
-    ``progress_label``, ``progressbar``,
+    ``progress_label``, ``progress`` (the bar),
     ``count_labels`` (``rows_read scored rejected malignant benign`` -> label),
     ``rejected_tree`` (widgets.ScrolledTree), ``metrics_table`` (widgets.MetricsTable), ``metrics_label``,
     ``confusion``, ``open_button`` (which calls ``app.dialogs.open_folder``).
     """
 
-    def __init__(self, master, app):
+    def __init__(self, master: tk.Misc, app: AppContext):
         super().__init__(master, padding=10)
         self.app = app
         self.job = None
-        self.summary = None
-        self._previous = None
+        self.summary: ScoreSummary | None = None
+        self._previous: ScoreSummary | None = None
         self._default_output = ""
 
         # The labelled-metrics box takes the right column beside the summary and the
@@ -98,8 +112,8 @@ class BatchTab(ttk.Frame):
         self.score_button.grid(row=0, column=0, sticky="w")
         self.cancel_button = ttk.Button(box, text="Cancel (Esc)", command=self.cancel)
         self.cancel_button.grid(row=0, column=1, sticky="w", padx=(6, 0))
-        self.progressbar = ttk.Progressbar(box, orient="horizontal", mode="determinate", maximum=1.0)
-        self.progressbar.grid(row=0, column=2, sticky="ew", padx=(12, 0))
+        self.progress = ttk.Progressbar(box, orient="horizontal", mode="determinate", maximum=1.0)
+        self.progress.grid(row=0, column=2, sticky="ew", padx=(12, 0))
         self.progress_label = ttk.Label(box, text="", style="Muted.TLabel")
         self.progress_label.grid(row=1, column=2, sticky="w", padx=(12, 0))
         self.model_label = ttk.Label(box, text="", style="Muted.TLabel")
@@ -145,6 +159,7 @@ class BatchTab(ttk.Frame):
     # ------------------------------------------------------------------ state
     @property
     def running(self) -> bool:
+        """True while a file is being scored."""
         return self.job is not None
 
     def _refresh_state(self) -> None:
@@ -170,7 +185,7 @@ class BatchTab(ttk.Frame):
     def choose_input(self) -> None:
         current = self.input_var.get().strip()
         folder = str(Path(current).parent) if current else self.app.folder("batch")
-        path = self.app.dialogs.ask_open_file("Choose the CSV to score", CSV_TYPES, folder)
+        path = self.app.dialogs.ask_open_file("Choose the CSV to score", BATCH_INPUT_FILETYPES, folder)
         if path:
             self.app.remember_folder("batch", Path(path).parent)
             self.set_input(path)
@@ -201,8 +216,8 @@ class BatchTab(ttk.Frame):
     def choose_output(self) -> None:
         current = Path(self.output_var.get().strip() or self.input_var.get().strip() or "scored.csv")
         folder = str(current.parent) if str(current.parent) not in ("", ".") else self.app.folder("batch")
-        path = self.app.dialogs.ask_save_file("Save the scored CSV as", [("CSV files", "*.csv"), ("All files", "*")],
-                                              folder, current.name, ".csv")
+        path = self.app.dialogs.ask_save_file("Save the scored CSV as", SCORED_FILETYPES, folder, current.name,
+                                              ".csv")
         if path:
             self.output_var.set(os.fspath(path))
 
@@ -252,8 +267,8 @@ class BatchTab(ttk.Frame):
         self._say(f"Scoring {source_path.name} at threshold {format_threshold(threshold)}\u2026")
         self.app.set_status_message(f"Scoring {source_path.name}\u2026")
         self.progress_label.configure(text="Starting\u2026")
-        self.progressbar.configure(value=0)
-        self.job = self.app.run_in_thread(work, self._on_done, progress=self._on_progress)
+        self.progress.configure(value=0)
+        self.job = self.app.run_in_thread(work, self._on_done, self._on_progress)
         self._refresh_state()
         self.cancel_button.focus_set()
 
@@ -264,7 +279,7 @@ class BatchTab(ttk.Frame):
             self.progress_label.configure(text="Cancelling\u2026")
             self.cancel_button.state(["disabled"])
 
-    def _on_progress(self, msg) -> None:
+    def _on_progress(self, msg: ScoreProgress) -> None:
         """Show a ``scoring.ScoreProgress``: rows, rows/s, time left, and the bar."""
         parts = [f"{msg.rows_done:,} rows"]
         if msg.rows_per_s:
@@ -273,31 +288,26 @@ class BatchTab(ttk.Frame):
         if left:
             parts.append(f"about {left} left")
         self.progress_label.configure(text=" \u00b7 ".join(parts))
-        self.progressbar.configure(value=msg.fraction)
+        self.progress.configure(value=msg.fraction)
 
     def _on_done(self, ok: bool, result) -> None:
         self.job = None
         if ok:
-            self.progressbar.configure(value=1.0)
+            self.progress.configure(value=1.0)
             self.progress_label.configure(text="Done.")
             self._show_summary(result)
             scroll_into_view(self.counts_frame)  # the counts may be below Score with large text
             self.app.set_status_message(f"Scored {result.scored:,} of {result.rows_read:,} rows "
                                         f"into {Path(result.output).name}.")
         else:
-            self.progressbar.configure(value=0)
+            self.progress.configure(value=0)
             self.progress_label.configure(text="")
             if self._previous is not None:
                 self._show_summary(self._previous)
-            kept = (f" The results below are still those of {Path(self._previous.input).name}."
+            kept = (f"The results below are still those of {Path(self._previous.input).name}."
                     if self._previous is not None else "")
-            if isinstance(result, Cancelled):
-                self._say(f"Cancelled: no output file was written.{kept}")
-                self.app.set_status_message("Batch scoring cancelled.")
-            else:
-                self._say(f"Scoring stopped with an error (shown in the message box).{kept}", error=True)
-                self.app.set_status_message("Batch scoring failed.")
-                self.app.report_exception(result)
+            stopped = "Cancelled: no output file was written." + (f" {kept}" if kept else "")
+            self.app.report_job_failure(result, what="Batch scoring", inline=self._say, stopped=stopped, kept=kept)
         self._previous = None
         self._refresh_state()
 
@@ -314,7 +324,7 @@ class BatchTab(ttk.Frame):
         self.rejected_frame.configure(text=REJECTED_TITLE)
         self.app.set_results("Batch scoring", None)
 
-    def _show_summary(self, summary) -> None:
+    def _show_summary(self, summary: ScoreSummary) -> None:
         self.summary = summary
         m = summary.metrics
         for key, label in self.count_labels.items():

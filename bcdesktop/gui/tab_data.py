@@ -1,6 +1,8 @@
 """The Data tab: open a CSV and see what was read, what was rejected and why.
 
-Loading runs in the background with a progress bar; the tab shows the counts (rows
+The app reads the file in the background (``app.load_data``) and tells this tab how it
+goes (:class:`~bcdesktop.gui.context.LoadView`): a progress bar and Cancel while it
+runs, then what was read or why nothing was. The tab shows the counts (rows
 read / usable / rejected), the class balance, every rejected row with its reason, a
 preview of the usable rows, and per-feature histograms split by class (drawn in a
 worker thread, :class:`~bcdesktop.gui.plots.OffscreenPicture`: nine axes take a few
@@ -10,15 +12,22 @@ shows its message and the previous data stay loaded.
 
 from __future__ import annotations
 
+import tkinter as tk
 import tkinter.font as tkfont
 from pathlib import Path
 from tkinter import ttk
+from typing import TYPE_CHECKING
 
 from bcdesktop import resources
-from bcdesktop.errors import Cancelled, UserError
 from bcdesktop.gui import widgets
-from bcdesktop.gui.app import DATA_FILETYPES
+from bcdesktop.gui.context import DATA_FILETYPES, AppContext
 from bcdesktop.gui.widgets import BENIGN_MARK, MALIGNANT_MARK, WARNING_MARK
+
+if TYPE_CHECKING:
+    from bcdesktop.csvscan import LoadProgress
+    from bcdesktop.data import Dataset
+    from bcdesktop.gui.plots import OffscreenPicture
+    from bcdesktop.gui.worker import Job
 
 SHORT_NAMES = ("Clump thickness", "Cell size", "Cell shape", "Marginal adhesion", "Epithelial size",
                "Bare nuclei", "Bland chromatin", "Normal nucleoli", "Mitoses")
@@ -43,18 +52,18 @@ def fill_table(table: widgets.ScrolledTree, rows) -> None:
 class DataTab(ttk.Frame):
     """Built as ``DataTab(notebook, app)``.
 
-    Widgets tests read: ``open_button``, ``file_label``, ``counts_label``,
+    Widgets tests read: ``open_button``, ``cancel_button``, ``file_label``, ``counts_label``,
     ``balance_label``, ``layout_label``, ``message_label``, ``progress``, ``rejected``,
     ``preview`` and ``columns`` (:class:`~bcdesktop.gui.widgets.ScrolledTree`), ``views``
     (the inner notebook), ``reason_label`` (the selected rejected row in full);
-    ``plot`` (an :class:`~bcdesktop.gui.plots.OffscreenPicture`) once histograms are shown.
+    ``plot`` (an :class:`~bcdesktop.gui.plots.OffscreenPicture`) once histograms are shown;
+    ``job``, the app's load in progress (None when none runs).
     """
 
-    def __init__(self, master, app):
+    def __init__(self, master: tk.Misc, app: AppContext):
         super().__init__(master, padding=8)
         self.app = app
-        self.job = None
-        self._loading = 0  # loads whose finished() is still to come
+        self.job: Job | None = None  # the app's load in progress
         self._picture = None  # the histograms (plots.OffscreenPicture), made for the first data set
         self._requested = None  # (dataset, text scale) of the histograms asked for
         self._plotted = None  # the dataset whose histograms, at the current text size, are on screen
@@ -110,7 +119,6 @@ class DataTab(ttk.Frame):
                                    style="Muted.TLabel")
         self.plot_note.pack(side="top", anchor="w")
 
-        self.bind("<Destroy>", self._on_destroy, add="+")
         app.root.bind("<<DataChanged>>", lambda _e: self.show(self.app.dataset), add="+")
         app.root.bind(widgets.TEXT_SCALE_EVENT, lambda _e: self._on_text_scale(), add="+")
         # Shown again: draw what is not drawn yet (the picture also looks by itself while hidden).
@@ -165,83 +173,37 @@ class DataTab(ttk.Frame):
 
     # ----------------------------------------------------------------- loading
     def open_dialog(self) -> None:
-        """Ask for a file (through ``app.dialogs``) and load it."""
+        """Ask for a file (through ``app.dialogs``) and load it (``app.load_data``)."""
         path = self.app.dialogs.ask_open_file("Open data", DATA_FILETYPES, self.app.folder("data"))
         if path:
-            self.load(path)
+            self.app.load_data(path)
 
-    def load(self, path, done=None) -> None:
-        """Load ``path`` in the background; on success it becomes ``app.dataset``.
-
-        ``done(ok)`` is called afterwards (on the Tk loop). A ``UserError`` is shown to
-        the user and the current data stay.
-        """
-        from bcdesktop import data
-
+    def cancel(self) -> None:
+        """Stop the load in progress (the Cancel button; Escape stops all work)."""
         if self.job is not None:
             self.job.cancel()
-        path = Path(path)
+
+    # The app's loads, as it tells them (context.LoadView).
+    def load_started(self, path: Path, job: Job) -> None:
+        self.job = job
         self.message_label.configure(text="")
         self.progress.configure(value=0)
         self.progress.pack(side="left", padx=(12, 0))
         self.cancel_button.pack(side="left", padx=(6, 0))
         self.file_label.configure(text=f"Reading {path.name}\u2026")
 
-        def work(report, cancel):
-            return data.load_csv(path, progress=report, cancel=cancel)
+    def load_progress(self, path: Path, progress: LoadProgress) -> None:
+        self.progress.configure(value=progress.fraction)
+        self.file_label.configure(text=f"Reading {path.name}\u2026 {progress.rows:,} rows ({progress.fraction:.0%})")
 
-        def progress(p) -> None:
-            self.progress.configure(value=p.fraction)
-            self.file_label.configure(text=f"Reading {path.name}\u2026 {p.rows:,} rows ({p.fraction:.0%})")
+    def load_ended(self, path: Path) -> None:
+        self.job = None
+        self.progress.pack_forget()
+        self.cancel_button.pack_forget()
+        self._show_file_label()
 
-        def finished(ok, result) -> None:
-            self._loading -= 1
-            favour_tk_thread(False)
-            if self.job is not job:
-                return  # a newer load replaced this one
-            self.job = None
-            self.progress.pack_forget()
-            self.cancel_button.pack_forget()
-            if ok:
-                self.app.set_dataset(result)
-                self.app.set_status_message(f"Loaded {path.name}.")
-            else:
-                self._show_file_label()
-                if isinstance(result, Cancelled):
-                    self.message_label.configure(
-                        text=f"{WARNING_MARK} Loading {path.name} was stopped; the previous data are kept.")
-                    self.app.set_status_message(f"Loading {path.name} stopped.")
-                elif isinstance(result, UserError):
-                    self.message_label.configure(text=f"{WARNING_MARK} {result} The previous data are kept.")
-                    self.app.report_exception(result)
-                else:
-                    self.app.report_exception(result)
-            if done is not None:
-                done(ok)
-
-        from bcdesktop.gui.plots import favour_tk_thread
-
-        favour_tk_thread(True)  # the window keeps its turns while the file is read
-        self._loading += 1
-        job = self.job = self.app.run_in_thread(work, finished, progress, name="load-data")
-
-    def _on_destroy(self, event) -> None:
-        if event.widget is not self:
-            return
-        from bcdesktop.gui.plots import favour_tk_thread
-
-        while self._loading:  # their finished() never comes now
-            self._loading -= 1
-            favour_tk_thread(False)
-
-    def load_bundled(self, done=None) -> None:
-        """Load the data set shipped with the app (File > Open bundled data), as
-        :meth:`load` does: in the background, and it becomes ``app.dataset``."""
-        self.load(resources.bundled_data_path(), done=done)
-
-    def cancel(self) -> None:
-        if self.job is not None:
-            self.job.cancel()
+    def show_load_message(self, text: str, error: bool) -> None:
+        self.message_label.configure(text=f"{WARNING_MARK} {text}")
 
     # ----------------------------------------------------------------- display
     def _show_file_label(self) -> None:
@@ -255,7 +217,7 @@ class DataTab(ttk.Frame):
             text = str(ds.path)
         self.file_label.configure(text=text)
 
-    def show(self, ds) -> None:
+    def show(self, ds: Dataset | None) -> None:
         """Fill the tab from a ``Dataset`` (called on ``<<DataChanged>>``)."""
         self._show_file_label()
         if ds is None:
@@ -268,7 +230,7 @@ class DataTab(ttk.Frame):
         if layout is not None:
             self.layout_label.configure(text=f"Read as: {layout.assumed or layout.describe()} "
                                              f"({layout.describe()}). Columns tab: which column is which.")
-            from bcdesktop.data import EXTRA
+            from bcdesktop.csvlayout import EXTRA
 
             self.columns.replace_rows((column, "not used (copied through when scoring)" if role == EXTRA else role)
                                       for column, role in layout.column_matching())
@@ -305,7 +267,7 @@ class DataTab(ttk.Frame):
         self._schedule_histograms()
 
     @property
-    def plot(self):
+    def plot(self) -> OffscreenPicture | None:
         """The histograms (:class:`~bcdesktop.gui.plots.OffscreenPicture`) once a picture
         of them is on screen, else None."""
         picture = self._picture
@@ -345,7 +307,3 @@ class DataTab(ttk.Frame):
         if self._picture is not None:
             self._plotted = None
             self._schedule_histograms()
-
-    def draw_histograms(self) -> None:
-        """Ask for the per-feature histograms of the current data (drawn in the background)."""
-        self._schedule_histograms()

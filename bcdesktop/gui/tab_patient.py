@@ -15,11 +15,28 @@ from tkinter import ttk
 import numpy as np
 
 from bcdesktop import DISCLAIMER, data
-from bcdesktop.gui.widgets import (BENIGN, BENIGN_MARK, ERROR_TEXT, MALIGNANT_MARK, MALIGNANT_TEXT, MUTED_TEXT, TEXT,
-                                   WARNING_MARK, Reflow, chars_width, format_threshold, scroll_into_view,
-                                   wrap_to_width)
+from bcdesktop.examples import TypicalCase, example_source, typical_cases
+from bcdesktop.gui.context import AppContext
+from bcdesktop.gui.widgets import (
+    BENIGN,
+    BENIGN_MARK,
+    ERROR_TEXT,
+    MALIGNANT_MARK,
+    MALIGNANT_TEXT,
+    MUTED_TEXT,
+    TEXT,
+    WARNING_MARK,
+    Field,
+    Reflow,
+    chars_width,
+    format_threshold,
+    scroll_into_view,
+    wrap_to_width,
+)
+from bcdesktop.metrics import format_percent
 
 STALE_NOTE = "Out of date: the scores have changed since this result. Press Predict to update it."
+
 
 def format_probability(p: float) -> str:
     """``0.8734 -> "87.3%"``; the extremes say "<0.1%" / ">99.9%" rather than a false 0 or 100."""
@@ -27,48 +44,25 @@ def format_probability(p: float) -> str:
         return "<0.1%"
     if p >= 0.9995:
         return ">99.9%"
-    return f"{100 * p:.1f}%"
-
-
-def typical_cases(dataset) -> dict[int, tuple[np.ndarray, int, str]]:
-    """A typical benign (0) and malignant (1) case, each a real row of ``dataset``.
-
-    For each class we take the per-feature median of that class's rows and return the
-    real row nearest to it (smallest sum of absolute differences; the first in file
-    order on ties), so the example is a case that actually occurred, not an average
-    that never did. Returns ``{label: (scores (9,), line, sample_id)}``.
-    """
-    out = {}
-    for label in (0, 1):
-        rows = np.flatnonzero(dataset.y == label)
-        if rows.size == 0:
-            continue
-        X = dataset.X[rows]
-        distance = np.abs(X - np.median(X, axis=0)).sum(axis=1)
-        best = rows[int(np.argmin(distance))]
-        out[label] = (dataset.X[best], int(dataset.lines[best]), str(dataset.ids[best]))
-    return out
+    return format_percent(p)
 
 
 class PatientTab(ttk.Frame):
     """Nine score fields, Predict, and the result; built as ``PatientTab(notebook, app)``.
 
-    Widgets tests read: ``spinboxes`` (dict feature -> ttk.Spinbox), ``messages``
-    (feature -> inline message label), ``predict_button``, ``predict_hint``,
+    Widgets tests read: ``fields`` (feature -> :class:`~bcdesktop.gui.widgets.Field`: its
+    spin box ``input`` and inline ``message``), ``predict_button``, ``predict_hint``,
     ``prob_label``, ``call_label``, ``detail_label``, ``note_label``,
     ``benign_button``, ``malignant_button``, ``clear_button``; :attr:`stale` says
     whether the shown result is out of date.
     """
 
-    def __init__(self, master, app):
+    def __init__(self, master: tk.Misc, app: AppContext):
         super().__init__(master, padding=8)
         self.app = app
-        self.vars: dict[str, tk.StringVar] = {}
-        self.spinboxes: dict[str, ttk.Spinbox] = {}
-        self.messages: dict[str, ttk.Label] = {}
-        self._touched: set[str] = set()
+        self.fields: dict[str, Field] = {}
         self._result: dict | None = None  # scores, probability, model id of the shown result
-        self._typical: dict | None = None
+        self._typical: dict[int, TypicalCase] | None = None
         self._typical_source = None
 
         self.rowconfigure(0, weight=1)
@@ -87,21 +81,19 @@ class PatientTab(ttk.Frame):
         form = ttk.LabelFrame(self, text="Cytology scores (whole numbers 1 to 10)", padding=8)
         form.columnconfigure(2, weight=1)
         for i, name in enumerate(data.FEATURES):
-            var = tk.StringVar(self, "")
-            var.trace_add("write", lambda *_a, name=name: self._on_field_changed(name))
-            ttk.Label(form, text=name, style="Bold.TLabel").grid(row=2 * i, column=0, sticky="w", pady=(4, 0))
-            spin = ttk.Spinbox(form, from_=data.SCORE_MIN, to=data.SCORE_MAX, increment=1, width=5,
-                               textvariable=var, wrap=False, justify="right")
-            spin.grid(row=2 * i, column=1, rowspan=2, sticky="w", padx=8)
-            spin.bind("<Return>", self._on_return)
-            spin.bind("<KP_Enter>", self._on_return)
-            message = ttk.Label(form, text="", style="Error.TLabel", wraplength=chars_width(self, 26))
-            message.grid(row=2 * i, column=2, rowspan=2, sticky="w")
+            # A score is checked as the user types; its message waits until the field is touched.
+            field = Field(form, 2 * i, name, data.check_score, spin=(data.SCORE_MIN, data.SCORE_MAX), width=5,
+                          label_style="Bold.TLabel", message_chars=26, quiet=True)
+            # the meaning of the score below its name, the spin box and the message beside both
+            field.label.grid_configure(padx=0, pady=(4, 0))
+            field.input.grid_configure(rowspan=2, padx=8, pady=0)
+            field.message.grid_configure(rowspan=2, padx=0, pady=0)
             ttk.Label(form, text=data.FEATURE_DESCRIPTIONS[name], style="Small.TLabel",
                       wraplength=chars_width(self, 56)).grid(row=2 * i + 1, column=0, sticky="w")
-            self.vars[name] = var
-            self.spinboxes[name] = spin
-            self.messages[name] = message
+            field.var.trace_add("write", lambda *_a: self._on_field_changed())
+            field.input.bind("<Return>", self._on_return)
+            field.input.bind("<KP_Enter>", self._on_return)
+            self.fields[name] = field
 
         buttons = ttk.Frame(form)
         buttons.grid(row=2 * len(data.FEATURES), column=0, columnspan=3, sticky="ew", pady=(12, 0))
@@ -147,25 +139,21 @@ class PatientTab(ttk.Frame):
     def field_values(self) -> tuple[dict[str, int], dict[str, str]]:
         """``(values, problems)``: the valid scores and a message for each invalid field."""
         values, problems = {}, {}
-        for name, var in self.vars.items():
-            value, message = data.check_score(var.get())
+        for name, field in self.fields.items():
+            value, message = field.check(field.var.get())
             if message is None:
                 values[name] = value
             else:
                 problems[name] = message
         return values, problems
 
-    def _on_field_changed(self, name: str) -> None:
-        self._touched.add(name)
+    def _on_field_changed(self) -> None:
         self._refresh_state()
         self._show_result()
 
     def _refresh_state(self) -> None:
-        """Inline messages for touched fields, and Predict enabled only when it can work."""
+        """Predict enabled only when it can work, and the hint below it saying why not."""
         values, problems = self.field_values()
-        for name, label in self.messages.items():
-            shown = name in problems and name in self._touched
-            label.configure(text=f"{WARNING_MARK} {problems[name]}" if shown else "")
         if self.app.model is None:
             hint = "No model is loaded: open one (File menu) or train one on the Train tab."
         elif problems:
@@ -185,9 +173,10 @@ class PatientTab(ttk.Frame):
         """Predict from the form, or show every field's message and focus the first bad one."""
         values, problems = self.field_values()
         if problems:
-            self._touched.update(self.vars)
+            for field in self.fields.values():
+                field.validate()
             self._refresh_state()
-            self.spinboxes[next(n for n in data.FEATURES if n in problems)].focus_set()
+            self.fields[next(n for n in data.FEATURES if n in problems)].input.focus_set()
             return
         if self.app.model is None:
             self._refresh_state()
@@ -202,7 +191,7 @@ class PatientTab(ttk.Frame):
         self.app.set_status_message(f"Predicted {'malignant' if p >= self.app.threshold else 'benign'} "
                                     f"({format_probability(p)}) with model {self.app.model.model_id}.")
 
-    def self_test(self) -> dict:
+    def self_test(self) -> dict[str, object]:
         """Predict the typical malignant example through the form (``bcdesktop --self-test``)."""
         self.fill_typical(1)
         self.predict()
@@ -212,20 +201,20 @@ class PatientTab(ttk.Frame):
         return {"probability": round(p, 6), "prediction": "malignant" if p >= self.app.threshold else "benign",
                 "threshold": self.app.threshold, "model_id": self._result["model_id"]}
 
-    def _probability(self, scores) -> float:
+    def _probability(self, scores: tuple[int, ...]) -> float:
         X = np.asarray(scores, dtype=np.float64).reshape(1, -1)
         return float(self.app.model.predict_proba(X)[0])
 
     def fill_typical(self, label: int) -> None:
-        """Fill the form with a typical benign (0) or malignant (1) case; see :func:`typical_cases`."""
-        dataset = self.app.dataset
-        if dataset is None or dataset.y is None or not {0, 1} <= set(np.unique(dataset.y).tolist()):
-            dataset = data.load_bundled()  # the loaded file has no labels: fall back to the UCI data
+        """Fill the form with a typical benign (0) or malignant (1) case of the loaded data
+        (or of the bundled data when those cannot give both); see
+        :func:`bcdesktop.examples.typical_cases`."""
+        dataset = example_source(self.app.dataset)
         if self._typical_source is not dataset:
             self._typical, self._typical_source = typical_cases(dataset), dataset
         scores, line, sample_id = self._typical[label]
         for name, value in zip(data.FEATURES, scores):
-            self.vars[name].set(str(int(value)))
+            self.fields[name].set(int(value))
         kind = "malignant" if label else "benign"
         where = f"line {line}" + (f", id {sample_id}" if sample_id else "")
         source = getattr(dataset.path, "name", None) or str(dataset.path or "the data set")
@@ -235,14 +224,13 @@ class PatientTab(ttk.Frame):
 
     def clear(self) -> None:
         """Empty every field and the result; the cursor goes to the first field."""
-        for var in self.vars.values():
-            var.set("")
-        self._touched.clear()
+        for field in self.fields.values():
+            field.clear()
         self._result = None
         self.example_label.configure(text="")
         self._refresh_state()
         self._show_result()
-        self.spinboxes[data.FEATURES[0]].focus_set()
+        self.fields[data.FEATURES[0]].input.focus_set()
 
     # ------------------------------------------------------------------ result
     def _on_app_changed(self, _event=None) -> None:

@@ -18,13 +18,33 @@ import math
 import tkinter as tk
 import tkinter.font as tkfont
 from tkinter import ttk
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from bcdesktop import metrics
 from bcdesktop.errors import UserError
-from bcdesktop.gui.widgets import (CLASS_COLORS, ERROR_TEXT, MALIGNANT, METRICS_NOTE, TEXT_SCALE_EVENT, WARNING_MARK,
-                                   ConfusionGrid, MetricsTable, chars_width, format_threshold, wrap_to_width)
+from bcdesktop.gui.context import AppContext
+from bcdesktop.gui.widgets import (
+    CLASS_COLORS,
+    ERROR_TEXT,
+    MALIGNANT,
+    METRICS_NOTE,
+    TEXT_SCALE_EVENT,
+    WARNING_MARK,
+    ConfusionGrid,
+    MetricsTable,
+    chars_width,
+    format_threshold,
+    wrap_to_width,
+)
+from bcdesktop.metrics import format_percent
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+    from bcdesktop.gui.plots import OffscreenPicture
 
 T_MIN, T_MAX = metrics.THRESHOLD_MIN, metrics.THRESHOLD_MAX
 #: What "Find the threshold for ... >= X%" keeps at X: the sensitivity on the held-out
@@ -45,24 +65,19 @@ def parse_threshold(text: str) -> tuple[float | None, str | None]:
     return value, None
 
 
-def roc_points(y: np.ndarray, p: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
-    """ROC curve ``(fpr, tpr, auc)`` for the plots: :func:`metrics.roc_curve_auc`, plain
-    NumPy (no scikit-learn import on the Tk thread); empty arrays and NaN with one class."""
-    roc = metrics.roc_curve_auc(y, p)
-    return roc.fpr, roc.tpr, roc.auc
-
-
-def draw_pictures(figure, y: np.ndarray | None, p: np.ndarray | None, roc, pt: float) -> dict:
-    """The tab's two pictures on ``figure``: the ROC curve and the held-out probabilities
-    by true class (log counts), without the moving threshold line and operating point
-    (the tab draws those over the picture). Runs in a worker thread on a figure of its
-    own: no Tk, only reads ``y`` and ``p``. ``pt`` is the window's text size in points;
-    a figure too small for text that large (large text in a small window) gets smaller
-    text, so the layout never collapses and no title is cut.
+def draw_pictures(figure, y: np.ndarray | None, p: np.ndarray | None, roc: metrics.RocCurve | None,
+                  pt: float) -> dict:
+    """The tab's two pictures on ``figure``: the ROC curve (``roc``, None without held-out
+    predictions) and the held-out probabilities by true class (log counts), without the
+    moving threshold line and operating point (the tab draws those over the picture).
+    Runs in a worker thread on a figure of its own: no Tk, only reads ``y``, ``p`` and
+    ``roc``. ``pt`` is the window's text size in points; a figure too small for text
+    that large (large text in a small window) gets smaller text, so the layout never
+    collapses and no title is cut.
     Returns ``{"roc": axes, "hist": axes, "points": the text size used}``."""
     from bcdesktop.gui.plots import HATCHES, text_width
 
-    fpr, tpr, auc = roc
+    fpr, tpr, auc = ((), (), math.nan) if roc is None else (roc.fpr, roc.tpr, roc.auc)
     titles = ("ROC curve" + ("" if math.isnan(auc) else f" (AUC {auc:.3f})"), "Probabilities by true class")
     px = figure.dpi / 72
     # the two titles side by side, and about ten characters' room for the tick and axis labels
@@ -126,13 +141,13 @@ class ThresholdTab(ttk.Frame):
     be read) and ``threshold_line``, ``roc_point`` (item ids on ``plot.widget``).
     """
 
-    def __init__(self, master, app):
+    def __init__(self, master: tk.Misc, app: AppContext):
         super().__init__(master, padding=10)
         self.app = app
         self._syncing = False
         self._y = self._p = None
-        self._roc = (np.empty(0), np.empty(0), math.nan)
-        self.plot = None
+        self._roc: metrics.RocCurve | None = None
+        self.plot: OffscreenPicture | None = None
         self.threshold_line = self.roc_point = None  # canvas items over the picture
 
         # The metrics take two fifths of the room beyond what they need, so their labels
@@ -239,16 +254,16 @@ class ThresholdTab(ttk.Frame):
         self._redraw_model()
 
     @property
-    def figure(self):
+    def figure(self) -> Figure | None:
         """The figure on screen (None before the first picture)."""
         return None if self.plot is None else self.plot.figure
 
     @property
-    def ax_roc(self):
+    def ax_roc(self) -> Axes | None:
         return None if self.figure is None else self.plot.info["roc"]
 
     @property
-    def ax_hist(self):
+    def ax_hist(self) -> Axes | None:
         return None if self.figure is None else self.plot.info["hist"]
 
     # ------------------------------------------------------------- the model
@@ -258,7 +273,7 @@ class ThresholdTab(ttk.Frame):
         y = getattr(model, "eval_labels", None)
         if model is None or p is None or y is None or len(p) == 0:
             self._y = self._p = None
-            self._roc = (np.empty(0), np.empty(0), math.nan)
+            self._roc = None
             self.source_label.configure(
                 text=f"{WARNING_MARK} No model is loaded." if model is None else
                 f"{WARNING_MARK} This model carries no held-out predictions, so its threshold cannot be "
@@ -267,7 +282,7 @@ class ThresholdTab(ttk.Frame):
         else:
             self._y = np.asarray(y).astype(np.int8)
             self._p = np.asarray(p, dtype=np.float64)
-            self._roc = roc_points(self._y, self._p)
+            self._roc = metrics.roc_curve_auc(self._y, self._p)  # plain NumPy: no scikit-learn on the Tk thread
             kind = getattr(model, "eval_kind", "validation")
             what = (f"out-of-fold predictions (n={self._p.size})" if kind == "out-of-fold"
                     else f"validation rows (n={self._p.size})")
@@ -406,10 +421,10 @@ class ThresholdTab(ttk.Frame):
                                     "ask for less, e.g. 95%.")
                 best, _ = metrics.threshold_for_sensitivity_bound(self._y, self._p, target / 100)
                 if best is None:
-                    low = 100 * metrics.wilson_interval(n_pos, n_pos)[0]
+                    low = metrics.wilson_interval(n_pos, n_pos)[0]
                     raise UserError(
                         f"No threshold keeps the lower 95% bound at {target:g}%: even finding all {rows} "
-                        f"gives a lower bound of {low:.1f}%. Showing {target:g}% takes at least "
+                        f"gives a lower bound of {format_percent(low)}. Showing {target:g}% takes at least "
                         f"{metrics.malignant_cases_needed(target / 100):,} malignant cases.")
             else:
                 best = metrics.threshold_for_sensitivity(self._y, self._p, target / 100)
@@ -423,14 +438,17 @@ class ThresholdTab(ttk.Frame):
         sens = m.sensitivity
         reached = (sens.low if bound else sens.value) * 100 >= target - 1e-9
         met = "meets" if reached else "cannot reach"
-        spec = f"{100 * m.specificity.value:.1f}%" if m.specificity.defined else "n/a (no benign cases)"
-        shown = (f"lower 95% bound {100 * sens.low:.1f}% ({met} {target:g}%), sensitivity {100 * sens.value:.1f}%"
-                 if bound else f"sensitivity {100 * sens.value:.1f}% ({met} {target:g}%)")
+        spec = format_percent(m.specificity.value) if m.specificity.defined else "n/a (no benign cases)"
+        if bound:
+            shown = (f"lower 95% bound {format_percent(sens.low)} ({met} {target:g}%), "
+                     f"sensitivity {format_percent(sens.value)}")
+        else:
+            shown = f"sensitivity {format_percent(sens.value)} ({met} {target:g}%)"
         self.find_label.configure(text=f"Threshold {format_threshold(t)}: {shown}, specificity {spec}.",
                                   foreground="")
         self.find_note.configure(
             text=f"Optimistic: this threshold was chosen on the same {rows} it is judged on, so on new "
-                 f"cases its sensitivity is likely lower; the 95% interval is {100 * sens.low:.1f}% to "
-                 f"{100 * sens.high:.1f}%."
+                 f"cases its sensitivity is likely lower; the 95% interval is {format_percent(sens.low)} to "
+                 f"{format_percent(sens.high)}."
                  + ("" if bound else f" To be safer, find the threshold for its lower 95% bound \u2265 {target:g}%."))
         self._apply(t)

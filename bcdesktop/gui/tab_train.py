@@ -13,13 +13,21 @@ import math
 import time
 import tkinter as tk
 import tkinter.font as tkfont
+from collections.abc import Callable, Collection
 from tkinter import ttk
+from typing import TYPE_CHECKING, Any
 
-from bcdesktop.errors import Cancelled, TrainingDiverged, UserError
+from bcdesktop.errors import TrainingDiverged, UserError
 from bcdesktop.gui import widgets
+from bcdesktop.gui.context import AppContext
 from bcdesktop.gui.widgets import WARNING_MARK, Field, float_check, format_seconds, format_threshold, int_check
-from bcdesktop.model import INITS
+from bcdesktop.metrics import format_percent, format_rate
+from bcdesktop.model import INITS, parse_hidden
 from bcdesktop.training import DEFAULT_L2, OPTIMIZERS, SCHEDULES, TrainConfig
+
+if TYPE_CHECKING:
+    from bcdesktop.data import Dataset
+    from bcdesktop.evaluation import CVResult, FitOutcome
 
 SPLITS = ("stratified random", "first N rows")
 _CORE = TrainConfig()  # the core's defaults, which the CLI uses too
@@ -30,28 +38,18 @@ DEFAULTS = {"hidden": ", ".join(map(str, _CORE.hidden)), "lr": f"{_CORE.lr:g}", 
 MAX_POINTS = 500  # loss-curve points per run (log_every is chosen to give about this many)
 
 
-def hidden_check(text: str):
-    """Hidden layer sizes: ``"15"`` or ``"16, 8"``, each 1..512, at most 4 layers."""
-    parts = [p.strip() for p in text.replace(";", ",").split(",")]
-    if not text.strip():
-        return None, "enter a layer size such as 15 (or 16, 8)"
-    sizes = []
-    for part in parts:
-        if not part:
-            return None, "remove the empty size between the commas"
-        if not part.isdigit():
-            return None, f"{part!r} is not a whole number"
-        size = int(part)
-        if not 1 <= size <= 512:
-            return None, "each layer needs 1 to 512 units"
-        sizes.append(size)
-    if len(sizes) > 4:
-        return None, "at most 4 hidden layers"
-    return tuple(sizes), None
+def hidden_check(text: str) -> tuple[tuple[int, ...] | None, str | None]:
+    """Hidden layer sizes (``"15"`` or ``"16, 8"``) by the core's rule and limits
+    (:func:`bcdesktop.model.parse_hidden`), as a :class:`~bcdesktop.gui.widgets.Field`
+    check: ``(sizes, None)`` or ``(None, what is wrong)``."""
+    try:
+        return parse_hidden(text), None
+    except UserError as exc:
+        return None, str(exc)
 
 
-def _choice(values):
-    def check(text):
+def _choice(values: tuple[str, ...]) -> Callable[[str], tuple[str | None, str | None]]:
+    def check(text: str) -> tuple[str | None, str | None]:
         return (text, None) if text in values else (None, f"choose one of {', '.join(values)}")
     return check
 
@@ -60,19 +58,19 @@ class TrainTab(ttk.Frame):
     """Built as ``TrainTab(notebook, app)``.
 
     Widgets tests read: ``fields`` (name -> :class:`~bcdesktop.gui.widgets.Field`),
-    ``start_button``, ``stop_button``, ``cv_button``, ``use_button``, ``save_button``,
+    ``start_button``, ``cancel_button``, ``cv_button``, ``use_button``, ``save_button``,
     ``progress``, ``progress_label``, ``run_message``, ``result_label``,
     ``train_confusion``, ``val_confusion``, ``cv_table``, ``cv_label``, ``log_var``;
     ``loss_plot`` (a :class:`~bcdesktop.gui.plots.LossPlot`) once a run has started.
     ``outcome`` is the last finished :class:`~bcdesktop.evaluation.FitOutcome`.
     """
 
-    def __init__(self, master, app):
+    def __init__(self, master: tk.Misc, app: AppContext):
         super().__init__(master, padding=8)
         self.app = app
         self.job = None
-        self.outcome = None
-        self.cv_result = None
+        self.outcome: FitOutcome | None = None
+        self.cv_result: CVResult | None = None
         self.loss_plot = None
         self._started = 0.0
         self._runs = {"train": 0, "cv": 0}  # numbered in the export: "Training run 3 (model ...)"
@@ -125,8 +123,8 @@ class TrainTab(ttk.Frame):
         buttons.pack(side="top", fill="x", pady=(8, 0))
         self.start_button = ttk.Button(buttons, text="Start training", command=self.start, style="Primary.TButton")
         self.start_button.pack(side="left")
-        self.stop_button = ttk.Button(buttons, text="Stop (Esc)", command=self.stop)
-        self.stop_button.pack(side="left", padx=(6, 0))
+        self.cancel_button = ttk.Button(buttons, text="Stop (Esc)", command=self.cancel)
+        self.cancel_button.pack(side="left", padx=(6, 0))
 
         # One line, folds, repeats and the button, so the column fits a small screen at 100%.
         cv = ttk.LabelFrame(parent, text="Cross-validation (same settings)", padding=8)
@@ -268,7 +266,8 @@ class TrainTab(ttk.Frame):
         """Remember the settings as typed (called when the window closes and on Start)."""
         self.app.settings.set("train", {key: field.var.get() for key, field in self.fields.items()})
 
-    def check_settings(self, keys=None):
+    def check_settings(self, keys: Collection[str] | None = None
+                       ) -> tuple[TrainConfig | None, dict[str, Any], list[Field], str | None]:
         """``(config, values, bad_fields, message)`` from the fields, showing nothing:
         ``config`` is None when a field is invalid (``bad_fields``) or the settings do
         not go together (``message``, from :class:`~bcdesktop.training.TrainConfig`)."""
@@ -296,7 +295,7 @@ class TrainTab(ttk.Frame):
             return None, values, [], str(exc)
         return config, values, [], None
 
-    def read_config(self, keys=None):
+    def read_config(self, keys: Collection[str] | None = None) -> tuple[TrainConfig, dict[str, Any]] | None:
         """``(TrainConfig, options)`` from the fields, or None after showing what to fix.
 
         Every invalid field shows its message; the first one gets the focus. The
@@ -324,7 +323,7 @@ class TrainTab(ttk.Frame):
             self.run_message.configure(text="")
             self._settings_message = False
 
-    def _dataset(self):
+    def _dataset(self) -> Dataset | None:
         ds = self.app.dataset
         if ds is None:
             self.run_message.configure(text=f"{WARNING_MARK} Load a data file first (Data tab).")
@@ -378,10 +377,10 @@ class TrainTab(ttk.Frame):
 
         self.ensure_plot()
         self.loss_plot.reset(config.iterations)
-        self._launch("train", work, self._train_done, self._train_progress, "Starting\u2026",
+        self._launch("train", work, self._on_train_done, self._on_train_progress, "Starting\u2026",
                      "Training\u2026 (Esc stops)")
 
-    def _train_progress(self, p) -> None:
+    def _on_train_progress(self, p) -> None:
         self.loss_plot.add(p.iteration, p.train_loss, p.val_loss)
         fraction = p.iteration / max(1, p.iterations)
         elapsed = time.perf_counter() - self._started
@@ -392,7 +391,7 @@ class TrainTab(ttk.Frame):
             text=f"Iteration {p.iteration:,} of {p.iterations:,}: training loss {p.train_loss:.4f}{val}"
                  + ("" if left is None else f" \u2014 about {format_seconds(left)} left"))
 
-    def _train_done(self, ok, result) -> None:
+    def _on_train_done(self, ok: bool, result) -> None:
         self.job = None
         self._update_buttons()
         if self.loss_plot is not None:
@@ -400,17 +399,13 @@ class TrainTab(ttk.Frame):
         if not ok:
             self.progress_label.configure(text="Training did not finish.")
             if isinstance(result, TrainingDiverged):
+                # what the run found, shown with its curve as a run that did not learn is
                 self.run_message.configure(
                     text=f"{WARNING_MARK} {result} The model that was active before is still in use.")
                 self.app.set_status_message("Training diverged; the previous model is still active.")
-            elif isinstance(result, UserError):
-                self.run_message.configure(text=f"{WARNING_MARK} {result}")
-                self.app.set_status_message("Training could not start.")
-            elif isinstance(result, Cancelled):
-                self.run_message.configure(text="Training was stopped.")
-                self.app.set_status_message("Training stopped.")
             else:
-                self.app.report_exception(result)
+                self.app.report_job_failure(result, what="Training", inline=self._say,
+                                            kept="The model that was active before is still in use.")
             return
         self.outcome = result
         stopped = result.result.stopped
@@ -434,12 +429,19 @@ class TrainTab(ttk.Frame):
             return
         self.app.set_status_message(f"Training {done.lower()}; model {result.bundle.model_id} is ready to use.")
 
-    def _show_outcome(self, outcome) -> None:
+    def _say(self, text: str, error: bool) -> None:
+        """A job's outcome in words: a problem below the plot, a note on the progress line."""
+        if error:
+            self.run_message.configure(text=f"{WARNING_MARK} {text}")
+        else:
+            self.progress_label.configure(text=text)
+
+    def _show_outcome(self, outcome: FitOutcome) -> None:
         tm, vm = outcome.train_metrics, outcome.val_metrics
         self.result_label.configure(
             text=f"Model {outcome.bundle.model_id} at threshold {format_threshold(tm.threshold)}:  training accuracy "
-                 f"{widgets.format_rate(tm.accuracy)} of {tm.n}  \u00b7  validation accuracy "
-                 f"{widgets.format_rate(vm.accuracy)} of {vm.n}")
+                 f"{format_rate(tm.accuracy)} of {tm.n}  \u00b7  validation accuracy "
+                 f"{format_rate(vm.accuracy)} of {vm.n}")
         self.train_confusion.show(tm.tp, tm.fp, tm.tn, tm.fn)
         self.val_confusion.show(vm.tp, vm.fp, vm.tn, vm.fn)
         self.train_confusion.title.configure(text=f"Training rows (n={tm.n})")
@@ -457,7 +459,7 @@ class TrainTab(ttk.Frame):
                 ("L2 penalty", config.l2), ("early-stopping patience", config.patience), ("seed", config.seed),
                 ("validation split", split), ("threshold", values["threshold"])]
 
-    def _export_run(self, outcome) -> None:
+    def _export_run(self, outcome: FitOutcome) -> None:
         """Add this run to File > Export results as a section of its own: every run of
         the session is kept, numbered, with its settings, how it ended and its figures,
         so the export says which figures belong to which model."""
@@ -473,7 +475,7 @@ class TrainTab(ttk.Frame):
                 *((f"{label} (validation rows)", getattr(vm, attr)) for attr, label in widgets.METRIC_ROWS)]
         self.app.set_results(f"Training run {self._runs['train']} (model {outcome.bundle.model_id})", rows)
 
-    def stop(self) -> None:
+    def cancel(self) -> None:
         """Stop the running training or cross-validation."""
         if self.job is not None:
             self.job.cancel()
@@ -514,10 +516,10 @@ class TrainTab(ttk.Frame):
                                   threshold=threshold, progress=report, cancel=cancel)
 
         self._cv_settings = [*self._settings_rows(config, values), ("folds", folds), ("repeats", repeats)]
-        self._launch("cv", work, self._cv_done, self._cv_progress,
+        self._launch("cv", work, self._on_cv_done, self._on_cv_progress,
                      f"Cross-validating: {repeats} \u00d7 {folds} fits\u2026", "Cross-validating\u2026 (Esc stops)")
 
-    def _cv_progress(self, p) -> None:
+    def _on_cv_progress(self, p) -> None:
         fraction = p.done / p.total
         elapsed = time.perf_counter() - self._started
         self.progress.configure(value=fraction)
@@ -525,19 +527,12 @@ class TrainTab(ttk.Frame):
             text=f"Cross-validation: fit {p.done} of {p.total} (repeat {p.repeat + 1}, fold {p.fold + 1})"
                  f" \u2014 about {format_seconds(elapsed / fraction * (1 - fraction))} left")
 
-    def _cv_done(self, ok, result) -> None:
+    def _on_cv_done(self, ok: bool, result) -> None:
         self.job = None
         self._update_buttons()
         if not ok:
-            if isinstance(result, Cancelled):
-                self.progress_label.configure(text="Cross-validation was stopped.")
-                self.app.set_status_message("Cross-validation stopped.")
-            elif isinstance(result, UserError):
-                self.progress_label.configure(text="Cross-validation did not finish.")
-                self.run_message.configure(text=f"{WARNING_MARK} {result}")
-                self.app.set_status_message("Cross-validation did not finish.")
-            else:
-                self.app.report_exception(result)
+            self.progress_label.configure(text="Cross-validation did not finish.")
+            self.app.report_job_failure(result, what="Cross-validation", inline=self._say)
             return
         self.cv_result = result
         self.progress.configure(value=1.0)
@@ -552,10 +547,10 @@ class TrainTab(ttk.Frame):
         widgets.scroll_into_view(self.results)
         accuracy = result.mean("accuracy")
         self.app.set_status_message(
-            f"{finished}; accuracy {100 * accuracy:.1f}% \u00b1 {100 * result.sd('accuracy'):.1f} "
+            f"{finished}; accuracy {format_percent(accuracy)} \u00b1 {100 * result.sd('accuracy'):.1f} "
             "(mean \u00b1 SD over fits)." if accuracy == accuracy else f"{finished}.")
 
-    def show_cv(self, cv) -> None:
+    def show_cv(self, cv: CVResult) -> list[tuple[str, Any]]:
         """Fill the cross-validation table from a ``CVResult``; returns its rows for the export."""
         import numpy as np
 
@@ -568,11 +563,14 @@ class TrainTab(ttk.Frame):
                                      ("specificity", "Specificity", True), ("roc_auc", "ROC AUC", False),
                                      ("brier", "Brier score", False)):
             mean, sd = cv.mean(name), cv.sd(name)
-            scale, unit = (100, "%") if percent else (1, "")
-            digits = 1 if percent else 3
-            shown = f"{scale * mean:.{digits}f}{unit} \u00b1 {scale * sd:.{digits}f}" if mean == mean else "n/a"
+            if mean != mean:
+                shown = "n/a"
+            elif percent:
+                shown = f"{format_percent(mean)} \u00b1 {100 * sd:.1f}"
+            else:
+                shown = f"{mean:.3f} \u00b1 {sd:.3f}"
             rate = getattr(pooled, name, None)
-            rows.append((label, shown, widgets.format_rate(rate) if rate is not None else "\u2014"))
+            rows.append((label, shown, format_rate(rate) if rate is not None else "\u2014"))
             export.append((f"{label} mean over fits", mean))
             export.append((f"{label} SD over fits", sd))
             if rate is not None:
@@ -591,7 +589,7 @@ class TrainTab(ttk.Frame):
         can_run = not running and self.app.dataset is not None and self.app.dataset.y is not None
         self.start_button.state(["!disabled"] if can_run else ["disabled"])
         self.cv_button.state(["!disabled"] if can_run else ["disabled"])
-        self.stop_button.state(["!disabled"] if running else ["disabled"])
+        self.cancel_button.state(["!disabled"] if running else ["disabled"])
         has_outcome = self.outcome is not None and not running
         self.use_button.state(["!disabled"] if has_outcome else ["disabled"])
         self.save_button.state(["!disabled"] if has_outcome else ["disabled"])

@@ -22,8 +22,11 @@ from __future__ import annotations
 import sys
 import tkinter as tk
 import tkinter.font as tkfont
+from collections.abc import Callable
 from tkinter import ttk
-from typing import Any, Callable
+from typing import Any
+
+from bcdesktop.metrics import format_percent
 
 # Okabe-Ito colours.
 BENIGN = "#0072B2"          # blue
@@ -79,17 +82,13 @@ _TEXT_CLASSES = ("TEntry", "TSpinbox", "TCombobox", "Entry", "Spinbox")
 
 
 def setup_styles(root: tk.Misc, text_scale: float = 1.0) -> None:
-    """Create the app's named fonts and ttk styles; ``text_scale`` multiplies all text sizes.
+    """Create the app's named fonts and ttk styles for the window ``root``; ``text_scale``
+    multiplies all text sizes.
 
-    Also installs the keyboard habits every text field shares (:func:`install_field_keys`)."""
-    if not hasattr(root, "_bc_base_sizes"):
-        root._bc_base_sizes = {}
-        for name in _SCALED_TK_FONTS:
-            try:
-                size = tkfont.nametofont(name, root=root).cget("size")
-            except tk.TclError:
-                continue
-            root._bc_base_sizes[name] = size
+    Fonts, styles, the option database and class bindings belong to the Tk interpreter,
+    which every window of it shares: all are set here in full, from Tk's own font sizes
+    and ``text_scale``, never from what an earlier window left. Also installs the
+    keyboard habits every text field shares (:func:`install_field_keys`)."""
     style = ttk.Style(root)
     if "clam" in style.theme_names() and style.theme_use() != "clam":
         style.theme_use("clam")  # built in everywhere; the palette below is written for it
@@ -256,16 +255,14 @@ MOD, MOD_LABEL = shortcut_modifier()
 
 
 def install_field_keys(root: tk.Misc) -> None:
-    """Habits every text field of the app shares, bound once per Tk interpreter:
+    """Habits every text field of the app shares, as class bindings of ``root``'s Tk
+    interpreter:
 
     - Ctrl+A (Cmd+A on macOS) selects the whole text (Tk's X11 default moves to the
       start of the line);
     - the mouse wheel never changes a spin box's or a combo box's value (a score or a
       setting changed by a wheel turn meant to scroll would go unnoticed): it scrolls
       the page under the pointer instead (see :class:`ScrolledPage`)."""
-    if getattr(root, "_bc_field_keys", False):
-        return
-    root._bc_field_keys = True
     for cls in _TEXT_CLASSES:
         for sequence in (f"<{MOD}-Key-a>", f"<{MOD}-Key-A>"):
             root.bind_class(cls, sequence, _select_all)
@@ -284,16 +281,19 @@ def _select_all(event) -> str | None:
 
 
 def set_text_scale(root: tk.Misc, factor: float) -> None:
-    """Scale every named font by ``factor`` relative to the Tk defaults (1.0 = 100%)."""
+    """Scale every named font by ``factor`` relative to the Tk defaults (1.0 = 100%), for
+    the window ``root`` (:func:`text_scale` reads it back) and its Tk interpreter's fonts."""
     factor = min(max(float(factor), 0.5), 3.0)
     root._bc_text_scale = factor
-    for name, base in root._bc_base_sizes.items():
+    interpreter = root._root()
+    for name, base in _tk_font_sizes(interpreter).items():
         sign = -1 if base < 0 else 1
         tkfont.nametofont(name, root=root).configure(size=sign * max(6, round(abs(base) * factor)))
     default = tkfont.nametofont("TkDefaultFont", root=root)
     size = default.cget("size")
     family = default.cget("family")
-    fonts = root.__dict__.setdefault("_bc_fonts", {})  # a tkinter Font deletes its Tk font when collected
+    # The interpreter's, as its fonts are; a tkinter Font deletes its Tk font when collected.
+    fonts = interpreter.__dict__.setdefault("_bc_fonts", {})
     for name, mult, weight, overstrike in _FONTS:
         sign = -1 if size < 0 else 1
         options = dict(family=family, size=sign * max(6, round(abs(size) * mult)), weight=weight,
@@ -303,6 +303,20 @@ def set_text_scale(root: tk.Misc, factor: float) -> None:
         else:
             fonts[name] = tkfont.Font(root=root, name=name, exists=name in tkfont.names(root), **options)
     _configure_sizes(root)
+
+
+def _tk_font_sizes(interpreter: tk.Tk) -> dict[str, int]:
+    """Tk's own sizes of its named fonts, read from ``interpreter`` the first time (before
+    any text size changed them) and kept with it."""
+    sizes = interpreter.__dict__.get("_bc_base_sizes")
+    if sizes is None:
+        sizes = interpreter._bc_base_sizes = {}
+        for name in _SCALED_TK_FONTS:
+            try:
+                sizes[name] = tkfont.nametofont(name, root=interpreter).cget("size")
+            except tk.TclError:
+                continue
+    return sizes
 
 
 def next_text_size(current: float, factor: float | None) -> float:
@@ -489,35 +503,51 @@ class Field:
     ----------
     parent : widget
         Container laid out with ``grid``; the field uses columns 0 (label), 1 (input)
-        and 2 (message) of ``row``.
+        and 2 (message) of ``row`` (a form may move them with ``grid_configure``).
     label : str
     check : callable
     initial : str
     values : sequence of str, optional
         If given, the input is a read-only combobox of these values.
+    spin : (int, int), optional
+        If given, the input is a spin box stepping through the whole numbers from the
+        first to the second (right-aligned, no wrapping round).
     width : int
     hint : str, optional
         Shown in the message column (muted) while the value is valid.
+    label_style : str, optional
+        The label's ttk style (default: a plain label).
+    message_chars : int
+        The message wraps at this many average characters.
+    quiet : bool
+        Say nothing until the text first changes or :meth:`validate` is called: a form
+        the user has not filled in yet is not wrong yet.
     """
 
     def __init__(self, parent: tk.Misc, row: int, label: str, check: Callable[[str], tuple[Any, str | None]],
-                 initial: str = "", *, values: tuple[str, ...] | None = None, width: int = 8,
-                 hint: str | None = None):
+                 initial: str = "", *, values: tuple[str, ...] | None = None, spin: tuple[int, int] | None = None,
+                 width: int = 8, hint: str | None = None, label_style: str = "", message_chars: int = 18,
+                 quiet: bool = False):
         self.check = check
         self.hint = hint or ""
         self.var = tk.StringVar(parent, value=initial)
-        self.label = ttk.Label(parent, text=label)
+        self.label = ttk.Label(parent, text=label, style=label_style)
         self.label.grid(row=row, column=0, sticky="w", padx=(0, 8), pady=2)
         if values is not None:
             self.input = ttk.Combobox(parent, textvariable=self.var, values=list(values), width=width,
                                       state="readonly")
+        elif spin is not None:
+            self.input = ttk.Spinbox(parent, textvariable=self.var, from_=spin[0], to=spin[1], increment=1,
+                                     width=width, wrap=False, justify="right")
         else:
             self.input = ttk.Entry(parent, textvariable=self.var, width=width)
         self.input.grid(row=row, column=1, sticky="w", pady=2)
-        self.message = ttk.Label(parent, text=self.hint, style="Muted.TLabel", wraplength=chars_width(parent, 18))
+        self.message = ttk.Label(parent, text=self.hint, style="Muted.TLabel",
+                                 wraplength=chars_width(parent, message_chars))
         self.message.grid(row=row, column=2, sticky="w", padx=(8, 0), pady=2)
         self.var.trace_add("write", lambda *_: self.validate())
-        self.validate()
+        if not quiet:
+            self.validate()
 
     def validate(self) -> tuple[Any, str | None]:
         """Check the current text, show the outcome beside the field, return ``(value, message)``."""
@@ -534,6 +564,11 @@ class Field:
 
     def set(self, text: Any) -> None:
         self.var.set(str(text))
+
+    def clear(self) -> None:
+        """Empty the field and say nothing about it again until it is next changed."""
+        self.var.set("")
+        self.message.configure(text=self.hint, style="Muted.TLabel")
 
     def set_state(self, enabled: bool) -> None:
         if isinstance(self.input, ttk.Combobox):
@@ -604,7 +639,7 @@ class ScrolledTree(ttk.Frame):
         self._rows = height
         self._elastic = scrollbars
         stretch_id = ids[stretch]
-        for cid, heading, width, anchor in columns:
+        for cid, heading, _width, anchor in columns:
             self.tree.heading(cid, text=heading, anchor=anchor)
             self.tree.column(cid, minwidth=30, anchor=anchor, stretch=cid == stretch_id)
         self.tree.grid(row=0, column=0, sticky="nsew")
@@ -649,17 +684,6 @@ TABLE_MIN_CHARS = 48
 TABLE_MIN_ROWS = 6
 
 
-def format_rate(rate) -> str:
-    """``Rate(value, low, high, k, n)`` as ``"95.2% (91.0-97.5%)"``; "n/a" when undefined."""
-    value = getattr(rate, "value", rate)
-    if value is None or value != value:
-        return "n/a"
-    low, high = getattr(rate, "low", None), getattr(rate, "high", None)
-    if low is None or high is None:
-        return f"{100 * value:.1f}%"
-    return f"{100 * value:.1f}% ({100 * low:.1f}-{100 * high:.1f}%)"
-
-
 METRIC_ROWS = (("accuracy", "Accuracy"), ("sensitivity", "Sensitivity"), ("specificity", "Specificity"),
                ("ppv", "PPV (positive predictive value)"), ("npv", "NPV (negative predictive value)"))
 
@@ -687,11 +711,9 @@ class MetricsTable(ScrolledTree):
                 rate = getattr(metrics, attr)
                 value = getattr(rate, "value", None)
                 short = label.split(" (")[0]  # "PPV (positive predictive value)" -> "PPV"
-                if value is None or value != value:
-                    rows.append((short, "n/a", "", f"{rate.k} / {rate.n}"))
-                else:
-                    rows.append((short, f"{100 * value:.1f}%", f"{100 * rate.low:.1f}-{100 * rate.high:.1f}%",
-                                 f"{rate.k} / {rate.n}"))
+                interval = "" if value is None or value != value else \
+                    f"{100 * rate.low:.1f}-{100 * rate.high:.1f}%"
+                rows.append((short, format_percent(value), interval, f"{rate.k} / {rate.n}"))
         self.replace_rows(rows)
 
 

@@ -317,7 +317,7 @@ def test_tab_key_order_follows_the_layout(app, root):
     app.select_tab("patient")
     patient.fill_typical(0)
     root.update()
-    assert focus_order(patient, 10) == [*patient.spinboxes.values(), patient.predict_button]
+    assert focus_order(patient, 10) == [*(field.input for field in patient.fields.values()), patient.predict_button]
     train = app.tabs["train"]
     app.select_tab("train")
     root.update()
@@ -357,8 +357,6 @@ def test_bad_model_on_the_command_line_falls_back_to_the_default(make_app, dialo
 
 
 def test_spacing_grows_with_the_display_scaling(root):
-    from tkinter import ttk
-
     from bcdesktop.gui.widgets import scale_spacing
 
     frame = ttk.Frame(root, padding=8)
@@ -452,7 +450,7 @@ def test_without_a_settings_folder_the_app_runs_and_says_so(monkeypatch, tmp_pat
 def test_an_unwritable_log_file_says_so_once_then_logs_to_stderr(tmp_path, capfd):
     import logging
 
-    from bcdesktop.gui.app import configure_logging
+    from bcdesktop.gui.logs import configure_logging
 
     folder = tmp_path / "gone"
     folder.mkdir()
@@ -516,7 +514,7 @@ def test_file_menu_goes_back_to_the_bundled_data(app, dialogs, tmp_path, wait_un
 
     other = tmp_path / "few.csv"
     other.write_text("1000025,5,1,1,1,2,1,3,1,1,2\n1017122,8,10,10,8,7,10,9,7,1,4\n")
-    app.tabs["data"].load(other)
+    app.load_data(other)
     wait_until(lambda: app.dataset.path == other)
     app.menus["file"].invoke("Open bundled data")
     wait_until(lambda: app.dataset.path == resources.bundled_data_path())
@@ -545,3 +543,30 @@ def test_shortcuts_use_command_on_macos_and_control_elsewhere(app):
     label = widgets.MOD_LABEL
     assert app.menus["file"].entrycget("Open data\u2026", "accelerator") == f"{label}+O"
     assert app.root.bind(f"<{widgets.MOD}-o>")  # bound with this platform's modifier
+
+
+def test_an_app_on_a_toplevel_keeps_to_its_window_and_sets_what_tk_shares_from_its_own_settings(
+        root, home, dialogs):
+    """One Tk, one window after another (as the tests run): the second window at 150% text
+    starts from Tk's own font sizes, not from the first's; what an app sets on its window
+    goes with it, and closing it leaves the Tk root alone."""
+    import tkinter.font as tkfont
+
+    from bcdesktop.gui.app import App
+
+    tk_root = root._root()
+    base = tkfont.nametofont("TkDefaultFont", root=tk_root).cget("size")
+    title = tk_root.title()
+    handler_before = vars(tk_root).get("report_callback_exception")
+    (home / "settings.json").write_text('{"text_scale": 1.5, "intro_seen": true}', encoding="utf-8")
+    for _ in range(2):
+        window = tk.Toplevel(tk_root)
+        app = App(window, dialogs=dialogs)
+        size = tkfont.nametofont("TkDefaultFont", root=tk_root).cget("size")
+        assert abs(size) == round(abs(base) * 1.5)
+        assert window.title().startswith("bcdesktop") and tk_root.title() == title
+        assert window.bind("<Escape>") and not tk_root.bind("<Escape>")
+        assert str(window.cget("menu")) and vars(tk_root).get("report_callback_exception") is not handler_before
+        app.close()
+        assert not window.winfo_exists() and tk_root.winfo_exists()
+        assert vars(tk_root).get("report_callback_exception") is handler_before

@@ -155,7 +155,7 @@ def test_progress_shows_rows_rate_and_time_left(tab):
     tab._on_progress(scoring.ScoreProgress(rows_done=50_000, bytes_done=1_000_000, bytes_total=4_000_000,
                                            seconds=0.5))
     assert tab.progress_label.cget("text") == "50,000 rows \u00b7 100,000 rows/s \u00b7 about 1.5 s left"
-    assert float(tab.progressbar.cget("value")) == pytest.approx(0.25)
+    assert float(tab.progress.cget("value")) == pytest.approx(0.25)
 
 
 def test_without_a_model_scoring_is_refused(make_app, root, small_csv):

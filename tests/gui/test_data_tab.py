@@ -130,7 +130,7 @@ def test_escape_stops_loading_and_keeps_the_data(app, press_escape, tmp_path, wa
                             rng.choice([2, 4], size=300_000)])
     big = tmp_path / "big.csv"
     np.savetxt(big, rows, fmt="%d", delimiter=",")
-    tab.load(big)
+    app.load_data(big)
     assert tab.job is not None
     press_escape()  # the app's "stop current work"
     wait_until(lambda: tab.job is None, timeout=20)
@@ -150,7 +150,7 @@ def test_many_rejected_rows_are_listed_up_to_a_limit(app, tmp_path, wait_until):
     lines = GOOD_ROWS + [f"{2000000 + i},5,1,1,1,2,?,3,1,1,2" for i in range(n_bad)]
     path = tmp_path / "many-missing.csv"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    tab.load(path)
+    app.load_data(path)
     wait_until(lambda: app.dataset.path == path)
     assert app.dataset.n_rejected == n_bad
     rows = tab.rejected.rows()
@@ -167,7 +167,7 @@ def test_the_tab_says_how_the_file_was_read_and_which_column_is_which(app, tmp_p
     path = tmp_path / "biopsy.csv"
     path.write_text("\n".join(rows) + "\n", encoding="utf-8")
     tab = app.tabs["data"]
-    tab.load(path)
+    app.load_data(path)
     wait_until(lambda: app.dataset.path.name == "biopsy.csv")
     text = tab.layout_label.cget("text")
     assert text.startswith("Read as: header row; columns V1..V9 read as the nine scores")
@@ -182,7 +182,7 @@ def test_a_headerless_ten_column_file_says_which_reading_was_taken(app, tmp_path
     path = tmp_path / "ids.csv"  # id + nine scores: the ids are no scores, so no doubt
     path.write_text("\n".join(r.rsplit(",", 1)[0] for r in GOOD_ROWS) + "\n", encoding="utf-8")
     tab = app.tabs["data"]
-    tab.load(path)
+    app.load_data(path)
     wait_until(lambda: app.dataset.path.name == "ids.csv")
     assert "10 columns read as sample id + nine scores" in tab.layout_label.cget("text")
     assert tab.columns.rows()[0] == ("column 1", "Sample code number")
@@ -192,10 +192,10 @@ def test_load_bundled_goes_back_to_the_data_shipped_with_the_app(app, small_csv,
     from bcdesktop.resources import bundled_data_path
 
     tab = app.tabs["data"]
-    tab.load(small_csv)
+    app.load_data(small_csv)
     wait_until(lambda: app.dataset.path == small_csv)
     done = []
-    tab.load_bundled(done=done.append)  # File > Open bundled data
+    app.open_bundled_data(done=done.append)  # File > Open bundled data
     wait_until(lambda: done)
     assert done == [True]
     assert app.dataset.path == bundled_data_path() and app.dataset.n_read == 699
@@ -230,7 +230,7 @@ def test_the_tk_thread_is_favoured_only_while_a_worker_reads_or_draws(app, small
     normal = sys.getswitchinterval()
     tab = app.tabs["data"]
     app.select_tab("data")
-    tab.load(small_csv)
+    app.load_data(small_csv)
     assert sys.getswitchinterval() < normal  # the GIL comes back to the window within a millisecond
     wait_until(lambda: app.dataset.path == small_csv and tab.plot is not None and tab.plot.token is app.dataset
                and not tab.plot.pending)
@@ -240,7 +240,7 @@ def test_the_tk_thread_is_favoured_only_while_a_worker_reads_or_draws(app, small
 def test_histogram_counts_are_whole_numbers(app, small_csv, wait_until):
     tab = app.tabs["data"]
     app.select_tab("data")
-    tab.load(small_csv)  # six rows: counts of 0 to 2, which the default ticks split into halves
+    app.load_data(small_csv)  # six rows: counts of 0 to 2, which the default ticks split into halves
     wait_until(lambda: app.dataset.path == small_csv and tab.plot is not None and tab.plot.token is app.dataset)
     for ax in tab.plot.figure.axes:
         low, high = ax.get_ylim()
@@ -258,7 +258,7 @@ def test_the_reason_column_takes_the_rest_of_the_table_and_a_selected_row_shows_
     path.write_text("\n".join(GOOD_ROWS + ["1033078,11,?,abc,1,2,?,3,1,11,2"]) + "\n", encoding="utf-8")
     tab = app.tabs["data"]
     app.select_tab("data")
-    tab.load(path)
+    app.load_data(path)
     wait_until(lambda: app.dataset.path == path)
     tab.views.select(tab.rejected)
     tree = tab.rejected.tree

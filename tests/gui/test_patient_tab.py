@@ -38,12 +38,12 @@ def type_into(spinbox, text):
 
 def fill(tab, root, values):
     for name, value in zip(FEATURES, values):
-        type_into(tab.spinboxes[name], str(value))
+        type_into(tab.fields[name].input, str(value))
     root.update()
 
 
 def shown_messages(tab):
-    return {name: label.cget("text") for name, label in tab.messages.items() if label.cget("text")}
+    return {name: field.message.cget("text") for name, field in tab.fields.items() if field.message.cget("text")}
 
 
 @pytest.mark.parametrize("text, words", [
@@ -58,7 +58,7 @@ def test_bad_input_shows_inline_message_and_refuses_predict(tab, root, text, wor
     assert shown_messages(tab) == {}
     assert tab.predict_button.instate(["!disabled"])
 
-    type_into(tab.spinboxes["Bare Nuclei"], text)
+    type_into(tab.fields["Bare Nuclei"].input, text)
     root.update()
     messages = shown_messages(tab)
     assert list(messages) == ["Bare Nuclei"]
@@ -70,7 +70,7 @@ def test_bad_input_shows_inline_message_and_refuses_predict(tab, root, text, wor
     tab.predict()  # even when called directly, nothing is predicted
     assert tab.prob_label.cget("text") == ""
 
-    type_into(tab.spinboxes["Bare Nuclei"], "7")
+    type_into(tab.fields["Bare Nuclei"].input, "7")
     root.update()
     assert shown_messages(tab) == {}
     assert tab.predict_button.instate(["!disabled"])
@@ -80,7 +80,7 @@ def test_untouched_fields_are_quiet_until_predict_is_tried(tab, root):
     assert shown_messages(tab) == {}
     assert tab.predict_button.instate(["disabled"])
     assert "9 are missing" in tab.predict_hint.cget("text")
-    first = tab.spinboxes[FEATURES[0]]
+    first = tab.fields[FEATURES[0]].input
     first.focus_force()
     root.update()
     first.event_generate("<Return>")
@@ -107,7 +107,7 @@ def test_predict_button_shows_the_models_probability(tab, root, trained_bundle, 
 def test_enter_predicts(tab, root, borderline):
     values, p = borderline
     fill(tab, root, values)
-    last = tab.spinboxes[FEATURES[-1]]
+    last = tab.fields[FEATURES[-1]].input
     last.focus_force()
     root.update()
     last.event_generate("<Return>")
@@ -119,7 +119,7 @@ def test_typical_examples_are_real_rows_and_called_right(tab, root, bundled):
     for button, label, word in ((tab.benign_button, 0, "BENIGN"), (tab.malignant_button, 1, "MALIGNANT")):
         button.invoke()
         root.update()
-        values = [int(tab.spinboxes[name].get()) for name in FEATURES]
+        values = [int(tab.fields[name].input.get()) for name in FEATURES]
         rows = bundled.X[bundled.y == label].astype(int)
         assert (rows == values).all(axis=1).any(), "the example is a real row of that class"
         assert "closest to the median" in tab.example_label.cget("text")
@@ -155,7 +155,7 @@ def test_model_change_recomputes_and_editing_marks_stale(tab, root, app, trained
     assert other.model_id in tab.model_label.cget("text")
     assert tab.note_label.cget("text") == ""
 
-    type_into(tab.spinboxes["Mitoses"], str(values[-1] % 10 + 1))
+    type_into(tab.fields["Mitoses"].input, str(values[-1] % 10 + 1))
     root.update()
     assert "changed since this result" in tab.note_label.cget("text")
 
@@ -164,11 +164,11 @@ def test_clear_and_disclaimer(tab, root):
     tab.malignant_button.focus_force()
     root.update()
     tab.malignant_button.event_generate("<Return>")  # Enter presses the focused button
-    assert tab.spinboxes[FEATURES[0]].get() != ""
+    assert tab.fields[FEATURES[0]].input.get() != ""
     tab.predict_button.invoke()
     tab.clear_button.invoke()
     root.update()
-    assert all(tab.spinboxes[name].get() == "" for name in FEATURES)
+    assert all(tab.fields[name].input.get() == "" for name in FEATURES)
     assert shown_messages(tab) == {}
     assert tab.prob_label.cget("text") == "" and tab.call_label.cget("text") == ""
     texts = []
@@ -219,7 +219,7 @@ def test_an_old_result_is_greyed_struck_through_and_said_to_be_out_of_date(tab, 
     assert fresh == (root.winfo_rgb(widgets.TEXT), False)
     assert ("result", "current") in app.results["Patient"]
 
-    type_into(tab.spinboxes["Mitoses"], str(values[-1] % 10 + 1))  # the scores change after Predict
+    type_into(tab.fields["Mitoses"].input, str(values[-1] % 10 + 1))  # the scores change after Predict
     root.update()
     assert tab.stale
     for label in (tab.prob_label, tab.call_label, tab.detail_label):
@@ -230,7 +230,7 @@ def test_an_old_result_is_greyed_struck_through_and_said_to_be_out_of_date(tab, 
     row = dict(app.results["Patient"])["result"]
     assert row.startswith("out of date"), "the export would give the old figure as current"
 
-    type_into(tab.spinboxes["Mitoses"], str(values[-1]))  # back to the scores of the result
+    type_into(tab.fields["Mitoses"].input, str(values[-1]))  # back to the scores of the result
     root.update()
     assert not tab.stale and look(tab.prob_label) == fresh and tab.note_label.cget("text") == ""
 
@@ -239,7 +239,7 @@ def test_a_blank_field_after_predict_also_makes_the_result_stale(tab, root, bord
     values, _p = borderline
     fill(tab, root, values)
     tab.predict_button.invoke()
-    type_into(tab.spinboxes["Bare Nuclei"], "")
+    type_into(tab.fields["Bare Nuclei"].input, "")
     root.update()
     assert tab.stale and "Out of date" in tab.note_label.cget("text")
     assert tab.predict_button.instate(["disabled"])

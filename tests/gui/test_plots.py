@@ -96,12 +96,13 @@ def test_threshold_picture_texts_stay_inside_and_apart(trained_bundle, points, s
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    from bcdesktop.gui.tab_threshold import draw_pictures, roc_points
+    from bcdesktop.gui.tab_threshold import draw_pictures
+    from bcdesktop.metrics import roc_curve_auc
 
     y, p = trained_bundle.eval_labels.astype(np.int8), trained_bundle.eval_probs
     figure = Figure(figsize=size, dpi=96)
     canvas = FigureCanvasAgg(figure)
-    info = draw_pictures(figure, y, p, roc_points(y, p), points)
+    info = draw_pictures(figure, y, p, roc_curve_auc(y, p), points)
     canvas.draw()
     renderer = canvas.get_renderer()
     box = figure.bbox

@@ -209,16 +209,15 @@ def test_model_without_held_out_predictions(tab, app, root, trained_bundle):
     assert tab.entry_var.get() == "0.25"
 
 
-def test_roc_points_match_scikit_learn(trained_bundle):
+def test_the_roc_curve_of_the_pictures_matches_scikit_learn(trained_bundle):
     from sklearn.metrics import roc_auc_score
 
-    from bcdesktop.gui.tab_threshold import roc_points
-
     y, p = trained_bundle.eval_labels, trained_bundle.eval_probs
-    fpr, tpr, auc = roc_points(y, p)
+    roc = metrics.roc_curve_auc(y, p)
+    fpr, tpr, auc = roc.fpr, roc.tpr, roc.auc
     assert auc == pytest.approx(roc_auc_score(y, p), abs=1e-12)
     assert fpr[0] == 0 and tpr[0] == 0 and fpr[-1] == 1 and tpr[-1] == 1
-    assert math.isnan(roc_points(np.zeros(3, int), np.array([0.1, 0.2, 0.3]))[2])
+    assert math.isnan(metrics.roc_curve_auc(np.zeros(3, int), np.array([0.1, 0.2, 0.3])).auc)
 
 
 def test_widths_follow_the_text_size(tab, root):

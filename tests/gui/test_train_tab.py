@@ -77,7 +77,7 @@ def test_training_grows_the_plot_and_shows_results(tab, app, dialogs, tmp_path, 
     previous = app.model
     set_fields(tab, iterations="300", seed="3")
     tab.start_button.invoke()
-    assert tab.job is not None and tab.stop_button.instate(["!disabled"])
+    assert tab.job is not None and tab.cancel_button.instate(["!disabled"])
     wait_until(lambda: tab.job is None, timeout=30)
     line = tab.loss_plot.train_line
     assert list(line.get_xdata()) == list(range(301))  # every iteration from 0 to 300
@@ -117,7 +117,7 @@ def test_plot_grows_while_training_and_stop_keeps_partial_model(tab, app, wait_u
     # the time left appears once 2% of the run is done: wait for it, at no fixed moment
     wait_until(lambda: "left" in tab.progress_label.cget("text"), timeout=60)
     assert "Iteration" in tab.progress_label.cget("text")
-    tab.stop_button.invoke()
+    tab.cancel_button.invoke()
     wait_until(lambda: tab.job is None, timeout=20)
     assert tab.outcome.result.stopped == "cancelled"
     assert tab.progress_label.cget("text").startswith("Stopped by you")
@@ -149,7 +149,7 @@ def test_escape_stops_cross_validation(tab, app, press_escape, wait_until):
     assert tab.cv_result is None and tab.cv_table.rows() == []
     assert not any(section.startswith("Cross-validation") for section in app.results)
     assert app.model is previous
-    assert tab.cv_button.instate(["!disabled"]) and tab.stop_button.instate(["disabled"])
+    assert tab.cv_button.instate(["!disabled"]) and tab.cancel_button.instate(["disabled"])
 
 
 def test_a_run_that_did_not_learn_says_so_and_asks_before_it_is_used(tab, app, dialogs, tmp_path, wait_until):
@@ -228,7 +228,7 @@ def test_settings_are_remembered(make_app, dialogs):
 def test_unlabelled_data_cannot_train(tab, app, tmp_path, wait_until):
     path = tmp_path / "unlabelled.csv"
     path.write_text("1000025,5,1,1,1,2,1,3,1,1\n1002945,5,4,4,5,7,10,3,2,1\n", encoding="utf-8")
-    app.tabs["data"].load(path)
+    app.load_data(path)
     wait_until(lambda: app.dataset.path == path)
     assert tab.start_button.instate(["disabled"])
     tab.start()

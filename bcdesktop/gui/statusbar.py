@@ -1,0 +1,54 @@
+"""The bottom line of the window: data file, active model, threshold, and a message."""
+
+from __future__ import annotations
+
+import tkinter as tk
+import tkinter.font as tkfont
+from tkinter import ttk
+
+
+class StatusBar(ttk.Frame):
+    """Bottom line: data file, active model, threshold, and a message.
+
+    The message takes the width left after the three fields; a message longer than
+    that ends in "…" (the whole message is in the log and in :meth:`text`)."""
+
+    def __init__(self, parent: tk.Misc):
+        super().__init__(parent, relief="sunken", padding=(2, 1))
+        self.data = ttk.Label(self, text="Data: none", style="Status.TLabel")
+        self.model = ttk.Label(self, text="Model: none", style="Status.TLabel")
+        self.threshold = ttk.Label(self, text="Threshold: -", style="Status.TLabel")
+        # width=1: the message never asks for room, it gets what the fields leave.
+        self.message = ttk.Label(self, text="", style="Status.TLabel", anchor="w", width=1)
+        self._message = ""
+        for i, label in enumerate((self.data, self.model, self.threshold)):
+            label.grid(row=0, column=2 * i, sticky="w")
+            ttk.Separator(self, orient="vertical").grid(row=0, column=2 * i + 1, sticky="ns", padx=2)
+        self.message.grid(row=0, column=6, sticky="ew")
+        self.columnconfigure(6, weight=1)
+        self.message.bind("<Configure>", lambda _e: self._fit_message())
+
+    def set_message(self, text: str) -> None:
+        self._message = text
+        self._fit_message()
+
+    def _fit_message(self) -> None:
+        """Show the message, shortened with "…" to the label's width if need be."""
+        text = self._message
+        room = self.message.winfo_width() - 12  # the style's padding
+        font = tkfont.nametofont("TkDefaultFont", root=self)
+        if room > 0 and self.message.winfo_ismapped() and font.measure(text) > room:
+            low, high = 0, len(text)  # the longest prefix that fits with the ellipsis
+            while low < high:
+                mid = (low + high + 1) // 2
+                if font.measure(text[:mid] + "…") <= room:
+                    low = mid
+                else:
+                    high = mid - 1
+            text = text[:low].rstrip() + "…"
+        self.message.configure(text=text)
+
+    def text(self) -> str:
+        """Everything the status bar shows, as one line (the message in full)."""
+        parts = [w.cget("text") for w in (self.data, self.model, self.threshold)] + [self._message]
+        return " | ".join(p for p in parts if p)
