@@ -90,6 +90,30 @@ def test_internal_error_shows_log_path_not_traceback(app, dialogs, home, callbac
     error_logs.clear()  # logged on purpose
 
 
+def test_a_background_job_without_a_result_is_told_one_way(app, dialogs, callback_errors, error_logs):
+    from bcdesktop.errors import Cancelled
+
+    said = []
+
+    def inline(text, error):
+        said.append((text, error))
+
+    app.report_job_failure(Cancelled(), what="Scoring", inline=inline, stopped="Cancelled: nothing written.")
+    assert said[-1] == ("Cancelled: nothing written.", False) and not dialogs.messages
+    assert app.status.text().endswith("| Scoring stopped.")
+    app.report_job_failure(UserError("The file x.csv has no rows."), what="Scoring", inline=inline,
+                           kept="The old results stay.")
+    assert said[-1] == ("Scoring stopped with an error: The file x.csv has no rows. The old results stay.", True)
+    assert dialogs.last_message == ("error", "bcdesktop", "The file x.csv has no rows.")
+    assert app.status.text().endswith("| Scoring failed.")
+    app.report_job_failure(ZeroDivisionError("a bug"), what="Scoring", inline=inline)
+    assert said[-1] == ("Scoring stopped with an internal error (details in the log).", True)
+    assert dialogs.last_message[1] == "Internal error" and "internal error" in app.status.text().lower()
+    assert [type(e) for e in callback_errors] == [ZeroDivisionError]
+    callback_errors.clear()  # provoked on purpose
+    error_logs.clear()
+
+
 def test_an_error_logged_without_raising_fails_the_test(error_logs):
     """An error that is only logged (shown in a box, never raised) is caught too."""
     import logging
