@@ -57,7 +57,8 @@ def training_runs(repeats: int, iterations: int):
     """Per repeat: longest stall in ms (whole run, and between the Start click's return
     and the done callback), window it/s, headless it/s."""
     from bcdesktop import data, evaluation, persistence
-    from bcdesktop.gui.app import App, RecordingDialogs
+    from bcdesktop.gui.app import App
+    from bcdesktop.gui.dialogs import RecordingDialogs
 
     os.environ["BCDESKTOP_HOME"] = tempfile.mkdtemp(prefix="bcdesktop-bench-")
     dataset = data.load_bundled()
@@ -85,13 +86,13 @@ def training_runs(repeats: int, iterations: int):
         return out.result.iterations_run / out.result.seconds
 
     done_at: list[float] = []
-    train_done = tab._train_done
+    train_done = tab._on_train_done
 
     def record_done(ok, result):  # start() hands this to the worker as the done callback
         done_at.append(time.perf_counter())
         train_done(ok, result)
 
-    tab._train_done = record_done
+    tab._on_train_done = record_done
 
     def in_window() -> tuple[float, float, float]:
         beats: list[float] = []
@@ -252,7 +253,8 @@ def _histograms_shown(app) -> bool:
 
 def phase_child(out: str) -> None:
     """One repeat of every phase, in this (fresh) process; writes {phase: ms} as JSON."""
-    from bcdesktop.gui.app import App, RecordingDialogs
+    from bcdesktop.gui.app import App
+    from bcdesktop.gui.dialogs import RecordingDialogs
 
     os.environ["BCDESKTOP_HOME"] = tempfile.mkdtemp(prefix="bcdesktop-bench-")
     large = _write_large_file(Path(tempfile.mkdtemp(prefix="bcdesktop-bench-")) / "large.csv", 100_000)
@@ -271,9 +273,8 @@ def phase_child(out: str) -> None:
     result["startup"] = hb.run_phase(lambda: app.start(on_ready=lambda: ready.append(True)),
                                      lambda: ready and _histograms_shown(app) and not app.busy)
     result["idle"] = hb.run_phase(lambda: None, lambda: True)
-    data = app.tabs["data"]
     for key, path in (("load_bundled", bundled), ("load_large", large)):
-        result[key] = hb.run_phase(lambda p=path: data.load(p), lambda p=path: app.dataset.path == p
+        result[key] = hb.run_phase(lambda p=path: app.load_data(p), lambda p=path: app.dataset.path == p
                                    and _histograms_shown(app) and not app.busy)
     shown = {"train": lambda: app.tabs["train"].loss_plot is not None,
              "patient": lambda: True,
