@@ -365,10 +365,10 @@ def cmd_evaluate(args) -> int:
 
 
 def cmd_predict(args) -> int:
-    from bcdesktop import data
     from bcdesktop.metrics import format_percent, threshold_at_6_decimals
+    from bcdesktop.schema import parse_scores
 
-    scores = data.parse_scores(args.scores)
+    scores = parse_scores(args.scores)
     bundle = _load_model(args.model)
     # the threshold as score uses and writes it, so both commands give one call
     threshold = threshold_at_6_decimals(bundle.threshold if args.threshold is None else args.threshold)
@@ -579,7 +579,7 @@ def _looks_like_a_mistyped_command(word: str) -> bool:
 
 def _printable(text: str) -> str:
     """``text`` with control characters escaped, so a terminal shows it on one line."""
-    from bcdesktop.data import printable
+    from bcdesktop.schema import printable
 
     return printable(text)
 

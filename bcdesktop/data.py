@@ -36,11 +36,6 @@ from .csvscan import LoadProgress, iter_chunks
 from .resources import bundled_data_path
 from .schema import CLASS_NAME, CODED_01, CODED_24, FEATURES, ID_NAME, printable, user_error
 
-# isort: split
-# temporary: gui/tab_patient.py (data.FEATURE_DESCRIPTIONS, SCORE_MIN, SCORE_MAX, check_score)
-# and cli.py (data.parse_scores) still read these from data
-from .schema import FEATURE_DESCRIPTIONS, SCORE_MAX, SCORE_MIN, check_score, parse_scores  # noqa: F401
-
 
 @dataclass(frozen=True)
 class Rejection:

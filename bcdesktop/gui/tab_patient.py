@@ -14,7 +14,7 @@ from tkinter import ttk
 
 import numpy as np
 
-from bcdesktop import DISCLAIMER, data
+from bcdesktop import DISCLAIMER, schema
 from bcdesktop.examples import TypicalCase, example_source, typical_cases
 from bcdesktop.gui.context import AppContext
 from bcdesktop.gui.widgets import (
@@ -80,15 +80,15 @@ class PatientTab(ttk.Frame):
     def _build_form(self) -> ttk.Frame:
         form = ttk.LabelFrame(self, text="Cytology scores (whole numbers 1 to 10)", padding=8)
         form.columnconfigure(2, weight=1)
-        for i, name in enumerate(data.FEATURES):
+        for i, name in enumerate(schema.FEATURES):
             # A score is checked as the user types; its message waits until the field is touched.
-            field = Field(form, 2 * i, name, data.check_score, spin=(data.SCORE_MIN, data.SCORE_MAX), width=5,
+            field = Field(form, 2 * i, name, schema.check_score, spin=(schema.SCORE_MIN, schema.SCORE_MAX), width=5,
                           label_style="Bold.TLabel", message_chars=26, quiet=True)
             # the meaning of the score below its name, the spin box and the message beside both
             field.label.grid_configure(padx=0, pady=(4, 0))
             field.input.grid_configure(rowspan=2, padx=8, pady=0)
             field.message.grid_configure(rowspan=2, padx=0, pady=0)
-            ttk.Label(form, text=data.FEATURE_DESCRIPTIONS[name], style="Small.TLabel",
+            ttk.Label(form, text=schema.FEATURE_DESCRIPTIONS[name], style="Small.TLabel",
                       wraplength=chars_width(self, 56)).grid(row=2 * i + 1, column=0, sticky="w")
             field.var.trace_add("write", lambda *_a: self._on_field_changed())
             field.input.bind("<Return>", self._on_return)
@@ -96,7 +96,7 @@ class PatientTab(ttk.Frame):
             self.fields[name] = field
 
         buttons = ttk.Frame(form)
-        buttons.grid(row=2 * len(data.FEATURES), column=0, columnspan=3, sticky="ew", pady=(12, 0))
+        buttons.grid(row=2 * len(schema.FEATURES), column=0, columnspan=3, sticky="ew", pady=(12, 0))
         self.predict_button = ttk.Button(buttons, text="Predict", command=self.predict, default="active",
                                          style="Primary.TButton")
         self.predict_button.pack(side="left")
@@ -107,9 +107,9 @@ class PatientTab(ttk.Frame):
         self.clear_button = ttk.Button(buttons, text="Clear", command=self.clear)
         self.clear_button.pack(side="left", padx=(6, 0))
         self.predict_hint = wrap_to_width(ttk.Label(form, text="", style="Muted.TLabel"), 30)
-        self.predict_hint.grid(row=2 * len(data.FEATURES) + 1, column=0, columnspan=3, sticky="ew", pady=(6, 0))
+        self.predict_hint.grid(row=2 * len(schema.FEATURES) + 1, column=0, columnspan=3, sticky="ew", pady=(6, 0))
         self.example_label = wrap_to_width(ttk.Label(form, text="", style="Small.TLabel"), 30)
-        self.example_label.grid(row=2 * len(data.FEATURES) + 2, column=0, columnspan=3, sticky="ew")
+        self.example_label.grid(row=2 * len(schema.FEATURES) + 2, column=0, columnspan=3, sticky="ew")
         return form
 
     def _build_result(self) -> ttk.Frame:
@@ -176,12 +176,12 @@ class PatientTab(ttk.Frame):
             for field in self.fields.values():
                 field.validate()
             self._refresh_state()
-            self.fields[next(n for n in data.FEATURES if n in problems)].input.focus_set()
+            self.fields[next(n for n in schema.FEATURES if n in problems)].input.focus_set()
             return
         if self.app.model is None:
             self._refresh_state()
             return
-        scores = tuple(values[name] for name in data.FEATURES)
+        scores = tuple(values[name] for name in schema.FEATURES)
         self._result = {"scores": scores, "probability": self._probability(scores),
                         "model_id": self.app.model.model_id}
         self._show_result()
@@ -213,7 +213,7 @@ class PatientTab(ttk.Frame):
         if self._typical_source is not dataset:
             self._typical, self._typical_source = typical_cases(dataset), dataset
         scores, line, sample_id = self._typical[label]
-        for name, value in zip(data.FEATURES, scores):
+        for name, value in zip(schema.FEATURES, scores):
             self.fields[name].set(int(value))
         kind = "malignant" if label else "benign"
         where = f"line {line}" + (f", id {sample_id}" if sample_id else "")
@@ -230,7 +230,7 @@ class PatientTab(ttk.Frame):
         self.example_label.configure(text="")
         self._refresh_state()
         self._show_result()
-        self.fields[data.FEATURES[0]].input.focus_set()
+        self.fields[schema.FEATURES[0]].input.focus_set()
 
     # ------------------------------------------------------------------ result
     def _on_app_changed(self, _event=None) -> None:
@@ -248,7 +248,7 @@ class PatientTab(ttk.Frame):
         if self._result is None:
             return False
         values, problems = self.field_values()
-        return bool(problems) or tuple(values[n] for n in data.FEATURES) != self._result["scores"]
+        return bool(problems) or tuple(values[n] for n in schema.FEATURES) != self._result["scores"]
 
     def _show_result(self) -> None:
         model, result = self.app.model, self._result
@@ -278,7 +278,7 @@ class PatientTab(ttk.Frame):
                  f"of {100 * t:.4g}%.", foreground=MUTED_TEXT if stale else TEXT)
         self.model_label.configure(text=f"Model {result['model_id']} \u00b7 threshold {format_threshold(t)}")
         # The export keeps the scores this result was computed from, and says when the form differs.
-        self.app.set_results("Patient", [*zip(data.FEATURES, result["scores"]), ("model id", result["model_id"]),
+        self.app.set_results("Patient", [*zip(schema.FEATURES, result["scores"]), ("model id", result["model_id"]),
                                          ("malignancy probability", round(p, 6)), ("threshold", t),
                                          ("call", word.lower()),
                                          ("result", "out of date: the scores on the form changed after this "

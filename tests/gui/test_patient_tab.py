@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from bcdesktop import DISCLAIMER
-from bcdesktop.data import FEATURES
+from bcdesktop.schema import FEATURES
 
 pytestmark = pytest.mark.gui
 

@@ -22,8 +22,8 @@ from tkinter import ttk
 
 import pytest
 
-from bcdesktop.data import FEATURES
 from bcdesktop.gui import widgets
+from bcdesktop.schema import FEATURES
 
 pytestmark = pytest.mark.gui
 
