@@ -208,7 +208,7 @@ class ModelBundle:
         t = self.threshold if threshold is None else float(threshold)
         return (self.predict_proba(X_raw) >= t).astype(np.int8)
 
-    def with_threshold(self, threshold: float) -> "ModelBundle":
+    def with_threshold(self, threshold: float) -> ModelBundle:
         """A copy, made in memory, that calls malignant at ``threshold``: the same
         network, but a different :attr:`model_id` when the threshold differs (the
         threshold is saved in the model file), and no :attr:`source_path`."""

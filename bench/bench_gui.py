@@ -362,10 +362,10 @@ def main(argv=None) -> int:
     unknown = parts - {"training", "startup", "phases"}
     if unknown:
         parser.error(f"unknown part(s): {', '.join(sorted(unknown))}")
-    from bcdesktop.gui.screenshots import virtual_display
+    from bcdesktop.gui.xvfb import display
 
     print(f"before: {_load()}")
-    with virtual_display():
+    with display():
         if "training" in parts:
             stalls, inner_stalls, gui_rates, headless_rates = training_runs(args.repeats, args.iterations)
         if "startup" in parts:

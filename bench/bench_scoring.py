@@ -88,8 +88,8 @@ def peak_rss_mb() -> float:
 
 def _bundle():
     from bcdesktop.errors import UserError
-    from bcdesktop.persistence import ModelBundle, load_default_model
     from bcdesktop.model import MLP, Scaler
+    from bcdesktop.persistence import ModelBundle, load_default_model
 
     try:
         return load_default_model()

@@ -285,7 +285,7 @@ def test_model_file_mutations_load_or_say_why(tmp_path, model_bytes):
     rng = np.random.default_rng(SEED + 1)
     path = tmp_path / "model.npz"
     loaded = 0
-    for case in range(MODEL_CASES):
+    for _case in range(MODEL_CASES):
         raw = _mutate_bytes(model_bytes, rng)
         path.write_bytes(raw)
         try:
@@ -341,7 +341,7 @@ def test_forged_model_files_load_or_say_why(tmp_path, model_bytes):
     path = tmp_path / "forged.npz"
     rng = np.random.default_rng(SEED + 2)
     loaded = 0
-    for case in range(MODEL_CASES // 2):
+    for _case in range(MODEL_CASES // 2):
         arrays, meta = persistence._read(seed_path)
         for _ in range(int(rng.integers(1, 3))):
             _mutate_structure(arrays, meta, rng)

@@ -239,7 +239,7 @@ def test_repr_of_a_bundle_that_cannot_be_saved_does_not_fail(bundle):
     bad = ModelBundle(bundle.network, bundle.scaler, metrics={"x": object()})
     assert "unsaveable" in repr(bad)
     with pytest.raises(TypeError):
-        bad.model_id
+        _ = bad.model_id
 
 
 # ---------------------------------------------------------------- atomic saving

@@ -23,8 +23,6 @@ from pathlib import Path
 
 from bcdesktop.gui.xvfb import DPI, display
 
-virtual_display = display  # the name bench/bench_gui.py imports (and older checkouts have)
-
 
 def pump_until(root: tk.Misc, condition, timeout: float = 60.0, what: str = "") -> None:
     """Run the Tk loop until ``condition()`` is true."""
