@@ -252,9 +252,14 @@ def _histograms_shown(app) -> bool:
 
 
 def phase_child(out: str) -> None:
-    """One repeat of every phase, in this (fresh) process; writes {phase: ms} as JSON."""
+    """One repeat of every phase, in this (fresh) process; writes {phase: ms} as JSON.
+    It may run a ``--baseline`` checkout from before issue 14, where the dialogs lived in
+    gui/app.py and the Data tab loaded files itself."""
     from bcdesktop.gui.app import App
-    from bcdesktop.gui.dialogs import RecordingDialogs
+    try:
+        from bcdesktop.gui.dialogs import RecordingDialogs
+    except ImportError:  # a baseline from before the split
+        from bcdesktop.gui.app import RecordingDialogs
 
     os.environ["BCDESKTOP_HOME"] = tempfile.mkdtemp(prefix="bcdesktop-bench-")
     large = _write_large_file(Path(tempfile.mkdtemp(prefix="bcdesktop-bench-")) / "large.csv", 100_000)
@@ -274,7 +279,8 @@ def phase_child(out: str) -> None:
                                      lambda: ready and _histograms_shown(app) and not app.busy)
     result["idle"] = hb.run_phase(lambda: None, lambda: True)
     for key, path in (("load_bundled", bundled), ("load_large", large)):
-        result[key] = hb.run_phase(lambda p=path: app.load_data(p), lambda p=path: app.dataset.path == p
+        load = getattr(app, "load_data", None) or app.tabs["data"].load  # the latter: a baseline
+        result[key] = hb.run_phase(lambda p=path, f=load: f(p), lambda p=path: app.dataset.path == p
                                    and _histograms_shown(app) and not app.busy)
     shown = {"train": lambda: app.tabs["train"].loss_plot is not None,
              "patient": lambda: True,
