@@ -78,8 +78,6 @@ _CLASS_ALIASES = ("class", "diagnosis", "label", "target", "outcome", "classlabe
 _WDBC_HINTS = ("radius", "texture", "perimeter", "smoothness", "compactness", "concavity",
                "concavepoints", "concavepts", "symmetry", "fractaldim", "areamean", "areaworst",
                "arease")
-#: R's MASS::biopsy names the nine scores V1..V9, in the UCI order of :data:`FEATURES`.
-
 _DELIMITERS = (",", ";", "\t")
 _DELIM_NAMES = {",": "comma", ";": "semicolon", "\t": "tab"}
 _SNIFF_BYTES = 256 * 1024

@@ -129,7 +129,7 @@ def iter_chunks(layout: CsvLayout, *, chunksize: int = 100_000, want_ids: bool =
     Parameters
     ----------
     layout : CsvLayout
-        From :func:`sniff_layout`.
+        From :func:`bcdesktop.csvlayout.sniff_layout`.
     chunksize : int
         At most this many lines per chunk; a chunk also holds at most about
         :data:`BLOCK_BYTES` of records (or one longer line), so memory stays bounded by

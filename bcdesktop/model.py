@@ -32,7 +32,7 @@ if TYPE_CHECKING:  # only for the annotations: numpy.typing is slow to import
     from numpy.typing import ArrayLike
 
 __all__ = ["Scaler", "MLP", "Pass", "INITS", "ACTIVATIONS", "DERIVATIVES", "n_parameters",
-           "parse_hidden", "hidden_problem", "MAX_HIDDEN_LAYERS", "MAX_HIDDEN_UNITS",
+           "parse_hidden", "HiddenSizesError", "hidden_problem", "MAX_HIDDEN_LAYERS", "MAX_HIDDEN_UNITS",
            "MAX_PARAMETERS"]
 
 INITS = ("article", "he", "xavier")
@@ -82,19 +82,19 @@ def parse_hidden(text: str) -> tuple[int, ...]:
 
     Raises
     ------
-    UserError
-        With one plain sentence saying what is wrong, e.g. ``'abc' is not a whole
-        number; give layer sizes such as 15 or 16, 8.``
+    HiddenSizesError
+        A :class:`UserError` with one plain sentence saying what is wrong, e.g. ``'abc'
+        is not a whole number; give layer sizes such as 15 or 16, 8.``, and its short
+        ``phrase`` (``'abc' is not a whole number``).
     """
     if not text.strip():
         raise _refusal("enter the hidden layer sizes, such as 15 or 16, 8")
     sizes: list[int] = []
     for part in (p.strip() for p in text.replace(";", ",").split(",")):
         if not part:
-            raise _refusal(f"'{text.strip()}' has an empty layer size; give sizes such as "
-                           "15 or 16, 8")
+            raise _refusal(f"'{text.strip()}' has an empty layer size", "give sizes such as 15 or 16, 8")
         if not _LAYER_SIZE.fullmatch(part):
-            raise _refusal(f"'{part}' is not a whole number; give layer sizes such as 15 or 16, 8")
+            raise _refusal(f"'{part}' is not a whole number", "give layer sizes such as 15 or 16, 8")
         if len(part) > 40:  # int() refuses beyond 4,300 digits; so long a size is out of range
             raise _refusal(f"'{part[:20]}...' is not a layer size from 1 to {MAX_HIDDEN_UNITS:,}")
         size = int(part)
@@ -107,9 +107,18 @@ def parse_hidden(text: str) -> tuple[int, ...]:
     return tuple(sizes)
 
 
-def _refusal(phrase: str) -> UserError:
-    """A :class:`UserError` saying ``phrase`` as a sentence."""
-    return UserError(f"{phrase[0].upper()}{phrase[1:]}.")
+class HiddenSizesError(UserError):
+    """:func:`parse_hidden`'s refusal: a sentence (``str(exc)``), and ``phrase``, its short
+    form for a form field's inline message (lower case, no advice, no full stop)."""
+
+    def __init__(self, phrase: str, advice: str = ""):
+        sentence = phrase + (f"; {advice}" if advice else "")
+        super().__init__(f"{sentence[0].upper()}{sentence[1:]}.")
+        self.phrase = phrase
+
+
+def _refusal(phrase: str, advice: str = "") -> HiddenSizesError:
+    return HiddenSizesError(phrase, advice)
 
 
 # --- activations, in place, as lookup tables (after scikit-learn's _base.py) ---

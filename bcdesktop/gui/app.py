@@ -44,6 +44,7 @@ from bcdesktop.gui.tab_threshold import ThresholdTab
 from bcdesktop.gui.tab_train import TrainTab
 from bcdesktop.gui.widgets import MOD, MOD_LABEL
 from bcdesktop.gui.worker import Job, Worker
+from bcdesktop.metrics import DEFAULT_THRESHOLD
 
 if TYPE_CHECKING:
     from bcdesktop.data import Dataset
@@ -101,7 +102,7 @@ class App:
     model_source : str
         Where the active model came from ("default", "trained", or a file name).
     threshold : float
-        The malignancy threshold in use (0.01..0.99).
+        The malignancy threshold in use (between 0 and 1; the tabs offer 0.01..0.99).
     tabs : dict
         ``"data"``, ``"train"``, ``"patient"``, ``"threshold"``, ``"batch"`` -> tab frame.
     """
@@ -115,7 +116,7 @@ class App:
         self.model: ModelBundle | None = None
         self.model_source = ""
         self._no_model_reason = ""
-        self.threshold = 0.5
+        self.threshold = DEFAULT_THRESHOLD
         self.results: dict[str, list[tuple[str, Any]]] = {}
         self.closed = False
         self.exit_code = 0
@@ -498,7 +499,7 @@ class App:
         self.notebook.select(self.tabs[key])
 
     def remember_folder(self, kind: str, folder: str | os.PathLike) -> None:
-        """Remember the last folder used for ``kind`` ("data", "model", "results", ...)."""
+        """Remember the last folder used for ``kind`` ("data", "model", "batch", "results")."""
         folders = dict(self.settings.get("folders", {}))
         folders[kind] = str(folder)
         self.settings.set("folders", folders)

@@ -79,7 +79,7 @@ class AppContext(Protocol):
         """Tell the user why a background job gave no result (see ``App.report_job_failure``)."""
 
     def folder(self, kind: str) -> str | None:
-        """The last folder used for ``kind`` ("data", "model", "batch", ...), if it still exists."""
+        """The last folder used for ``kind`` ("data", "model", "batch", "results"), if it still exists."""
 
     def remember_folder(self, kind: str, folder: str | os.PathLike) -> None:
         """Remember ``folder`` as the last one used for ``kind``."""

@@ -59,10 +59,11 @@ def capture(root: tk.Tk, path: Path) -> None:
 
 def _batch_input(folder: Path) -> Path:
     """A small CSV of real rows plus three bad ones, with a header and labels."""
-    from bcdesktop import data
+    from bcdesktop.data import load_bundled
+    from bcdesktop.schema import CLASS_NAME, FEATURES, ID_NAME
 
-    ds = data.load_bundled()
-    lines = [",".join([data.ID_NAME, *data.FEATURES, data.CLASS_NAME])]
+    ds = load_bundled()
+    lines = [",".join([ID_NAME, *FEATURES, CLASS_NAME])]
     for i in range(0, 120, 3):
         scores = ",".join(str(int(v)) for v in ds.X[i])
         lines.append(f"{ds.ids[i]},{scores},{4 if ds.y[i] else 2}")

@@ -18,23 +18,26 @@ from tkinter import ttk
 from typing import TYPE_CHECKING, Any
 
 from bcdesktop.errors import TrainingDiverged, UserError
+from bcdesktop.evaluation import DEFAULT_FOLDS, DEFAULT_REPEATS, DEFAULT_TRAIN_ROWS, DEFAULT_VAL_FRACTION
+from bcdesktop.evaluation import SPLITS as CORE_SPLITS
 from bcdesktop.gui import widgets
 from bcdesktop.gui.context import AppContext
 from bcdesktop.gui.widgets import WARNING_MARK, Field, float_check, format_seconds, format_threshold, int_check
-from bcdesktop.metrics import format_percent, format_rate
-from bcdesktop.model import INITS, parse_hidden
+from bcdesktop.metrics import DEFAULT_THRESHOLD, THRESHOLD_MAX, THRESHOLD_MIN, format_percent, format_rate
+from bcdesktop.model import INITS, HiddenSizesError, parse_hidden
 from bcdesktop.training import DEFAULT_L2, OPTIMIZERS, SCHEDULES, TrainConfig
 
 if TYPE_CHECKING:
     from bcdesktop.data import Dataset
     from bcdesktop.evaluation import CVResult, FitOutcome
 
-SPLITS = ("stratified random", "first N rows")
+SPLITS = ("stratified random", "first N rows")  # the labels of evaluation.SPLITS, in its order
 _CORE = TrainConfig()  # the core's defaults, which the CLI uses too
 DEFAULTS = {"hidden": ", ".join(map(str, _CORE.hidden)), "lr": f"{_CORE.lr:g}", "iterations": str(_CORE.iterations),
             "optimizer": _CORE.optimizer, "schedule": _CORE.schedule, "init": _CORE.init, "l2": f"{_CORE.l2:g}",
-            "patience": str(_CORE.patience), "seed": str(_CORE.seed), "split": SPLITS[0], "val_fraction": "0.2",
-            "train_rows": "500", "threshold": "0.5", "folds": "10", "repeats": "5"}
+            "patience": str(_CORE.patience), "seed": str(_CORE.seed), "split": SPLITS[0],
+            "val_fraction": f"{DEFAULT_VAL_FRACTION:g}", "train_rows": str(DEFAULT_TRAIN_ROWS),
+            "threshold": f"{DEFAULT_THRESHOLD:g}", "folds": str(DEFAULT_FOLDS), "repeats": str(DEFAULT_REPEATS)}
 MAX_POINTS = 500  # loss-curve points per run (log_every is chosen to give about this many)
 
 
@@ -44,8 +47,8 @@ def hidden_check(text: str) -> tuple[tuple[int, ...] | None, str | None]:
     check: ``(sizes, None)`` or ``(None, what is wrong)``."""
     try:
         return parse_hidden(text), None
-    except UserError as exc:
-        return None, str(exc)
+    except HiddenSizesError as exc:
+        return None, exc.phrase
 
 
 def _choice(values: tuple[str, ...]) -> Callable[[str], tuple[str | None, str | None]]:
@@ -109,7 +112,8 @@ class TrainTab(ttk.Frame):
             ("split", "Validation split", _choice(SPLITS), {"values": SPLITS, "width": 15}),
             ("val_fraction", "Validation fraction", float_check(0.0, 0.9, "a fraction", low_open=True), {}),
             ("train_rows", "Training rows (first N)", int_check(1, 10_000_000, "a number of rows"), {}),
-            ("threshold", "Threshold", float_check(0.01, 0.99, "a threshold"), {"hint": "0.01 to 0.99"}),
+            ("threshold", "Threshold", float_check(THRESHOLD_MIN, THRESHOLD_MAX, "a threshold"),
+             {"hint": f"{THRESHOLD_MIN:g} to {THRESHOLD_MAX:g}"}),
         ]
         for row, (key, label, check, options) in enumerate(rows):
             options.setdefault("width", 14 if "values" in options else 10)
@@ -366,9 +370,9 @@ class TrainTab(ttk.Frame):
         config, values, ds = prepared
         from bcdesktop.evaluation import fit_model
 
-        split = "stratified" if values["split"] == SPLITS[0] else "first"
-        options = dict(split=split, val_fraction=values.get("val_fraction") or 0.2,
-                       train_rows=values.get("train_rows") or 500, threshold=values["threshold"])
+        options = dict(split=CORE_SPLITS[SPLITS.index(values["split"])],
+                       val_fraction=values.get("val_fraction") or DEFAULT_VAL_FRACTION,
+                       train_rows=values.get("train_rows") or DEFAULT_TRAIN_ROWS, threshold=values["threshold"])
 
         def work(report, cancel):
             return fit_model(ds, config, progress=report, cancel=cancel, **options)
