@@ -559,9 +559,17 @@ class App:
                                           "bcdesktop-results.csv", ".csv")
         if not path:
             return
+        if resources.is_bundled_file(path):
+            self.report_exception(UserError(f"{path} is a file shipped with bcdesktop and is left as it is. "
+                                            "Export the results to another file."))
+            return
         text = self.results_text(csv_format=Path(path).suffix.lower() == ".csv")
-        try:
-            resources.atomic_write_bytes(path, text.encode("utf-8"))
+        keep = [self.dataset.path] if self.dataset is not None and self.dataset.path else []
+        try:  # never over the data in use (a UserError names it)
+            resources.atomic_write_bytes(path, text.encode("utf-8"), protect=keep)
+        except UserError as exc:
+            self.report_exception(exc)
+            return
         except OSError as exc:
             self.report_exception(UserError(f"Could not write {path}: {exc.strerror or exc}. Choose another folder."))
             return

@@ -234,6 +234,27 @@ def test_help_menu_and_export(app, dialogs, tmp_path):
     assert DISCLAIMER in txt.read_text()
 
 
+def test_export_never_replaces_the_data_in_use_or_a_shipped_file(app, dialogs, tmp_path, bundled):
+    from bcdesktop import resources
+    from bcdesktop.data import load_csv
+
+    shipped = resources.bundled_data_path()
+    before = shipped.read_bytes()
+    dialogs.answer_save(shipped)
+    app.export_results()
+    assert dialogs.last_message[0] == "error" and "shipped with bcdesktop" in dialogs.last_message[2]
+    assert shipped.read_bytes() == before
+
+    mine = tmp_path / "mine.csv"
+    mine.write_bytes(before)
+    app.set_dataset(load_csv(mine))
+    dialogs.answer_save(tmp_path / "." / "mine.csv")  # the same file by another name
+    app.export_results()
+    assert dialogs.last_message[0] == "error" and "must not be replaced" in dialogs.last_message[2]
+    assert mine.read_bytes() == before
+    assert not list(tmp_path.glob("*.tmp")) and sorted(p.name for p in tmp_path.iterdir()) == ["home", "mine.csv"]
+
+
 def test_open_and_save_model_through_the_file_menu(app, dialogs, tmp_path):
     if app.model is None:
         pytest.skip("no default model shipped yet")
