@@ -240,7 +240,7 @@ def _train_config(args):
     values = {
         "hidden": args.hidden, "lr": args.lr, "iterations": args.iterations,
         "optimizer": args.optimizer, "init": args.init, "seed": args.seed,
-        "log_every": args.log_every, "schedule": args.schedule, "l2": args.l2,
+        "log_every": getattr(args, "log_every", None), "schedule": args.schedule, "l2": args.l2,
         "patience": args.patience,
     }
     # only what was given: TrainConfig fills in the rest, some defaults depending on
@@ -335,21 +335,36 @@ def cmd_evaluate(args) -> int:
     from bcdesktop import evaluation
     from bcdesktop.training import TrainConfig
 
+    config = _train_config(args)  # settings checked before the data are read
     dataset = _load_data(args.data)
     if dataset.y is None:
         raise UserError(f"{dataset.path} has no class column; cross-validation needs labels.")
-    config = TrainConfig()
     total = args.folds * args.repeats
-    bar = _Progress(total, "cross-validating", enabled=not args.json)
+    options = dict(folds=args.folds, repeats=args.repeats, seed=config.seed, grouped=not args.no_group)
+    if args.compare:
+        from bcdesktop import baselines
 
-    def progress(p) -> None:
-        bar.update(p.done, f"fold {p.done}/{total}")
+        total *= len(baselines.MODELS)
+        bar = _Progress(total, "cross-validating", enabled=not args.json)
 
-    cv = evaluation.cross_validate(dataset.X, dataset.y, config, folds=args.folds,
-                                   repeats=args.repeats, seed=args.seed,
-                                   grouped=not args.no_group, progress=progress)
+        def progress(p) -> None:
+            bar.update(p.done, f"fit {p.done}/{total} ({p.model})")
+
+        comparison = baselines.compare(dataset.X, dataset.y, config, progress=progress, **options)
+        cv = comparison.network
+    else:
+        bar = _Progress(total, "cross-validating", enabled=not args.json)
+
+        def progress(p) -> None:
+            bar.update(p.done, f"fold {p.done}/{total}")
+
+        cv = evaluation.cross_validate(dataset.X, dataset.y, config, progress=progress, **options)
+        comparison = None
     bar.close()
     result = cv.to_dict()
+    result.setdefault("seconds", round(float(cv.seconds), 3))  # the cross-validation's own wall time
+    if comparison is not None:
+        result["compare"] = comparison.to_dict()
     if args.json:
         _print_json(result)
         return 0
@@ -358,10 +373,45 @@ def cmd_evaluate(args) -> int:
     grouped = ("identical feature vectors kept in one fold" if result["grouped"]
                else "identical feature vectors may straddle folds (optimistic)")
     _out(f"{result['repeats']} x {result['folds']}-fold stratified cross-validation "
-          f"of the default settings on {dataset.n_usable} rows; {grouped}")
+          f"of {_settings_text(config, TrainConfig())} on {dataset.n_usable} rows; {grouped}")
     for key in ("accuracy", "roc_auc", "sensitivity", "specificity", "brier"):
         _out(f"  {key:<12s} {result[key]['mean']:.4f} ± {result[key]['sd']:.4f}")
+    if comparison is not None:
+        _out()
+        for line in _comparison_lines(comparison):
+            _out(line)
     return 0
+
+
+def _settings_text(config, default) -> str:
+    """``the default settings``, or what differs from them: ``the default settings
+    except lr 0.01, iterations 500``."""
+    ours, theirs = config.to_dict(), default.to_dict()
+    changed = [f"{key} {_setting_value(value)}" for key, value in ours.items() if theirs.get(key) != value]
+    return "the default settings" + (f" except {', '.join(changed)}" if changed else "")
+
+
+def _setting_value(value) -> str:
+    if isinstance(value, (list, tuple)):
+        return ",".join(map(str, value))
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def _comparison_lines(comparison) -> list[str]:
+    """The models side by side on the same folds: mean ± sd over the fits, and each
+    model's cross-validation time."""
+    from bcdesktop.baselines import COMPARE_METRICS
+
+    table = comparison.to_dict()
+    width = max(len(name) for name in table)
+    lines = [f"same folds, mean ± sd over {comparison.network.folds * comparison.network.repeats} fits:",
+             f"  {'model':<{width}s}  " + "  ".join(f"{key:<15s}" for key in COMPARE_METRICS) + "  seconds"]
+    for name, metrics in table.items():
+        cells = "  ".join("n/a".ljust(15) if m["mean"] is None else
+                          f"{m['mean']:.4f} ± {'n/a   ' if m['sd'] is None else format(m['sd'], '.4f')}"
+                          for m in (metrics[key] for key in COMPARE_METRICS))
+        lines.append(f"  {name:<{width}s}  {cells}  {comparison.results[name].seconds:7.2f}")
+    return lines
 
 
 def cmd_predict(args) -> int:
@@ -437,6 +487,42 @@ def cmd_uninstall_desktop_entry(args) -> int:
     return 0
 
 
+def _add_training_flags(p: argparse.ArgumentParser) -> None:
+    """The network's settings, as ``train`` and ``evaluate`` both take them: one
+    definition, so their names, types, defaults (None: ``TrainConfig``'s, see
+    :func:`_train_config`), checks and help cannot drift apart."""
+    from bcdesktop.model import INITS
+    from bcdesktop.training import DEFAULT_L2, OPTIMIZERS, SCHEDULES, TrainConfig
+
+    d = TrainConfig()
+    # each optimizer's default L2, the default optimizer's first: "0.003 with adam, 0 with
+    # gd and momentum"
+    l2_defaults: dict[float, list[str]] = {}
+    for name in sorted(OPTIMIZERS, key=lambda o: o != d.optimizer):
+        l2_defaults.setdefault(DEFAULT_L2[name], []).append(name)
+    l2_default_text = ", ".join(f"{value:g} with {' and '.join(names)}"
+                                for value, names in l2_defaults.items())
+    p.add_argument("--hidden", type=_hidden,
+                   help=f"hidden layer sizes, e.g. 15 or 15,8 (default {','.join(map(str, d.hidden))})")
+    p.add_argument("--lr", type=_float, help=f"learning rate (default {d.lr:g})")
+    p.add_argument("--iterations", type=_whole(1),
+                   help=f"full-batch iterations (default {d.iterations})")
+    p.add_argument("--optimizer", choices=OPTIMIZERS,
+                   help=f"gd is the article's plain gradient descent (default {d.optimizer})")
+    p.add_argument("--init", choices=INITS,
+                   help=f"weight initialisation (default {d.init})")
+    p.add_argument("--schedule", choices=SCHEDULES,
+                   help=f"learning-rate schedule (default {d.schedule})")
+    p.add_argument("--l2", type=_float,
+                   help=f"L2 weight decay (default {l2_default_text})")
+    p.add_argument("--patience", type=_whole(0),
+                   help="early stopping: iterations without a lower loss on an early-stopping "
+                        "split carved from the training rows (never the validation rows); "
+                        f"0 = off (default {d.patience})")
+    p.add_argument("--seed", type=_whole(0),
+                   help=f"seed of the split and the initialisation (default {d.seed})")
+
+
 # ---------------------------------------------------------------- parser
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
@@ -459,17 +545,9 @@ def build_parser() -> argparse.ArgumentParser:
     # NumPy only (scikit-learn loads inside the commands): the core's choices and defaults
     from bcdesktop import evaluation
     from bcdesktop.metrics import DEFAULT_THRESHOLD
-    from bcdesktop.model import INITS
-    from bcdesktop.training import DEFAULT_L2, OPTIMIZERS, SCHEDULES, TrainConfig
+    from bcdesktop.training import TrainConfig
 
     d = TrainConfig()
-    # each optimizer's default L2, the default optimizer's first: "0.003 with adam, 0 with
-    # gd and momentum"
-    l2_defaults: dict[float, list[str]] = {}
-    for name in sorted(OPTIMIZERS, key=lambda o: o != d.optimizer):
-        l2_defaults.setdefault(DEFAULT_L2[name], []).append(name)
-    l2_default_text = ", ".join(f"{value:g} with {' and '.join(names)}"
-                                for value, names in l2_defaults.items())
     p = sub.add_parser("train", parents=[common], help="train a model and save it",
                        description="Train the network and save it with its scaler, threshold, "
                                    "settings and metrics. The scaler and the network see the "
@@ -480,25 +558,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default=DEFAULT_MODEL_OUT,
                    help=f"model file to write (default: {DEFAULT_MODEL_OUT}); only an earlier "
                         "model file is ever replaced")
-    p.add_argument("--hidden", type=_hidden,
-                   help=f"hidden layer sizes, e.g. 15 or 15,8 (default {','.join(map(str, d.hidden))})")
-    p.add_argument("--lr", type=_float, help=f"learning rate (default {d.lr:g})")
-    p.add_argument("--iterations", type=_whole(1),
-                   help=f"full-batch iterations (default {d.iterations})")
-    p.add_argument("--optimizer", choices=OPTIMIZERS,
-                   help=f"gd is the article's plain gradient descent (default {d.optimizer})")
-    p.add_argument("--init", choices=INITS,
-                   help=f"weight initialisation (default {d.init})")
-    p.add_argument("--schedule", choices=SCHEDULES,
-                   help=f"learning-rate schedule (default {d.schedule})")
-    p.add_argument("--l2", type=_float,
-                   help=f"L2 weight decay (default {l2_default_text})")
-    p.add_argument("--patience", type=_whole(0),
-                   help="early stopping: iterations without a lower loss on an early-stopping "
-                        "split carved from the training rows (never the validation rows); "
-                        f"0 = off (default {d.patience})")
-    p.add_argument("--seed", type=_whole(0),
-                   help=f"seed of the split and the initialisation (default {d.seed})")
+    _add_training_flags(p)
     p.add_argument("--split", choices=evaluation.SPLITS, default=evaluation.SPLITS[0],
                    help="stratified random split, or the first --train-rows rows train "
                         f"(default {evaluation.SPLITS[0]})")
@@ -520,14 +580,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("evaluate", parents=[common],
-                       help="cross-validate the default settings")
+                       help="cross-validate the default settings or the ones given",
+                       description="Repeated stratified k-fold cross-validation of the network with "
+                                   "the default settings, or with the training flags of 'train'. In "
+                                   "each fold the scaler and the network see that fold's training "
+                                   "rows only; identical feature vectors stay in one fold.")
     p.add_argument("--data", help="labelled CSV (default: the bundled UCI data set)")
     # checked here, before scikit-learn loads
     p.add_argument("--folds", type=_whole(2), default=evaluation.DEFAULT_FOLDS)
     p.add_argument("--repeats", type=_whole(1), default=evaluation.DEFAULT_REPEATS)
-    p.add_argument("--seed", type=_whole(0), default=0)
+    _add_training_flags(p)  # --seed also chooses the folds, as in the window's Cross-validate
     p.add_argument("--no-group", action="store_true",
                    help="let identical feature vectors fall in different folds (optimistic)")
+    from bcdesktop import baselines
+
+    p.add_argument("--compare", action="store_true",
+                   help="also cross-validate scikit-learn's LogisticRegression (max_iter "
+                        f"{baselines.LR_MAX_ITER}) and RandomForestClassifier ({baselines.RF_TREES} "
+                        "trees) on the same folds, min-max scaled on each fold's training rows as "
+                        "the network is, both with random_state = --seed")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_evaluate)
 

@@ -243,6 +243,132 @@ def test_evaluate_json_contract(capsys):
     assert result["folds"] == 3 and result["repeats"] == 1 and result["grouped"] is True
 
 
+TRAINING_FLAGS = ("hidden", "lr", "iterations", "optimizer", "init", "schedule", "l2", "patience", "seed")
+
+
+def test_evaluate_takes_the_training_flags_of_train_from_one_definition():
+    from bcdesktop.cli import build_parser
+
+    sub = next(a for a in build_parser()._actions if a.dest == "command").choices
+    train = {a.dest: a for a in sub["train"]._actions}
+    evaluate = {a.dest: a for a in sub["evaluate"]._actions}
+    for dest in TRAINING_FLAGS:
+        a, b = train[dest], evaluate[dest]
+        assert (a.option_strings, a.default, a.choices, a.help, a.nargs) == (
+            b.option_strings, b.default, b.choices, b.help, b.nargs), dest
+        assert a.type is None or a.type.__qualname__ == b.type.__qualname__, dest
+        assert a.default is None  # TrainConfig's defaults, as train takes them
+    samples = {"hidden": ["15", "16,8", "0", "x"], "lr": ["0.1", "nan", "x"], "iterations": ["5", "0", "x"],
+               "l2": ["0", "inf"], "patience": ["0", "-1"], "seed": ["3", "-1"]}
+    for dest, texts in samples.items():
+        for text in texts:
+            assert _parsed(train[dest].type, text) == _parsed(evaluate[dest].type, text), (dest, text)
+
+
+def _parsed(parse, text):
+    try:
+        return "value", parse(text)
+    except Exception as exc:  # argparse.ArgumentTypeError, with its words
+        return type(exc).__name__, str(exc)
+
+
+@pytest.mark.parametrize("flags, words", [
+    (["--iterations", "0"], "argument --iterations: 0 must be at least 1"),
+    (["--hidden", "4,4,4,4,4,4"], "a network may have at most 5 hidden layers; got 6"),
+    (["--optimizer", "sgd"], "argument --optimizer: invalid choice: 'sgd'"),
+    (["--seed", "-1"], "argument --seed: -1 must be at least 0"),
+])
+def test_evaluate_refuses_bad_training_flags_as_train_does(capsys, flags, words):
+    for command in ("train", "evaluate"):
+        code, out, err = run_cli(capsys, command, *flags)
+        assert_one_line_error(code, out, err)
+        assert words in err and f"(see 'bcdesktop {command} --help')" in err
+
+
+def test_evaluate_keeps_its_json_keys_and_the_default_settings(capsys):
+    from bcdesktop.training import TrainConfig
+
+    code, out, err = run_cli(capsys, "evaluate", "--folds", "2", "--repeats", "1", "--json")
+    assert code == 0, err
+    result = json.loads(out)
+    assert list(result) == ["accuracy", "roc_auc", "sensitivity", "specificity", "brier", "folds", "repeats",
+                            "grouped", "seed", "threshold", "n", "n_groups", "seconds", "settings"]
+    assert result["settings"] == TrainConfig().to_dict() and result["seed"] == 0
+    assert isinstance(result["seconds"], float) and result["seconds"] > 0
+
+
+def test_evaluate_cross_validates_the_settings_given(capsys):
+    flags = ["--folds", "2", "--repeats", "1", "--optimizer", "gd", "--lr", "0.05", "--iterations", "300",
+             "--hidden", "8", "--seed", "3"]
+    code, out, err = run_cli(capsys, "evaluate", *flags, "--json")
+    assert code == 0, err
+    result = json.loads(out)
+    settings = result["settings"]
+    assert (settings["optimizer"], settings["lr"], settings["iterations"], settings["hidden"]) == ("gd", 0.05, 300, [8])
+    assert settings["l2"] == 0.0 and settings["seed"] == 3  # gd's default L2, as train takes it
+    assert result["seed"] == 3  # --seed chooses the folds too, as the window's Cross-validate does
+    assert "compare" not in result
+    code, out, err = run_cli(capsys, "evaluate", *flags)
+    assert code == 0, err
+    assert ("1 x 2-fold stratified cross-validation of the default settings except hidden 8, optimizer gd, "
+            "lr 0.05, iterations 300, l2 0, seed 3 on 683 rows") in out
+
+
+def test_evaluate_default_text_says_default_settings(capsys):
+    code, out, err = run_cli(capsys, "evaluate", "--folds", "2", "--repeats", "1")
+    assert code == 0, err
+    assert "\n1 x 2-fold stratified cross-validation of the default settings on 683 rows; " in out
+    assert "same folds" not in out
+
+
+def test_evaluate_compare_json_puts_the_baselines_beside_the_network_on_the_same_folds(capsys, monkeypatch):
+    from bcdesktop import evaluation
+
+    folds_seen = []
+    real = evaluation.cv_folds
+
+    def recording(*args, **kwargs):
+        splits = real(*args, **kwargs)
+        folds_seen.append([te.tolist() for _tr, te in splits])
+        return splits
+
+    monkeypatch.setattr(evaluation, "cv_folds", recording)
+    code, out, err = run_cli(capsys, "evaluate", "--folds", "3", "--repeats", "1", "--iterations", "300",
+                             "--seed", "2", "--compare", "--json")
+    assert code == 0, err
+    result = json.loads(out)
+    assert list(result)[-2:] == ["settings", "compare"]  # every earlier key first, as without --compare
+    compare = result["compare"]
+    assert list(compare) == ["network", "logistic_regression", "random_forest"]
+    for name, figures in compare.items():
+        assert list(figures) == ["accuracy", "roc_auc", "brier", "sensitivity", "specificity"], name
+        for key, value in figures.items():
+            assert list(value) == ["mean", "sd"]
+            assert all(isinstance(v, float) and 0.0 <= v <= 1.0 for v in value.values()), (name, key)
+        assert figures["accuracy"]["mean"] > 0.9 and figures["roc_auc"]["mean"] > 0.95, name
+    for key in compare["network"]:
+        assert compare["network"][key] == result[key]  # the network's row is the run above
+    # the same folds for the three models: one set of test rows, so the same n in every fold
+    assert len(folds_seen) == 3, "each model's folds come from evaluation.cv_folds"
+    assert folds_seen[0] == folds_seen[1] == folds_seen[2]
+    assert sum(len(te) for te in folds_seen[0]) == result["n"] == 683
+
+
+def test_evaluate_compare_prints_a_table(capsys):
+    code, out, err = run_cli(capsys, "evaluate", "--folds", "2", "--repeats", "1", "--iterations", "200",
+                             "--compare")
+    assert code == 0, err
+    lines = out.splitlines()
+    start = lines.index("same folds, mean ± sd over 2 fits:")
+    header, *rows = lines[start + 1:]
+    assert header.split() == ["model", "accuracy", "roc_auc", "brier", "sensitivity", "specificity", "seconds"]
+    assert [row.split()[0] for row in rows] == ["network", "logistic_regression", "random_forest"]
+    for row in rows:
+        cells = row.split()
+        assert len(cells) == 1 + 5 * 3 + 1 and cells[2::3] == ["±"] * 5
+        assert all(0.0 <= float(c) <= 1.0 for c in cells[1::3][:5]) and float(cells[-1]) >= 0.0
+
+
 def _write_patients(path: Path) -> None:
     path.write_text(
         "id,Clump Thickness,Uniformity of Cell Size,Uniformity of Cell Shape,Marginal Adhesion,"
