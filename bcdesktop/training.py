@@ -32,7 +32,7 @@ from .model import (
 )
 
 __all__ = ["TrainConfig", "TrainProgress", "TrainResult", "train", "learning_rates",
-           "merge_duplicates", "OPTIMIZERS", "SCHEDULES",
+           "merge_duplicates", "merged_weights", "Optimizer", "OPTIMIZERS", "SCHEDULES",
            # the network's limits, kept in model.py, as the training settings enforce them
            "MAX_HIDDEN_LAYERS", "MAX_HIDDEN_UNITS", "MAX_PARAMETERS", "n_parameters"]
 
@@ -253,12 +253,24 @@ def merge_duplicates(X: ArrayLike, y: ArrayLike, sample_weight: ArrayLike | None
     y = np.asarray(y, dtype=np.float64).reshape(-1)
     w = np.ones(len(y)) if sample_weight is None else np.asarray(sample_weight, np.float64)
     X_unique, inverse = np.unique(X, axis=0, return_inverse=True)
-    inverse = inverse.reshape(-1)
-    weight = np.bincount(inverse, weights=w, minlength=len(X_unique))
-    target = np.bincount(inverse, weights=w * y, minlength=len(X_unique))
-    np.divide(target, weight, out=target, where=weight > 0)
+    weight, target = merged_weights(inverse.reshape(-1), w, y, len(X_unique))
     keep = weight > 0
     return X_unique[keep], target[keep], weight[keep]
+
+
+def merged_weights(inverse: np.ndarray, w: np.ndarray, y: np.ndarray, n_unique: int
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """Summed weight and weighted mean label of each distinct row, shape (n_unique,) each.
+
+    ``inverse[i]`` is the distinct row of row ``i``; a distinct row without weight gets
+    weight 0 and target 0. :func:`merge_duplicates` keeps the rows with weight, the
+    batched core (:mod:`bcdesktop.batched`) keeps every row and one such pair a network.
+    """
+    weight = np.bincount(inverse, weights=w, minlength=n_unique)
+    target = np.bincount(inverse, weights=w * y, minlength=n_unique)
+    np.divide(target, weight, out=target, where=weight > 0)
+    target[weight == 0] = 0.0
+    return weight, target
 
 
 def train(X_train: ArrayLike, y_train: ArrayLike, config: TrainConfig, *,
@@ -316,7 +328,8 @@ def train(X_train: ArrayLike, y_train: ArrayLike, config: TrainConfig, *,
     X_merged, target, weight = merge_duplicates(X_train, y_train, sample_weight)
     train_pass = Pass(model, X_merged, target, weight)
     val_pass = None if X_val is None else Pass(model, *merge_duplicates(X_val, y_val))
-    step = _optimizer(config, model)
+    optimizer = Optimizer(config.optimizer, model.theta.shape)
+    decay = config.l2 * model.weight_mask if config.l2 else None
     rates = learning_rates(config)  # an array: a list of 10 million floats would take 320 MB
     curve: list[tuple[int, float, float | None]] = []
     T, log_every = config.iterations, config.log_every
@@ -353,7 +366,7 @@ def train(X_train: ArrayLike, y_train: ArrayLike, config: TrainConfig, *,
                 stopped = "cancelled"
                 break
             train_pass.backward()
-            step(i, float(rates[i]), train_pass.grad)
+            optimizer.step(i, float(rates[i]), model.theta, train_pass.grad, decay)
 
     if curve[-1][0] != i:                     # the last iteration reached
         if val_pass is not None:
@@ -368,46 +381,83 @@ def train(X_train: ArrayLike, y_train: ArrayLike, config: TrainConfig, *,
     return TrainResult(model, curve, i, best_iteration, stopped, time.perf_counter() - started)
 
 
-def _optimizer(config: TrainConfig, model: MLP) -> Callable[[int, float, np.ndarray], None]:
-    """``step(i, lr, grad)`` updating ``model.theta`` in place; ``grad`` is scratch."""
-    theta = model.theta
-    decay = config.l2 * model.weight_mask if config.l2 else None
-    velocity = np.zeros_like(theta)
-    second = np.zeros_like(theta)
-    scratch = np.empty_like(theta)
+class Optimizer:
+    """The update rules of plain descent, momentum and Adam, in place on ``theta``.
 
-    def gd(i: int, lr: float, g: np.ndarray) -> None:
+    One class for one network (``theta`` of shape (n_parameters,), a float rate) and
+    for K networks trained together (:mod:`bcdesktop.batched`: ``theta`` (K,
+    n_parameters), the rate a (K, 1) column, each network its own). The state
+    (velocity, Adam's second moments) has the shape of ``theta``; :meth:`keep` drops
+    the rows of networks that stopped, so the arrays shrink without reallocation.
+
+    Parameters
+    ----------
+    name : {"gd", "momentum", "adam"}
+    shape : tuple of int
+        Shape of the ``theta`` it updates.
+    """
+
+    def __init__(self, name: str, shape: tuple[int, ...]) -> None:
+        if name not in OPTIMIZERS:
+            raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {name!r}.")
+        self.name = name
+        self._velocity = np.zeros(shape)
+        self._second = np.zeros(shape) if name == "adam" else None
+        self._scratch = np.empty(shape)
+        self._bind(shape[0] if len(shape) > 1 else None)
+        self._update = {"gd": self._gd, "momentum": self._momentum, "adam": self._adam}[name]
+
+    def _bind(self, k: int | None) -> None:
+        cut = slice(None) if k is None else slice(0, k)
+        self.velocity = self._velocity[cut]
+        self.second = None if self._second is None else self._second[cut]
+        self.scratch = self._scratch[cut]
+
+    def keep(self, rows: np.ndarray) -> None:
+        """Keep the state of the networks at ``rows`` (K networks only), in that order."""
+        k = len(rows)
+        self._velocity[:k] = self._velocity[rows]
+        if self._second is not None:
+            self._second[:k] = self._second[rows]
+        self._bind(k)
+
+    def step(self, i: int, lr, theta: np.ndarray, g: np.ndarray,
+             decay: np.ndarray | None = None) -> None:
+        """Update ``theta`` in place for update ``i`` (0-based) at rate ``lr``.
+
+        ``g`` is the cross-entropy's gradient and is used as scratch; ``decay``
+        (``l2 * MLP.weight_mask``, the shape of ``theta``) adds the gradient of
+        ``l2 / 2 * sum(W ** 2)``, the weights' and not the biases'.
+        """
+        if decay is not None:
+            g += decay * theta
+        self._update(i, lr, theta, g)
+
+    def _gd(self, i, lr, theta, g) -> None:
         np.multiply(g, lr, out=g)
-        np.subtract(theta, g, out=theta)       # theta <- theta - lr g
+        np.subtract(theta, g, out=theta)        # theta <- theta - lr g
 
-    def momentum(i: int, lr: float, g: np.ndarray) -> None:
-        np.multiply(velocity, MOMENTUM, out=velocity)
+    def _momentum(self, i, lr, theta, g) -> None:
+        v = self.velocity
+        np.multiply(v, MOMENTUM, out=v)
         np.multiply(g, lr, out=g)
-        np.subtract(velocity, g, out=velocity)  # v <- mu v - lr g
-        np.add(theta, velocity, out=theta)      # theta <- theta + v
+        np.subtract(v, g, out=v)                # v <- mu v - lr g
+        np.add(theta, v, out=theta)             # theta <- theta + v
 
-    def adam(i: int, lr: float, g: np.ndarray) -> None:
+    def _adam(self, i, lr, theta, g) -> None:
         t = i + 1
-        velocity[:] = ADAM_BETA1 * velocity + (1 - ADAM_BETA1) * g       # m
-        second[:] = ADAM_BETA2 * second + (1 - ADAM_BETA2) * g * g       # v
+        m, v, scratch = self.velocity, self.second, self.scratch
+        m[:] = ADAM_BETA1 * m + (1 - ADAM_BETA1) * g       # m
+        v[:] = ADAM_BETA2 * v + (1 - ADAM_BETA2) * g * g   # v
         # theta <- theta - lr m_hat / (sqrt(v_hat) + eps), bias corrections folded
         # into the rate and epsilon (the parameter vector is small: ~200 values)
         lr_t = lr * math.sqrt(1 - ADAM_BETA2 ** t) / (1 - ADAM_BETA1 ** t)
         eps_t = ADAM_EPS * math.sqrt(1 - ADAM_BETA2 ** t)
-        np.sqrt(second, out=scratch)
+        np.sqrt(v, out=scratch)
         np.add(scratch, eps_t, out=scratch)
-        np.divide(velocity, scratch, out=scratch)
+        np.divide(m, scratch, out=scratch)
         np.multiply(scratch, lr_t, out=scratch)
         np.subtract(theta, scratch, out=theta)
-
-    update = {"gd": gd, "momentum": momentum, "adam": adam}[config.optimizer]
-    if decay is None:
-        return update
-
-    def with_weight_decay(i: int, lr: float, g: np.ndarray) -> None:
-        g += decay * theta                      # d/dW of l2/2 |W|^2, not the biases
-        update(i, lr, g)
-    return with_weight_decay
 
 
 def _diverged(iteration: int, lr: float, loss: float | None = None) -> NoReturn:

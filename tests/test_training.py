@@ -7,7 +7,7 @@ import pytest
 
 from bcdesktop.errors import TrainingDiverged, UserError
 from bcdesktop.model import MLP
-from bcdesktop.training import OPTIMIZERS, SCHEDULES, TrainConfig, learning_rates, merge_duplicates, train
+from bcdesktop.training import OPTIMIZERS, SCHEDULES, Optimizer, TrainConfig, learning_rates, merge_duplicates, train
 
 
 def _scores(n=200, seed=0):
@@ -248,3 +248,24 @@ def test_the_loss_curve_is_bounded_too():
         TrainConfig(iterations=10_000_000, log_every=1)
     TrainConfig(iterations=10_000_000, log_every=10)
     TrainConfig(iterations=200_000, log_every=1)  # what the Train tab asks for at most
+
+
+@pytest.mark.parametrize("optimizer", OPTIMIZERS)
+def test_one_optimizer_for_one_network_and_for_many(optimizer):
+    """The update rules train() uses are those of K networks at once (a (K, 1) rate)."""
+    rng = np.random.default_rng(5)
+    theta, grads = rng.normal(size=(3, 7)), rng.normal(size=(4, 3, 7))
+    rates, decay = np.array([[0.1], [0.01], [0.3]]), rng.uniform(0, 0.1, size=(3, 7))
+    many, alone = Optimizer(optimizer, theta.shape), [Optimizer(optimizer, (7,)) for _ in range(3)]
+    together, apart = theta.copy(), theta.copy()
+    for i, g in enumerate(grads):
+        many.step(i, rates, together, g.copy(), decay)
+        for k in range(3):
+            alone[k].step(i, float(rates[k, 0]), apart[k], g[k].copy(), decay[k])
+    np.testing.assert_allclose(together, apart, rtol=0, atol=1e-15)
+    many.keep(np.array([2, 0]))               # networks that stopped leave; the others go on
+    kept = together[[2, 0]]
+    many.step(4, rates[[2, 0]], kept, grads[0][[2, 0]].copy(), decay[[2, 0]])
+    for pos, k in enumerate((2, 0)):
+        alone[k].step(4, float(rates[k, 0]), apart[k], grads[0][k].copy(), decay[k])
+        np.testing.assert_allclose(kept[pos], apart[k], rtol=0, atol=1e-15)
