@@ -31,7 +31,7 @@ from .model import Scaler
 from .training import TrainConfig, train
 
 __all__ = ["split_indices", "fit_model", "FitOutcome", "cross_validate", "cross_validate_with",
-           "cv_folds", "network_fit_predict", "CVResult", "learning_failure", "log_loss", "CVProgress", "duplicate_groups", "INNER_FRACTION",
+           "cv_folds", "cv_weights", "network_fit_predict", "CVResult", "learning_failure", "log_loss", "CVProgress", "duplicate_groups", "INNER_FRACTION",
            "CV_METRICS", "SPLITS", "DEFAULT_VAL_FRACTION", "DEFAULT_TRAIN_ROWS", "DEFAULT_FOLDS",
            "DEFAULT_REPEATS"]
 
@@ -408,6 +408,9 @@ class CVResult:
     folds, repeats, seed, grouped, threshold, n_groups, seconds
     settings : dict
         What was cross-validated (e.g. ``TrainConfig.to_dict()``).
+    oof_all : ndarray (repeats, n)
+        Row ``i``'s out-of-fold probability in repeat ``r`` (``oof_all[0]`` is
+        ``oof_probs``); :meth:`oof_long` gives them as (row, repeat, probability).
     """
 
     per_fold: dict
@@ -421,6 +424,20 @@ class CVResult:
     n_groups: int
     seconds: float
     settings: dict = dataclasses.field(default_factory=dict)
+    oof_all: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        if self.oof_all is None:              # a result made with the first repeat's only
+            self.oof_all = np.asarray(self.oof_probs, dtype=np.float64)[None].copy()
+
+    def oof_long(self) -> np.ndarray:
+        """Every out-of-fold prediction as a record array of ``(row, repeat, probability)``,
+        repeat by repeat, rows in order within each; ``row`` indexes the data's rows."""
+        repeat, row = np.indices(self.oof_all.shape)
+        out = np.empty(self.oof_all.size, dtype=[("row", np.int64), ("repeat", np.int64),
+                                                  ("probability", np.float64)])
+        out["row"], out["repeat"], out["probability"] = row.ravel(), repeat.ravel(), self.oof_all.ravel()
+        return out
 
     def mean(self, name: str) -> float:
         v = self.per_fold[name]
@@ -451,12 +468,22 @@ class CVResult:
                 f"{'grouped' if self.grouped else 'ungrouped'}, {parts})")
 
 
+def _score_fold(scores: dict, k: int, y_test: np.ndarray, p: np.ndarray, threshold: float) -> None:
+    """Fit ``k``'s figures on its test rows into ``scores`` (one array a metric)."""
+    m = M.metrics_at(y_test, p, threshold)
+    scores["accuracy"][k] = m.accuracy.value
+    scores["sensitivity"][k] = m.sensitivity.value
+    scores["specificity"][k] = m.specificity.value
+    scores["roc_auc"][k] = M.auc(y_test, p)
+    scores["brier"][k] = M.brier(y_test, p)
+
+
 def cross_validate_with(fit_predict: Callable, X, y, *, folds: int = DEFAULT_FOLDS,
                         repeats: int = DEFAULT_REPEATS, seed: int = 0, grouped: bool = True,
                         threshold: float = M.DEFAULT_THRESHOLD,
                         settings: dict | None = None, progress=None, cancel=None) -> CVResult:
     """Cross-validate any model given as ``fit_predict(X_train, y_train, X_test, cancel)
-    -> probabilities (n_test,)``, on the folds of :func:`cv_folds`.
+    -> probabilities (n_test,)``, on the folds of :func:`cv_folds`, one fit after the other.
 
     ``fit_predict`` must fit everything (scaling included) on ``X_train`` only.
     ``progress(CVProgress)`` is called after each fit. ``cancel`` (a
@@ -467,24 +494,18 @@ def cross_validate_with(fit_predict: Callable, X, y, *, folds: int = DEFAULT_FOL
     y = _labels(y)
     splits = cv_folds(X, y, folds=folds, repeats=repeats, seed=seed, grouped=grouped)
     scores = {name: np.full(len(splits), np.nan) for name in CV_METRICS}
-    oof = np.full(y.size, np.nan)
+    oof = np.full((repeats, y.size), np.nan)
     for k, (tr, te) in enumerate(splits):
         if cancel is not None and cancel.is_set():
             raise Cancelled("cross-validation cancelled")
         p = np.asarray(fit_predict(X[tr], y[tr], X[te], cancel), dtype=np.float64)
-        if k < folds:
-            oof[te] = p
-        m = M.metrics_at(y[te], p, threshold)
-        scores["accuracy"][k] = m.accuracy.value
-        scores["sensitivity"][k] = m.sensitivity.value
-        scores["specificity"][k] = m.specificity.value
-        scores["roc_auc"][k] = M.auc(y[te], p)
-        scores["brier"][k] = M.brier(y[te], p)
+        oof[k // folds, te] = p
+        _score_fold(scores, k, y[te], p, threshold)
         if progress is not None:
             progress(CVProgress(k + 1, len(splits), k // folds, k % folds))
-    return CVResult(scores, oof, y, folds, repeats, seed, grouped, float(threshold),
+    return CVResult(scores, oof[0].copy(), y, folds, repeats, seed, grouped, float(threshold),
                     int(duplicate_groups(X).max() + 1), time.perf_counter() - started,
-                    dict(settings or {}))
+                    dict(settings or {}), oof)
 
 
 def network_fit_predict(config: TrainConfig) -> Callable:
@@ -499,6 +520,32 @@ def network_fit_predict(config: TrainConfig) -> Callable:
     return fit_predict
 
 
+def cv_weights(X, y, splits, config: TrainConfig) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
+    """The folds ``splits`` as :func:`batched.train_many` takes them, one network a fold.
+
+    Returns ``(weights, val_weights, scale_rows)``, each (len(splits), n): the scaler
+    of fold k is fitted on its training rows; its network trains on them (weight 1 a
+    row, copies merged by the training), or with ``patience > 0`` on the fit rows of
+    the inner split (:func:`_inner_split`, as :func:`_train_scaled` takes it) and
+    stops on its stop rows. ``val_weights`` is None without early stopping.
+    """
+    X = np.asarray(X, dtype=np.float64)
+    y = _labels(y)
+    n, K = y.size, len(splits)
+    weights = np.zeros((K, n))
+    scale_rows = np.zeros((K, n), dtype=bool)
+    val = np.zeros((K, n)) if config.patience > 0 else None
+    for k, (tr, _te) in enumerate(splits):
+        scale_rows[k, tr] = True
+        if val is None:
+            weights[k, tr] = 1.0
+            continue
+        fit_idx, stop_idx = _inner_split(X[tr], y[tr], config.seed)
+        weights[k, tr[fit_idx]] = 1.0
+        val[k, tr[stop_idx]] = 1.0
+    return weights, val, scale_rows
+
+
 def cross_validate(X, y, config: TrainConfig, *, folds: int = DEFAULT_FOLDS,
                    repeats: int = DEFAULT_REPEATS, seed: int = 0, grouped: bool = True,
                    threshold: float = M.DEFAULT_THRESHOLD,
@@ -507,7 +554,9 @@ def cross_validate(X, y, config: TrainConfig, *, folds: int = DEFAULT_FOLDS,
 
     In each fold the scaler, the network and (``patience > 0``) the early-stopping
     split are fitted on that fold's training rows only. Every fold's network starts
-    from ``config.seed``; ``seed`` only chooses the folds.
+    from ``config.seed``; ``seed`` only chooses the folds. The folds' networks train
+    together (:func:`batched.train_many`), each as :func:`training.train` trains it
+    alone (the figures equal those of :func:`network_fit_predict` fold by fold).
 
     Parameters
     ----------
@@ -522,7 +571,10 @@ def cross_validate(X, y, config: TrainConfig, *, folds: int = DEFAULT_FOLDS,
     threshold : float
         For accuracy, sensitivity and specificity.
     progress : callable, optional
-        ``progress(CVProgress)`` after each fit.
+        ``progress(CVProgress)`` with ``done`` 1, 2, ... ``total`` (the number of fits):
+        as the fits train together, ``done`` counts the fits' worth of training done
+        (``repeat`` and ``fold`` those of the ``done``-th fit), and ``total`` comes
+        once all are trained and scored.
     cancel : threading.Event, optional
         Raises :class:`~bcdesktop.errors.Cancelled` (also mid-training).
 
@@ -530,6 +582,42 @@ def cross_validate(X, y, config: TrainConfig, *, folds: int = DEFAULT_FOLDS,
     -------
     CVResult
     """
-    return cross_validate_with(network_fit_predict(config), X, y, folds=folds, repeats=repeats, seed=seed,
-                               grouped=grouped, threshold=threshold,
-                               settings=config.to_dict(), progress=progress, cancel=cancel)
+    from .batched import train_many
+
+    started = time.perf_counter()
+    X = np.asarray(X, dtype=np.float64)
+    y = _labels(y)
+    splits = cv_folds(X, y, folds=folds, repeats=repeats, seed=seed, grouped=grouped)
+    weights, val, scale_rows = cv_weights(X, y, splits, config)
+    total, reported = len(splits), 0
+
+    def stopped() -> bool:
+        return cancel is not None and cancel.is_set()
+
+    def report(done: int) -> None:
+        nonlocal reported
+        while reported < done and not stopped():
+            reported += 1
+            progress(CVProgress(reported, total, (reported - 1) // folds, (reported - 1) % folds))
+
+    def on_batch(p) -> None:                  # fits' worth done; the last once all are scored
+        report(min(total - 1, p.done * total // p.total))
+
+    if stopped():
+        raise Cancelled("cross-validation cancelled")
+    batch = train_many(X, y, config, weights, val_weights=val, scale_rows=scale_rows,
+                       progress=None if progress is None else on_batch,
+                       report_every=max(1, config.iterations // (4 * total)), cancel=cancel)
+    if "cancelled" in batch.stopped:
+        raise Cancelled("cross-validation cancelled")
+    scores = {name: np.full(total, np.nan) for name in CV_METRICS}
+    oof = np.full((repeats, y.size), np.nan)
+    for k, (_tr, te) in enumerate(splits):
+        p = batch.predict_proba(X[te], k)[0]
+        oof[k // folds, te] = p
+        _score_fold(scores, k, y[te], p, threshold)
+    if progress is not None:
+        report(total)
+    return CVResult(scores, oof[0].copy(), y, folds, repeats, seed, grouped, float(threshold),
+                    int(duplicate_groups(X).max() + 1), time.perf_counter() - started,
+                    config.to_dict(), oof)

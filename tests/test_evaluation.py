@@ -160,43 +160,65 @@ def _rows_of(A) -> set:
 
 @pytest.mark.parametrize("patience", [0, 10])
 def test_cross_validate_never_shows_the_test_fold_to_scaler_or_network(bundled, monkeypatch, patience):
-    """Spies on the real pipeline (Scaler.fit, train, predict): in every fold the scaler
-    is fitted on exactly that fold's training rows, the network (and its early-stopping
-    rows) sees only training rows, and the test rows are only ever predicted."""
-    fits, trains, predicted = [], [], []
-    real_fit, real_train = evaluation.Scaler.fit, evaluation.train
+    """Spies on the real pipeline (the batched training, its scalers, the predictions):
+    in every fold the scaler is fitted on exactly that fold's training rows, the network
+    (and its early-stopping rows) sees only training rows, and the test rows are only
+    ever predicted."""
+    from bcdesktop import batched
 
-    def fit_spy(X):
-        scaler = real_fit(X)
-        fits.append((np.array(X), scaler))
-        return scaler
+    calls, predicted, batches = [], [], []
+    real_train_many = batched.train_many
 
-    def train_spy(X, y, config, *, X_val=None, y_val=None, **kwargs):
-        trains.append((np.array(X), None if X_val is None else np.array(X_val)))
-        result = real_train(X, y, config, X_val=X_val, y_val=y_val, **kwargs)
-        real_predict = result.model.predict_proba
-        result.model.predict_proba = lambda Xs: predicted.append(np.array(Xs)) or real_predict(Xs)
-        return result
+    def train_many_spy(X, y, configs, weights, *, val_weights=None, scale_rows=None, **kwargs):
+        calls.append((np.array(X), np.array(weights), None if val_weights is None else np.array(val_weights),
+                      np.array(scale_rows)))
+        out = real_train_many(X, y, configs, weights, val_weights=val_weights, scale_rows=scale_rows, **kwargs)
+        batches.append(out)
+        real_predict = out.predict_proba
+        out.predict_proba = lambda Xs, k=None: predicted.append((k, np.array(Xs))) or real_predict(Xs, k)
+        return out
 
-    monkeypatch.setattr(evaluation.Scaler, "fit", staticmethod(fit_spy))
-    monkeypatch.setattr(evaluation, "train", train_spy)
+    monkeypatch.setattr(batched, "train_many", train_many_spy)
     config = TrainConfig(**{**FAST.to_dict(), "iterations": 60, "patience": patience})
     cv = evaluation.cross_validate(bundled.X, bundled.y, config, folds=4, repeats=2, seed=3)
     splits = evaluation.cv_folds(bundled.X, bundled.y, folds=4, repeats=2, seed=3)
-    assert len(fits) == len(trains) == len(predicted) == len(splits) == 8
-    for (tr, te), (X_fit, scaler), (X_net, X_stop), X_pred in zip(splits, fits, trains, predicted):
-        assert np.array_equal(X_fit, bundled.X[tr])                      # the scaler: training rows only
-        train_rows, test_rows = _rows_of(scaler.transform(bundled.X[tr])), _rows_of(scaler.transform(bundled.X[te]))
-        assert not train_rows & test_rows                                # grouped: no vector on both sides
-        seen = _rows_of(X_net) | (set() if X_stop is None else _rows_of(X_stop))
-        assert seen <= train_rows and not seen & test_rows               # the network: training rows only
+    assert len(calls) == 1 and len(predicted) == len(splits) == 8
+    X_seen, weights, val, scale_rows = calls[0]
+    assert np.array_equal(X_seen, bundled.X)
+    groups = evaluation.duplicate_groups(bundled.X)
+    for k, ((tr, te), (k_pred, X_pred)) in enumerate(zip(splits, predicted)):
+        assert np.array_equal(np.flatnonzero(scale_rows[k]), tr)       # the scaler: training rows only
+        trained = np.flatnonzero(weights[k])
+        stop = np.array([], dtype=int) if val is None else np.flatnonzero(val[k])
+        assert set(trained) | set(stop) <= set(tr)                      # the network: training rows only
+        assert not set(groups[trained]) & set(groups[te])               # grouped: no vector on both sides
         if patience:
-            assert X_stop is not None and not _rows_of(X_net) & _rows_of(X_stop)  # inner split grouped too
-            assert len(X_net) + len(X_stop) == len(tr)
+            assert stop.size and not set(groups[trained]) & set(groups[stop])  # inner split grouped too
+            assert trained.size + stop.size == tr.size
         else:
-            assert X_stop is None and len(X_net) == len(tr)
-        assert np.array_equal(X_pred, scaler.transform(bundled.X[te]))   # test rows: predicted, once
+            assert val is None and trained.size == tr.size
+        scaler = Scaler.fit(bundled.X[tr])
+        assert np.array_equal(batches[0].scalers[k].data_min, scaler.data_min)
+        assert np.array_equal(batches[0].scalers[k].data_max, scaler.data_max)
+        assert k_pred == k and np.array_equal(X_pred, bundled.X[te])    # test rows: predicted, once
+        p = cv.oof_all[k // 4, te]
+        assert np.isfinite(p).all()
     assert np.isfinite(cv.oof_probs).all()
+
+
+def test_out_of_fold_predictions_of_every_repeat(bundled):
+    cv = evaluation.cross_validate(bundled.X, bundled.y, FAST, folds=3, repeats=2, seed=4)
+    n = bundled.y.size
+    assert cv.oof_all.shape == (2, n) and np.isfinite(cv.oof_all).all()
+    assert np.array_equal(cv.oof_all[0], cv.oof_probs)
+    assert not np.array_equal(cv.oof_all[0], cv.oof_all[1])   # other folds, other networks
+    long = cv.oof_long()
+    assert long.dtype.names == ("row", "repeat", "probability") and len(long) == 2 * n
+    assert np.array_equal(long["row"][:n], np.arange(n)) and set(long["repeat"]) == {0, 1}
+    assert np.array_equal(long["probability"][n:], cv.oof_all[1])
+    # a result made without them (as older code made it) still answers, with the first repeat
+    old = evaluation.CVResult(cv.per_fold, cv.oof_probs, cv.labels, 3, 2, 4, True, 0.5, 1, 0.0)
+    assert old.oof_all.shape == (1, n) and len(old.oof_long()) == n
 
 
 def test_cross_validate_results_and_reproducibility(bundled):
