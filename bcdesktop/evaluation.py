@@ -128,6 +128,48 @@ def _need_distinct_vectors(groups: np.ndarray, parts: int, what: str, fix: str) 
                         f"different rows of scores; the data have {n}. {fix}")
 
 
+def _group_test_folds(y: np.ndarray, groups: np.ndarray, n_splits: int, seed: int) -> list[np.ndarray]:
+    """The test folds of scikit-learn's ``StratifiedGroupKFold(n_splits, shuffle=True,
+    random_state=seed).split(X, y, groups)``, in its order, computed about 12x faster.
+
+    scikit-learn (1.4 to 1.9) places the groups one by one, trying each fold in a Python
+    loop (449 groups x 10 folds of ``np.std`` a repeat on the bundled data, ~0.4 s);
+    here the candidate folds of one group are evaluated in one call, and the choice
+    keeps its rule (a strictly smaller spread, or a close one, ``np.isclose``, with
+    fewer rows). tests/test_evaluation.py pins the folds to scikit-learn's. The
+    callers have made scikit-learn's checks (both classes with ``n_splits`` rows at
+    least, ``n_splits`` groups at least).
+    """
+    rng = np.random.RandomState(seed)            # check_random_state(seed)
+    _, y_inv, y_cnt = np.unique(y, return_inverse=True, return_counts=True)
+    _, groups_inv, groups_cnt = np.unique(groups, return_inverse=True, return_counts=True)
+    y_inv, groups_inv = y_inv.reshape(-1), groups_inv.reshape(-1)
+    counts = np.zeros((len(groups_cnt), len(y_cnt)))
+    np.add.at(counts, (groups_inv, y_inv), 1)
+    perm = np.arange(len(groups_cnt))
+    rng.shuffle(perm)
+    counts = counts[perm]
+    inv_perm = np.empty_like(perm)
+    inv_perm[perm] = np.arange(perm.size)
+    groups_inv = inv_perm[groups_inv]
+    per_fold = np.zeros((n_splits, len(y_cnt)))
+    fold_of = np.empty(len(groups_cnt), dtype=np.intp)
+    eye = np.eye(n_splits)[:, :, None]
+    for g in np.argsort(-np.std(counts, axis=1), kind="stable"):
+        candidates = per_fold[None] + eye * counts[g]        # (candidate fold, fold, class)
+        evals = np.std(candidates / y_cnt, axis=1).mean(axis=1).tolist()
+        samples = per_fold.sum(axis=1).tolist()
+        best, min_eval, min_samples = 0, math.inf, math.inf
+        for i in range(n_splits):
+            close = min_eval != math.inf and abs(evals[i] - min_eval) <= 1e-08 + 1e-05 * abs(min_eval)
+            if evals[i] < min_eval or (close and samples[i] < min_samples):
+                best, min_eval, min_samples = i, evals[i], samples[i]
+        per_fold[best] += counts[g]
+        fold_of[g] = best
+    row_fold = fold_of[groups_inv]
+    return [np.flatnonzero(row_fold == i) for i in range(n_splits)]
+
+
 def _inner_split(X: np.ndarray, y: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Early-stopping split of training rows: about ``INNER_FRACTION`` of them, stratified,
     with identical feature vectors kept on one side."""
@@ -143,6 +185,9 @@ def _inner_split(X: np.ndarray, y: np.ndarray, seed: int) -> tuple[np.ndarray, n
     groups = duplicate_groups(X)
     _need_distinct_vectors(groups, parts, "Early stopping",
                            "Turn early stopping off (patience 0) or use more varied data.")
+    if counts.min() >= parts:                 # scikit-learn's first fold, faster
+        stop_idx = _group_test_folds(y, groups, parts, seed)[0]
+        return np.setdiff1d(np.arange(y.size), stop_idx), stop_idx
     splitter = StratifiedGroupKFold(n_splits=parts, shuffle=True, random_state=seed)
     with warnings.catch_warnings():
         # "the least populated class has only k members": then the stopping rows may hold
@@ -365,7 +410,7 @@ def cv_folds(X, y, *, folds: int = DEFAULT_FOLDS, repeats: int = DEFAULT_REPEATS
     ``grouped`` keeps identical feature vectors in one fold (``StratifiedGroupKFold``);
     otherwise plain ``StratifiedKFold``.
     """
-    from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
+    from sklearn.model_selection import StratifiedKFold
 
     y = _labels(y)
     if folds < 2 or repeats < 1:
@@ -380,11 +425,11 @@ def cv_folds(X, y, *, folds: int = DEFAULT_FOLDS, repeats: int = DEFAULT_REPEATS
     if grouped:
         _need_distinct_vectors(groups, folds, f"{folds}-fold cross-validation",
                                "Use fewer folds.")
-    out = []
+    out, everything = [], np.arange(y.size)
     for state in np.random.default_rng(seed).integers(0, 2**31 - 1, size=repeats):
-        if grouped:
-            splitter = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=int(state))
-            out += list(splitter.split(X, y, groups))
+        if grouped:                           # StratifiedGroupKFold's folds, faster
+            out += [(np.setdiff1d(everything, te), te)
+                    for te in _group_test_folds(y, groups, folds, int(state))]
         else:
             splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=int(state))
             out += list(splitter.split(X, y))

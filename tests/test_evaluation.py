@@ -139,6 +139,43 @@ def test_grouped_folds_keep_identical_feature_vectors_together(bundled):
     assert any(np.intersect1d(groups[tr], groups[te]).size for tr, te in ungrouped)
 
 
+def test_the_grouped_folds_are_scikit_learns(bundled):
+    """cv_folds and the early-stopping split compute StratifiedGroupKFold's folds
+    themselves (evaluation._group_test_folds, faster): pinned to scikit-learn's, on the
+    bundled data and on random groupings, so a change in scikit-learn shows here."""
+    import warnings
+
+    from sklearn.model_selection import StratifiedGroupKFold
+
+    def sklearn_folds(y, groups, n_splits, seed):
+        splitter = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            return [te for _, te in splitter.split(np.zeros((len(y), 1)), y, groups)]
+
+    X, y = np.asarray(bundled.X), bundled.y.astype(np.int8)
+    groups = evaluation.duplicate_groups(X)
+    cases = [(y, groups, n, seed) for n, seed in ((10, 0), (10, 1_234_567), (5, 3), (3, 4), (2, 99))]
+    rng = np.random.default_rng(11)
+    for _ in range(12):
+        n = int(rng.integers(20, 200))
+        labels = (rng.random(n) < rng.uniform(0.2, 0.8)).astype(np.int8)
+        cases.append((labels, rng.integers(0, int(rng.integers(10, n)), n), int(rng.integers(2, 8)),
+                      int(rng.integers(0, 2**31 - 1))))
+    for labels, grouping, n_splits, seed in cases:
+        if np.bincount(labels, minlength=2).min() < n_splits or len(np.unique(grouping)) < n_splits:
+            continue
+        ours = evaluation._group_test_folds(labels, grouping, n_splits, seed)
+        theirs = sklearn_folds(labels, grouping, n_splits, seed)
+        assert len(ours) == len(theirs) == n_splits
+        assert all(np.array_equal(a, b) for a, b in zip(ours, theirs)), (n_splits, seed)
+    for tr, te in evaluation.cv_folds(X, y, folds=10, repeats=1, seed=2):
+        assert np.array_equal(np.sort(np.concatenate([tr, te])), np.arange(y.size))
+        fit_idx, stop_idx = evaluation._inner_split(X[tr], y[tr], 7)
+        assert np.array_equal(stop_idx, sklearn_folds(y[tr], groups[tr], 5, 7)[0])
+        assert np.array_equal(fit_idx, np.setdiff1d(np.arange(tr.size), stop_idx))
+
+
 def test_cross_validation_fits_on_training_rows_only(bundled):
     seen = []
 
