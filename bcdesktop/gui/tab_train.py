@@ -17,6 +17,7 @@ from collections.abc import Callable, Collection
 from tkinter import ttk
 from typing import TYPE_CHECKING, Any
 
+from bcdesktop import baselines
 from bcdesktop.errors import TrainingDiverged, UserError
 from bcdesktop.evaluation import DEFAULT_FOLDS, DEFAULT_REPEATS, DEFAULT_TRAIN_ROWS, DEFAULT_VAL_FRACTION
 from bcdesktop.evaluation import SPLITS as CORE_SPLITS
@@ -28,6 +29,7 @@ from bcdesktop.model import INITS, HiddenSizesError, parse_hidden
 from bcdesktop.training import DEFAULT_L2, OPTIMIZERS, SCHEDULES, TrainConfig
 
 if TYPE_CHECKING:
+    from bcdesktop.baselines import Comparison
     from bcdesktop.data import Dataset
     from bcdesktop.evaluation import CVResult, FitOutcome
 
@@ -39,6 +41,22 @@ DEFAULTS = {"hidden": ", ".join(map(str, _CORE.hidden)), "lr": f"{_CORE.lr:g}", 
             "val_fraction": f"{DEFAULT_VAL_FRACTION:g}", "train_rows": str(DEFAULT_TRAIN_ROWS),
             "threshold": f"{DEFAULT_THRESHOLD:g}", "folds": str(DEFAULT_FOLDS), "repeats": str(DEFAULT_REPEATS)}
 MAX_POINTS = 500  # loss-curve points per run (log_every is chosen to give about this many)
+COMPARE_TEXT = "Compare with logistic regression and random forest"
+#: The comparison table's columns: a metric of :data:`bcdesktop.baselines.COMPARE_METRICS`,
+#: its heading, whether it is a rate (shown in percent) and its width at 100% text.
+COMPARE_COLUMNS = (("accuracy", "Accuracy", True, 90), ("roc_auc", "AUC", False, 100), ("brier", "Brier", False, 100),
+                   ("sensitivity", "Sensitivity", True, 90), ("specificity", "Specificity", True, 90))
+
+
+def mean_sd_text(mean: float, sd: float, percent: bool) -> str:
+    """A cross-validated figure as the tab shows it: ``"96.9% \u00b1 1.9"`` (a rate, the SD
+    in percentage points) or ``"0.996 \u00b1 0.005"``; ``"n/a"`` when undefined."""
+    if mean != mean:
+        return "n/a"
+    shown = format_percent(mean) if percent else f"{mean:.3f}"
+    if sd != sd:  # a spread needs two fits with the figure defined
+        return shown
+    return f"{shown} \u00b1 {100 * sd:.1f}" if percent else f"{shown} \u00b1 {sd:.3f}"
 
 
 def hidden_check(text: str) -> tuple[tuple[int, ...] | None, str | None]:
@@ -63,9 +81,13 @@ class TrainTab(ttk.Frame):
     Widgets tests read: ``fields`` (name -> :class:`~bcdesktop.gui.widgets.Field`),
     ``start_button``, ``cancel_button``, ``cv_button``, ``use_button``, ``save_button``,
     ``progress``, ``progress_label``, ``run_message``, ``result_label``,
-    ``train_confusion``, ``val_confusion``, ``cv_table``, ``cv_label``, ``log_var``;
+    ``train_confusion``, ``val_confusion``, ``cv_table``, ``cv_label``, ``log_var``,
+    ``compare_var`` and ``compare_check`` (cross-validate the baselines too),
+    ``compare_table`` and ``compare_label`` (shown after a cross-validation with them);
     ``loss_plot`` (a :class:`~bcdesktop.gui.plots.LossPlot`) once a run has started.
-    ``outcome`` is the last finished :class:`~bcdesktop.evaluation.FitOutcome`.
+    ``outcome`` is the last finished :class:`~bcdesktop.evaluation.FitOutcome`;
+    ``cv_result`` the network's last :class:`~bcdesktop.evaluation.CVResult`, and
+    ``comparison`` its :class:`~bcdesktop.baselines.Comparison` when the baselines ran too.
     """
 
     def __init__(self, master: tk.Misc, app: AppContext):
@@ -74,6 +96,7 @@ class TrainTab(ttk.Frame):
         self.job = None
         self.outcome: FitOutcome | None = None
         self.cv_result: CVResult | None = None
+        self.comparison: Comparison | None = None
         self.loss_plot = None
         self._started = 0.0
         self._runs = {"train": 0, "cv": 0}  # numbered in the export: "Training run 3 (model ...)"
@@ -130,16 +153,22 @@ class TrainTab(ttk.Frame):
         self.cancel_button = ttk.Button(buttons, text="Stop (Esc)", command=self.cancel)
         self.cancel_button.pack(side="left", padx=(6, 0))
 
-        # One line, folds, repeats and the button, so the column fits a small screen at 100%.
+        # One line, folds, repeats and the button, so the column fits a small screen at 100%;
+        # below the button, whether the plain baselines run on the same folds too.
         cv = ttk.LabelFrame(parent, text="Cross-validation (same settings)", padding=8)
         cv.pack(side="top", fill="x", pady=(10, 0))
+        line = ttk.Frame(cv)
+        line.pack(side="top", fill="x")
         for key, label, check in (("folds", "Folds", int_check(2, 20, "the number of folds")),
                                   ("repeats", "Repeats", int_check(1, 20, "the number of repeats"))):
-            cell = ttk.Frame(cv)
+            cell = ttk.Frame(line)
             cell.pack(side="left", anchor="n", padx=(0, 4))
             f[key] = Field(cell, 0, label, check, DEFAULTS[key], width=4)
-        self.cv_button = ttk.Button(cv, text="Cross-validate", command=self.cross_validate)
+        self.cv_button = ttk.Button(line, text="Cross-validate", command=self.cross_validate)
         self.cv_button.pack(side="left", anchor="n")
+        self.compare_var = tk.BooleanVar(self, value=False)
+        self.compare_check = ttk.Checkbutton(cv, text=COMPARE_TEXT, variable=self.compare_var)
+        self.compare_check.pack(side="top", anchor="w", pady=(4, 0))
         for field in f.values():  # a message saying what to fix goes once nothing needs fixing
             field.var.trace_add("write", lambda *_: self._recheck_settings())
         widgets.wrap_to_width(ttk.Label(
@@ -208,6 +237,12 @@ class TrainTab(ttk.Frame):
                                                   ("mean", "Mean \u00b1 SD over fits", 170, "e"),
                                                   ("pooled", "Pooled out-of-fold, 95% CI", 210, "e")), height=5)
         self.cv_table.pack(side="top", fill="both", expand=True, pady=(4, 0))
+        # the network beside the baselines on the same folds; packed only after such a run
+        self.compare_label = ttk.Label(cv, text="", style="Small.TLabel")
+        widgets.wrap_to_width(self.compare_label, 36)
+        self.compare_table = widgets.ScrolledTree(
+            cv, (("model", "Model", 132, "w"), *((key, heading, width, "e") for key, heading, _p, width in COMPARE_COLUMNS)),
+            height=len(baselines.MODELS), stretch=0)
 
     def _prepare_plot(self) -> None:
         if self.loss_plot is None:
@@ -264,11 +299,15 @@ class TrainTab(ttk.Frame):
                 value = saved.get(key)
                 if isinstance(value, str) and field.check(value)[1] is None:
                     field.set(value)
+            if saved.get("compare") in ("0", "1"):
+                self.compare_var.set(saved["compare"] == "1")
         self._update_split_fields()
 
     def save_settings(self) -> None:
-        """Remember the settings as typed (called when the window closes and on Start)."""
-        self.app.settings.set("train", {key: field.var.get() for key, field in self.fields.items()})
+        """Remember the settings as typed, and the comparison check box (called when the
+        window closes and on Start or Cross-validate)."""
+        self.app.settings.set("train", {**{key: field.var.get() for key, field in self.fields.items()},
+                                        "compare": "1" if self.compare_var.get() else "0"})
 
     def check_settings(self, keys: Collection[str] | None = None
                        ) -> tuple[TrainConfig | None, dict[str, Any], list[Field], str | None]:
@@ -514,22 +553,33 @@ class TrainTab(ttk.Frame):
         from bcdesktop.evaluation import cross_validate
 
         folds, repeats, threshold = values["folds"], values["repeats"], values["threshold"]
+        compare = bool(self.compare_var.get())  # read here, on the Tk thread
 
         def work(report, cancel):
-            return cross_validate(ds.X, ds.y, config, folds=folds, repeats=repeats, seed=config.seed,
-                                  threshold=threshold, progress=report, cancel=cancel)
+            options = dict(folds=folds, repeats=repeats, seed=config.seed, threshold=threshold, progress=report,
+                           cancel=cancel)
+            if compare:  # the network, then the baselines on its folds: one job, one progress bar
+                return baselines.compare(ds.X, ds.y, config, **options)
+            return cross_validate(ds.X, ds.y, config, **options)
 
-        self._cv_settings = [*self._settings_rows(config, values), ("folds", folds), ("repeats", repeats)]
-        self._launch("cv", work, self._on_cv_done, self._on_cv_progress,
-                     f"Cross-validating: {repeats} \u00d7 {folds} fits\u2026", "Cross-validating\u2026 (Esc stops)")
+        compared = [("compared with", " and ".join(baselines.LABELS[name].lower() for name in baselines.BASELINES))]
+        self._cv_settings = [*self._settings_rows(config, values), ("folds", folds), ("repeats", repeats),
+                             *(compared if compare else [])]
+        starting = (f"Cross-validating: {repeats} \u00d7 {folds} fits of each of {len(baselines.MODELS)} models\u2026"
+                    if compare else f"Cross-validating: {repeats} \u00d7 {folds} fits\u2026")
+        self._launch("cv", work, self._on_cv_done, self._on_cv_progress, starting,
+                     "Cross-validating\u2026 (Esc stops)")
 
     def _on_cv_progress(self, p) -> None:
         fraction = p.done / p.total
         elapsed = time.perf_counter() - self._started
+        model = getattr(p, "model", None)  # a CompareProgress names the model being cross-validated
+        which = "" if model is None else f", {baselines.LABELS[model].lower()}"
+        left = f" \u2014 about {format_seconds(elapsed / fraction * (1 - fraction))} left" if fraction > 0 else ""
         self.progress.configure(value=fraction)
         self.progress_label.configure(
-            text=f"Cross-validation: fit {p.done} of {p.total} (repeat {p.repeat + 1}, fold {p.fold + 1})"
-                 f" \u2014 about {format_seconds(elapsed / fraction * (1 - fraction))} left")
+            text=f"Cross-validation{which}: fit {p.done} of {p.total} (repeat {p.repeat + 1}, fold {p.fold + 1})"
+                 + left)
 
     def _on_cv_done(self, ok: bool, result) -> None:
         self.job = None
@@ -538,12 +588,16 @@ class TrainTab(ttk.Frame):
             self.progress_label.configure(text="Cross-validation did not finish.")
             self.app.report_job_failure(result, what="Cross-validation", inline=self._say)
             return
-        self.cv_result = result
+        comparison = result if isinstance(result, baselines.Comparison) else None
+        result = comparison.network if comparison is not None else result
+        self.cv_result, self.comparison = result, comparison
         self.progress.configure(value=1.0)
-        finished = (f"Cross-validation finished: {result.repeats} \u00d7 {result.folds} fits in "
-                    f"{format_seconds(result.seconds)}")
+        seconds = result.seconds if comparison is None else sum(cv.seconds for cv in comparison.results.values())
+        models = "" if comparison is None else f" of each of {len(comparison.results)} models"
+        finished = (f"Cross-validation finished: {result.repeats} \u00d7 {result.folds} fits{models} in "
+                    f"{format_seconds(seconds)}")
         self.progress_label.configure(text=f"{finished}.")
-        export = self.show_cv(result)
+        export = self.show_cv(result) + self.show_comparison(comparison)
         self._runs["cv"] += 1  # each run its own section, numbered, with its settings (as training runs)
         self.app.set_results(f"Cross-validation run {self._runs['cv']} ({result.repeats} x {result.folds}-fold)",
                              [*self._cv_settings, *export])
@@ -567,14 +621,8 @@ class TrainTab(ttk.Frame):
                                      ("specificity", "Specificity", True), ("roc_auc", "ROC AUC", False),
                                      ("brier", "Brier score", False)):
             mean, sd = cv.mean(name), cv.sd(name)
-            if mean != mean:
-                shown = "n/a"
-            elif percent:
-                shown = f"{format_percent(mean)} \u00b1 {100 * sd:.1f}"
-            else:
-                shown = f"{mean:.3f} \u00b1 {sd:.3f}"
             rate = getattr(pooled, name, None)
-            rows.append((label, shown, format_rate(rate) if rate is not None else "\u2014"))
+            rows.append((label, mean_sd_text(mean, sd, percent), format_rate(rate) if rate is not None else "\u2014"))
             export.append((f"{label} mean over fits", mean))
             export.append((f"{label} SD over fits", sd))
             if rate is not None:
@@ -587,6 +635,31 @@ class TrainTab(ttk.Frame):
                  "95% Wilson intervals.")
         return export
 
+    def show_comparison(self, comparison: Comparison | None) -> list[tuple[str, Any]]:
+        """Show the network beside the baselines (or hide the table, for None); returns the
+        baselines' rows for the export (the network's are :meth:`show_cv`'s)."""
+        if comparison is None:
+            self.compare_table.replace_rows([])
+            self.compare_label.pack_forget()
+            self.compare_table.pack_forget()
+            return []
+        rows, export = [], []
+        for name, cv in comparison.results.items():
+            label = baselines.LABELS[name]
+            rows.append((label, *(mean_sd_text(cv.mean(key), cv.sd(key), percent)
+                                  for key, _heading, percent, _width in COMPARE_COLUMNS)))
+            if name != "network":
+                for key, heading, _percent, _width in COMPARE_COLUMNS:
+                    export.append((f"{label}: {heading} mean over fits", cv.mean(key)))
+                    export.append((f"{label}: {heading} SD over fits", cv.sd(key)))
+        self.compare_table.replace_rows(rows)
+        self.compare_label.configure(
+            text="The network beside two plain baselines on the same folds, each scaled on the fold's "
+                 "training rows only (mean \u00b1 SD over fits):")
+        self.compare_label.pack(side="top", anchor="w", fill="x", pady=(8, 0))
+        self.compare_table.pack(side="top", fill="x", pady=(4, 0))
+        return export
+
     # ----------------------------------------------------------------- state
     def _update_buttons(self) -> None:
         running = self.job is not None
@@ -594,6 +667,7 @@ class TrainTab(ttk.Frame):
         self.start_button.state(["!disabled"] if can_run else ["disabled"])
         self.cv_button.state(["!disabled"] if can_run else ["disabled"])
         self.cancel_button.state(["!disabled"] if running else ["disabled"])
+        self.compare_check.state(["!disabled"] if not running else ["disabled"])
         has_outcome = self.outcome is not None and not running
         self.use_button.state(["!disabled"] if has_outcome else ["disabled"])
         self.save_button.state(["!disabled"] if has_outcome else ["disabled"])

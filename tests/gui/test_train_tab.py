@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from bcdesktop import persistence
@@ -216,11 +218,14 @@ def test_settings_are_remembered(make_app, dialogs):
     fields["iterations"].set("777")
     fields["optimizer"].set("gd")
     fields["l2"].set("0.003")  # the user's own L2 for gd (whose default is 0)
+    assert not app.tabs["train"].compare_var.get()
+    app.tabs["train"].compare_check.invoke()  # compare with the baselines
     app.close()  # saves settings and destroys the window
     again = App(tk.Toplevel(), dialogs=dialogs)  # a second window of the session's Tk
     try:
         restored = {key: field.var.get() for key, field in again.tabs["train"].fields.items()}
         assert (restored["iterations"], restored["optimizer"], restored["l2"]) == ("777", "gd", "0.003")
+        assert again.tabs["train"].compare_var.get() is True
     finally:
         again.close()
 
@@ -282,3 +287,65 @@ def test_every_run_has_its_own_numbered_section_in_the_export(tab, app, dialogs,
     assert first["iterations"] == 60 and first["seed"] == 1 and first["model id"] == ids[0]
     assert first["ended"].startswith("completed after 60 iterations") and first["validation rows"] > 0
     assert "Sensitivity (validation rows)" in first
+
+
+def test_cross_validation_compares_the_network_with_the_baselines_when_asked(tab, app, wait_until):
+    assert not tab.compare_var.get() and "logistic regression and random forest" in tab.compare_check.cget("text")
+    assert tab.compare_table.winfo_manager() == ""  # no table until a comparison ran
+    set_fields(tab, iterations="150", folds="3", repeats="2")
+    tab.compare_check.invoke()
+    assert tab.compare_var.get()
+    tab.cv_button.invoke()
+    assert tab.job is not None and tab.compare_check.instate(["disabled"])
+    assert "of each of 3 models" in tab.progress_label.cget("text")
+    seen = set()
+
+    def finished() -> bool:
+        seen.add(tab.progress_label.cget("text"))
+        return tab.job is None
+
+    wait_until(finished, timeout=120)
+    assert tab.compare_check.instate(["!disabled"])
+    # the progress named the model being cross-validated, counting the fits of all three
+    assert any(re.match(r"Cross-validation, random forest: fit \d+ of 18 ", text) for text in seen), seen
+    assert tab.progress_label.cget("text").startswith("Cross-validation finished: 2 \u00d7 3 fits of each of 3 models")
+    assert tab.compare_table.winfo_manager() == "pack" and tab.compare_table.winfo_ismapped()
+    rows = tab.compare_table.rows()
+    assert [row[0] for row in rows] == ["Network", "Logistic regression", "Random forest"]
+    for row in rows:
+        accuracy, auc, brier, sensitivity, specificity = row[1:]
+        for rate in (accuracy, sensitivity, specificity):
+            assert re.fullmatch(r"\d{2,3}\.\d% \u00b1 \d+\.\d", rate), row
+        for score in (auc, brier):
+            assert re.fullmatch(r"0\.\d{3} \u00b1 0\.\d{3}", score), row
+        assert float(accuracy.split("%")[0]) > 90 and float(auc.split()[0]) > 0.95, row
+    # the network's row is the run the table above shows
+    assert rows[0][1] == dict((r[0], r[1]) for r in tab.cv_table.rows())["Accuracy"]
+    assert tab.comparison.network is tab.cv_result
+    assert list(tab.comparison.results) == ["network", "logistic_regression", "random_forest"]
+    section = dict(app.results["Cross-validation run 1 (2 x 3-fold)"])
+    assert section["compared with"] == "logistic regression and random forest"
+    assert 0.9 < section["Random forest: Accuracy mean over fits"] <= 1.0
+    assert section["Logistic regression: Brier SD over fits"] > 0
+
+    tab.compare_check.invoke()  # without the baselines, the next run shows no comparison
+    tab.cv_button.invoke()
+    wait_until(lambda: tab.job is None, timeout=60)
+    assert tab.comparison is None and tab.compare_table.rows() == []
+    assert tab.compare_table.winfo_manager() == ""
+    assert "compared with" not in dict(app.results["Cross-validation run 2 (2 x 3-fold)"])
+
+
+def test_escape_stops_the_comparison_while_the_baselines_run(tab, app, press_escape, wait_until):
+    set_fields(tab, iterations="50", folds="10", repeats="5")  # 50 fits of each baseline, the forest's slow
+    tab.compare_var.set(True)
+    tab.cv_button.invoke()
+    wait_until(lambda: re.match(r"Cross-validation, (logistic regression|random forest): fit \d+ of 150 ",
+                                tab.progress_label.cget("text")) is not None, timeout=120)
+    press_escape()
+    wait_until(lambda: tab.job is None, timeout=20)
+    assert tab.progress_label.cget("text") == "Cross-validation was stopped."
+    assert app.status.text().endswith("| Cross-validation stopped.")
+    assert tab.cv_result is None and tab.comparison is None and tab.compare_table.rows() == []
+    assert app.dialogs.messages == []
+    assert tab.cv_button.instate(["!disabled"]) and tab.compare_check.instate(["!disabled"])
