@@ -58,6 +58,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import threading
 import time
 from collections.abc import Callable, Sequence
 from typing import NamedTuple
@@ -462,7 +463,8 @@ def _cancel_mask(cancel, index):
 def train_many(X, y, configs: TrainConfig | Sequence[TrainConfig], weights, *, val_weights=None,
                scale_rows=None, scale: bool = True,
                progress: Callable[[BatchProgress], object] | None = None, report_every: int | None = None,
-               cancel=None, on_diverged: str = "raise", max_batch: int | None = None) -> BatchResult:
+               cancel=None, on_diverged: str = "raise", max_batch: int | None = None,
+               threads: int = 1) -> BatchResult:
     """Train K networks together, each as ``training.train`` would train it alone.
 
     Parameters
@@ -494,6 +496,11 @@ def train_many(X, y, configs: TrainConfig | Sequence[TrainConfig], weights, *, v
     max_batch : int, optional
         Train at most this many networks at once (chunks run one after the other;
         the progress reports count over all of them).
+    threads : int
+        Split the networks into this many parts trained at once in threads (NumPy
+        and BLAS release the GIL; BLAS stays on one thread each). Each network's
+        numbers are those of one batch (to rounding); progress reports come from
+        one thread at a time.
 
     Returns
     -------
@@ -508,9 +515,12 @@ def train_many(X, y, configs: TrainConfig | Sequence[TrainConfig], weights, *, v
         raise ValueError("on_diverged must be 'raise' or 'stop'.")
     if report_every is not None and not (isinstance(report_every, int) and report_every >= 1):
         raise ValueError(f"report_every must be a whole number >= 1, got {report_every!r}.")
-    if max_batch is not None and K > max_batch:
-        return _chunked(X, y, configs, weights, val_weights, scale_rows, scale, progress,
-                        report_every, cancel, on_diverged, max_batch)
+    if not (isinstance(threads, int) and threads >= 1):
+        raise ValueError(f"threads must be a whole number >= 1, got {threads!r}.")
+    if (max_batch is not None and K > max_batch) or (threads > 1 and K > 1):
+        size = -(-K // min(threads, K)) if max_batch is None else min(max_batch, -(-K // min(threads, K)))
+        return _in_parts(X, y, configs, weights, val_weights, scale_rows, progress, cancel, size, threads,
+                         scale=scale, report_every=report_every, on_diverged=on_diverged)
     started = time.perf_counter()
     data = BatchData.build(X, y, weights, val_weights, scale_rows, scale)
     for k, cfg in enumerate(configs):
@@ -748,31 +758,79 @@ def _diverged_error(iteration: int, lr: float, loss: float | None = None) -> Tra
         return exc
 
 
-def _chunked(X, y, configs, weights, val_weights, scale_rows, scale, progress, report_every, cancel,
-             on_diverged, max_batch) -> BatchResult:
-    """:func:`train_many` chunk by chunk, its progress reports counted over all networks."""
+class _Either:
+    """Set when the caller's cancel event (if any) or the parts' own stop is set."""
+
+    def __init__(self, event, stop: threading.Event) -> None:
+        self.event, self.stop = event, stop
+
+    def is_set(self) -> bool:
+        return self.stop.is_set() or (self.event is not None and self.event.is_set())
+
+
+def _in_parts(X, y, configs, weights, val_weights, scale_rows, progress, cancel, size: int, threads: int,
+              **options) -> BatchResult:
+    """:func:`train_many` on parts of at most ``size`` networks, ``threads`` parts at once;
+    the progress reports count over all networks, from one thread at a time."""
     started = time.perf_counter()
     K = len(configs)
-    total = sum(c.iterations for c in configs)
-    out = BatchResult([], [], [], [], 0.0)
-    for start in range(0, K, max_batch):
-        end = min(K, start + max_batch)
-        report = None
-        if progress is not None:
-            before = sum(c.iterations for c in configs[:start])
+    parts = [(start, min(K, start + size)) for start in range(0, K, size)]
+    totals = [sum(c.iterations for c in configs[a:b]) for a, b in parts]
+    done, active = [0] * len(parts), [b - a for a, b in parts]
+    lock, stop = threading.Lock(), threading.Event()
+    results: list = [None] * len(parts)
 
-            def report(p: BatchProgress, start=start, before=before) -> None:
-                losses = np.full((2, K), np.nan)
-                losses[:, start:start + p.networks] = p.train_loss, p.val_loss
-                progress(p._replace(networks=K, train_loss=losses[0], val_loss=losses[1],
-                                    done=before + p.done, total=total))
-        part = train_many(
-            X, y, configs[start:end], weights[start:end],
-            val_weights=None if val_weights is None else np.asarray(val_weights)[start:end],
-            scale_rows=None if scale_rows is None else np.asarray(scale_rows)[start:end],
-            scale=scale, progress=report, report_every=report_every, on_diverged=on_diverged,
-            cancel=cancel if cancel is None or hasattr(cancel, "is_set") else cancel[start:end])
+    def report(index: int, p: BatchProgress) -> None:
+        with lock:
+            done[index], active[index] = p.done, p.active
+            if progress is None or stop.is_set():
+                return
+            losses = np.full((2, K), np.nan)
+            a = parts[index][0]
+            losses[:, a:a + p.networks] = p.train_loss, p.val_loss
+            progress(p._replace(active=sum(active), networks=K, train_loss=losses[0], val_loss=losses[1],
+                                done=sum(done), total=sum(totals)))
+
+    def run(index: int) -> None:
+        a, b = parts[index]
+        if isinstance(cancel, Sequence):
+            part_cancel = [_Either(event, stop) for event in cancel[a:b]]
+        else:
+            part_cancel = _Either(cancel, stop)
+        try:
+            results[index] = train_many(
+                X, y, configs[a:b], weights[a:b], cancel=part_cancel,
+                progress=None if progress is None else (lambda p: report(index, p)),
+                val_weights=None if val_weights is None else np.asarray(val_weights)[a:b],
+                scale_rows=None if scale_rows is None else np.asarray(scale_rows)[a:b], **options)
+        except BaseException as exc:         # the first error stops the other parts, then is raised
+            results[index] = exc
+            stop.set()
+        with lock:
+            done[index], active[index] = totals[index], 0
+
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1, user_api="blas"):   # for every thread, as long as any runs
+        if threads == 1:                      # one part after the other, in this thread
+            for index in range(len(parts)):
+                run(index)
+                if stop.is_set():
+                    break
+        for first in range(0, len(parts) if threads > 1 else 0, threads):
+            workers = [threading.Thread(target=run, args=(index,), daemon=True)
+                       for index in range(first, min(len(parts), first + threads))]
+            for worker in workers:
+                worker.start()
+            for worker in workers:
+                worker.join()
+            if stop.is_set():
+                break
+    for part in results:
+        if isinstance(part, BaseException):
+            raise part
+    out = BatchResult([], [], [], [], time.perf_counter() - started)
+    for part in results:
         for name in ("results", "scalers", "stopped", "errors"):
             getattr(out, name).extend(getattr(part, name))
-    out.seconds = time.perf_counter() - started
     return out

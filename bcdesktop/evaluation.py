@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 import time
 import warnings
 from collections.abc import Callable
@@ -594,7 +595,7 @@ def cv_weights(X, y, splits, config: TrainConfig) -> tuple[np.ndarray, np.ndarra
 def cross_validate(X, y, config: TrainConfig, *, folds: int = DEFAULT_FOLDS,
                    repeats: int = DEFAULT_REPEATS, seed: int = 0, grouped: bool = True,
                    threshold: float = M.DEFAULT_THRESHOLD,
-                   progress=None, cancel=None) -> CVResult:
+                   progress=None, cancel=None, threads: int | None = None) -> CVResult:
     """Repeated stratified k-fold cross-validation of the network trained with ``config``.
 
     In each fold the scaler, the network and (``patience > 0``) the early-stopping
@@ -622,6 +623,9 @@ def cross_validate(X, y, config: TrainConfig, *, folds: int = DEFAULT_FOLDS,
         once all are trained and scored.
     cancel : threading.Event, optional
         Raises :class:`~bcdesktop.errors.Cancelled` (also mid-training).
+    threads : int, optional
+        Train the networks in this many parts at once (``batched.train_many``); by
+        default one a core, up to 4, with 16 networks a part at least.
 
     Returns
     -------
@@ -652,7 +656,8 @@ def cross_validate(X, y, config: TrainConfig, *, folds: int = DEFAULT_FOLDS,
         raise Cancelled("cross-validation cancelled")
     batch = train_many(X, y, config, weights, val_weights=val, scale_rows=scale_rows,
                        progress=None if progress is None else on_batch,
-                       report_every=max(1, config.iterations // (4 * total)), cancel=cancel)
+                       report_every=max(1, config.iterations // (4 * total)), cancel=cancel,
+                       threads=threads or max(1, min(os.cpu_count() or 1, 4, total // 16)))
     if "cancelled" in batch.stopped:
         raise Cancelled("cross-validation cancelled")
     scores = {name: np.full(total, np.nan) for name in CV_METRICS}

@@ -175,6 +175,34 @@ def test_networks_trained_in_chunks_equal_one_batch(bundled):
     assert fractions == sorted(fractions) and fractions[-1] == 1.0
 
 
+def test_networks_trained_in_threads_equal_one_batch(bundled):
+    X, y = bundled
+    configs = [TrainConfig(seed=k, iterations=40, log_every=10, patience=2 * (k % 2)) for k in range(5)]
+    seen = []
+    out, curves, weights = compare(X, y, configs, folds_for(X, y, 5), threads=2, progress=seen.append)
+    assert curves <= TOL and weights <= TOL and len(out) == 5
+    fractions = [p.done / p.total for p in seen]
+    assert fractions == sorted(fractions) and all(p.networks == 5 for p in seen)
+    for k in range(5):                        # every loss-curve entry was reported, in order
+        reported = [(p.iteration, p.train_loss[k]) for p in seen if not np.isnan(p.train_loss[k])]
+        assert reported == [(c[0], c[1]) for c in out.results[k].loss_curve]
+
+
+def test_an_error_in_one_thread_stops_the_others_and_is_raised(bundled):
+    X, y = bundled
+    splits = folds_for(X, y, 4)
+    configs = [TrainConfig(optimizer="gd", lr=1e100 if k == 3 else 0.5, iterations=10**5, seed=k)
+               for k in range(4)]
+    weights, _, scale_rows = E.cv_weights(X, y, splits, configs[0])
+    # the other part stops at once (else this test would run 10**5 updates of two networks)
+    with pytest.raises(TrainingDiverged, match="Training diverged at iteration 2:"):
+        B.train_many(X, y, configs, weights, scale_rows=scale_rows, threads=2)
+    ev = threading.Event()
+    ev.set()
+    out = B.train_many(X, y, configs[:3], weights[:3], scale_rows=scale_rows[:3], threads=3, cancel=ev)
+    assert out.stopped == ["cancelled"] * 3
+
+
 def test_predictions_are_those_of_the_network_alone(bundled):
     X, y = bundled
     splits = folds_for(X, y, 2)
@@ -304,6 +332,8 @@ def test_bad_arguments_are_refused(bundled):
         B.train_many(X, y, TrainConfig(), np.zeros(len(y)))
     with pytest.raises(ValueError, match="report_every"):
         B.train_many(X, y, TrainConfig(), w, report_every=0)
+    with pytest.raises(ValueError, match="threads"):
+        B.train_many(X, y, TrainConfig(), w, threads=0)
 
 
 # ----------------------------------------------------------------------------- cross-validation
