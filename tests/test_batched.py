@@ -175,6 +175,18 @@ def test_networks_trained_in_chunks_equal_one_batch(bundled):
     assert fractions == sorted(fractions) and fractions[-1] == 1.0
 
 
+def test_wide_networks_go_in_parts_by_default(bundled, monkeypatch):
+    """Each (networks, units, rows) buffer stays within PART_BYTES: 3 networks of 400 units
+    on 683 rows (2.2 MB each) train one at a time, and equal each alone."""
+    X, y = bundled
+    builds = []
+    real_build = B.BatchData.build
+    monkeypatch.setattr(B.BatchData, "build", lambda *a, **kw: builds.append(1) or real_build(*a, **kw))
+    configs = [TrainConfig(hidden=(400,), seed=k, iterations=5, log_every=1) for k in range(3)]
+    _, curves, weights = compare(X, y, configs, folds_for(X, y, 3))
+    assert curves <= TOL and weights <= TOL and len(builds) == 3
+
+
 def test_networks_trained_in_threads_equal_one_batch(bundled):
     X, y = bundled
     configs = [TrainConfig(seed=k, iterations=40, log_every=10, patience=2 * (k % 2)) for k in range(5)]
