@@ -147,7 +147,7 @@ class TrainTab(ttk.Frame):
         self._follow_l2_default()
 
         buttons = ttk.Frame(parent)
-        buttons.pack(side="top", fill="x", pady=(8, 0))
+        buttons.pack(side="top", fill="x", pady=(6, 0))
         self.start_button = ttk.Button(buttons, text="Start training", command=self.start, style="Primary.TButton")
         self.start_button.pack(side="left")
         self.cancel_button = ttk.Button(buttons, text="Stop (Esc)", command=self.cancel)
@@ -156,7 +156,7 @@ class TrainTab(ttk.Frame):
         # One line, folds, repeats and the button, so the column fits a small screen at 100%;
         # below the button, whether the plain baselines run on the same folds too.
         cv = ttk.LabelFrame(parent, text="Cross-validation (same settings)", padding=8)
-        cv.pack(side="top", fill="x", pady=(10, 0))
+        cv.pack(side="top", fill="x", pady=(8, 0))
         line = ttk.Frame(cv)
         line.pack(side="top", fill="x")
         for key, label, check in (("folds", "Folds", int_check(2, 20, "the number of folds")),
@@ -173,10 +173,10 @@ class TrainTab(ttk.Frame):
             field.var.trace_add("write", lambda *_: self._recheck_settings())
         widgets.wrap_to_width(ttk.Label(
             parent, style="Small.TLabel",
-            text="Validation rows are never used to fit the network; they measure how it does on "
-                 "cases it has not seen. With early stopping, a further fifth of the training rows "
-                 "decides when to stop. The threshold turns probabilities into calls for the "
-                 "figures shown here and is saved with the model.")).pack(side="top", fill="x", pady=(10, 0))
+            text="Validation rows never fit the network; they show how it does on cases it has not "
+                 "seen. With early stopping, a further fifth of the training rows decides when to "
+                 "stop. The threshold turns probabilities into calls and is saved with the model.")
+        ).pack(side="top", fill="x", pady=(8, 0))
 
     def _build_plot(self, parent) -> None:
         self.plot_frame = ttk.LabelFrame(parent, text="Loss while training", padding=4)
