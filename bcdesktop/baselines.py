@@ -174,18 +174,13 @@ def compare(X, y, config: TrainConfig, *, folds: int = evaluation.DEFAULT_FOLDS,
             threshold: float = M.DEFAULT_THRESHOLD, progress=None, cancel=None) -> Comparison:
     """The network trained with ``config`` beside the baselines, on the same folds.
 
+    ``X``, ``y``, ``config``, ``folds``, ``repeats``, ``grouped`` and ``threshold`` are
+    those of :func:`evaluation.cross_validate`.
+
     Parameters
     ----------
-    X : array (n, 9) of raw scores
-    y : array (n,) of 0/1
-    config : TrainConfig
-    folds, repeats : int
     seed : int, optional
         Chooses the folds and seeds the baselines; None takes ``config.seed``.
-    grouped : bool
-        Keep identical feature vectors in one fold (see :func:`evaluation.cv_folds`).
-    threshold : float
-        For accuracy, sensitivity and specificity.
     progress : callable, optional
         ``progress(CompareProgress)``: the network's fits first, then each baseline's.
     cancel : threading.Event, optional
