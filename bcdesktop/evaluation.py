@@ -133,7 +133,11 @@ def _group_test_folds(y: np.ndarray, groups: np.ndarray, n_splits: int, seed: in
     """The test folds of scikit-learn's ``StratifiedGroupKFold(n_splits, shuffle=True,
     random_state=seed).split(X, y, groups)``, in its order, computed about 12x faster.
 
-    scikit-learn (1.4 to 1.9) places the groups one by one, trying each fold in a Python
+    These are the folds of scikit-learn 1.8 and later; before 1.8 its shuffle permuted
+    the group counts but not the group labels (scikit-learn PR #32540), so with an older
+    scikit-learn the folds here differ from its own (and from this app's before it
+    computed them), while staying the same on every machine. scikit-learn places the
+    groups one by one, trying each fold in a Python
     loop (449 groups x 10 folds of ``np.std`` a repeat on the bundled data, ~0.4 s);
     here the candidate folds of one group are evaluated in one call, and the choice
     keeps its rule (a strictly smaller spread, or a close one, ``np.isclose``, with

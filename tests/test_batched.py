@@ -207,8 +207,10 @@ def test_an_error_in_one_thread_stops_the_others_and_is_raised(bundled):
                for k in range(4)]
     weights, _, scale_rows = E.cv_weights(X, y, splits, configs[0])
     # the other part stops at once (else this test would run 10**5 updates of two networks)
+    reports = []
     with pytest.raises(TrainingDiverged, match="Training diverged at iteration 2:"):
-        B.train_many(X, y, configs, weights, scale_rows=scale_rows, threads=2)
+        B.train_many(X, y, configs, weights, scale_rows=scale_rows, threads=2, progress=reports.append)
+    assert reports and all(p.done < p.total for p in reports)  # the healthy part never finished
     ev = threading.Event()
     ev.set()
     out = B.train_many(X, y, configs[:3], weights[:3], scale_rows=scale_rows[:3], threads=3, cancel=ev)
