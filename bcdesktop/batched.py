@@ -65,9 +65,9 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .errors import TrainingDiverged, UserError
+from .errors import UserError
 from .model import MLP, Scaler
-from .training import Optimizer, TrainConfig, TrainResult, _diverged, learning_rates, merged_weights
+from .training import Optimizer, TrainConfig, TrainResult, diverged_error, learning_rates, merged_weights
 
 __all__ = ["train_many", "BatchProgress", "BatchResult", "BatchData", "BatchPass", "loss_and_grad", "PART_BYTES"]
 
@@ -606,7 +606,7 @@ def train_many(X, y, configs: TrainConfig | Sequence[TrainConfig], weights, *, v
             best = i
         done_stopped += int(s["T"][pos])       # a stopped network counts as done
         if not np.all(np.isfinite(th)):
-            err = _diverged_error(i, cfg.lr)
+            err = diverged_error(i, cfg.lr)
             if on_diverged == "raise":
                 raise err
             stopped_as[j], errors[j] = "diverged", err
@@ -650,7 +650,7 @@ def train_many(X, y, configs: TrainConfig | Sequence[TrainConfig], weights, *, v
                 tl = pas.losses(s["w"], s["t"])
                 for pos in np.flatnonzero(bad):
                     j = int(s["index"][pos])
-                    err = _diverged_error(i, configs[j].lr, float(tl[pos]))
+                    err = diverged_error(i, configs[j].lr, float(tl[pos]))
                     if on_diverged == "raise":
                         raise err
                     stopped_as[j], errors[j] = "diverged", err
@@ -759,14 +759,6 @@ def _compact(state, keep, opt, rebind):
     opt.keep(keep)
     if k:
         rebind()
-
-
-def _diverged_error(iteration: int, lr: float, loss: float | None = None) -> TrainingDiverged:
-    """The TrainingDiverged that ``training.train`` raises, with its message."""
-    try:
-        _diverged(iteration, lr, loss)
-    except TrainingDiverged as exc:
-        return exc
 
 
 class _Either:

@@ -13,7 +13,7 @@ import dataclasses
 import math
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, NamedTuple, NoReturn
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
@@ -345,7 +345,7 @@ def train(X_train: ArrayLike, y_train: ArrayLike, config: TrainConfig, *,
         for i in range(T + 1):                # i = updates made so far
             train_pass.forward()
             if not train_pass.logits_finite():
-                _diverged(i, config.lr, train_pass.loss())
+                raise diverged_error(i, config.lr, train_pass.loss())
             logged = i % log_every == 0 or i == T
             val_loss = None
             if val_pass is not None and (logged or config.patience):
@@ -377,7 +377,7 @@ def train(X_train: ArrayLike, y_train: ArrayLike, config: TrainConfig, *,
     else:
         best_iteration = i
     if not model.is_finite():
-        _diverged(i, config.lr)
+        raise diverged_error(i, config.lr)
     return TrainResult(model, curve, i, best_iteration, stopped, time.perf_counter() - started)
 
 
@@ -460,7 +460,9 @@ class Optimizer:
         np.subtract(theta, scratch, out=theta)
 
 
-def _diverged(iteration: int, lr: float, loss: float | None = None) -> NoReturn:
+def diverged_error(iteration: int, lr: float, loss: float | None = None) -> TrainingDiverged:
+    """The error of a run whose loss (``loss``, or its weights when None) stopped being
+    finite at ``iteration``; :func:`train` and :func:`batched.train_many` raise it."""
     if loss is None:
         what = "the weights are no longer finite numbers"
     elif math.isinf(loss):
@@ -469,8 +471,8 @@ def _diverged(iteration: int, lr: float, loss: float | None = None) -> NoReturn:
         what = "the loss became NaN (not a number)"
     else:
         what = "the network's outputs became too large to compute"
-    raise TrainingDiverged(f"Training diverged at iteration {iteration}: {what}. "
-                           f"Lower the learning rate (now {lr:g}) and try again.")
+    return TrainingDiverged(f"Training diverged at iteration {iteration}: {what}. "
+                            f"Lower the learning rate (now {lr:g}) and try again.")
 
 
 def _is_int(x: object) -> bool:
