@@ -226,6 +226,20 @@ class ThresholdMetrics:
             out["notes"] = notes
         return out
 
+    def extra(self) -> dict[str, float]:
+        """F1, Matthews correlation and Cohen's kappa of these counts (NaN where
+        undefined; :func:`finite_or_none` turns NaN into JSON's null).
+
+        Returns
+        -------
+        dict
+            ``{"f1": float, "mcc": float, "kappa": float}``; see
+            :func:`f1_from_counts`, :func:`mcc_from_counts`, :func:`kappa_from_counts`.
+        """
+        counts = (self.tp, self.fp, self.tn, self.fn)
+        return {"f1": f1_from_counts(*counts), "mcc": mcc_from_counts(*counts),
+                "kappa": kappa_from_counts(*counts)}
+
     def __repr__(self) -> str:
         return (f"ThresholdMetrics(threshold={self.threshold:g}, n={self.n}, "
                 f"tp={self.tp}, fp={self.fp}, tn={self.tn}, fn={self.fn}, "
@@ -282,6 +296,87 @@ def metrics_from_counts(tp: int, fp: int, tn: int, fn: int, threshold: float) ->
         ppv=Rate.of(tp, tp + fp, "no case is called malignant at this threshold"),
         npv=Rate.of(tn, tn + fn, "no case is called benign at this threshold"),
     )
+
+
+def _check_counts(tp, fp, tn, fn) -> tuple[int, int, int, int]:
+    counts = tuple(int(c) for c in (tp, fp, tn, fn))
+    if min(counts) < 0:
+        raise ValueError(f"confusion counts must be >= 0, got tp, fp, tn, fn = {counts}")
+    return counts  # type: ignore[return-value]
+
+
+def f1_from_counts(tp: int, fp: int, tn: int, fn: int) -> float:
+    """F1 score, the harmonic mean of sensitivity and PPV: ``2 tp / (2 tp + fp + fn)``.
+
+    ``tn`` is accepted for a uniform signature and does not enter. NaN when
+    ``2 tp + fp + fn == 0`` (no malignant case and none called malignant), where
+    scikit-learn's ``f1_score`` warns and returns 0.
+    """
+    tp, fp, tn, fn = _check_counts(tp, fp, tn, fn)
+    denom = 2 * tp + fp + fn
+    return math.nan if denom == 0 else 2 * tp / denom
+
+
+def mcc_from_counts(tp: int, fp: int, tn: int, fn: int) -> float:
+    """Matthews correlation coefficient, in [-1, 1]:
+    ``(tp tn - fp fn) / sqrt((tp + fp)(tp + fn)(tn + fp)(tn + fn))``.
+
+    NaN when any of the four margins is zero (one class absent, or every case called
+    the same way), where scikit-learn's ``matthews_corrcoef`` returns 0. The products
+    are taken in Python integers, exact for any count.
+    """
+    tp, fp, tn, fn = _check_counts(tp, fp, tn, fn)
+    margins = (tp + fp) * (tp + fn) * (tn + fp) * (tn + fn)
+    if margins == 0:
+        return math.nan
+    return (tp * tn - fp * fn) / math.sqrt(margins)
+
+
+def kappa_from_counts(tp: int, fp: int, tn: int, fn: int) -> float:
+    """Cohen's kappa between the calls and the truth: ``(po - pe) / (1 - pe)`` with
+    observed agreement ``po = (tp + tn) / n`` and chance agreement
+    ``pe = ((tp + fp)(tp + fn) + (tn + fn)(tn + fp)) / n**2``.
+
+    NaN when ``n == 0`` or ``pe == 1`` (truth and calls both all one class).
+    """
+    tp, fp, tn, fn = _check_counts(tp, fp, tn, fn)
+    n = tp + fp + tn + fn
+    if n == 0:
+        return math.nan
+    chance = (tp + fp) * (tp + fn) + (tn + fn) * (tn + fp)  # pe * n**2, exact
+    if chance == n * n:
+        return math.nan
+    return ((tp + tn) * n - chance) / (n * n - chance)
+
+
+#: Probabilities are clipped to [LOG_LOSS_EPS, 1 - LOG_LOSS_EPS] before the logarithm.
+LOG_LOSS_EPS = 1e-15
+
+
+def log_loss(y, p, eps: float = LOG_LOSS_EPS) -> float:
+    """Mean negative log-likelihood (cross-entropy) of the probabilities, natural log:
+    ``-mean(y log p + (1 - y) log(1 - p))``, lower is better (0.693 for always 0.5).
+
+    Parameters
+    ----------
+    y : array (n,) of 0/1
+    p : array (n,) of probabilities in [0, 1]
+        Clipped to ``[eps, 1 - eps]`` first, so a confident mistake costs
+        ``-log(eps)`` (34.5 at the default) instead of infinity.
+
+    Returns
+    -------
+    float
+        NaN for empty input. Agrees with ``sklearn.metrics.log_loss`` away from the
+        clip (scikit-learn clips at the float64 machine epsilon).
+    """
+    y, p = _check(y, p)
+    if not 0.0 < eps < 0.5:
+        raise ValueError(f"eps must be in (0, 0.5), got {eps}")
+    if y.size == 0:
+        return math.nan
+    p = np.clip(p, eps, 1.0 - eps)
+    return float(-np.mean(np.where(y, np.log(p), np.log1p(-p))))
 
 
 @dataclass(frozen=True)

@@ -268,3 +268,73 @@ def test_format_rate():
     assert metrics.format_rate(0.5) == "50.0%"  # a bare proportion: the value alone
     assert metrics.format_rate(metrics.Rate(0.5, None, None, 1, 2)) == "50.0%"
     assert metrics.format_rate(None) == "n/a" and metrics.format_rate(math.nan) == "n/a"
+
+
+# ---------------------------------------------------------------- F1, MCC, kappa, log loss
+def test_f1_mcc_kappa_by_hand():
+    # tp=40, fp=10, tn=45, fn=5, n=100
+    # F1 = 2*40 / (80 + 10 + 5) = 80/95
+    assert metrics.f1_from_counts(40, 10, 45, 5) == pytest.approx(80 / 95, abs=1e-12)
+    # MCC = (40*45 - 10*5) / sqrt(50*45*55*50) = 1750 / sqrt(6187500)
+    assert metrics.mcc_from_counts(40, 10, 45, 5) == pytest.approx(1750 / math.sqrt(6_187_500), abs=1e-12)
+    # po = 85/100; pe = (50*45 + 50*55) / 100**2 = 0.5; kappa = (0.85 - 0.5) / 0.5 = 0.7
+    assert metrics.kappa_from_counts(40, 10, 45, 5) == pytest.approx(0.7, abs=1e-12)
+    m = metrics.metrics_from_counts(40, 10, 45, 5, 0.5)
+    extra = m.extra()
+    assert set(extra) == {"f1", "mcc", "kappa"}
+    assert extra["kappa"] == pytest.approx(0.7, abs=1e-12)
+    assert set(m.to_dict()) >= {"accuracy", "ppv", "npv"} and "f1" not in m.to_dict()  # unchanged
+
+
+def test_f1_mcc_kappa_undefined_are_nan():
+    # no malignant case and none called malignant: F1 0/0, MCC margins 0, kappa pe = 1
+    assert math.isnan(metrics.f1_from_counts(0, 0, 10, 0))
+    assert math.isnan(metrics.mcc_from_counts(0, 0, 10, 0))
+    assert math.isnan(metrics.kappa_from_counts(0, 0, 10, 0))
+    # every case called malignant: MCC undefined; kappa = 0 (po = pe = 0.4)
+    assert math.isnan(metrics.mcc_from_counts(4, 6, 0, 0))
+    assert metrics.kappa_from_counts(4, 6, 0, 0) == pytest.approx(0.0, abs=1e-12)
+    assert math.isnan(metrics.kappa_from_counts(0, 0, 0, 0))
+    assert metrics.finite_or_none(metrics.mcc_from_counts(4, 6, 0, 0)) is None
+    with pytest.raises(ValueError):
+        metrics.f1_from_counts(-1, 0, 0, 0)
+
+
+def test_f1_mcc_kappa_agree_with_sklearn():
+    from sklearn.metrics import cohen_kappa_score, f1_score, matthews_corrcoef
+
+    y, p = _data()
+    for t in (0.2, 0.35, 0.5, 0.8):
+        called = (p >= t).astype(np.int8)
+        c = metrics.confusion(y, p, t)
+        assert metrics.f1_from_counts(c.tp, c.fp, c.tn, c.fn) == pytest.approx(f1_score(y, called), abs=1e-12)
+        assert metrics.mcc_from_counts(c.tp, c.fp, c.tn, c.fn) == pytest.approx(
+            matthews_corrcoef(y, called), abs=1e-12)
+        assert metrics.kappa_from_counts(c.tp, c.fp, c.tn, c.fn) == pytest.approx(
+            cohen_kappa_score(y, called), abs=1e-12)
+
+
+def test_mcc_exact_for_large_counts():
+    # margins overflow int64 (4e9 ** 4 ~ 2.6e38): Python ints keep them exact
+    big = 4_000_000_000
+    assert metrics.mcc_from_counts(big, 0, big, 0) == pytest.approx(1.0, abs=1e-12)
+
+
+def test_log_loss_by_hand_and_against_sklearn():
+    from sklearn.metrics import log_loss as sk_log_loss
+
+    # -(log 0.8 + log(1 - 0.4) + log 0.5) / 3
+    y, p = [1, 0, 1], [0.8, 0.4, 0.5]
+    expected = -(math.log(0.8) + math.log(0.6) + math.log(0.5)) / 3
+    assert metrics.log_loss(y, p) == pytest.approx(expected, abs=1e-12)
+    y, p = _data()
+    p = np.clip(p, 0.01, 0.99)
+    assert metrics.log_loss(y, p) == pytest.approx(sk_log_loss(y, p, labels=[0, 1]), abs=1e-12)
+
+
+def test_log_loss_clips_and_empty():
+    # y=1 with p=0 costs -log(1e-15); y=0 with p=0 costs -log(1 - 1e-15) ~ 1e-15
+    assert metrics.log_loss([1, 0], [0.0, 0.0]) == pytest.approx(-math.log(1e-15) / 2, rel=1e-9)
+    assert math.isnan(metrics.log_loss([], []))
+    with pytest.raises(ValueError):
+        metrics.log_loss([1], [1.5])
