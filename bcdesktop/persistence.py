@@ -6,10 +6,21 @@ A model file is a NumPy ``.npz`` archive (a zip of ``.npy`` arrays):
 - ``scaler_min``, ``scaler_max`` (9,) float64, the min-max scaler;
 - ``eval_probs`` (m,) float64 and ``eval_labels`` (m,) int8, the held-out
   probabilities and labels the model was judged on (absent when there are none);
+- from format 2, each part only when the model has it: ``oof_probs`` (R, n),
+  ``oof_labels`` (n,) and ``oof_scores`` (n, 9), the out-of-fold evidence of the
+  cross-validation of the model's settings (:mod:`bcdesktop.outoffold`: the
+  threshold's evidence and the interval's calibration pairs); ``train_patterns``
+  (m, 9) int8 and ``train_counts`` (m, 2), the distinct score patterns of the training
+  rows with their benign and malignant counts (:mod:`bcdesktop.patterns`: matching
+  cases, explanation backgrounds); ``recal_params``, a recalibration
+  (:mod:`bcdesktop.calibrate`) applied to every probability the model gives;
 - ``metadata``, a uint8 array holding UTF-8 JSON: format name and version, feature
   names, hidden sizes, threshold, settings, seed, metrics, SHA-256 of the training
   data, app version, creation time, and a SHA-256 checksum over every array and
   the rest of the metadata.
+
+A model with none of the format-2 parts is written as format 1, byte for byte as
+bcdesktop 0.1.0 wrote it, so older bcdesktops still read it.
 
 It is read with ``allow_pickle=False``, so a file can never run code when opened,
 and written atomically. The archive is written by hand with fixed member dates, so
@@ -58,15 +69,18 @@ __all__ = ["ModelBundle", "save_model", "load_model", "load_default_model",
            "n_parameters"]
 
 FORMAT_NAME = "bcdesktop-model"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 EVAL_KINDS = ("validation", "out-of-fold")
 _FIX = "Choose a model file saved by bcdesktop, or train a new model."
 # What load_model accepts, and therefore what save_model writes. A 9-15-1 network with
 # its 137 validation rows is ~7 kB in 9 members.
 MAX_MODEL_BYTES = 64 * 1024 * 1024  # the file, and the sum of its unpacked members
-MAX_MODEL_MEMBERS = 64              # metadata, scaler_min/max, eval_probs/labels, W1..Wk, b1..bk
-MAX_HIDDEN_LAYERS = (MAX_MODEL_MEMBERS - 5) // 2 - 1  # 28: k = hidden layers + 1 <= 29
-_MEMBER_NAME = re.compile(r"(metadata|scaler_min|scaler_max|eval_probs|eval_labels|[Wb][1-9][0-9]?)")
+_EXTRA_MEMBERS = ("eval_probs", "eval_labels", "oof_probs", "oof_labels", "oof_scores",
+                  "train_patterns", "train_counts", "recal_params")
+MAX_MODEL_MEMBERS = 70              # metadata, scaler_min/max, the 8 above, W1..Wk, b1..bk
+MAX_HIDDEN_LAYERS = (MAX_MODEL_MEMBERS - 3 - len(_EXTRA_MEMBERS)) // 2 - 1  # 28: k <= 29
+_MEMBER_NAME = re.compile(r"(metadata|scaler_min|scaler_max|" + "|".join(_EXTRA_MEMBERS)
+                          + r"|[Wb][1-9][0-9]?)")
 
 
 def max_parameters() -> int:
@@ -134,6 +148,13 @@ class ModelBundle:
         Probabilities on held-out rows, for choosing a threshold later.
     eval_labels : ndarray (m,) of int8 or None
     eval_kind : {"validation", "out-of-fold"} or None
+    oof : outoffold.OutOfFold or None
+        The out-of-fold evidence of the cross-validation of this model's settings over
+        its training data (format 2; None for an older file or ``--no-calibrate``).
+    patterns : patterns.TrainingPatterns or None
+        The distinct score patterns of the training rows with their class counts.
+    recalibration : calibrate.Recalibration or None
+        Applied to the network's probability by :meth:`predict_proba`; None for none.
     source_path : Path or None
         The file :func:`load_model` read this bundle from; None for a bundle made in
         memory (just trained, or from :meth:`with_threshold`). Not part of the file
@@ -153,6 +174,9 @@ class ModelBundle:
     eval_probs: np.ndarray | None = None
     eval_labels: np.ndarray | None = None
     eval_kind: str | None = None
+    oof: object | None = None
+    patterns: object | None = None
+    recalibration: object | None = None
     source_path: Path | None = dataclasses.field(default=None, init=False, repr=False)
 
     def __post_init__(self):
@@ -187,12 +211,19 @@ class ModelBundle:
         return X
 
     def predict_proba(self, X_raw) -> np.ndarray:
-        """Probability of malignancy, shape (n,), for raw scores (n, 9) or one row (9,).
+        """Probability of malignancy, shape (n,), for raw scores (n, 9) or one row (9,),
+        after the model's :attr:`recalibration` when it has one.
 
         Raises UserError when the network gives something that is not a probability
         (NaN, from weights that overflow): such a case must never be called benign
         because ``NaN >= threshold`` is false.
         """
+        p = self.raw_proba(X_raw)
+        return p if self.recalibration is None else self.recalibration.apply(p)
+
+    def raw_proba(self, X_raw) -> np.ndarray:
+        """The network's own probability, shape (n,), before any recalibration (the
+        score the out-of-fold evidence and the interval are made of)."""
         with np.errstate(all="ignore"):
             p = self.network.predict_proba(self.scaler.transform(self._rows(X_raw)))
         if not np.all((p >= 0.0) & (p <= 1.0)):  # also false for NaN
@@ -208,11 +239,36 @@ class ModelBundle:
         t = self.threshold if threshold is None else float(threshold)
         return (self.predict_proba(X_raw) >= t).astype(np.int8)
 
+    def logit(self, X_raw) -> np.ndarray:
+        """Log-odds of :meth:`predict_proba`, shape (n,): the scale the explanation
+        adds up on. Without recalibration, the network's own output unit (exact);
+        with one, the log-odds of the recalibrated probability, kept within
+        +-27.6 (probabilities of 1e-12 and 1 - 1e-12: isotonic recalibration can
+        give exactly 0 or 1)."""
+        if self.recalibration is None:
+            with np.errstate(all="ignore"):
+                z = self.network.logits(self.scaler.transform(self._rows(X_raw))).reshape(-1)
+            if np.all(np.isfinite(z)):
+                return z
+        p = np.clip(self.predict_proba(X_raw), 1e-12, 1.0 - 1e-12)
+        return np.log(p) - np.log1p(-p)
+
     def with_threshold(self, threshold: float) -> ModelBundle:
         """A copy, made in memory, that calls malignant at ``threshold``: the same
         network, but a different :attr:`model_id` when the threshold differs (the
         threshold is saved in the model file), and no :attr:`source_path`."""
         return dataclasses.replace(self, threshold=threshold)
+
+    def with_parts(self, **parts) -> ModelBundle:
+        """A copy made in memory with some of ``oof``, ``patterns``, ``recalibration``
+        (or any other field) replaced: a new :attr:`model_id`, no :attr:`source_path`."""
+        return dataclasses.replace(self, **parts)
+
+    @property
+    def format_version(self) -> int:
+        """The model file format this bundle is written in: 1 without any of the
+        format-2 parts (readable by bcdesktop 0.1.0), else 2."""
+        return 1 if self.oof is None and self.patterns is None and self.recalibration is None else 2
 
     @property
     def model_id(self) -> str:
@@ -272,12 +328,18 @@ class ModelBundle:
         if self.eval_probs is not None:
             arrays["eval_probs"] = self.eval_probs
             arrays["eval_labels"] = self.eval_labels
+        if self.oof is not None:
+            arrays.update(self.oof.to_stored()[1])
+        if self.patterns is not None:
+            arrays.update(self.patterns.to_arrays())
+        if self.recalibration is not None:
+            arrays.update(self.recalibration.to_stored()[1])
         return arrays
 
     def _metadata(self) -> dict:
-        return _jsonable({
+        meta = {
             "format": FORMAT_NAME,
-            "format_version": FORMAT_VERSION,
+            "format_version": self.format_version,
             "app_version": self.app_version,
             "created_utc": self.created_utc,
             "features": list(self.features),
@@ -288,7 +350,12 @@ class ModelBundle:
             "metrics": self.metrics,
             "data_sha256": self.data_sha256,
             "eval_kind": self.eval_kind,
-        })
+        }
+        if self.oof is not None:
+            meta["oof"] = self.oof.to_stored()[0]
+        if self.recalibration is not None:
+            meta["recalibration"] = self.recalibration.to_stored()[0]
+        return _jsonable(meta)
 
 
 def _checksum(arrays: dict[str, np.ndarray], meta: dict) -> str:
@@ -688,8 +755,10 @@ def _bundle(arrays: dict[str, np.ndarray], meta: dict, path) -> ModelBundle:
         _require(bool(np.isfinite(a).all()), path, f"array {name} holds values that are not finite")
     _require(bool((arrays["scaler_max"] >= arrays["scaler_min"]).all()), path,
              "the scaler's maximum is below its minimum")
-    extra = sorted(set(arrays) - set(needed) - {"eval_probs", "eval_labels"})
+    known = {"eval_probs", "eval_labels"} | (set(_EXTRA_MEMBERS) if version >= 2 else set())
+    extra = sorted(set(arrays) - set(needed) - known)
     _require(not extra, path, f"unexpected array {', '.join(extra)}")
+    oof, patterns, recalibration = _format2_parts(arrays, meta, path) if version >= 2 else (None, None, None)
 
     threshold = meta.get("threshold")
     _require(isinstance(threshold, (int, float)) and not isinstance(threshold, bool)
@@ -730,7 +799,33 @@ def _bundle(arrays: dict[str, np.ndarray], meta: dict, path) -> ModelBundle:
         network=network, scaler=scaler, threshold=float(threshold), features=tuple(features),
         settings=meta["settings"], seed=seed, metrics=meta["metrics"], data_sha256=sha,
         app_version=meta["app_version"], created_utc=meta["created_utc"],
-        eval_probs=probs, eval_labels=labels, eval_kind=eval_kind)
+        eval_probs=probs, eval_labels=labels, eval_kind=eval_kind,
+        oof=oof, patterns=patterns, recalibration=recalibration)
+
+
+def _format2_parts(arrays: dict[str, np.ndarray], meta: dict, path) -> tuple:
+    """The out-of-fold evidence, training patterns and recalibration of a format-2
+    file, each None when absent; a plain UserError for one that makes no sense."""
+    oof = patterns = recalibration = None
+    try:
+        if "oof" in meta or any(name.startswith("oof_") for name in arrays):
+            from .outoffold import OutOfFold
+
+            oof = OutOfFold.from_stored(meta.get("oof"), arrays)
+        if "train_patterns" in arrays or "train_counts" in arrays:
+            from .patterns import TrainingPatterns
+
+            _require("train_patterns" in arrays and "train_counts" in arrays, path,
+                     "one of the training-pattern arrays is missing")
+            patterns = TrainingPatterns.from_arrays(arrays["train_patterns"], arrays["train_counts"])
+        if "recalibration" in meta or "recal_params" in arrays:
+            from .calibrate import Recalibration
+
+            _require("recal_params" in arrays, path, "the recalibration's parameters are missing")
+            recalibration = Recalibration.from_stored(meta.get("recalibration"), arrays["recal_params"])
+    except ValueError as exc:
+        raise _bad(path, f"it is damaged or was not written by bcdesktop ({exc})") from None
+    return oof, patterns, recalibration
 
 
 def _gives_probabilities(network: MLP, scaler: Scaler) -> bool:

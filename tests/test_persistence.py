@@ -549,7 +549,7 @@ def test_archive_of_350000_tiny_members_is_refused_from_its_directory(tmp_path, 
     data = _many_members_zip(350_000)
     assert len(data) < persistence.MAX_MODEL_BYTES  # so the size check does not catch it
     path.write_bytes(data)
-    _expect_error(path, "not a bcdesktop model", "350,000 members", "at most 64")
+    _expect_error(path, "not a bcdesktop model", "350,000 members", f"at most {persistence.MAX_MODEL_MEMBERS}")
     assert np_load_calls == []
 
 
@@ -566,15 +566,15 @@ def test_one_member_over_the_limit_is_refused_even_with_our_names(bundle, tmp_pa
     arrays, meta = bundle._arrays(), bundle._metadata()
     members = {"metadata": np.frombuffer(json.dumps(meta).encode(), np.uint8),
                "scaler_min": arrays["scaler_min"], "scaler_max": arrays["scaler_max"],
-               "eval_probs": arrays["eval_probs"], "eval_labels": arrays["eval_labels"]}
-    for k in range(1, 31):  # 5 + 60 = 65 members, every name one a model could have
+               **{name: np.zeros(1) for name in persistence._EXTRA_MEMBERS}}
+    for k in range(1, 31):  # 11 + 60 = 71 members, every name one a model could have
         members[f"W{k}"], members[f"b{k}"] = np.zeros((1, 1)), np.zeros(1)
     path = tmp_path / "m.npz"
     with zipfile.ZipFile(path, "w") as zf:
         for name, a in members.items():
             zf.writestr(f"{name}.npy", _npy(a))
     assert len(members) == persistence.MAX_MODEL_MEMBERS + 1
-    _expect_error(path, "65 members", "at most 64")
+    _expect_error(path, "71 members", f"at most {persistence.MAX_MODEL_MEMBERS}")
     assert np_load_calls == []
 
 
@@ -634,8 +634,9 @@ def test_limits_say_what_the_loader_accepts():
     assert persistence.n_parameters((15,)) == 166 and persistence.n_parameters((6, 4)) == 93
     assert persistence.n_parameters((800_000,)) > persistence.MAX_PARAMETERS
     # a network with MAX_HIDDEN_LAYERS hidden layers fills at most MAX_MODEL_MEMBERS members
-    assert 5 + 2 * (persistence.MAX_HIDDEN_LAYERS + 1) <= persistence.MAX_MODEL_MEMBERS
-    assert 5 + 2 * (persistence.MAX_HIDDEN_LAYERS + 2) > persistence.MAX_MODEL_MEMBERS
+    fixed = 3 + len(persistence._EXTRA_MEMBERS)  # metadata, the scaler, every optional part
+    assert fixed + 2 * (persistence.MAX_HIDDEN_LAYERS + 1) <= persistence.MAX_MODEL_MEMBERS
+    assert fixed + 2 * (persistence.MAX_HIDDEN_LAYERS + 2) > persistence.MAX_MODEL_MEMBERS
 
 
 def test_hidden_800000_is_refused_before_anything_is_written(tmp_path):
