@@ -51,6 +51,9 @@ class OutOfFold:
         Identical score vectors kept in one fold.
     figures : dict
         The cross-validation's figures (``CVResult.to_dict()`` without ``settings``).
+    data_sha256 : str or None
+        SHA-256 of the data file the rows came from, when known: the evidence belongs
+        to those rows (line numbers and sample ids can be looked up in that file).
     """
 
     probs: np.ndarray
@@ -61,6 +64,7 @@ class OutOfFold:
     seed: int
     grouped: bool = True
     figures: dict = dataclasses.field(default_factory=dict)
+    data_sha256: str | None = None
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
@@ -112,7 +116,7 @@ class OutOfFold:
     def to_stored(self) -> tuple[dict, dict[str, np.ndarray]]:
         """(metadata, arrays) for the model file."""
         meta = {"folds": int(self.folds), "repeats": int(self.repeats), "seed": int(self.seed),
-                "grouped": bool(self.grouped), "figures": self.figures}
+                "grouped": bool(self.grouped), "figures": self.figures, "data_sha256": self.data_sha256}
         arrays = {"oof_probs": np.ascontiguousarray(self.probs),
                   "oof_labels": np.ascontiguousarray(self.labels),
                   "oof_scores": np.ascontiguousarray(self.scores)}
@@ -132,6 +136,9 @@ class OutOfFold:
             raise ValueError("its out-of-fold 'grouped' is not true or false")
         if not isinstance(meta.get("figures", {}), dict):
             raise ValueError("its out-of-fold figures are not an object")
+        sha = meta.get("data_sha256")
+        if sha is not None and not (isinstance(sha, str) and len(sha) <= 128):
+            raise ValueError("its out-of-fold data_sha256 is not a hash")
         names = ("oof_probs", "oof_labels", "oof_scores")
         missing = [name for name in names if name not in arrays]
         if missing:
@@ -143,7 +150,7 @@ class OutOfFold:
         if probs.ndim != 2 or labels.ndim != 1 or scores.ndim != 2:
             raise ValueError("the out-of-fold arrays have the wrong number of dimensions")
         return cls(probs, labels, scores, meta["folds"], meta["repeats"], meta["seed"],
-                   meta["grouped"], dict(meta.get("figures", {})))
+                   meta["grouped"], dict(meta.get("figures", {})), sha)
 
 
 def _problem(probs, labels, scores, folds, repeats, seed) -> str | None:
@@ -171,15 +178,17 @@ def _problem(probs, labels, scores, folds, repeats, seed) -> str | None:
     return None
 
 
-def from_cv(result, X) -> OutOfFold:
+def from_cv(result, X, data_sha256: str | None = None) -> OutOfFold:
     """The store of an :class:`evaluation.CVResult` over the raw scores ``X`` (n, 9)."""
     figures = {k: v for k, v in result.to_dict().items() if k != "settings"}
     return OutOfFold(result.oof_all, result.labels, np.asarray(X, dtype=np.float64),
-                     result.folds, result.repeats, int(result.seed), bool(result.grouped), figures)
+                     result.folds, result.repeats, int(result.seed), bool(result.grouped), figures,
+                     data_sha256)
 
 
 def compute(X, y, config, *, folds: int | None = None, repeats: int | None = None,
-            seed: int | None = None, progress=None, cancel=None) -> OutOfFold:
+            seed: int | None = None, progress=None, cancel=None,
+            data_sha256: str | None = None) -> OutOfFold:
     """Cross-validate ``config`` (duplicate-aware, every row of ``X`` held out once a
     repeat) and keep the out-of-fold predictions.
 
@@ -196,6 +205,8 @@ def compute(X, y, config, *, folds: int | None = None, repeats: int | None = Non
         its own settings, and no seed is chosen by its result).
     progress, cancel
         As :func:`evaluation.cross_validate`.
+    data_sha256 : str, optional
+        Of the file ``X`` came from (kept on the result).
     """
     from . import evaluation
 
@@ -204,4 +215,4 @@ def compute(X, y, config, *, folds: int | None = None, repeats: int | None = Non
         folds=evaluation.DEFAULT_FOLDS if folds is None else folds,
         repeats=evaluation.DEFAULT_REPEATS if repeats is None else repeats,
         seed=int(config.seed if seed is None else seed), progress=progress, cancel=cancel)
-    return from_cv(result, X)
+    return from_cv(result, X, data_sha256)
