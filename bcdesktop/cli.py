@@ -276,9 +276,12 @@ def cmd_train(args) -> int:
     bar.close()
     if outcome.failure:
         raise UserError(f"{outcome.failure} No model file was written.")
+    bundle, pairs = outcome.bundle, None
+    if not args.no_calibrate:
+        bundle, pairs = _calibrate(bundle, dataset, config, args.json)
     from bcdesktop import persistence
 
-    persistence.save_model(outcome.bundle, out, replace_shipped=args.replace_shipped_model)
+    persistence.save_model(bundle, out, replace_shipped=args.replace_shipped_model)
     result = outcome.result
     curve = [[int(it), float(tr), finite_or_none(va)]
              for it, tr, va in result.loss_curve if it % config.log_every == 0 and it < result.iterations_run]
@@ -287,16 +290,17 @@ def cmd_train(args) -> int:
         "train": _rates_summary(outcome.train_metrics),
         "validation": _rates_summary(outcome.val_metrics),
         "model": str(out),
-        "model_id": outcome.bundle.model_id,
-        "threshold": outcome.bundle.threshold,
+        "model_id": bundle.model_id,
+        "threshold": bundle.threshold,
         "iterations_run": int(result.iterations_run),
         "best_iteration": int(result.best_iteration),
         "stopped": result.stopped,
         "seconds": round(float(result.seconds), 3),
-        "settings": outcome.bundle.settings,
+        "settings": bundle.settings,
         "data": {"path": str(dataset.path), "rows_read": dataset.n_read,
                  "usable": dataset.n_usable, "rejected": dataset.n_rejected,
                  "sha256": dataset.sha256, **_layout_summary(getattr(dataset, "layout", None))},
+        "calibration_pairs": pairs,
     }
     if args.json:
         _print_json(summary)
@@ -309,8 +313,34 @@ def cmd_train(args) -> int:
           f"({result.seconds:.2f} s); best iteration {result.best_iteration}")
     for name, m in (("training", outcome.train_metrics), ("validation", outcome.val_metrics)):
         _out(_format_metrics(name, m))
-    _out(f"model saved to {_printable(str(out))} (id {outcome.bundle.model_id}, threshold {outcome.bundle.threshold:g})")
+    if pairs is None:
+        _out("no calibration pairs (--no-calibrate): the model gives no interval")
+    else:
+        _out(f"calibration pairs: {bundle.oof.describe()}, in {pairs['seconds']:.1f} s")
+    _out(f"model saved to {_printable(str(out))} (id {bundle.model_id}, threshold {bundle.threshold:g})")
     return 0
+
+
+def _calibrate(bundle, dataset, config, quiet: bool):
+    """The bundle with the out-of-fold evidence of its own settings (the calibration
+    pairs of its interval and the Threshold tab's evidence), and a JSON summary."""
+    from bcdesktop import evaluation, outoffold
+
+    total = evaluation.DEFAULT_FOLDS * evaluation.DEFAULT_REPEATS
+    bar = _Progress(total, "calibrating", enabled=not quiet)
+
+    def progress(p) -> None:
+        bar.update(p.done, f"cross-validation fit {p.done}/{total}")
+
+    started = time.perf_counter()
+    oof = outoffold.compute(dataset.X, dataset.y, config, progress=progress,
+                            data_sha256=getattr(dataset, "sha256", None))
+    bar.update(total, force=True)
+    bar.close()
+    seconds = time.perf_counter() - started
+    return bundle.with_parts(oof=oof), {"evidence": "out-of-fold", "n": oof.n,
+                                        "repeats": oof.repeats, "folds": oof.folds,
+                                        "seed": oof.seed, "seconds": round(seconds, 3)}
 
 
 def _format_rate(rate) -> str:
@@ -415,20 +445,38 @@ def _comparison_lines(comparison) -> list[str]:
 
 def cmd_predict(args) -> int:
     from bcdesktop.metrics import format_percent, threshold_at_6_decimals
+    from bcdesktop.predictor import BACKGROUND_TEXT, predict_case
     from bcdesktop.schema import parse_scores
 
     scores = parse_scores(args.scores)
     bundle = _load_model(args.model)
     # the threshold as score uses and writes it, so both commands give one call
     threshold = threshold_at_6_decimals(bundle.threshold if args.threshold is None else args.threshold)
-    probability = float(bundle.predict_proba(scores.reshape(1, -1))[0])
-    call = "malignant" if probability >= threshold else "benign"
+    case = predict_case(bundle, scores, threshold=threshold, background=args.background)
     if args.json:
-        _print_json({"probability": probability, "prediction": call,
-                     "threshold": threshold, "model": bundle.model_id})
+        _print_json(case.to_json())
         return 0
-    _out(f"malignancy probability: {probability:.4f} ({format_percent(probability)})")
-    _out(f"call at threshold {threshold:g}: {call}")
+    probability = case.probability
+    if case.interval is None:
+        interval = "interval not available (the model file has no calibration pairs)"
+    else:
+        interval = f"Venn-Abers interval {format_percent(case.interval[0])}-{format_percent(case.interval[1])}"
+    _out(f"malignancy probability: {probability:.4f} ({format_percent(probability)}); {interval}")
+    _out(f"call at threshold {threshold:g}: {case.call}")
+    if case.explanation is None:
+        _out("explanation: not available (the model file has no training patterns)")
+    else:
+        _out(f"why, against {BACKGROUND_TEXT[args.background]} (log-odds; "
+             f"{format_percent(case.explanation.base_probability)} on average):")
+        for step in case.explanation.probability_steps():
+            i = step.index
+            _out(f"  {step.feature + ' ' + str(int(case.scores[i])):<32s} {step.contribution:+7.3f}  "
+                 f"{format_percent(step.before):>6s} -> {format_percent(step.after)}")
+    if case.evidence is not None:
+        _out(f"matching cases: {case.evidence.sentence()}")
+        if case.evidence.unusual:
+            _out("unusual pattern: farther from every training case than 99% of training "
+                 "cases are from their nearest neighbour; treat the estimate with caution")
     _out(f"model: {bundle.model_id}")
     _out(DISCLAIMER)
     return 0
@@ -572,6 +620,10 @@ def build_parser() -> argparse.ArgumentParser:
                         f"(default {DEFAULT_THRESHOLD:g})")
     p.add_argument("--log-every", type=_whole(1),
                    help=f"print the loss every N iterations (default {d.log_every})")
+    p.add_argument("--no-calibrate", action="store_true",
+                   help="skip the cross-validation of these settings that gives the model "
+                        "its calibration pairs (out-of-fold evidence); the model then has "
+                        "no probability interval")
     p.add_argument("--json", action="store_true", help="print one JSON object and nothing else")
     p.add_argument("--replace-shipped-model", action="store_true",
                    help="for maintainers: allow --out to be the model shipped with the app "
@@ -604,6 +656,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("predict", parents=[common], help="one patient's malignancy probability")
     p.add_argument("--model", help="model file (default: the shipped model)")
     p.add_argument("--threshold", type=_threshold)
+    p.add_argument("--background", choices=("training", "benign"), default="training",
+                   help="what the explanation compares the case with: all training cases "
+                        "(default) or the benign ones")
     p.add_argument("--json", action="store_true")
     p.add_argument("scores", nargs="*", metavar="S",
                    help="the nine scores 1-10, in the order: Clump Thickness, Uniformity of "
