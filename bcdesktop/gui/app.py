@@ -2,8 +2,9 @@
 
 :class:`App` holds what the tabs share (the data set, the active model, the threshold)
 and tells them about changes with virtual events on its window (``<<DataChanged>>``,
-``<<ModelChanged>>``, ``<<ThresholdChanged>>``; bind with ``add="+"``). Tabs see it as
-a :class:`~bcdesktop.gui.context.AppContext` and never reach into each other's widgets.
+``<<ModelChanged>>``, ``<<ThresholdChanged>>``, ``<<EvidenceChanged>>``; bind with
+``add="+"``). Tabs see it as a :class:`~bcdesktop.gui.context.AppContext` and never
+reach into each other's widgets.
 The app reads data files itself (:meth:`App.load_data`) and shows the load on the Data
 tab; every background job that gives no result is told to the user one way
 (:meth:`App.report_job_failure`).
@@ -123,6 +124,8 @@ class App:
         self._worker = Worker(root, self.report_exception)
         self._load: Job | None = None  # the data load in progress
         self._loads_pending = 0  # loads whose done callback is still to come (each favours the Tk thread)
+        self._evidence: Job | None = None  # the out-of-fold evidence being computed
+        self.evidence_state = ""  # what that job is doing, or why it gave nothing
 
         self._install_callback_handler()
         root.bind("<Destroy>", self._on_destroy, add="+")
@@ -319,6 +322,81 @@ class App:
         if bundle is not None and getattr(bundle, "threshold", None) is not None:
             self.set_threshold(float(bundle.threshold))
 
+    # ----------------------------------------------------------------- out-of-fold evidence
+    def compute_evidence(self, bundle: ModelBundle | None = None, dataset: Dataset | None = None, *,
+                         on_ready: Callable[[ModelBundle], None] | None = None) -> Job | None:
+        """Cross-validate ``bundle``'s settings (default: the active model) on ``dataset``
+        (default: the current data) in the background, and give the model its out-of-fold
+        evidence: the Threshold tab's default evidence and the interval's calibration
+        pairs (:func:`bcdesktop.outoffold.compute`).
+
+        The model stays usable meanwhile. When the evidence is ready and ``bundle`` is
+        still the active model, it becomes ``bundle`` with the evidence (a new model
+        id; the current threshold kept) through :meth:`set_model`. Progress and the
+        outcome are in :attr:`evidence_state`, announced by ``<<EvidenceChanged>>``.
+        ``on_ready(new_bundle)`` is called with it too, active or not (the Train tab
+        keeps its run's model up to date). A job still running is stopped first.
+        Returns the job, or
+        None when there is nothing to do (no model, no labelled data).
+        """
+        bundle = self.model if bundle is None else bundle
+        dataset = self.dataset if dataset is None else dataset
+        if bundle is None or dataset is None or getattr(dataset, "y", None) is None:
+            self._set_evidence_state("" if bundle is None else
+                                     "Out-of-fold evidence needs labelled data: load the model's training data.")
+            return None
+        if self._evidence is not None:
+            self._evidence.cancel()
+        from bcdesktop import evaluation, outoffold
+        from bcdesktop.training import TrainConfig
+
+        settings = {k: v for k, v in bundle.settings.items() if k in TrainConfig().to_dict()}
+        config = TrainConfig.from_dict(settings)
+        total = evaluation.DEFAULT_FOLDS * evaluation.DEFAULT_REPEATS
+        name = Path(dataset.path).name if getattr(dataset, "path", None) else "the data"
+
+        def work(report, cancel):
+            return outoffold.compute(dataset.X, dataset.y, config, progress=report, cancel=cancel,
+                                     data_sha256=getattr(dataset, "sha256", None))
+
+        def on_progress(p) -> None:
+            if self._evidence is job:
+                self._set_evidence_state(f"Cross-validating the model's settings on {name} for its "
+                                         f"out-of-fold evidence: fit {p.done} of {total}\u2026")
+
+        def on_done(ok: bool, result) -> None:
+            if self._evidence is not job:
+                return
+            self._evidence = None
+            if not ok:
+                self._set_evidence_state("Out-of-fold evidence: " + (
+                    "stopped." if isinstance(result, Cancelled) else
+                    f"failed: {result}" if isinstance(result, UserError) else
+                    "failed with an internal error (details in the log)."))
+                if not isinstance(result, (Cancelled, UserError)):
+                    self.report_exception(result)
+                return
+            self._set_evidence_state("")
+            ready = bundle.with_parts(oof=result)
+            if on_ready is not None:
+                on_ready(ready)
+            if self.model is bundle:
+                self.set_model(ready.with_threshold(self.threshold), source=self.model_source)
+            self.set_status_message(f"Out-of-fold evidence ready: {result.describe()}.")
+
+        job = self._evidence = self.run_in_thread(work, on_done, on_progress, name="evidence")
+        self._set_evidence_state(f"Cross-validating the model's settings on {name} for its "
+                                 "out-of-fold evidence\u2026")
+        return job
+
+    @property
+    def evidence_running(self) -> bool:
+        return self._evidence is not None
+
+    def _set_evidence_state(self, text: str) -> None:
+        self.evidence_state = text
+        self.root.event_generate("<<EvidenceChanged>>")
+
     def set_threshold(self, threshold: float) -> None:
         """Set the malignancy threshold (0 < t < 1) and fire ``<<ThresholdChanged>>`` if it changed."""
         threshold = float(threshold)
@@ -497,6 +575,12 @@ class App:
     # ----------------------------------------------------------------- tabs, folders
     def select_tab(self, key: str) -> None:
         self.notebook.select(self.tabs[key])
+
+    def open_case(self, scores, note: str = "") -> None:
+        """Show a case (nine scores) in the Patient tab, predicted, with ``note`` saying
+        where it comes from (e.g. "line 12, id 1017023: a false negative")."""
+        self.select_tab("patient")
+        self.tabs["patient"].show_case(tuple(int(v) for v in scores), note)
 
     def remember_folder(self, kind: str, folder: str | os.PathLike) -> None:
         """Remember the last folder used for ``kind`` ("data", "model", "batch", "results")."""

@@ -54,6 +54,18 @@ class AppContext(Protocol):
     def set_threshold(self, threshold: float) -> None:
         """Set the threshold (0 < t < 1); fires ``<<ThresholdChanged>>`` if it changed."""
 
+    evidence_state: str  # what the out-of-fold evidence job is doing, or why it gave nothing
+
+    def open_case(self, scores, note: str = "") -> None:
+        """Show a case (nine scores) in the Patient tab, predicted, with ``note`` saying
+        where it comes from."""
+
+    def compute_evidence(self, bundle: ModelBundle | None = None, dataset: Dataset | None = None, *,
+                         on_ready: Callable[[ModelBundle], None] | None = None) -> Job | None:
+        """Cross-validate the model's settings in the background for its out-of-fold
+        evidence; the model is replaced by one with it when ready (``<<ModelChanged>>``);
+        progress in ``evidence_state``, announced by ``<<EvidenceChanged>>``."""
+
     def load_data(self, path: str | os.PathLike, *, done: Callable[[bool], None] | None = None) -> Job:
         """Read a data file in the background; it becomes ``dataset`` if it can be used."""
 

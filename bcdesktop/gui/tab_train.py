@@ -9,6 +9,7 @@ that diverges explains itself and the active model stays as it was.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 import tkinter as tk
@@ -417,6 +418,7 @@ class TrainTab(ttk.Frame):
             return fit_model(ds, config, progress=report, cancel=cancel, **options)
 
         self._run_settings = self._settings_rows(config, values)
+        self._train_data = ds
 
         self.ensure_plot()
         self.loss_plot.reset(config.iterations)
@@ -471,6 +473,19 @@ class TrainTab(ttk.Frame):
             self.app.set_status_message("Training did not learn; the previous model is still active.")
             return
         self.app.set_status_message(f"Training {done.lower()}; model {result.bundle.model_id} is ready to use.")
+        if stopped != "cancelled":
+            # the calibration pairs of the interval and the Threshold tab's evidence: the
+            # model is usable now, and gains them when the cross-validation is done
+            self.app.compute_evidence(result.bundle, self._train_data,
+                                      on_ready=lambda bundle: self._on_evidence_ready(result, bundle))
+
+    def _on_evidence_ready(self, outcome: FitOutcome, bundle) -> None:
+        """The trained model now carries its out-of-fold evidence (a new model id)."""
+        if self.outcome is not outcome:
+            return  # another run replaced it
+        self.outcome = dataclasses.replace(outcome, bundle=bundle)
+        self._show_outcome(self.outcome)
+        self._export_run(self.outcome)
 
     def _say(self, text: str, error: bool) -> None:
         """A job's outcome in words: a problem below the plot, a note on the progress line."""
