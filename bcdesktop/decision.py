@@ -460,10 +460,22 @@ def _to_6_decimals(cand: np.ndarray, i: int, pp: np.ndarray) -> float:
     above the highest probability, capped at 0.999999."""
     t = float(cand[i])
     if math.isinf(t):
-        micro = math.floor(float(pp.max()) * _MICRO) + 1
+        top = float(pp.max())
+        micro = math.floor(top * _MICRO) + 1
+        while micro / _MICRO <= top:
+            micro += 1
     else:
-        micro = math.floor(t * _MICRO)
+        micro = _micro_at_most(t)
     return min(max(micro, 1), _MICRO - 1) / _MICRO
+
+
+def _micro_at_most(t: float) -> int:
+    """The largest whole number of millionths ``m`` with ``m / 1e6 <= t`` (robust to
+    ``t * 1e6`` landing just below a whole number, as 0.3 * 1e6 may)."""
+    micro = int(np.rint(t * _MICRO))
+    while micro / _MICRO > t:
+        micro -= 1
+    return micro
 
 
 # ---------------------------------------------------------------- decision curve
@@ -608,6 +620,16 @@ def _target(rule: str, value, closed_top: bool) -> float:
     return x
 
 
+def _check_reached(yy, pp, threshold: float, what: str, target: float, value_of) -> None:
+    """UserError when the threshold, put at 6 decimals, no longer reaches the target
+    (only when reaching it needs cases at probabilities below 0.000001 or above 0.999999)."""
+    got = float(value_of(metrics.sweep(yy, pp, [threshold])))
+    if not got >= target - 1e-12:
+        raise UserError(f"No threshold between 0.000001 and 0.999999 gives {what} >= {_pct(target)} on this "
+                        f"evidence (it needs calling cases whose probability is below 0.000001); "
+                        f"{threshold:.6f} gives {_pct(round(got, 4))}. Choose a lower target.")
+
+
 def choose_threshold(probs, y, rule: str, value: float | None = None, *, prevalence: float | None = None,
                      cost=None, evidence: str = "out-of-fold") -> ThresholdChoice:
     """Choose a threshold on the evidence by one of :data:`RULES`.
@@ -646,9 +668,8 @@ def choose_threshold(probs, y, rule: str, value: float | None = None, *, prevale
     if rule == "sensitivity":
         x = _target(rule, value, closed_top=True)
         t = metrics.threshold_for_sensitivity(yy, pp, x)
-        threshold = max(math.floor(t * _MICRO), 1) / _MICRO
-        if threshold >= 1.0:
-            threshold = (_MICRO - 1) / _MICRO
+        threshold = min(max(_micro_at_most(t), 1), _MICRO - 1) / _MICRO
+        _check_reached(yy, pp, threshold, "sensitivity", x, lambda s: s.sensitivity[0])
         chosen_by = f"the highest threshold with sensitivity >= {_pct(x)} on {on}"
     elif rule == "sensitivity_bound":
         x = _target(rule, value, closed_top=False)
@@ -660,7 +681,10 @@ def choose_threshold(probs, y, rule: str, value: float | None = None, *, prevale
             raise UserError(f"No threshold gives a lower 95% bound of {_pct(x)} for sensitivity: even finding "
                             f"all {npos} malignant cases of the {n:,} rows leaves the bound at {_pct(round(reach, 4))} "
                             f"(it takes {need} malignant cases). Choose a lower target.")
-        threshold = min(max(math.floor(t * _MICRO), 1), _MICRO - 1) / _MICRO
+        threshold = min(max(_micro_at_most(t), 1), _MICRO - 1) / _MICRO
+        z = metrics.Z_95 * math.sqrt(repeats)
+        _check_reached(yy, pp, threshold, "the lower 95% bound of sensitivity", x,
+                       lambda s: metrics.wilson_interval(int(s.tp[0]), int(s.tp[0] + s.fn[0]), z)[0])
         chosen_by = f"the highest threshold whose sensitivity's lower 95% bound is >= {_pct(x)} on {on}"
     elif rule == "specificity":
         x = _target(rule, value, closed_top=True)

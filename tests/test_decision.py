@@ -278,6 +278,21 @@ def test_rule_errors_are_plain_sentences():
         decision.choose_threshold(np.where(Y == 0, 1.0, 0.5), Y, "specificity", 1.0)
 
 
+def test_threshold_at_6_decimals_keeps_the_target():
+    # 0.3 * 1e6 may land just below 300000: the threshold must still call the case at 0.3
+    for v in (0.3, 0.7, 0.123457, 0.29, 0.57):
+        p = np.array([v, 0.95, 0.01, v - 2e-7])
+        y = np.array([1, 1, 0, 0])
+        c = decision.choose_threshold(p, y, "sensitivity", 1.0)
+        assert c.threshold <= v and metrics.metrics_at(y, p, c.threshold).sensitivity.value == 1.0
+    # a malignant case at probability 0: 100% sensitivity needs a threshold of 0, which is not allowed
+    with pytest.raises(UserError, match="below 0.000001"):
+        decision.choose_threshold(np.array([0.0, 0.9, 0.1]), np.array([1, 1, 0]), "sensitivity", 1.0)
+    # cost rule that calls none: the threshold lies above every probability, at most 0.999999
+    c = decision.choose_threshold(np.array([0.2, 0.3, 0.4]), np.array([0, 1, 0]), "cost", cost=0.01)
+    assert c.threshold == pytest.approx(0.400001)
+
+
 def test_all_called_one_way():
     # every probability the same: any threshold calls all or none
     flat = np.full(8, 0.5)
