@@ -187,6 +187,9 @@ def test_decision_curve_agrees_with_dcurves():
     for name, values in (("model", ours.model_mean), ("all", ours.treat_all), ("none", ours.treat_none)):
         theirs = out[out["model"] == name].sort_values("threshold")["net_benefit"].to_numpy()
         np.testing.assert_allclose(values, theirs, atol=1e-9)
+    # dcurves gives interventions avoided per patient (nper=1); ours are per 100
+    theirs = out[out["model"] == "model"].sort_values("threshold")["net_intervention_avoided"].to_numpy()
+    np.testing.assert_allclose(ours.interventions_avoided_mean, 100 * theirs, atol=1e-7)
 
 
 # ---------------------------------------------------------------- threshold rules
