@@ -276,9 +276,12 @@ def cmd_train(args) -> int:
     bar.close()
     if outcome.failure:
         raise UserError(f"{outcome.failure} No model file was written.")
-    bundle, pairs = outcome.bundle, None
+    bundle, pairs, no_pairs = outcome.bundle, None, "--no-calibrate"
     if not args.no_calibrate:
-        bundle, pairs = _calibrate(bundle, dataset, config, args.json)
+        try:
+            bundle, pairs = _calibrate(bundle, dataset, config, args.json)
+        except UserError as exc:  # e.g. too few distinct rows for 10 folds: the model stands
+            no_pairs = str(exc)
     from bcdesktop import persistence
 
     persistence.save_model(bundle, out, replace_shipped=args.replace_shipped_model)
@@ -302,6 +305,8 @@ def cmd_train(args) -> int:
                  "sha256": dataset.sha256, **_layout_summary(getattr(dataset, "layout", None))},
         "calibration_pairs": pairs,
     }
+    if pairs is None:
+        summary["calibration_problem"] = no_pairs
     if args.json:
         _print_json(summary)
         return 0
@@ -314,7 +319,7 @@ def cmd_train(args) -> int:
     for name, m in (("training", outcome.train_metrics), ("validation", outcome.val_metrics)):
         _out(_format_metrics(name, m))
     if pairs is None:
-        _out("no calibration pairs (--no-calibrate): the model gives no interval")
+        _out(f"no calibration pairs ({_printable(no_pairs)}): the model gives no interval")
     else:
         _out(f"calibration pairs: {bundle.oof.describe()}, in {pairs['seconds']:.1f} s")
     _out(f"model saved to {_printable(str(out))} (id {bundle.model_id}, threshold {bundle.threshold:g})")
