@@ -26,7 +26,7 @@ import math
 
 import numpy as np
 
-__all__ = ["OutOfFold", "compute", "from_cv", "EVIDENCE_KIND"]
+__all__ = ["OutOfFold", "Evidence", "compute", "from_cv", "evidence_of", "EVIDENCE_KIND"]
 
 EVIDENCE_KIND = "out-of-fold"
 _MAX_REPEATS = 100
@@ -216,3 +216,64 @@ def compute(X, y, config, *, folds: int | None = None, repeats: int | None = Non
         repeats=evaluation.DEFAULT_REPEATS if repeats is None else repeats,
         seed=int(config.seed if seed is None else seed), progress=progress, cancel=cancel)
     return from_cv(result, X, data_sha256)
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Evidence:
+    """The held-out probabilities a threshold is judged on, as the model gives them.
+
+    Attributes
+    ----------
+    probs : ndarray (R, n)
+        After the model's recalibration, if it has one (thresholds apply to the
+        probabilities the model gives).
+    labels : ndarray (n,) int8
+    kind : {"out-of-fold", "validation"}
+    description : str
+        E.g. "out-of-fold predictions of 683 rows x 5 repeats (10-fold, duplicates
+        kept together)" or "the validation split's 137 rows".
+    oof : OutOfFold or None
+        The store behind out-of-fold evidence (its rows' scores, data hash).
+    """
+
+    probs: np.ndarray
+    labels: np.ndarray
+    kind: str
+    description: str
+    oof: OutOfFold | None = None
+
+    @property
+    def n(self) -> int:
+        return int(self.labels.size)
+
+    @property
+    def repeats(self) -> int:
+        return int(self.probs.shape[0])
+
+
+def evidence_of(bundle, kind: str | None = None) -> Evidence | None:
+    """The model's evidence of ``kind`` ("out-of-fold", "validation", or None for the
+    best it has: out-of-fold when present), or None when it has none of that kind."""
+    oof = getattr(bundle, "oof", None)
+    if kind is None:
+        kind = EVIDENCE_KIND if oof is not None else "validation"
+    if kind == EVIDENCE_KIND:
+        if oof is None:
+            return None
+        probs, labels, text, store = oof.probs, oof.labels, oof.describe(), oof
+    elif kind == "validation":
+        probs = getattr(bundle, "eval_probs", None)
+        if probs is None:
+            return None
+        labels = bundle.eval_labels
+        text = (f"{labels.size:,} out-of-fold predictions (one repeat)" if bundle.eval_kind == EVIDENCE_KIND
+                else f"the {labels.size:,} rows of the validation split (one split)")
+        store = None
+        probs = np.asarray(probs, dtype=np.float64)[None, :]
+    else:
+        raise ValueError(f"kind must be 'out-of-fold' or 'validation', got {kind!r}")
+    recal = getattr(bundle, "recalibration", None)
+    if recal is not None:
+        probs = recal.apply(probs.reshape(-1)).reshape(probs.shape)
+        text += f", recalibrated ({recal.describe()})"
+    return Evidence(np.asarray(probs, dtype=np.float64), np.asarray(labels, dtype=np.int8), kind, text, store)
