@@ -34,6 +34,8 @@ from .schema import FEATURES
 MAX_FEATURES = 12
 #: Bytes of hybrid rows built per call of the logit function.
 CHUNK_BYTES = 8 * 2**20
+#: Bytes of first-layer activations per step of :func:`explain_bundle` (fits in a cache).
+_MLP_CHUNK_BYTES = 2 * 2**20
 
 LogitFn = Callable[[np.ndarray], np.ndarray]
 
@@ -268,10 +270,10 @@ def explain_bundle(bundle, x, background, weights=None) -> Explanation:
     numbers (to rounding) by a faster route for the MLP.
 
     The scaler and the first layer are linear in each feature, so the first layer's input
-    of every hybrid row is ``q_b + members_S @ D_b`` (``D_b[i] = W[:, i] (x_i - b_i)``
-    scaled): one matrix product gives all 2^d x b of them, without building the hybrid
-    rows; the rest of the network runs on them in chunks. See :func:`shapley` for the
-    parameters.
+    of every hybrid row is ``q_b + sum_{i in S} D_b[i]`` (``D_b[i] = W[:, i] (x_i - b_i)``
+    scaled): all 2^d x b of them come from one addition each, without building the hybrid
+    rows (see :func:`_mlp_values`). A network other than a ReLU MLP goes through
+    :func:`shapley`. See :func:`shapley` for the parameters.
     """
     network, scaler = bundle.network, bundle.scaler
     features = tuple(bundle.features)
@@ -285,7 +287,14 @@ def explain_bundle(bundle, x, background, weights=None) -> Explanation:
 
 
 def _mlp_values(network, scaler, x, bg, w, members) -> np.ndarray:
-    """v(S) for every coalition of the ReLU MLP ``network`` behind ``scaler``: (2^d,)."""
+    """v(S) for every coalition of the ReLU MLP ``network`` behind ``scaler``: (2^d,).
+
+    The first layer's input of coalition ``S`` and background row ``b`` is
+    ``q_b + sum_{i in S} D_b[i]``; built by doubling (coalitions ``2^i .. 2^(i+1) - 1``
+    are coalitions ``0 .. 2^i - 1`` plus ``D[i]``), so it takes one addition per value
+    and no matrix product (a multi-threaded BLAS slows to a crawl on a busy machine for
+    such thin products). Background rows are taken in chunks that fit in a cache.
+    """
     span = scaler.data_max - scaler.data_min
     span = np.where(span > 0, span, 1.0)
     xs = (x - scaler.data_min) / span
@@ -294,28 +303,35 @@ def _mlp_values(network, scaler, x, bg, w, members) -> np.ndarray:
     c1 = network.packed[0][:, -1]
     h = W1.shape[0]
     b, d = bs.shape
-    q = bs @ W1.T + c1                                         # (b, h): the background rows
-    D = ((xs[:, None] - bs.T)[:, :, None] * W1.T[:, None, :]).reshape(d, b * h)   # (d, b, h)
-    q = q.reshape(-1)
-    later = network.packed[1:]
     n = members.shape[0]
-    mem = members.astype(np.float64)
-    per_chunk = max(1, min(n, CHUNK_BYTES // (8 * b * h)))
-    buf = np.empty((per_chunk, b * h))
-    v = np.empty(n)
-    for start in range(0, n, per_chunk):
-        stop = min(n, start + per_chunk)
-        Z = buf[: stop - start]
-        np.matmul(mem[start:stop], D, out=Z)
-        Z += q
+    q = (np.einsum("bd,hd->bh", bs, W1) + c1).reshape(-1)      # (b * h,): the background rows
+    D = ((xs[:, None] - bs.T)[:, :, None] * W1.T[:, None, :]).reshape(d, b * h)   # (d, b, h)
+    later = network.packed[1:]
+    one_hidden = len(later) == 1
+    if one_hidden:                               # v = relu(Z) @ (w x w_out) + c_out
+        w_out = np.kron(w, later[0][0, :-1])                   # (b * h,)
+    per_chunk = max(1, min(b, _MLP_CHUNK_BYTES // (8 * n * h)))   # background rows per step
+    buf = np.empty(n * per_chunk * h)
+    v = np.zeros(n)
+    for start in range(0, b, per_chunk):
+        stop = min(b, start + per_chunk)
+        cols = slice(start * h, stop * h)
+        Z = buf[: n * (stop - start) * h].reshape(n, (stop - start) * h)
+        Z[0] = q[cols]
+        for i in range(d):
+            np.add(Z[: 1 << i], D[i, cols], out=Z[1 << i: 2 << i])
         np.maximum(Z, 0.0, out=Z)
+        if one_hidden:
+            v += np.einsum("sk,k->s", Z, w_out[cols])
+            continue
         A = Z.reshape(-1, h)
         for Wb in later[:-1]:
             A = A @ Wb[:, :-1].T
             A += Wb[:, -1]
             np.maximum(A, 0.0, out=A)
-        out = A @ later[-1][0, :-1] + later[-1][0, -1]        # (chunk * b,)
-        if not np.all(np.isfinite(out)):
-            raise ValueError("the network gives a value that is not a finite number")
-        v[start:stop] = out.reshape(stop - start, b) @ w
+        out = A @ later[-1][0, :-1]                            # (n * chunk,)
+        v += out.reshape(n, stop - start) @ w[start:stop]
+    v += later[-1][0, -1]
+    if not np.all(np.isfinite(v)):
+        raise ValueError("the network gives a value that is not a finite number")
     return v
