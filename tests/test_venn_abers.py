@@ -124,22 +124,33 @@ def test_fast_enough_for_a_model_load_and_a_batch_chunk():
 BINS = (0.0, 0.05, 0.5, 0.95, 1.0)   # of the merged probability
 
 
-def _held_out_intervals(repeats=20):
-    """(p0, p1, merged, y) of the test rows of ``repeats`` seeded three-way splits of the
-    real data: logistic regression fitted on 200 rows, Venn-Abers on 240, tested on 243."""
-    from sklearn.linear_model import LogisticRegression
-
+def _held_out_intervals(scorer, repeats=20):
+    """(p0, p1, merged, y) of the test rows of ``repeats`` seeded splits of the real data:
+    Venn-Abers fitted on 240 rows, tested on 243. ``scorer`` "logistic": a logistic
+    regression fitted on the other 200 rows; "network": the default model's log-odds
+    (trained on all rows, so calibration and test rows are still exchangeable)."""
     from bcdesktop.data import load_bundled
 
     data = load_bundled()
     X, y = data.X, data.y.astype(int)
+    if scorer == "network":
+        from bcdesktop.explain import logit_function
+        from bcdesktop.persistence import load_default_model
+
+        logits = logit_function(load_default_model())(X)
     out = []
     for seed in range(repeats):
         order = np.random.default_rng(seed).permutation(len(y))
         fit, cal, test = order[:200], order[200:440], order[440:]
-        model = LogisticRegression(C=1.0, max_iter=1000).fit(X[fit], y[fit])
-        va = VennAbers.fit(model.decision_function(X[cal]), y[cal])
-        s = model.decision_function(X[test])
+        if scorer == "logistic":
+            from sklearn.linear_model import LogisticRegression
+
+            model = LogisticRegression(C=1.0, max_iter=1000).fit(X[fit], y[fit])
+            score = model.decision_function(X)
+        else:
+            score = logits
+        va = VennAbers.fit(score[cal], y[cal])
+        s = score[test]
         p0, p1 = va.interval(s)
         out.append((p0, p1, va.merged(s), y[test]))
     return tuple(np.concatenate(parts) for parts in zip(*out))
@@ -165,11 +176,12 @@ def _valid(rows):
     return all(lo - tol <= rate <= hi + tol for n, lo, hi, rate, tol in rows)
 
 
-def test_observed_rates_lie_in_the_intervals_on_held_out_rows():
-    p0, p1, merged, y = _held_out_intervals()
+@pytest.mark.parametrize("scorer", ["logistic", "network"])
+def test_observed_rates_lie_in_the_intervals_on_held_out_rows(scorer):
+    p0, p1, merged, y = _held_out_intervals(scorer)
     rows = _bin_table(p0, p1, merged, y)
     for n, lo, hi, rate, tol in rows:
-        print(f"n={n:5d}  mean interval [{lo:.3f}, {hi:.3f}]  observed {rate:.3f}  tol {tol:.3f}")
+        print(f"{scorer}: n={n:5d}  mean interval [{lo:.3f}, {hi:.3f}]  observed {rate:.3f}  tol {tol:.3f}")
     assert sum(r[0] for r in rows) == 20 * 243
     assert len(rows) >= 3
     assert _valid(rows)
