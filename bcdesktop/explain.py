@@ -272,11 +272,14 @@ def explain_bundle(bundle, x, background, weights=None) -> Explanation:
     The scaler and the first layer are linear in each feature, so the first layer's input
     of every hybrid row is ``q_b + sum_{i in S} D_b[i]`` (``D_b[i] = W[:, i] (x_i - b_i)``
     scaled): all 2^d x b of them come from one addition each, without building the hybrid
-    rows (see :func:`_mlp_values`). A network other than a ReLU MLP goes through
-    :func:`shapley`. See :func:`shapley` for the parameters.
+    rows (see :func:`_mlp_values`). A network other than a ReLU MLP, or a bundle with a
+    recalibration (whose log-odds, ``bundle.logit``, are no longer the network's), goes
+    through :func:`shapley`. See :func:`shapley` for the parameters.
     """
     network, scaler = bundle.network, bundle.scaler
     features = tuple(bundle.features)
+    if getattr(bundle, "recalibration", None) is not None:   # not the network's own log-odds
+        return shapley(bundle.logit, x, background, weights, features=features)
     if network.hidden_activation != "relu" or len(network.packed) < 2:
         return shapley(logit_function(bundle), x, background, weights, features=features)
 

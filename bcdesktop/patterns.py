@@ -234,16 +234,15 @@ class TrainingPatterns:
     def background(self, kind: str = "training") -> tuple[np.ndarray, np.ndarray]:
         """Background rows (b, 9) float64 and their weights (b,) float64 for
         :func:`bcdesktop.explain.shapley`: ``"training"`` all patterns with their row
-        counts, ``"benign"`` the patterns with benign rows, weighted by those."""
+        counts, ``"benign"`` the patterns with benign rows, weighted by those (none when
+        the training data had no benign row: shapes (0, 9) and (0,))."""
         if kind == "training":
             w = self._totals
         elif kind == "benign":
             w = self.counts[:, 0]
         else:
             raise ValueError(f"background kind must be 'training' or 'benign', got {kind!r}")
-        keep = w > 0
-        if not np.any(keep):
-            raise ValueError(f"the training data has no {kind} rows")
+        keep = w > 0                              # (0, 9) and (0,) when there are none
         return self.patterns[keep].astype(np.float64), w[keep].astype(np.float64)
 
     def __repr__(self) -> str:

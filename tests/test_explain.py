@@ -203,3 +203,22 @@ def test_a_bad_logit_function_is_refused():
         shapley(lambda X: X, np.ones(3), np.ones((2, 3)))
     with pytest.raises(ValueError, match="finite"):
         shapley(lambda X: np.full(X.shape[0], np.nan), np.ones(3), np.zeros((2, 3)))
+
+
+def test_a_recalibrated_bundle_is_explained_on_its_own_log_odds():
+    class Recalibrated:                        # a stand-in: only what explain_bundle reads
+        network = MLP(9, (6,), seed=2)
+        scaler = Scaler(np.ones(9), np.full(9, 10.0))
+        features = FEATURES
+        recalibration = object()
+
+        def logit(self, X):
+            return 0.5 * self.network.logits(self.scaler.transform(X)) - 1.0
+
+    bundle = Recalibrated()
+    rng = np.random.default_rng(9)
+    bg, x = rng.integers(1, 11, (12, 9)).astype(float), np.full(9, 4.0)
+    e = explain_bundle(bundle, x, bg)
+    assert e.value == pytest.approx(float(bundle.logit(x[None])[0]), abs=1e-12)
+    plain = shapley(logit_function(bundle), x, bg)
+    np.testing.assert_allclose(e.contributions, 0.5 * plain.contributions, rtol=0, atol=1e-12)
