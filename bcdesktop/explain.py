@@ -14,9 +14,10 @@ done as one product ``v @ M`` with a precomputed (2^d, d) matrix ``M``. On this 
 the values add up exactly: ``base + sum(contributions) == value`` (the logit of the
 case's probability), up to rounding.
 
-The feature names of :func:`bcdesktop.schema.FEATURES` are the UCI names of the nine
-columns (as the README and ``data/README.md`` list them); they are the keys of
-:meth:`Explanation.to_dict`. Only NumPy is imported here.
+The names in :data:`bcdesktop.schema.FEATURES` are the UCI names of the nine columns
+(``data/README.md`` lists the same; the README has no table of its own); they are the
+keys of :meth:`Explanation.to_dict`. :func:`explain_bundle` is the fast route for a
+model bundle (~10 ms with 449 background rows). Only NumPy is imported here.
 """
 
 from __future__ import annotations
