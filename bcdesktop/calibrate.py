@@ -183,7 +183,7 @@ class CalibrationSummary:
 
 def _bin_edges(p: np.ndarray, bins: int, strategy: str) -> np.ndarray:
     if strategy == "uniform":
-        return np.linspace(0.0, 1.0, bins + 1)
+        return np.arange(bins + 1) / bins  # exact k/bins, as the bins are named (0.3, not 0.30000000000000004)
     return np.percentile(p, np.linspace(0.0, 100.0, bins + 1))
 
 

@@ -399,6 +399,12 @@ def cmd_evaluate(args) -> int:
     result = cv.to_dict()  # its "seconds": the cross-validation's own wall time
     if comparison is not None:
         result["compare"] = comparison.to_dict()
+    from bcdesktop import calibrate, decision
+
+    # both on every repeat's out-of-fold predictions (all rows, each repeat)
+    result["decision_curve"] = decision.decision_curve_json(cv.oof_all, cv.labels)
+    calibration = calibrate.calibration_summary(cv.oof_all, cv.labels)
+    result["calibration"] = calibration.to_dict()
     if args.json:
         _print_json(result)
         return 0
@@ -410,6 +416,13 @@ def cmd_evaluate(args) -> int:
           f"of {_settings_text(config, TrainConfig())} on {dataset.n_usable} rows; {grouped}")
     for key in ("accuracy", "roc_auc", "sensitivity", "specificity", "brier"):
         _out(f"  {key:<12s} {result[key]['mean']:.4f} ± {result[key]['sd']:.4f}")
+    cal = result["calibration"]
+    _out(f"calibration of the {cv.repeats} x {cv.labels.size} out-of-fold predictions: "
+         + ", ".join(f"{key} " + ("n/a" if cal[key] is None else f"{cal[key]:.3f}")
+                     for key in ("intercept", "slope", "ece")))
+    curve = {round(t, 2): (m, a) for t, m, a in result["decision_curve"]}
+    _out("net benefit (model / treat all) at threshold "
+         + ", ".join(f"{t:g}: {curve[t][0]:.3f} / {curve[t][1]:.3f}" for t in (0.05, 0.1, 0.2, 0.5)))
     if comparison is not None:
         _out()
         for line in _comparison_lines(comparison):
@@ -485,6 +498,150 @@ def cmd_predict(args) -> int:
     _out(f"model: {bundle.model_id}")
     _out(DISCLAIMER)
     return 0
+
+
+def cmd_threshold(args) -> int:
+    from bcdesktop import decision, outoffold
+
+    if args.save and args.model is None:
+        raise UserError("--save needs --model FILE: the model shipped with bcdesktop is never "
+                        "written over. Save a copy first (e.g. with train or the window).")
+    bundle = _load_model(args.model)
+    kind = "validation" if args.evidence == "validation" else None
+    evidence = outoffold.evidence_of(bundle, kind)
+    if args.data is not None and kind is None:
+        dataset = _load_data(args.data)
+        oof = bundle.oof
+        if oof is None or oof.data_sha256 != dataset.sha256 or oof.n != dataset.n_usable:
+            bundle = _with_evidence(bundle, dataset, args.json)  # this data's out-of-fold evidence
+            evidence = outoffold.evidence_of(bundle)
+    elif evidence is None or (kind is None and evidence.kind != outoffold.EVIDENCE_KIND):
+        if kind == "validation":
+            raise UserError(f"Model {bundle.model_id} keeps no validation rows to judge a threshold "
+                            "on. Use its out-of-fold evidence (leave out --evidence).")
+        # a model without out-of-fold evidence: cross-validate its settings on the bundled data
+        bundle = _with_evidence(bundle, _load_data(None), args.json)
+        evidence = outoffold.evidence_of(bundle)
+
+    rule, value = _threshold_rule(args)
+    cost = None
+    if args.cost_ratio is not None:
+        cost = args.cost_ratio
+    elif args.cost_matrix is not None:
+        cost = args.cost_matrix
+    prevalence = args.prevalence
+    chosen_by = None
+    threshold = bundle.threshold
+    if rule is not None:
+        choice = decision.choose_threshold(evidence.probs, evidence.labels, rule, value,
+                                           prevalence=prevalence, cost=cost, evidence=evidence.kind)
+        threshold, chosen_by = choice.threshold, choice.chosen_by
+    report = decision.summary(evidence.probs, evidence.labels, threshold, prevalence, cost,
+                              evidence=evidence.kind, chosen_by=chosen_by)
+    result = report.to_dict()
+    result["evidence_description"] = evidence.description
+    result["model"] = bundle.model_id
+    saved = None
+    if args.save:
+        from bcdesktop import persistence
+
+        new = bundle.with_threshold(result["threshold"])
+        saved = persistence.save_model(new, args.model)
+        result["model"] = new.model_id
+    result["saved"] = None if saved is None else str(saved)
+    if args.json:
+        _print_json(result)
+        return 0
+    m = result["metrics"]
+    _out(f"threshold {result['threshold']:g}" + (f": {chosen_by}" if chosen_by else " (the model's own)"))
+    _out(f"evidence: {evidence.description}")
+    _out(f"at prevalence {100 * result['prevalence']:.1f}%:")
+    for key, label in (("sensitivity", "sensitivity"), ("specificity", "specificity"),
+                       ("ppv", "PPV"), ("npv", "NPV")):
+        ci = m.get(f"{key}_ci") or [None, None]
+        _out(f"  {label:<12s} " + ("n/a" if m[key] is None else f"{m[key]:.3f}" + (
+            "" if None in ci else f" (95% CI {ci[0]:.3f}-{ci[1]:.3f})")))
+    for key, label in (("f1", "F1"), ("mcc", "MCC"), ("kappa", "kappa"), ("log_loss", "log loss")):
+        _out(f"  {label:<12s} " + ("n/a" if m.get(key) is None else f"{m[key]:.3f}"))
+    per = result["per_1000"]
+    _out("per 1,000 patients: " + ", ".join(f"{per[k]:.1f} {k.upper()}" for k in ("tp", "fp", "tn", "fn")))
+    if "expected_cost_per_1000" in result:
+        _out(f"expected cost per 1,000 patients: {result['expected_cost_per_1000']:.1f} "
+             f"({decision.as_costs(cost).describe()}; a calibrated model's threshold would be "
+             f"{decision.as_costs(cost).theoretical_threshold:.4g})")
+    nb = result["net_benefit"]
+    _out(f"net benefit: model {nb['model']:.4f}, treat all {nb['treat_all']:.4f}, treat none 0")
+    if saved is not None:
+        _out(f"saved threshold {result['threshold']:g} in {_printable(str(saved))} (id {result['model']})")
+    return 0
+
+
+def _threshold_rule(args) -> tuple[str | None, float | None]:
+    if args.sensitivity is not None:
+        return ("sensitivity_bound" if args.bound else "sensitivity"), args.sensitivity
+    if args.bound:
+        raise UserError("--bound goes with --sensitivity X (the lower 95% bound of sensitivity >= X).")
+    if args.specificity is not None:
+        return "specificity", args.specificity
+    if args.youden:
+        return "youden", None
+    if args.cost_ratio is not None or args.cost_matrix is not None:
+        return "cost", None
+    return None, None
+
+
+def _with_evidence(bundle, dataset, quiet: bool):
+    """``bundle`` with the out-of-fold evidence of its settings on ``dataset``."""
+    from bcdesktop import evaluation, outoffold
+    from bcdesktop.training import TrainConfig
+
+    if dataset.y is None:
+        raise UserError(f"{dataset.path} has no class column; out-of-fold evidence needs labels.")
+    known = TrainConfig().to_dict()
+    config = TrainConfig.from_dict({k: v for k, v in bundle.settings.items() if k in known})
+    total = evaluation.DEFAULT_FOLDS * evaluation.DEFAULT_REPEATS
+    bar = _Progress(total, "out-of-fold evidence", enabled=not quiet)
+
+    def progress(p) -> None:
+        bar.update(p.done, f"cross-validation fit {p.done}/{total}")
+
+    oof = outoffold.compute(dataset.X, dataset.y, config, progress=progress,
+                            data_sha256=getattr(dataset, "sha256", None))
+    bar.close()
+    return bundle.with_parts(oof=oof)
+
+
+def _fraction(text: str) -> float:
+    """A fraction strictly between 0 and 1 (``0.98``; ``98%`` also)."""
+    raw = text.strip()
+    try:
+        value = float(raw[:-1]) / 100 if raw.endswith("%") else float(raw)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a fraction such as 0.98") from None
+    if not 0.0 < value < 1.0 and value != 1.0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be a fraction between 0 and 1, such as 0.98")
+    return value
+
+
+def _prevalence(text: str) -> float:
+    value = _fraction(text)
+    if value >= 1.0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be a prevalence strictly between 0 and 1, such as 0.05")
+    return value
+
+
+def _positive(text: str) -> float:
+    value = _float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be a positive number, such as 10")
+    return value
+
+
+def _cost_matrix(text: str) -> list[float]:
+    parts = [p for p in text.replace(";", ",").split(",") if p.strip()]
+    if len(parts) != 4:
+        raise argparse.ArgumentTypeError(f"{text!r} must be four costs C_TP,C_FP,C_FN,C_TN such as 0,1,10,0")
+    return [_float(p) for p in parts]
 
 
 def cmd_score(args) -> int:
@@ -672,6 +829,38 @@ def build_parser() -> argparse.ArgumentParser:
                         "Mitoses")
     p.set_defaults(func=cmd_predict)
 
+    p = sub.add_parser("threshold", parents=[common],
+                       help="choose the threshold on the model's out-of-fold evidence",
+                       description="Choose a threshold and see its figures on the model's "
+                                   "out-of-fold evidence (the repeated, duplicate-aware "
+                                   "cross-validation of its own settings; computed on --data, "
+                                   "or the bundled data, when the model has none). Without a "
+                                   "rule, the figures of the model's own threshold.")
+    p.add_argument("--model", help="model file (default: the shipped model)")
+    p.add_argument("--data", help="labelled CSV to compute the out-of-fold evidence on "
+                                  "(default: the evidence kept in the model file)")
+    rule = p.add_mutually_exclusive_group()
+    rule.add_argument("--sensitivity", type=_fraction, metavar="X",
+                      help="the highest threshold with sensitivity >= X (e.g. 0.98)")
+    rule.add_argument("--specificity", type=_fraction, metavar="X",
+                      help="the lowest threshold with specificity >= X")
+    rule.add_argument("--youden", action="store_true", help="the threshold maximising Youden's J")
+    rule.add_argument("--cost-ratio", type=_positive, metavar="R",
+                      help="minimum expected cost when one missed cancer costs as much as R "
+                           "false alarms (a larger R gives a lower threshold)")
+    rule.add_argument("--cost-matrix", type=_cost_matrix, metavar="C_TP,C_FP,C_FN,C_TN",
+                      help="minimum expected cost for a 2x2 cost matrix, as Weka's")
+    p.add_argument("--bound", action="store_true",
+                   help="with --sensitivity: the lower 95%% bound of sensitivity >= X")
+    p.add_argument("--prevalence", type=_prevalence, metavar="P",
+                   help="prevalence for PPV, NPV, counts and costs (e.g. 0.05; default the data's)")
+    p.add_argument("--evidence", choices=("out-of-fold", "validation"), default="out-of-fold",
+                   help="judge on the out-of-fold evidence (default) or the model's validation split")
+    p.add_argument("--save", action="store_true",
+                   help="write the chosen threshold into the --model file (atomically)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_threshold)
+
     p = sub.add_parser("score", parents=[common], help="score every row of a CSV")
     p.add_argument("input", help="CSV of patients")
     p.add_argument("-o", "--output", help="output CSV (default: INPUT_STEM.scored.csv beside it)")
@@ -752,7 +941,7 @@ def main(argv: list[str] | None = None) -> int:
     _ensure_streams()
     argv = sys.argv[1:] if argv is None else list(argv)
     debug = "--debug" in argv
-    commands = {"gui", "train", "evaluate", "predict", "score", "install-desktop-entry",
+    commands = {"gui", "train", "evaluate", "predict", "score", "threshold", "install-desktop-entry",
                 "uninstall-desktop-entry"}
     first = next((a for a in argv if a != "--debug"), None)
     if first is None or first not in commands | {"--version", "-h", "--help"}:
