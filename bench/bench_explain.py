@@ -80,6 +80,26 @@ def main(argv=None) -> int:
         print(f"  shapley (hybrid rows)    {s:7.2f} ms  {s / r:5.2f}x reference")
         print(f"  reference predict_proba  {r:7.2f} ms  (one call on the 512 x b rows)")
         print(f"  largest difference between the routes: {worst:.1e}")
+    # the interval: fitted once a model load (on its 683 calibration pairs), looked up a
+    # batch chunk at a time; the reference is one predict_proba of the chunk's rows
+    from bcdesktop.venn_abers import VennAbers
+
+    scores, labels = bundle.oof.pairs()
+    rng = np.random.default_rng(1)
+    big = rng.random(5000)
+    big_y = (rng.random(5000) < big).astype(int)
+    chunk = rng.integers(1, 11, size=(50_000, 9)).astype(np.float64)
+    fit683 = statistics.median(_ms(VennAbers.fit, scores, labels) for _ in range(args.repeats))
+    fit5000 = statistics.median(_ms(VennAbers.fit, big, big_y) for _ in range(args.repeats))
+    va = VennAbers.fit(scores, labels)
+    s = bundle.raw_proba(chunk)
+    look = statistics.median(_ms(va.interval, s) for _ in range(args.repeats))
+    ref = statistics.median(_ms(bundle.predict_proba, chunk) for _ in range(args.repeats))
+    print(f"\nVenn-Abers, median of {args.repeats}:")
+    print(f"  fit on the model's {scores.size} pairs   {fit683:7.2f} ms")
+    print(f"  fit on 5,000 random pairs        {fit5000:7.2f} ms")
+    print(f"  interval of 50,000 scores        {look:7.2f} ms  {look / ref:5.2f}x predict_proba of the "
+          f"same rows ({ref:.2f} ms)")
     print(f"\nload after: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
     return 0 if ok else 1
 
