@@ -1,22 +1,33 @@
-"""The Patient tab: nine scores in, a malignancy probability and a call out.
+"""The Patient tab: nine scores in; a malignancy probability, how sure, why, and what
+the training data held, out.
 
 Each field validates into a value or an inline message (never a popup), Predict is
 refused until all nine are whole numbers 1..10, and a shown result follows the
 threshold and the model when either changes. A result whose scores have since been
 edited is greyed out and struck through, with a sentence saying it is out of date,
-so an old probability is never read as the answer for the scores on the form.
+so an old probability is never read as the answer for the scores on the form. With
+"Live" on, the result follows the scores as they change (debounced), whenever the form
+holds nine valid scores.
+
+The result is :func:`bcdesktop.predictor.predict_case`'s: the probability with its
+Venn-Abers interval, the call at the threshold (or "indeterminate at this threshold"
+when the interval holds both calls), the waterfall of exact Shapley contributions
+(:mod:`bcdesktop.gui.waterfall`) against the background the user chooses, and the
+matching training cases with the unusual-pattern flag. What an older model file cannot
+give is said in words, never left blank.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import time
 import tkinter as tk
 from tkinter import ttk
-
-import numpy as np
 
 from bcdesktop import DISCLAIMER, schema
 from bcdesktop.examples import TypicalCase, example_source, typical_cases
 from bcdesktop.gui.context import AppContext
+from bcdesktop.gui.waterfall import Waterfall
 from bcdesktop.gui.widgets import (
     BENIGN,
     BENIGN_MARK,
@@ -34,8 +45,23 @@ from bcdesktop.gui.widgets import (
     wrap_to_width,
 )
 from bcdesktop.metrics import format_percent
+from bcdesktop.predictor import BACKGROUND_TEXT, BACKGROUNDS, call_word, predict_case, straddles
 
 STALE_NOTE = "Out of date: the scores have changed since this result. Press Predict to update it."
+LIVE_STALE_NOTE = "Out of date: updating for the new scores\u2026"
+LIVE_INVALID_NOTE = ("Out of date: the scores have changed since this result. It updates as soon as all nine "
+                     "are whole numbers 1 to 10.")
+NO_INTERVAL = "interval not available (this model file has no calibration pairs)"
+NO_INTERVAL_YET = ("interval not available yet: the model's calibration pairs are being computed; it appears "
+                   "here when they are ready")
+INTERVAL_NOTE = "In brackets: the Venn-Abers interval, from the model's cross-validated predictions."
+NO_EXPLANATION = "Explanation not available: this model file has no training patterns."
+NO_MATCHES = "Matching cases not available: this model file has no training patterns."
+INDETERMINATE_MARK = "\u25c6"  # ◆: neither class's mark nor colour
+LIVE_DELAY_MS = 150  # the pause in typing after which live mode predicts
+#: The settings key of the background choice (remembered only when the settings accept it).
+BACKGROUND_SETTING = "patient_background"
+BACKGROUND_LABELS = {"training": "all training cases", "benign": "benign training cases"}
 
 
 def format_probability(p: float) -> str:
@@ -47,23 +73,62 @@ def format_probability(p: float) -> str:
     return format_percent(p)
 
 
+def interval_text(interval: tuple[float, float]) -> str:
+    """``(0.781, 0.884) -> "78.1-88.4%"``, as ``bcdesktop predict`` writes it."""
+    low, high = interval
+    return f"{100 * low:.1f}-{100 * high:.1f}%"
+
+
+def outside_sentence(pred) -> str:
+    """A sentence when the probability lies outside its interval (as shown, to one
+    decimal), else "". Venn-Abers calibrates the network's score on its cross-validated
+    predictions, so where the network is over- or under-confident its own estimate can
+    fall outside the interval; the user is told which way, not left to wonder."""
+    if pred.interval is None:
+        return ""
+    low, high = pred.interval
+    p = pred.probability
+    shown = format_probability(p)
+    if round(100 * p, 1) < round(100 * low, 1):
+        return (f" The network's estimate ({shown}) lies below its interval: among the cross-validated cases it "
+                f"scored like this one, more were malignant than {shown} suggests.")
+    if round(100 * p, 1) > round(100 * high, 1):
+        return (f" The network's estimate ({shown}) lies above its interval: among the cross-validated cases it "
+                f"scored like this one, fewer were malignant than {shown} suggests.")
+    return ""
+
+
 class PatientTab(ttk.Frame):
     """Nine score fields, Predict, and the result; built as ``PatientTab(notebook, app)``.
 
     Widgets tests read: ``fields`` (feature -> :class:`~bcdesktop.gui.widgets.Field`: its
     spin box ``input`` and inline ``message``), ``predict_button``, ``predict_hint``,
-    ``prob_label``, ``call_label``, ``detail_label``, ``note_label``,
-    ``benign_button``, ``malignant_button``, ``clear_button``; :attr:`stale` says
-    whether the shown result is out of date.
+    ``live_check`` (with ``live_var``), ``prob_label``, ``interval_label``,
+    ``call_label``, ``detail_label``, ``note_label``, ``background_buttons``
+    (background -> radio button, with ``background_var``), ``waterfall``
+    (:class:`~bcdesktop.gui.waterfall.Waterfall`), ``waterfall_note``, ``match_label``,
+    ``unusual_label``, ``example_label``, ``benign_button``, ``malignant_button``,
+    ``clear_button``; :attr:`stale` says whether the shown result is out of date,
+    :attr:`prediction` is the shown :class:`~bcdesktop.predictor.CasePrediction`, and
+    :attr:`last_seconds` how long the last prediction took on the Tk thread (computed
+    and shown, before Tk redraws).
     """
 
     def __init__(self, master: tk.Misc, app: AppContext):
         super().__init__(master, padding=8)
         self.app = app
         self.fields: dict[str, Field] = {}
-        self._result: dict | None = None  # scores, probability, model id of the shown result
+        # scores, prediction (a CasePrediction), probability, model id of the shown result
+        self._result: dict | None = None
         self._typical: dict[int, TypicalCase] | None = None
         self._typical_source = None
+        self._live_after: str | None = None
+        self._drawn = None  # what the waterfall shows, so an unchanged result is not drawn again
+        self.last_seconds: float | None = None
+        # The background is remembered for the session: the settings file keeps only the keys
+        # gui/settings.py checks, and this is not one of them.
+        self.background_var = tk.StringVar(self, value="training")
+        self.live_var = tk.BooleanVar(self, value=False)
 
         self.rowconfigure(0, weight=1)
         # The result beside the form, or below it when the window is too narrow for both.
@@ -71,8 +136,12 @@ class PatientTab(ttk.Frame):
         wrap_to_width(ttk.Label(self, text=DISCLAIMER, style="Small.TLabel"), 40).grid(
             row=2, column=0, columnspan=2, sticky="ew", pady=(6, 0))
 
-        for sequence in ("<<ModelChanged>>", "<<ThresholdChanged>>", "<<DataChanged>>"):
-            app.root.bind(sequence, self._on_app_changed, add="+")
+        root = app.root
+        root.bind("<<ModelChanged>>", self._on_model_changed, add="+")
+        root.bind("<<ThresholdChanged>>", self._on_threshold_changed, add="+")
+        root.bind("<<DataChanged>>", self._on_app_changed, add="+")
+        root.bind("<<EvidenceChanged>>", self._on_evidence_changed, add="+")
+        self.bind("<Destroy>", self._on_destroy, add="+")
         self._refresh_state()
         self._show_result()
 
@@ -95,8 +164,9 @@ class PatientTab(ttk.Frame):
             field.input.bind("<KP_Enter>", self._on_return)
             self.fields[name] = field
 
+        n = 2 * len(schema.FEATURES)
         buttons = ttk.Frame(form)
-        buttons.grid(row=2 * len(schema.FEATURES), column=0, columnspan=3, sticky="ew", pady=(12, 0))
+        buttons.grid(row=n, column=0, columnspan=3, sticky="ew", pady=(12, 0))
         self.predict_button = ttk.Button(buttons, text="Predict", command=self.predict, default="active",
                                          style="Primary.TButton")
         self.predict_button.pack(side="left")
@@ -106,10 +176,13 @@ class PatientTab(ttk.Frame):
         self.malignant_button.pack(side="left", padx=(6, 0))
         self.clear_button = ttk.Button(buttons, text="Clear", command=self.clear)
         self.clear_button.pack(side="left", padx=(6, 0))
+        self.live_check = ttk.Checkbutton(form, text="Live: update the result as the scores change",
+                                          variable=self.live_var, command=self._on_live_toggled)
+        self.live_check.grid(row=n + 1, column=0, columnspan=3, sticky="w", pady=(8, 0))
         self.predict_hint = wrap_to_width(ttk.Label(form, text="", style="Muted.TLabel"), 30)
-        self.predict_hint.grid(row=2 * len(schema.FEATURES) + 1, column=0, columnspan=3, sticky="ew", pady=(6, 0))
+        self.predict_hint.grid(row=n + 2, column=0, columnspan=3, sticky="ew", pady=(4, 0))
         self.example_label = wrap_to_width(ttk.Label(form, text="", style="Small.TLabel"), 30)
-        self.example_label.grid(row=2 * len(schema.FEATURES) + 2, column=0, columnspan=3, sticky="ew")
+        self.example_label.grid(row=n + 3, column=0, columnspan=3, sticky="ew")
         return form
 
     def _build_result(self) -> ttk.Frame:
@@ -119,20 +192,46 @@ class PatientTab(ttk.Frame):
         # Wide enough for the longest word of the large probability line ("probability").
         self.prob_label = wrap_to_width(ttk.Label(box, text="", style="Big.TLabel"), 30)
         self.prob_label.grid(row=0, column=0, sticky="ew")
+        self.interval_label = wrap_to_width(ttk.Label(box, text="", style="Small.TLabel"))
+        self.interval_label.grid(row=1, column=0, sticky="ew", pady=(2, 0))
         self.call_label = wrap_to_width(ttk.Label(box, text="", font="BcTitle"), 30)
-        self.call_label.grid(row=1, column=0, sticky="ew", pady=(6, 0))
+        self.call_label.grid(row=2, column=0, sticky="ew", pady=(6, 0))
         self.detail_label = wrap_to_width(ttk.Label(box, text=""))
-        self.detail_label.grid(row=2, column=0, sticky="ew", pady=(8, 0))
+        self.detail_label.grid(row=3, column=0, sticky="ew", pady=(6, 0))
+        # How sure: the matching training cases and the unusual flag, next to the call.
+        self.match_heading = ttk.Label(box, text="Matching training cases", style="Bold.TLabel")
+        self.match_heading.grid(row=4, column=0, sticky="w", pady=(8, 0))
+        self.match_label = wrap_to_width(ttk.Label(box, text=""))
+        self.match_label.grid(row=5, column=0, sticky="ew")
+        self.unusual_label = wrap_to_width(ttk.Label(box, text="", foreground=ERROR_TEXT))
+        self.unusual_label.grid(row=6, column=0, sticky="ew", pady=(4, 0))
         self.model_label = wrap_to_width(ttk.Label(box, text="", style="Muted.TLabel"))
-        self.model_label.grid(row=3, column=0, sticky="ew", pady=(4, 0))
+        self.model_label.grid(row=7, column=0, sticky="ew", pady=(6, 0))
         self.note_label = wrap_to_width(ttk.Label(box, text=""))
-        self.note_label.grid(row=4, column=0, sticky="ew", pady=(12, 0))
-        box.rowconfigure(5, weight=1)
+        self.note_label.grid(row=8, column=0, sticky="ew", pady=(4, 0))
+
+        # Why: the waterfall, against the background the user chooses.
+        ttk.Label(box, text="Why this probability", style="Bold.TLabel").grid(row=9, column=0, sticky="w",
+                                                                              pady=(8, 0))
+        why = ttk.Frame(box)
+        why.grid(row=10, column=0, sticky="w", pady=(2, 0))
+        ttk.Label(why, text="Compare with:").pack(side="left")
+        self.background_buttons: dict[str, ttk.Radiobutton] = {}
+        for key in BACKGROUNDS:
+            button = ttk.Radiobutton(why, text=BACKGROUND_LABELS[key], value=key, variable=self.background_var,
+                                     command=self._on_background_changed)
+            button.pack(side="left", padx=(6, 0))
+            self.background_buttons[key] = button
+        self.waterfall = Waterfall(box)
+        self.waterfall.grid(row=11, column=0, sticky="ew", pady=(4, 0))
+        self.waterfall_note = wrap_to_width(ttk.Label(box, text="", style="Small.TLabel"))
+        self.waterfall_note.grid(row=12, column=0, sticky="ew", pady=(2, 0))
+        box.rowconfigure(13, weight=1)
         wrap_to_width(ttk.Label(box, text="The probability is the network's estimate, learned from the Wisconsin "
                                           "cases, that this tumour is malignant. The call compares it with the "
                                           "threshold set on the Threshold tab: a lower threshold misses fewer "
                                           "cancers and raises more false alarms.", style="Small.TLabel")).grid(
-            row=5, column=0, sticky="sew")
+            row=13, column=0, sticky="sew", pady=(10, 0))
         return box
 
     # ------------------------------------------------------------- validation
@@ -147,9 +246,16 @@ class PatientTab(ttk.Frame):
                 problems[name] = message
         return values, problems
 
+    def _form_scores(self) -> tuple[int, ...] | None:
+        """The nine scores on the form, or None while any is missing or not valid."""
+        values, problems = self.field_values()
+        return None if problems else tuple(values[name] for name in schema.FEATURES)
+
     def _on_field_changed(self) -> None:
         self._refresh_state()
         self._show_result()
+        if self.live_var.get():
+            self._schedule_live()
 
     def _refresh_state(self) -> None:
         """Predict enabled only when it can work, and the hint below it saying why not."""
@@ -159,6 +265,8 @@ class PatientTab(ttk.Frame):
         elif problems:
             hint = (f"Predict needs all nine scores: {len(problems)} "
                     f"{'is' if len(problems) == 1 else 'are'} missing or not a whole number 1 to 10.")
+        elif self.live_var.get():
+            hint = "Live: the result follows the scores as you change them."
         else:
             hint = "Press Predict or Enter."
         self.predict_hint.configure(text=hint)
@@ -171,6 +279,7 @@ class PatientTab(ttk.Frame):
 
     def predict(self) -> None:
         """Predict from the form, or show every field's message and focus the first bad one."""
+        self._cancel_live()
         values, problems = self.field_values()
         if problems:
             for field in self.fields.values():
@@ -181,15 +290,34 @@ class PatientTab(ttk.Frame):
         if self.app.model is None:
             self._refresh_state()
             return
-        scores = tuple(values[name] for name in schema.FEATURES)
-        self._result = {"scores": scores, "probability": self._probability(scores),
-                        "model_id": self.app.model.model_id}
-        self._show_result()
+        self._predict_now(tuple(values[name] for name in schema.FEATURES))
         scroll_into_view(self.call_label)  # beside the form, or below it with large text
         scroll_into_view(self.prob_label)
-        p = self._result["probability"]
-        self.app.set_status_message(f"Predicted {'malignant' if p >= self.app.threshold else 'benign'} "
-                                    f"({format_probability(p)}) with model {self.app.model.model_id}.")
+
+    def _predict_now(self, scores: tuple[int, ...]) -> None:
+        """Predict ``scores`` with the active model and show it (timed: :attr:`last_seconds`)."""
+        started = time.perf_counter()
+        model = self.app.model
+        prediction = predict_case(model, scores, threshold=self.app.threshold,
+                                  background=self.background_var.get())
+        self._result = {"scores": scores, "prediction": prediction, "probability": prediction.probability,
+                        "model_id": model.model_id}
+        self._show_result()
+        self.last_seconds = time.perf_counter() - started
+        self.app.set_status_message(f"Predicted {prediction.call} ({format_probability(prediction.probability)}) "
+                                    f"with model {model.model_id}.")
+
+    def show_case(self, scores: tuple[int, ...], note: str = "") -> None:
+        """Fill the nine fields with ``scores``, say where the case comes from (``note``,
+        e.g. "line 12, id 1017023: a false negative") and predict it; used by
+        :meth:`App.open_case <bcdesktop.gui.app.App.open_case>`."""
+        if len(scores) != len(schema.FEATURES):
+            raise ValueError(f"a case has {len(schema.FEATURES)} scores, got {len(scores)}")
+        self._cancel_live()
+        for name, value in zip(schema.FEATURES, scores):
+            self.fields[name].set(int(value))
+        self.example_label.configure(text=f"Case: {note}" if note else "")
+        self.predict()
 
     def self_test(self) -> dict[str, object]:
         """Predict the typical malignant example through the form (``bcdesktop --self-test``)."""
@@ -200,10 +328,6 @@ class PatientTab(ttk.Frame):
         p = self._result["probability"]
         return {"probability": round(p, 6), "prediction": "malignant" if p >= self.app.threshold else "benign",
                 "threshold": self.app.threshold, "model_id": self._result["model_id"]}
-
-    def _probability(self, scores: tuple[int, ...]) -> float:
-        X = np.asarray(scores, dtype=np.float64).reshape(1, -1)
-        return float(self.app.model.predict_proba(X)[0])
 
     def fill_typical(self, label: int) -> None:
         """Fill the form with a typical benign (0) or malignant (1) case of the loaded data
@@ -224,66 +348,236 @@ class PatientTab(ttk.Frame):
 
     def clear(self) -> None:
         """Empty every field and the result; the cursor goes to the first field."""
+        self._cancel_live()
         for field in self.fields.values():
             field.clear()
+        self._cancel_live()  # clearing the fields may have asked for one
         self._result = None
         self.example_label.configure(text="")
         self._refresh_state()
         self._show_result()
         self.fields[schema.FEATURES[0]].input.focus_set()
 
+    # -------------------------------------------------------------------- live
+    def _on_live_toggled(self) -> None:
+        self._refresh_state()
+        if self.live_var.get():
+            self._live_predict()  # at once: the user asked for it
+        else:
+            self._cancel_live()
+            self._show_result()
+
+    def _schedule_live(self) -> None:
+        """Predict when the typing pauses for :data:`LIVE_DELAY_MS` (each change restarts
+        the wait), if the form then holds nine valid scores."""
+        self._cancel_live()
+        if self.app.model is not None and self._form_scores() is not None:
+            # On the root, as ScrolledPage does: a pending call cancelled through the root
+            # must leave this widget no command to delete twice.
+            self._live_after = self._root().after(LIVE_DELAY_MS, self._live_predict)
+
+    def _cancel_live(self) -> None:
+        if self._live_after is not None:
+            try:
+                self._root().after_cancel(self._live_after)
+            except tk.TclError:
+                pass
+            self._live_after = None
+
+    def _live_predict(self) -> None:
+        self._live_after = None
+        if not self.winfo_exists() or not self.live_var.get() or self.app.model is None:
+            return
+        scores = self._form_scores()
+        if scores is None:
+            return
+        result = self._result
+        if result is not None and result["scores"] == scores and result["model_id"] == self.app.model.model_id:
+            self._show_result()  # back to the scores shown: current again
+            return
+        self._predict_now(scores)
+
+    def _on_destroy(self, event) -> None:
+        if event.widget is self:
+            self._cancel_live()
+
     # ------------------------------------------------------------------ result
     def _on_app_changed(self, _event=None) -> None:
-        model = self.app.model
-        if self._result is not None and model is not None and model.model_id != self._result["model_id"]:
-            # A new model: recompute the shown case with it (one cheap forward pass).
-            self._result["probability"] = self._probability(self._result["scores"])
-            self._result["model_id"] = model.model_id
         self._refresh_state()
         self._show_result()
+
+    def _on_model_changed(self, _event=None) -> None:
+        model, result = self.app.model, self._result
+        if result is not None and model is not None and model.model_id != result["model_id"]:
+            # A new model (or the same one with its calibration pairs now): the shown case
+            # is predicted again with it, so its interval appears without retyping.
+            self._recompute()
+        self._on_app_changed()
+
+    def _on_threshold_changed(self, _event=None) -> None:
+        result = self._result
+        if result is not None:
+            # The call and the indeterminate flag depend on the threshold; nothing else does.
+            p, t = result["prediction"], float(self.app.threshold)
+            indeterminate = p.interval is not None and bool(straddles(p.interval[0], p.interval[1], t))
+            result["prediction"] = dataclasses.replace(
+                p, threshold=t, indeterminate=indeterminate, prediction=call_word(p.probability, t))
+        self._on_app_changed()
+
+    def _on_evidence_changed(self, _event=None) -> None:
+        result = self._result
+        if result is not None and result["prediction"].interval is None:
+            self._show_interval_note(result["prediction"], self.stale)
+
+    def _on_background_changed(self) -> None:
+        if self._result is not None and self.app.model is not None:
+            self._recompute()
+            self._show_result()
+
+    def _recompute(self) -> None:
+        """Predict the shown result's scores again (new model, new background), keeping
+        whether the form still matches them."""
+        model, result = self.app.model, self._result
+        started = time.perf_counter()
+        prediction = predict_case(model, result["scores"], threshold=self.app.threshold,
+                                  background=self.background_var.get())
+        result.update(prediction=prediction, probability=prediction.probability, model_id=model.model_id)
+        self.last_seconds = time.perf_counter() - started
+
+    @property
+    def prediction(self):
+        """The shown :class:`~bcdesktop.predictor.CasePrediction`, or None."""
+        return None if self._result is None else self._result["prediction"]
 
     @property
     def stale(self) -> bool:
         """True when a result is shown but the form's scores are no longer its scores."""
         if self._result is None:
             return False
-        values, problems = self.field_values()
-        return bool(problems) or tuple(values[n] for n in schema.FEATURES) != self._result["scores"]
+        return self._form_scores() != self._result["scores"]
+
+    def _show_interval_note(self, pred, stale: bool) -> None:
+        if pred.interval is not None:
+            text = INTERVAL_NOTE
+        elif getattr(self.app, "evidence_running", False):
+            text = NO_INTERVAL_YET
+        else:
+            text = NO_INTERVAL
+        self.interval_label.configure(text=text)
 
     def _show_result(self) -> None:
         model, result = self.app.model, self._result
         if model is None or result is None:
             self.app.set_results("Patient", None)
-            for label in (self.prob_label, self.call_label, self.detail_label, self.model_label):
+            for label in (self.prob_label, self.interval_label, self.call_label, self.detail_label,
+                          self.model_label, self.waterfall_note, self.match_label, self.unusual_label):
                 label.configure(text="")
+            self.unusual_label.grid_remove()
+            self.match_heading.grid_remove()
+            self._drawn = None
             if model is None:
                 self.note_label.configure(text=f"{WARNING_MARK} No model is loaded, so no prediction can be made.",
                                           foreground=ERROR_TEXT)
+                self.waterfall.show_message("No model is loaded.")
             else:
                 self.note_label.configure(text="Enter the nine scores and press Predict.",
                                           foreground=MUTED_TEXT)
+                self.waterfall.show_message("How each score moves the probability appears here after Predict.")
             return
-        p, t = result["probability"], self.app.threshold
-        malignant = p >= t
-        word = "MALIGNANT" if malignant else "BENIGN"
+        pred = result["prediction"]
+        p, t = pred.probability, pred.threshold
         stale = self.stale
-        self.prob_label.configure(text=f"Malignancy probability {format_probability(p)}",
-                                  font="BcBigStale" if stale else "BcBig", foreground=MUTED_TEXT if stale else TEXT)
-        self.call_label.configure(text=f"{MALIGNANT_MARK if malignant else BENIGN_MARK} {word}",
-                                  font="BcTitleStale" if stale else "BcTitle",
-                                  foreground=MUTED_TEXT if stale else (MALIGNANT_TEXT if malignant else BENIGN))
-        relation = "at or above" if malignant else "below"
-        self.detail_label.configure(
-            text=f"Called {word.lower()}: {format_probability(p)} is {relation} the threshold "
-                 f"of {100 * t:.4g}%.", foreground=MUTED_TEXT if stale else TEXT)
+        grey = MUTED_TEXT if stale else None
+
+        shown_p = format_probability(p)
+        interval = pred.interval
+        self.prob_label.configure(
+            text=f"Malignancy probability {shown_p}" + (f" ({interval_text(interval)})" if interval else ""),
+            font="BcBigStale" if stale else "BcBig", foreground=grey or TEXT)
+        self._show_interval_note(pred, stale)
+
+        threshold = f"{100 * t:.4g}%"
+        if pred.indeterminate:
+            word = "INDETERMINATE AT THIS THRESHOLD"
+            call = f"{INDETERMINATE_MARK} {word}"
+            colour = TEXT
+            side = "at or above" if pred.prediction == "malignant" else "below"
+            detail = (f"Indeterminate: the interval {interval_text(interval)} holds both calls at the threshold "
+                      f"of {threshold}, so the model's evidence does not settle on which side of it this case "
+                      f"falls: treat the call as uncertain. On its own, the network's estimate ({shown_p}) is "
+                      f"{side} the threshold.")
+        else:
+            malignant = pred.prediction == "malignant"
+            word = "MALIGNANT" if malignant else "BENIGN"
+            call = f"{MALIGNANT_MARK if malignant else BENIGN_MARK} {word}"
+            colour = MALIGNANT_TEXT if malignant else BENIGN
+            relation = "at or above" if malignant else "below"
+            detail = f"Called {word.lower()}: {shown_p} is {relation} the threshold of {threshold}."
+            if interval is not None:
+                detail += f" So is the whole interval ({interval_text(interval)})."
+        detail += outside_sentence(pred)
+        self.call_label.configure(text=call, font="BcTitleStale" if stale else "BcTitle", foreground=grey or colour)
+        self.detail_label.configure(text=detail, foreground=grey or TEXT)
         self.model_label.configure(text=f"Model {result['model_id']} \u00b7 threshold {format_threshold(t)}")
-        # The export keeps the scores this result was computed from, and says when the form differs.
-        self.app.set_results("Patient", [*zip(schema.FEATURES, result["scores"]), ("model id", result["model_id"]),
-                                         ("malignancy probability", round(p, 6)), ("threshold", t),
-                                         ("call", word.lower()),
-                                         ("result", "out of date: the scores on the form changed after this "
-                                                    "prediction" if stale else "current")])
+
+        self._show_explanation(pred, stale)
+        evidence = pred.evidence
+        self.match_heading.grid()
+        self.match_label.configure(text=NO_MATCHES if evidence is None else evidence.sentence(),
+                                   foreground=grey or (MUTED_TEXT if evidence is None else TEXT))
+        unusual = None if evidence is None else evidence.unusual_sentence()
+        if unusual:
+            self.unusual_label.configure(
+                text=f"{WARNING_MARK} {unusual} The model has learned from few cases like it, so its probability "
+                     "and interval deserve less trust here.", foreground=grey or ERROR_TEXT)
+            self.unusual_label.grid()
+        else:
+            self.unusual_label.configure(text="")
+            self.unusual_label.grid_remove()
+
+        self.app.set_results("Patient", self._export_rows(pred, result, stale))
         if stale:
-            self.note_label.configure(text=f"{WARNING_MARK} {STALE_NOTE}", foreground=ERROR_TEXT)
+            live = self.live_var.get()
+            note = STALE_NOTE if not live else LIVE_STALE_NOTE if self._form_scores() else LIVE_INVALID_NOTE
+            self.note_label.configure(text=f"{WARNING_MARK} {note}", foreground=ERROR_TEXT)
         else:
             self.note_label.configure(text="", foreground=MUTED_TEXT)
+
+    def _show_explanation(self, pred, stale: bool) -> None:
+        explanation = pred.explanation
+        key = (explanation, pred.threshold, stale)  # Explanation compares by identity
+        if explanation is None:
+            self.waterfall.show_message(NO_EXPLANATION)
+            self.waterfall_note.configure(text="")
+            self._drawn = None
+            return
+        if key != self._drawn:
+            base = "Average benign training case" if pred.background == "benign" else "Average training case"
+            self.waterfall.show(explanation, base, pred.threshold, stale=stale)
+            self._drawn = key
+        self.waterfall_note.configure(
+            text=f"Each bar is one score's exact Shapley contribution, largest first, from the average of "
+                 f"{BACKGROUND_TEXT[pred.background]} to this case: \u25b6 orange raises the probability, "
+                 f"\u25c0 blue lowers it. The log-odds add up exactly; point at a bar for its numbers.",
+            foreground=MUTED_TEXT)
+
+    def _export_rows(self, pred, result: dict, stale: bool) -> list[tuple[str, object]]:
+        """The rows File > Export results writes: the scores this result was computed
+        from, and what it says; it says when the form has changed since."""
+        rows = [*zip(schema.FEATURES, result["scores"]), ("model id", result["model_id"]),
+                ("malignancy probability", round(pred.probability, 6))]
+        if pred.interval is not None:
+            rows += [("interval low", round(pred.interval[0], 6)), ("interval high", round(pred.interval[1], 6))]
+        else:
+            rows.append(("interval", "not available (no calibration pairs in the model file)"))
+        rows += [("threshold", pred.threshold), ("call", pred.call), ("indeterminate", pred.indeterminate)]
+        if pred.explanation is not None:
+            rows += [("explanation background", BACKGROUND_TEXT[pred.background]),
+                     ("base log-odds", round(pred.explanation.base, 6))]
+            rows += [(f"contribution {name} (log-odds)", round(float(c), 6))
+                     for name, c in zip(pred.explanation.features, pred.explanation.contributions)]
+        if pred.evidence is not None:
+            rows += [("matching cases", pred.evidence.sentence()), ("unusual pattern", pred.evidence.unusual)]
+        rows.append(("result", "out of date: the scores on the form changed after this prediction" if stale
+                     else "current"))
+        return rows
