@@ -291,8 +291,10 @@ def test_evaluate_keeps_its_json_keys_and_the_default_settings(capsys):
     code, out, err = run_cli(capsys, "evaluate", "--folds", "2", "--repeats", "1", "--json")
     assert code == 0, err
     result = json.loads(out)
-    assert list(result) == ["accuracy", "roc_auc", "sensitivity", "specificity", "brier", "folds", "repeats",
-                            "grouped", "seed", "threshold", "n", "n_groups", "seconds", "settings"]
+    kept = ["accuracy", "roc_auc", "sensitivity", "specificity", "brier", "folds", "repeats",
+            "grouped", "seed", "threshold", "n", "n_groups", "seconds", "settings"]
+    assert list(result)[:len(kept)] == kept  # every key kept, in its order; additions after
+    assert list(result)[len(kept):] == ["decision_curve", "calibration"]
     assert result["settings"] == TrainConfig().to_dict() and result["seed"] == 0
     assert isinstance(result["seconds"], float) and result["seconds"] > 0
 
@@ -337,7 +339,7 @@ def test_evaluate_compare_json_puts_the_baselines_beside_the_network_on_the_same
                              "--seed", "2", "--compare", "--json")
     assert code == 0, err
     result = json.loads(out)
-    assert list(result)[-2:] == ["settings", "compare"]  # every earlier key first, as without --compare
+    assert list(result)[-4:] == ["settings", "compare", "decision_curve", "calibration"]  # earlier keys first
     compare = result["compare"]
     assert list(compare) == ["network", "logistic_regression", "random_forest"]
     for name, figures in compare.items():
