@@ -39,6 +39,7 @@ from bcdesktop.gui.plots import favour_tk_thread
 from bcdesktop.gui.settings import Settings
 from bcdesktop.gui.statusbar import StatusBar
 from bcdesktop.gui.tab_batch import BatchTab
+from bcdesktop.gui.tab_calibration import CalibrationTab
 from bcdesktop.gui.tab_data import DataTab
 from bcdesktop.gui.tab_patient import PatientTab
 from bcdesktop.gui.tab_threshold import ThresholdTab
@@ -57,7 +58,8 @@ INTRO_BACKGROUND = "#eaf2fb"  # a pale blue: the first-screen note stands apart 
 #: The tabs in notebook order: key, title, the letter Alt selects it by (Alt+H for
 #: Threshold, since Alt+T is Train), and its class.
 TABS = (("data", "Data", 0, DataTab), ("train", "Train", 0, TrainTab), ("patient", "Patient", 0, PatientTab),
-        ("threshold", "Threshold", 1, ThresholdTab), ("batch", "Batch", 0, BatchTab))
+        ("threshold", "Threshold", 1, ThresholdTab), ("calibration", "Calibration", 0, CalibrationTab),
+        ("batch", "Batch", 0, BatchTab))
 TAB_ORDER = tuple(key for key, *_ in TABS)
 
 INTENDED_USE = (
