@@ -131,11 +131,18 @@ with tempfile.TemporaryDirectory() as d:
     runs = [["predict", *MALIGNANT, "--json"],
             ["train", "--iterations", "50", "--json", "--out", os.path.join(d, "m.npz")],
             ["evaluate", "--folds", "2", "--repeats", "1", "--json"],
-            ["score", str(resources.bundled_data_path()), "-o", os.path.join(d, "s.csv")]]
+            ["score", str(resources.bundled_data_path()), "-o", os.path.join(d, "s.csv")],
+            ["threshold", "--youden", "--json"],
+            ["threshold", "--cost-ratio", "5", "--prevalence", "0.05", "--json"],
+            ["threshold", "--sensitivity", "0.95", "--bound", "--json"]]
     for args in runs:
         assert main(args) == 0, args
 y, p = np.tile([0, 1], 20), np.linspace(0.01, 0.99, 40)
 metrics.roc_curve_auc(y, p), metrics.brier(y, p), metrics.calibration(y, p, 5)
+from bcdesktop import calibrate, decision
+for kind in calibrate.KINDS:
+    calibrate.fit_recalibration(kind, p, y).apply(p)
+calibrate.calibration_summary(p, y), decision.decision_curve(p, y)
 import bcdesktop.gui.app, bcdesktop.gui.plots
 json.dump(sorted(set(sys.modules) - before), open(sys.argv[1], "w"))
 """
@@ -259,6 +266,7 @@ def test_train_json_matches_the_source_run(exe, sandbox):
     assert frozen["iterations_run"] == 200 and frozen["stopped"] == "completed"
     assert (sandbox.root / "frozen.npz").stat().st_size > 0
     assert frozen["validation"]["accuracy"] > 0.85
+    assert frozen["calibration_pairs"]["n"] == 683 and frozen["calibration_pairs"]["repeats"] == 5
     assert [it for it, *_ in frozen["loss_curve"]] == [it for it, *_ in source["loss_curve"]]
     assert [loss for _, loss, _ in frozen["loss_curve"]] == pytest.approx(
         [loss for _, loss, _ in source["loss_curve"]], rel=1e-9)
@@ -266,6 +274,19 @@ def test_train_json_matches_the_source_run(exe, sandbox):
     check = json.loads(run_source(["predict", *MALIGNANT, "--json", "--model",
                                    str(sandbox.root / "frozen.npz")], sandbox).stdout)
     assert check["model"] == frozen["model_id"]
+
+
+def test_threshold_and_the_interval_match_the_source_run(exe, sandbox):
+    args = ["threshold", "--cost-ratio", "10", "--json"]
+    frozen = json.loads(run_frozen(exe, args, sandbox).stdout)
+    source = json.loads(run_source(args, sandbox).stdout)
+    assert frozen["threshold"] == source["threshold"] and frozen["chosen_by"] == source["chosen_by"]
+    assert frozen["metrics"]["sensitivity"] == pytest.approx(source["metrics"]["sensitivity"], rel=1e-12)
+    frozen = json.loads(run_frozen(exe, ["predict", *MALIGNANT, "--json"], sandbox).stdout)
+    source = json.loads(run_source(["predict", *MALIGNANT, "--json"], sandbox).stdout)
+    assert frozen["interval"] == pytest.approx(source["interval"], abs=1e-12)
+    assert frozen["explanation"]["base"] == pytest.approx(source["explanation"]["base"], abs=1e-9)
+    assert frozen["evidence"] == source["evidence"]
 
 
 def test_evaluate_json(exe, sandbox):
