@@ -25,6 +25,7 @@ import tkinter as tk
 from tkinter import ttk
 
 from bcdesktop import DISCLAIMER, schema
+from bcdesktop.errors import Cancelled
 from bcdesktop.examples import TypicalCase, example_source, typical_cases
 from bcdesktop.gui.context import AppContext
 from bcdesktop.gui.waterfall import Waterfall
@@ -45,7 +46,7 @@ from bcdesktop.gui.widgets import (
     wrap_to_width,
 )
 from bcdesktop.metrics import format_percent
-from bcdesktop.predictor import BACKGROUND_TEXT, BACKGROUNDS, call_word, predict_case, straddles
+from bcdesktop.predictor import BACKGROUND_TEXT, BACKGROUNDS, call_word, explain_case, predict_case, straddles
 
 STALE_NOTE = "Out of date: the scores have changed since this result. Press Predict to update it."
 LIVE_STALE_NOTE = "Out of date: updating for the new scores\u2026"
@@ -57,6 +58,7 @@ NO_INTERVAL_YET = ("interval not available yet: the model's calibration pairs ar
 INTERVAL_NOTE = "In brackets: the Venn-Abers interval, from the model's cross-validated predictions."
 NO_EXPLANATION = "Explanation not available: this model file has no training patterns."
 NO_MATCHES = "Matching cases not available: this model file has no training patterns."
+EXPLAINING = "Working out each score's contribution\u2026"
 INDETERMINATE_MARK = "\u25c6"  # ◆: neither class's mark nor colour
 LIVE_DELAY_MS = 150  # the pause in typing after which live mode predicts
 #: The settings key of the background choice (remembered only when the settings accept it).
@@ -77,6 +79,13 @@ def interval_text(interval: tuple[float, float]) -> str:
     """``(0.781, 0.884) -> "78.1-88.4%"``, as ``bcdesktop predict`` writes it."""
     low, high = interval
     return f"{100 * low:.1f}-{100 * high:.1f}%"
+
+
+def explanation_is_slow(model) -> bool:
+    """Whether :func:`bcdesktop.predictor.predict_case` explains ``model`` by the general
+    Shapley route (~200 ms: a model with a recalibration) rather than the network's fast
+    first-layer route (~10 ms); the tab then explains in the background."""
+    return getattr(model, "recalibration", None) is not None
 
 
 def outside_sentence(pred) -> str:
@@ -123,6 +132,7 @@ class PatientTab(ttk.Frame):
         self._typical: dict[int, TypicalCase] | None = None
         self._typical_source = None
         self._live_after: str | None = None
+        self._explain_job = None  # the background explanation of a slow model's result
         self._drawn = None  # what the waterfall shows, so an unchanged result is not drawn again
         self.last_seconds: float | None = None
         # The background is remembered for the session: the settings file keeps only the keys
@@ -298,14 +308,54 @@ class PatientTab(ttk.Frame):
         """Predict ``scores`` with the active model and show it (timed: :attr:`last_seconds`)."""
         started = time.perf_counter()
         model = self.app.model
-        prediction = predict_case(model, scores, threshold=self.app.threshold,
-                                  background=self.background_var.get())
-        self._result = {"scores": scores, "prediction": prediction, "probability": prediction.probability,
-                        "model_id": model.model_id}
+        self._result = self._compute(scores)
         self._show_result()
         self.last_seconds = time.perf_counter() - started
+        prediction = self._result["prediction"]
         self.app.set_status_message(f"Predicted {prediction.call} ({format_probability(prediction.probability)}) "
                                     f"with model {model.model_id}.")
+
+    def _compute(self, scores: tuple[int, ...]) -> dict:
+        """A result for ``scores`` with the active model, threshold and background.
+
+        The explanation of a plain network takes ~10 ms (predict_case's first-layer route)
+        and is computed here; a model with a recalibration is explained by the general
+        route, some 200 ms, which would stall typing: its explanation is worked out in a
+        background job and shown when it arrives, the rest at once."""
+        model, background = self.app.model, self.background_var.get()
+        slow = explanation_is_slow(model)
+        prediction = predict_case(model, scores, threshold=self.app.threshold, background=background,
+                                  explain=not slow)
+        result = {"scores": scores, "prediction": prediction, "probability": prediction.probability,
+                  "model_id": model.model_id, "explaining": slow, "explain_problem": None}
+        if self._explain_job is not None:
+            self._explain_job.cancel()
+            self._explain_job = None
+        if slow and model.patterns is not None:
+            def work(_report, _cancel):
+                return explain_case(model, scores, background)
+
+            def done(ok: bool, value) -> None:
+                if self._explain_job is not job:
+                    return  # a newer result asked for its own
+                self._explain_job = None
+                if self._result is not result or not self.winfo_exists():
+                    return
+                result["explaining"] = False
+                if ok:
+                    result["prediction"] = dataclasses.replace(result["prediction"], explanation=value)
+                else:
+                    result["explain_problem"] = (
+                        "The explanation was stopped: press Predict to work it out again."
+                        if isinstance(value, Cancelled) else "The explanation could not be worked out.")
+                    if not isinstance(value, Cancelled):
+                        self.app.report_exception(value)
+                self._show_result()
+
+            job = self._explain_job = self.app.run_in_thread(work, done, name="explanation")
+        else:
+            result["explaining"] = False
+        return result
 
     def show_case(self, scores: tuple[int, ...], note: str = "") -> None:
         """Fill the nine fields with ``scores``, say where the case comes from (``note``,
@@ -400,6 +450,9 @@ class PatientTab(ttk.Frame):
     def _on_destroy(self, event) -> None:
         if event.widget is self:
             self._cancel_live()
+            if self._explain_job is not None:
+                self._explain_job.cancel()
+                self._explain_job = None
 
     # ------------------------------------------------------------------ result
     def _on_app_changed(self, _event=None) -> None:
@@ -437,11 +490,8 @@ class PatientTab(ttk.Frame):
     def _recompute(self) -> None:
         """Predict the shown result's scores again (new model, new background), keeping
         whether the form still matches them."""
-        model, result = self.app.model, self._result
         started = time.perf_counter()
-        prediction = predict_case(model, result["scores"], threshold=self.app.threshold,
-                                  background=self.background_var.get())
-        result.update(prediction=prediction, probability=prediction.probability, model_id=model.model_id)
+        self._result = self._compute(self._result["scores"])
         self.last_seconds = time.perf_counter() - started
 
     @property
@@ -547,7 +597,9 @@ class PatientTab(ttk.Frame):
         explanation = pred.explanation
         key = (explanation, pred.threshold, stale)  # Explanation compares by identity
         if explanation is None:
-            self.waterfall.show_message(NO_EXPLANATION)
+            result = self._result
+            self.waterfall.show_message(EXPLAINING if result.get("explaining") else
+                                        result.get("explain_problem") or NO_EXPLANATION)
             self.waterfall_note.configure(text="")
             self._drawn = None
             return
