@@ -4,22 +4,50 @@ The input is read with exactly the rules of :func:`bcdesktop.data.load_csv`
 (:func:`~bcdesktop.csvlayout.sniff_layout` once, then :func:`~bcdesktop.csvscan.iter_chunks`),
 in chunks, so memory stays flat however long the file is. The output has one row per
 data row of the input, in the same order: each input record copied byte for byte
-(same cells, quoting, delimiter and encoding), followed by five new columns:
+(same cells, quoting, delimiter and encoding), followed by eight new columns
+(:data:`NEW_COLUMNS`):
 
 - ``probability``: malignancy probability, 6 decimals (empty for a rejected row);
+- ``probability_low``, ``probability_high``: the Venn-Abers interval of that
+  probability (:func:`bcdesktop.predictor.intervals`, from the model's out-of-fold
+  calibration pairs), 6 decimals like the probability; empty for a rejected row, and
+  empty in every row for a model without calibration pairs (an older model file, or
+  one trained with ``--no-calibrate``): "not available", never a guess;
+- ``indeterminate``: ``true`` when the interval holds both calls at the threshold
+  (``probability_low < threshold <= probability_high``, :func:`~bcdesktop.predictor.straddles`),
+  else ``false``; empty where the interval is (a rejected row, a model without
+  calibration pairs). ``prediction`` keeps the call from the probability alone;
 - ``prediction``: ``malignant`` when probability >= threshold, else ``benign``
   (empty for a rejected row);
 - ``threshold``: the threshold used, 6 decimals like the probability;
 - ``status``: ``ok``, or why the row could not be scored (e.g. ``Bare Nuclei is missing``);
 - ``model``: the id of the model that scored the file (``ModelBundle.model_id``).
 
+With ``explain=True`` (``bcdesktop score --explain``, the Batch tab's "Add the nine
+contributions") nine more columns follow ``model``, :data:`CONTRIBUTION_COLUMNS`:
+``contribution_clump_thickness``, ``contribution_uniformity_of_cell_size``,
+``contribution_uniformity_of_cell_shape``, ``contribution_marginal_adhesion``,
+``contribution_single_epithelial_cell_size``, ``contribution_bare_nuclei``,
+``contribution_bland_chromatin``, ``contribution_normal_nucleoli``,
+``contribution_mitoses`` (``contribution_`` + the UCI name of :data:`bcdesktop.schema.FEATURES`
+lower-cased, every run of other characters an underscore): each feature's exact
+Shapley contribution on the log-odds scale against the model's training rows
+(:func:`bcdesktop.explain.explain_bundle` with ``patterns.background("training")``),
+6 decimals (``-0.749112``). They add up: base + the nine = the log-odds of the row's
+probability, the base being the same for every row (``ScoreSummary.explain_base``,
+the mean log-odds over the training rows); within the 6 decimals written, the nine
+cells sum to it within 5e-6. Empty for a rejected row, and for a model without
+training patterns. One explanation takes ~10 ms, so each distinct score pattern is
+explained once (:data:`MAX_EXPLAINED_PATTERNS` of them kept for the rest of the run)
+and the rows that repeat it reuse it; chunks are then :data:`EXPLAIN_CHUNKSIZE` lines.
+
 A new column whose name the input already uses (case-insensitive) is named
 ``NAME_2`` (``_3``, ...) instead. The threshold is rounded to 6 decimals before
 scoring (a threshold that rounds to 0 or 1 is refused) and the call is
-``probability >= threshold``, as in ``predict`` and the window; the written
-probability of a benign row never reaches the written threshold (one within half a
-millionth below it is written a millionth below), so the numbers as written always
-agree with the call.
+``probability >= threshold``, as in ``predict`` and the window. A number below the
+threshold is never written at or above it: the probability of a benign row, or an
+interval end below the threshold, that would round up to it is written a millionth
+below, so ``prediction`` and ``indeterminate`` always agree with the digits as written.
 
 Every output row has as many cells as the header, so the new columns always sit
 under their names: a record with too few fields gets empty cells up to the header's
@@ -45,6 +73,9 @@ input, the model in use (``bundle.source_path``), a file shipped with the app
 with ``force``; without ``force`` a file that appears at the output while scoring
 (another run) is kept and this run fails instead. Any error writing the output (a
 full disk, the folder removed) is one :class:`~bcdesktop.errors.UserError`.
+
+:func:`score_rows` is the arithmetic shared with :func:`bcdesktop.frame.predict_frame`
+(the same numbers for a pandas DataFrame, unrounded).
 """
 
 from __future__ import annotations
@@ -53,6 +84,7 @@ import contextlib
 import errno
 import math
 import os
+import re
 import stat
 import time
 from collections.abc import Callable
@@ -61,14 +93,34 @@ from pathlib import Path
 
 import numpy as np
 
-from . import csvlayout, csvrecords, csvscan, data, resources
-from .errors import UserError
+from . import csvlayout, csvrecords, csvscan, data, predictor, resources
+from .errors import Cancelled, UserError
 from .metrics import metrics_from_counts, threshold_at_6_decimals  # noqa: F401  (re-exported)
 from .metrics import threshold_micro as _threshold_micro
+from .schema import FEATURES
 
-NEW_COLUMNS = ("probability", "prediction", "threshold", "status", "model")
+NEW_COLUMNS = ("probability", "probability_low", "probability_high", "indeterminate", "prediction",
+               "threshold", "status", "model")
 MAX_KEPT_REJECTIONS = 1000
 DEFAULT_CHUNKSIZE = 50_000
+#: Lines per chunk with ``explain`` (a chunk of distinct rows takes ~10 ms a row, and
+#: progress and cancel are seen between chunks).
+EXPLAIN_CHUNKSIZE = 1_000
+#: Distinct score patterns whose contributions are kept for the rest of a run (about
+#: 500 bytes each, so at most ~25 MB: memory stays flat however long the file).
+MAX_EXPLAINED_PATTERNS = 50_000
+#: How the file writes ``indeterminate`` (as pandas and R read booleans).
+TRUE, FALSE = "true", "false"
+
+
+def column_safe(name: str) -> str:
+    """``"Uniformity of Cell Size"`` -> ``"uniformity_of_cell_size"``: lower case, every
+    run of characters other than a-z and 0-9 one underscore, none at the ends."""
+    return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
+
+
+#: The ``explain`` columns, one per feature in :data:`bcdesktop.schema.FEATURES` order.
+CONTRIBUTION_COLUMNS = tuple(f"contribution_{column_safe(f)}" for f in FEATURES)
 
 
 @dataclass(frozen=True)
@@ -125,6 +177,17 @@ class ScoreSummary:
     swept : list of Path
         Temporary files of earlier runs to this output that were killed, removed
         before writing (see :meth:`swept_line`).
+    intervals : bool
+        The model had calibration pairs, so ``probability_low`` / ``_high`` and
+        ``indeterminate`` are filled; ``indeterminate`` counts the rows so marked.
+    explained : bool
+        The run added the contribution columns and they are filled (``explain`` asked
+        for, and the model has training patterns).
+    explain_base : float or None
+        The base the contributions start from (the mean log-odds over the training
+        rows): base + the nine contributions = the row's log-odds.
+    explained_patterns : int
+        Explanations computed (distinct score patterns; rows repeating one reuse it).
     """
 
     input: Path
@@ -143,6 +206,11 @@ class ScoreSummary:
     seconds: float = 0.0
     swept: list = field(default_factory=list)
     layout: object = None
+    intervals: bool = False
+    indeterminate: int = 0
+    explained: bool = False
+    explain_base: float | None = None
+    explained_patterns: int = 0
 
     def summary_line(self) -> str:
         """``"rows read 699, scored 683, rejected 16, malignant 239, benign 444"``."""
@@ -221,10 +289,12 @@ def _csv_cell(text: str, delimiter: str) -> str:
     return text
 
 
-def _new_column_names(existing: tuple[str, ...]) -> list[str]:
-    taken = {c.strip().lower() for c in existing}
+def _new_column_names(existing, wanted=NEW_COLUMNS) -> list[str]:
+    """``wanted``, each renamed ``NAME_2`` (``_3``, ...) when ``existing`` (or an
+    earlier new name) already uses it, case-insensitively."""
+    taken = {str(c).strip().lower() for c in existing}
     names = []
-    for name in NEW_COLUMNS:
+    for name in wanted:
         candidate, k = name, 1
         while candidate.lower() in taken:
             k += 1
@@ -234,9 +304,15 @@ def _new_column_names(existing: tuple[str, ...]) -> list[str]:
     return names
 
 
-def _header(layout: csvlayout.CsvLayout) -> bytes:
+def output_columns(explain: bool = False) -> tuple[str, ...]:
+    """The new columns a run adds, before any renaming: :data:`NEW_COLUMNS`, then
+    :data:`CONTRIBUTION_COLUMNS` with ``explain``."""
+    return NEW_COLUMNS + (CONTRIBUTION_COLUMNS if explain else ())
+
+
+def _header(layout: csvlayout.CsvLayout, explain: bool = False) -> bytes:
     d = layout.delimiter
-    new = d.join(_new_column_names(layout.columns))
+    new = d.join(_new_column_names(layout.columns, output_columns(explain)))
     if layout.has_header:
         return layout.header_raw + d.encode() + new.encode(layout.encoding)
     old = d.join(_csv_cell(c, d) for c in layout.columns)
@@ -255,7 +331,7 @@ def score_csv(input_path: str | os.PathLike, output_path: str | os.PathLike, bun
               threshold: float | None = None, force: bool = False,
               chunksize: int = DEFAULT_CHUNKSIZE,
               progress: Callable[[ScoreProgress], None] | None = None,
-              cancel=None, protect=()) -> ScoreSummary:
+              cancel=None, protect=(), explain: bool = False) -> ScoreSummary:
     """Score every row of ``input_path`` and write ``output_path``.
 
     Parameters
@@ -265,8 +341,11 @@ def score_csv(input_path: str | os.PathLike, output_path: str | os.PathLike, bun
         the app or a file in ``protect`` (even with ``force``), and must not exist
         unless ``force``.
     bundle : ModelBundle
-        Only ``predict_proba(X_raw (n, 9)) -> (n,)``, ``threshold``, ``model_id`` and,
-        when it has one, ``source_path`` (the file it was loaded from) are used.
+        ``predict_proba(X_raw (n, 9)) -> (n,)``, ``threshold``, ``model_id`` and, when
+        it has one, ``source_path`` (the file it was loaded from) are used; with
+        calibration pairs (``oof``) also ``raw_proba`` and ``recalibration`` (for the
+        interval), with ``explain`` and training patterns (``patterns``) ``network``,
+        ``scaler`` and ``features`` (see :func:`score_rows`).
     threshold : float, optional
         Call malignant when probability >= threshold; the bundle's by default. Rounded
         to 6 decimals, as written in the file (``ScoreSummary.threshold``).
@@ -282,6 +361,10 @@ def score_csv(input_path: str | os.PathLike, output_path: str | os.PathLike, bun
         output file is left behind.
     protect : iterable of paths
         More files the output must never be (e.g. the data set a window has open).
+    explain : bool
+        Add :data:`CONTRIBUTION_COLUMNS` (slow: ~10 ms for each distinct score pattern;
+        chunks of at most :data:`EXPLAIN_CHUNKSIZE` lines, so progress and ``cancel``
+        are seen every few seconds).
 
     Raises
     ------
@@ -304,6 +387,9 @@ def score_csv(input_path: str | os.PathLike, output_path: str | os.PathLike, bun
     t = t_micro / 1e6
     summary = ScoreSummary(input=input_path, output=output_path, model_id=str(bundle.model_id),
                            threshold=t, layout=layout)
+    explainer = Explainer(bundle, cancel=cancel, delimiter=layout.delimiter) if explain else None
+    if explain:
+        chunksize = min(chunksize, EXPLAIN_CHUNKSIZE)
     counts = np.zeros((3, 4), dtype=np.int64)  # tp, fp, tn, fn by class coding (words, 0/1, 2/4)
     newline = layout.newline.encode()
     t_text = _micro_text(t_micro)
@@ -325,11 +411,12 @@ def score_csv(input_path: str | os.PathLike, output_path: str | os.PathLike, bun
                 output_path, suffix=".part", overwrite=force, protect=keep, swept=summary.swept))
             stage = "score"
             stack.enter_context(_one_blas_thread())
-            put(out, layout.bom + _header(layout) + newline)
+            put(out, layout.bom + _header(layout, explain) + newline)
             chunks = csvscan.iter_chunks(layout, chunksize=chunksize, cancel=cancel,
                                       progress=lambda p: report(p.rows, p.bytes_done))
             for chunk in chunks:
-                put(out, _score_chunk(chunk, layout, bundle, t_micro, t_text, counts, summary) + newline)
+                put(out, _score_chunk(chunk, layout, bundle, t_micro, t_text, counts, summary, explainer,
+                                      explain) + newline)
             # raising here leaves no output file behind, as a cancel does
             if summary.rows_read == 0:
                 raise UserError(f"{input_path} has no data rows.")
@@ -359,6 +446,11 @@ def score_csv(input_path: str | os.PathLike, output_path: str | os.PathLike, bun
             summary.unlabelled += int(counts[odd].sum())
             counts[odd] = 0
         summary.metrics = metrics_from_counts(*counts.sum(axis=0).tolist(), threshold=t)
+    summary.intervals = predictor.venn_abers_of(bundle) is not None
+    if explainer is not None:
+        summary.explained = explainer.available
+        summary.explain_base = explainer.base
+        summary.explained_patterns = explainer.computed
     summary.seconds = time.perf_counter() - started
     return summary
 
@@ -384,40 +476,190 @@ def _cannot_write(output_path: Path, exc: OSError) -> UserError:
                      "was left.")
 
 
+@dataclass(frozen=True)
+class RowScores:
+    """The numbers of :func:`score_rows` for m usable rows.
+
+    Attributes
+    ----------
+    probability : ndarray (m,)
+        ``bundle.predict_proba``.
+    called : ndarray (m,) bool
+        ``probability >= threshold``.
+    low, high : ndarray (m,) or None
+        The Venn-Abers interval (:func:`bcdesktop.predictor.intervals`); None for a
+        model without calibration pairs.
+    indeterminate : ndarray (m,) bool or None
+        ``low < threshold <= high`` (:func:`bcdesktop.predictor.straddles`).
+    contributions : ndarray (m, 9) or None
+        Shapley contributions on the log-odds scale against the training rows; None
+        when not asked for or the model has no training patterns.
+    """
+
+    probability: np.ndarray
+    called: np.ndarray
+    low: np.ndarray | None = None
+    high: np.ndarray | None = None
+    indeterminate: np.ndarray | None = None
+    contributions: np.ndarray | None = None
+
+
+def score_rows(bundle, X: np.ndarray, threshold: float, explainer: Explainer | None = None) -> RowScores:
+    """Probability, call, interval and (with an ``explainer``) contributions of the
+    usable rows ``X`` (m, 9) at ``threshold`` (already at 6 decimals): the numbers both
+    :func:`score_csv` and :func:`bcdesktop.frame.predict_frame` give.
+
+    With calibration pairs the network runs once: the interval is the Venn-Abers
+    predictor's for the network's own probability (``bundle.raw_proba``, as
+    :func:`bcdesktop.predictor.intervals` takes it) and the probability that same
+    number after the model's recalibration, if any (as ``bundle.predict_proba``).
+    """
+    m = X.shape[0]
+    va = predictor.venn_abers_of(bundle) if m else None
+    low = high = indeterminate = None
+    if va is None:
+        p = np.asarray(bundle.predict_proba(X), dtype=np.float64).reshape(-1) if m else np.empty(0)
+    else:
+        raw = np.asarray(bundle.raw_proba(X), dtype=np.float64).reshape(-1)
+        recal = getattr(bundle, "recalibration", None)
+        p = raw if recal is None else np.asarray(recal.apply(raw), dtype=np.float64).reshape(-1)
+        low, high = (np.asarray(a, dtype=np.float64).reshape(-1) for a in va.interval(raw))
+        indeterminate = predictor.straddles(low, high, threshold)
+    if p.shape != (m,) or not np.all((p >= 0) & (p <= 1)):
+        raise ValueError("the model returned probabilities outside [0, 1] or of the wrong shape")
+    contributions = None
+    if explainer is not None and explainer.available:
+        contributions = explainer.contributions(X)
+    return RowScores(probability=p, called=p >= threshold, low=low, high=high,
+                     indeterminate=indeterminate, contributions=contributions)
+
+
+def _pattern_keys(X: np.ndarray) -> np.ndarray:
+    """One int64 per row of whole scores 1..10 (m, 9): the same key for the same nine."""
+    return (X.astype(np.int64) - 1) @ (10 ** np.arange(X.shape[1], dtype=np.int64))
+
+
+class Explainer:
+    """Exact Shapley contributions of many rows, each distinct score pattern explained
+    once (:func:`bcdesktop.explain.explain_bundle` against the model's training rows,
+    ~10 ms each) and kept for the rest of the run (at most
+    :data:`MAX_EXPLAINED_PATTERNS`), rows repeating it mapped back to it.
+
+    ``available`` is False for a model without training patterns (nothing to explain
+    against). With a ``delimiter``, :meth:`cells` gives each row's contribution cells
+    as bytes, formatted once per pattern too. ``cancel`` (a ``threading.Event``) is
+    looked at between explanations (:class:`~bcdesktop.errors.Cancelled`).
+    """
+
+    def __init__(self, bundle, *, cancel=None, delimiter: str | None = None):
+        self.bundle, self.cancel, self.delimiter = bundle, cancel, delimiter
+        pats = getattr(bundle, "patterns", None)
+        rows, weights = pats.background("training") if pats is not None else (np.empty((0, 9)), np.empty(0))
+        self.rows, self.weights = rows, weights
+        self.available = rows.shape[0] > 0
+        self.base: float | None = None
+        self.computed = 0
+        self._memo: dict[int, tuple[np.ndarray, bytes]] = {}
+
+    def __repr__(self) -> str:
+        return (f"Explainer({'available' if self.available else 'no training patterns'}, "
+                f"{self.computed} patterns explained, {len(self._memo)} kept)")
+
+    def _explained(self, X: np.ndarray) -> tuple[np.ndarray, list[bytes], np.ndarray]:
+        """(contributions of each distinct pattern (u, 9), their cells, inverse (m,))."""
+        from .explain import explain_bundle
+
+        keys = _pattern_keys(X)
+        uniq, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
+        out = np.empty((uniq.size, X.shape[1]))
+        cells: list[bytes] = []
+        for k, key in enumerate(uniq.tolist()):
+            hit = self._memo.get(key)
+            if hit is None:
+                if self.cancel is not None and self.cancel.is_set():
+                    raise Cancelled()
+                e = explain_bundle(self.bundle, X[first[k]], self.rows, self.weights)
+                self.computed += 1
+                if self.base is None:
+                    self.base = e.base
+                hit = (e.contributions, self._format(e.contributions))
+                if len(self._memo) < MAX_EXPLAINED_PATTERNS:
+                    self._memo[key] = hit
+            out[k] = hit[0]
+            cells.append(hit[1])
+        return out, cells, inverse.reshape(-1)
+
+    def contributions(self, X: np.ndarray) -> np.ndarray:
+        """Contributions (m, 9) of the rows ``X`` (m, 9) of whole scores."""
+        out, _, inverse = self._explained(X)
+        return out[inverse]
+
+    def cells(self, X: np.ndarray) -> list[bytes]:
+        """Each row's nine contribution cells, each after a delimiter (``,-0.749112...``)."""
+        _, cells, inverse = self._explained(X)
+        return [cells[i] for i in inverse.tolist()]
+
+    def _format(self, c: np.ndarray) -> bytes:
+        if self.delimiter is None:
+            return b""
+        d = self.delimiter
+        return "".join(d + format_contribution(v) for v in c.tolist()).encode("ascii")
+
+
+def format_contribution(value: float) -> str:
+    """A log-odds contribution as written: 6 decimals, ``-0.749112``, never ``-0.000000``."""
+    text = f"{value:.6f}"
+    return "0.000000" if text == "-0.000000" else text
+
+
+def _put_micro(cells: np.ndarray, col: int, micro: np.ndarray) -> None:
+    """``d.dddddd`` (8 bytes) of ``micro`` millionths (0..1,000,000) at ``cells[:, col:col + 8]``."""
+    cells[:, col] = 48 + micro // 1_000_000
+    cells[:, col + 1] = 46  # "."
+    for k in range(6):
+        cells[:, col + 7 - k] = 48 + (micro // 10 ** k) % 10
+
+
+def _written(values: np.ndarray, below: np.ndarray, t_micro: int) -> np.ndarray:
+    """``values`` in whole millionths, those ``below`` the threshold at most a millionth
+    under it (so a number below the threshold never prints as reaching it)."""
+    micro = np.rint(values * 1e6).astype(np.int64)
+    micro[below] = np.minimum(micro[below], t_micro - 1)
+    return micro
+
+
 def _score_chunk(chunk: csvscan.Chunk, layout: csvlayout.CsvLayout, bundle, t_micro: int,
-                 t_text: str, counts: np.ndarray, summary: ScoreSummary) -> bytes:
+                 t_text: str, counts: np.ndarray, summary: ScoreSummary,
+                 explainer: Explainer | None = None, explain: bool = False) -> bytes:
     """The output records of one chunk (joined by the line ending, without a final one);
     updates ``counts`` (tp, fp, tn, fn for each class coding) and ``summary``.
 
     The new cells of every row are laid out in a byte matrix with NumPy (one
     zero-padded row per record, read back as variable-length bytes), so the per-row
-    Python work is a single ``bytes + bytes``. The call is the app's one rule,
-    ``probability >= threshold`` (the threshold at 6 decimals, as ``predict`` and the
-    window use it); the probability is written in whole millionths, and a benign row
-    whose probability would round up to the threshold is written one millionth below
-    it, so the digits written never contradict the call.
+    Python work is a single ``bytes + bytes`` (two with ``explain``). The call is the
+    app's one rule, ``probability >= threshold`` (the threshold at 6 decimals, as
+    ``predict`` and the window use it); the probability and the interval are written in
+    whole millionths, and a number below the threshold that would round up to it is
+    written one millionth below it, so the digits written never contradict the call
+    nor ``indeterminate``.
     """
     n = len(chunk)
     ok = chunk.features_ok
     ok_idx = np.flatnonzero(ok)
-    micro = np.empty(0, dtype=np.int64)
-    if len(ok_idx):
-        p = np.asarray(bundle.predict_proba(chunk.X[ok_idx]), dtype=np.float64).reshape(-1)
-        if p.shape != ok_idx.shape or not np.all((p >= 0) & (p <= 1)):
-            raise ValueError("the model returned probabilities outside [0, 1] or of the wrong shape")
-        micro = np.rint(p * 1e6).astype(np.int64)
-    else:
-        p = np.empty(0)
-    called = p >= t_micro / 1e6
-    micro[~called] = np.minimum(micro[~called], t_micro - 1)
+    t = t_micro / 1e6
+    scores = score_rows(bundle, chunk.X[ok_idx], t, None)
+    called = scores.called
+    micro = _written(scores.probability, ~called, t_micro)
+    with_interval = scores.low is not None
     d = layout.delimiter
     model = d + _csv_cell(str(bundle.model_id), d)
+    no_contributions = d * len(CONTRIBUTION_COLUMNS) if explain else ""
 
     bad_idx = np.flatnonzero(~ok).tolist()
     bad_tails = []
     for i in bad_idx:
         reason = chunk.reasons[i]
-        bad_tails.append(f"{d}{d}{d}{t_text}{d}{_csv_cell(reason, d)}{model}".replace("\0", "")
+        bad_tails.append(f"{d * 6}{t_text}{d}{_csv_cell(reason, d)}{model}".replace("\0", "")
                          .encode(layout.encoding, errors="replace"))
         if len(summary.rejections) < MAX_KEPT_REJECTIONS:
             summary.rejections.append(data.Rejection(int(chunk.lines[i]), chunk.sample_id(i, layout),
@@ -425,23 +667,35 @@ def _score_chunk(chunk: csvscan.Chunk, layout: csvlayout.CsvLayout, bundle, t_mi
         else:
             summary.rejections_not_kept += 1
 
-    # ok rows: delimiter, probability as "d.dddddd", then ",benign,T,ok,M" or ",malignant,T,ok,M"
-    calls = [f"{d}{word}{d}{t_text}{d}ok{model}".replace("\0", "").encode(layout.encoding, errors="replace")
-             for word in ("benign", "malignant")]
-    width_ok = 9 + max(map(len, calls))
+    # ok rows: delimiter, probability as "d.dddddd", with an interval ",d.dddddd,d.dddddd",
+    # then ",false,benign,T,ok,M" (indeterminate, call: a table of 4), without ",,,,benign,T,ok,M"
+    words = ("benign", "malignant")
+    if with_interval:
+        fixed = 27
+        calls = [f"{d}{flag}{d}{word}{d}{t_text}{d}ok{model}" for flag in (FALSE, TRUE) for word in words]
+        pick = 2 * scores.indeterminate.astype(np.intp) + called.astype(np.intp)
+    else:
+        fixed = 9
+        calls = [f"{d * 4}{word}{d}{t_text}{d}ok{model}" for word in words]
+        pick = called.astype(np.intp)
+    calls = [c.replace("\0", "").encode(layout.encoding, errors="replace") for c in calls]
+    width_ok = fixed + max(map(len, calls))
     width = max([width_ok, *map(len, bad_tails)])
     tails = np.zeros((n, width), dtype=np.uint8)
     if len(ok_idx):
         cells = np.empty((len(ok_idx), width_ok), dtype=np.uint8)
         cells[:, 0] = ord(d)
-        cells[:, 1] = 48 + micro // 1_000_000
-        cells[:, 2] = 46  # "."
-        for k in range(6):
-            cells[:, 8 - k] = 48 + (micro // 10 ** k) % 10
-        table = np.zeros((2, width_ok - 9), dtype=np.uint8)
+        _put_micro(cells, 1, micro)
+        if with_interval:
+            t_float = t_micro / 1e6
+            cells[:, 9] = ord(d)
+            _put_micro(cells, 10, _written(scores.low, scores.low < t_float, t_micro))
+            cells[:, 18] = ord(d)
+            _put_micro(cells, 19, _written(scores.high, scores.high < t_float, t_micro))
+        table = np.zeros((len(calls), width_ok - fixed), dtype=np.uint8)
         for row, text in zip(table, calls):
             row[: len(text)] = np.frombuffer(text, dtype=np.uint8)
-        cells[:, 9:] = table[called.astype(np.intp)]
+        cells[:, fixed:] = table[pick]
         tails[ok_idx] = cells if width == width_ok else np.pad(cells, ((0, 0), (0, width - width_ok)))
     for i, tail in zip(bad_idx, bad_tails):
         tails[i, : len(tail)] = np.frombuffer(tail, dtype=np.uint8)
@@ -452,6 +706,8 @@ def _score_chunk(chunk: csvscan.Chunk, layout: csvlayout.CsvLayout, bundle, t_mi
     summary.rejected += n - len(ok_idx)
     summary.malignant += n_mal
     summary.benign += len(ok_idx) - n_mal
+    if with_interval:
+        summary.indeterminate += int(np.count_nonzero(scores.indeterminate))
     if layout.has_labels:
         y = chunk.y[ok_idx]
         known = y >= 0
@@ -470,7 +726,14 @@ def _score_chunk(chunk: csvscan.Chunk, layout: csvlayout.CsvLayout, bundle, t_mi
             raw[i] = record
     # a fixed-width bytes array drops the trailing zero padding when read back
     encoded = tails.view(f"S{width}").ravel().tolist()
-    return layout.newline.encode().join(map(bytes.__add__, raw, encoded))
+    lines = map(bytes.__add__, raw, encoded)
+    if explain:
+        extra = [no_contributions.encode(layout.encoding)] * n
+        if explainer is not None and explainer.available and len(ok_idx):
+            for i, cell in zip(ok_idx.tolist(), explainer.cells(chunk.X[ok_idx])):
+                extra[i] = cell
+        lines = map(bytes.__add__, lines, extra)
+    return layout.newline.encode().join(lines)
 
 
 def _fit_to_header(records: list[bytes], layout: csvlayout.CsvLayout) -> list[bytes]:

@@ -6,21 +6,31 @@ temporary folder, then times, each in a fresh subprocess that reports its own pe
 memory (``VmHWM``, else ``resource.getrusage``):
 
 - ``score``:  ``bcdesktop.scoring.score_csv`` end to end (read, validate, scale,
-  predict, write) with the default model (or an untrained network of the same size
-  when the default model is not built yet: the cost is the same);
+  predict, the Venn-Abers interval and ``indeterminate``, write) with the default model,
+  which has calibration pairs, so the interval is on (or an untrained network of the
+  same size, without an interval, when the default model is not built yet);
 - ``pandas``: ``pd.read_csv(path, header=None)`` then ``df.to_csv(out, header=False,
   index=False)`` of the same file: the bare read + write.
 
 Each is run ``--repeats`` times, alternating; medians are printed with their ratio.
-Goals (issue 3): >= 350,000 rows/s, <= 1.3x the bare read+write time, peak < 256 MB.
+Goals: (issue 15) <= 0.8x the bare read+write time with the interval on, peak memory
+flat (< 256 MB, whatever the rows); (issue 3) >= 350,000 rows/s.
 
-    python bench/bench_scoring.py [--rows 1000000] [--repeats 3]
+Then the cost of ``--explain`` (``score_csv(..., explain=True)``), each once against
+``score`` without it on the same file: on ``--explain-rows`` random rows (all distinct:
+one explanation a row, the worst case) and on ``--repeat-rows`` rows drawn from the
+bundled data's rows (real cases repeat: each distinct pattern is explained once).
+The machine's load average is printed before and after.
+
+    python bench/bench_scoring.py [--rows 1000000] [--repeats 3] [--explain-rows 2000]
+                                  [--repeat-rows 100000]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import statistics
 import subprocess
@@ -54,12 +64,13 @@ def generate(path: Path, rows: int, bad_fraction: float = 0.02, seed: int = 0) -
 def child(kind: str, src: str, dst: str) -> None:
     import pandas as pd  # imported before the clock starts, for both
 
-    if kind == "score":
+    if kind in ("score", "explain"):
         from bcdesktop import scoring
         bundle = _bundle()
         t0 = time.perf_counter()
-        summary = scoring.score_csv(src, dst, bundle, force=True)
-        extra = {"rows": summary.rows_read, "rejected": summary.rejected}
+        summary = scoring.score_csv(src, dst, bundle, force=True, explain=kind == "explain")
+        extra = {"rows": summary.rows_read, "rejected": summary.rejected, "interval": summary.intervals,
+                 "explained": summary.explained_patterns}
     else:
         t0 = time.perf_counter()
         df = pd.read_csv(src, header=None)
@@ -67,6 +78,22 @@ def child(kind: str, src: str, dst: str) -> None:
         extra = {"rows": len(df)}
     seconds = time.perf_counter() - t0
     print(json.dumps({"seconds": seconds, "peak_mb": peak_rss_mb(), **extra}))
+
+
+def generate_repeats(path: Path, rows: int, seed: int = 1) -> None:
+    """``rows`` rows drawn (with replacement) from the bundled data's rows, UCI layout."""
+    from bcdesktop.resources import bundled_data_path
+
+    lines = [ln for ln in bundled_data_path().read_text().splitlines() if ln.strip()]
+    pick = np.random.default_rng(seed).integers(0, len(lines), size=rows)
+    path.write_text("\n".join(lines[i] for i in pick) + "\n", encoding="utf-8")
+
+
+def load() -> str:
+    try:
+        return "load average " + ", ".join(f"{v:.2f}" for v in os.getloadavg()) + f" on {os.cpu_count()} cores"
+    except OSError:  # pragma: no cover - no getloadavg
+        return "load average unknown"
 
 
 def peak_rss_mb() -> float:
@@ -107,11 +134,14 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rows", type=int, default=1_000_000)
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--explain-rows", type=int, default=2000)
+    ap.add_argument("--repeat-rows", type=int, default=100_000)
     ap.add_argument("--child", nargs=3, metavar=("KIND", "SRC", "DST"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
         child(*args.child)
         return
+    print(f"before: {load()}")
     with tempfile.TemporaryDirectory() as tmp:
         src = Path(tmp) / "cases.csv"
         n_bad = generate(src, args.rows)
@@ -129,8 +159,24 @@ def main() -> None:
                   f"peak {peak[kind]:6.0f} MB   (runs: "
                   + ", ".join(f"{r['seconds']:.2f}" for r in results[kind]) + ")")
         print(f"ratio score / (read+write): {med['score'] / med['pandas']:.2f}x   "
-              f"(goals: >= 350,000 rows/s, <= 1.3x, peak < 256 MB)")
+              f"(goals: <= 0.8x, peak < 256 MB, >= 350,000 rows/s)   interval on: "
+              f"{'yes' if results['score'][0]['interval'] else 'NO (model without calibration pairs)'}")
         print(f"rejected rows reported by score_csv: {results['score'][0]['rejected']:,}")
+
+        distinct, repeats = Path(tmp) / "distinct.csv", Path(tmp) / "repeats.csv"
+        generate(distinct, args.explain_rows, seed=2)
+        generate_repeats(repeats, args.repeat_rows)
+        for label, path, rows in (("random rows, all distinct", distinct, args.explain_rows),
+                                  ("rows drawn from the bundled data", repeats, args.repeat_rows)):
+            plain = run("score", path, Path(tmp) / "plain.csv")
+            explained = run("explain", path, Path(tmp) / "explained.csv")
+            per = explained["seconds"] / max(explained["explained"], 1)
+            print(f"--explain, {rows:,} {label}: {explained['seconds']:6.2f} s  "
+                  f"{rows / explained['seconds']:>9,.0f} rows/s  peak {explained['peak_mb']:4.0f} MB; "
+                  f"{explained['explained']:,} distinct patterns explained ({1000 * per:.1f} ms each); "
+                  f"without --explain {plain['seconds']:.2f} s ({rows / plain['seconds']:,.0f} rows/s): "
+                  f"{explained['seconds'] / plain['seconds']:.0f}x")
+    print(f"after: {load()}")
 
 
 if __name__ == "__main__":

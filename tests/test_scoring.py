@@ -72,24 +72,27 @@ def test_bundled_file_scores_every_row_in_order(tmp_path):
 
     rows = read_rows(out)
     header, body = rows[0], rows[1:]
-    assert header[-5:] == ["probability", "prediction", "threshold", "status", "model"]
+    assert header[-8:] == list(scoring.NEW_COLUMNS) == [
+        "probability", "probability_low", "probability_high", "indeterminate", "prediction", "threshold",
+        "status", "model"]
     assert header[:11] == [schema.ID_NAME, *FEATURES, schema.CLASS_NAME]
     original = bundled_data_path().read_text().splitlines()
     assert len(body) == 699
     # every original record is copied byte for byte, in order
     out_lines = out.read_text().splitlines()[1:]
-    assert [line.rsplit(",", 5)[0] for line in out_lines] == original
+    assert [line.rsplit(",", 8)[0] for line in out_lines] == original
     assert {r[-1] for r in body} == {"standin0001"}  # which model scored each row
 
     ds = load_bundled()
-    ok = [r for r in body if r[14] == "ok"]
+    ok = [r for r in body if r[17] == "ok"]
     p = np.array([float(r[11]) for r in ok])
     np.testing.assert_allclose(p, bundle.predict_proba(ds.X), atol=1e-6)
-    assert [r[12] for r in ok] == ["malignant" if v >= 0.5 else "benign" for v in bundle.predict_proba(ds.X)]
-    assert summary.malignant == sum(r[12] == "malignant" for r in ok)
-    bad = [r for r in body if r[14] != "ok"]
-    assert len(bad) == 16 and {r[14] for r in bad} == {"Bare Nuclei is missing"}
-    assert all(r[11] == "" and r[12] == "" and r[13] == "0.500000" for r in bad)
+    assert [r[15] for r in ok] == ["malignant" if v >= 0.5 else "benign" for v in bundle.predict_proba(ds.X)]
+    assert summary.malignant == sum(r[15] == "malignant" for r in ok)
+    bad = [r for r in body if r[17] != "ok"]
+    assert len(bad) == 16 and {r[17] for r in bad} == {"Bare Nuclei is missing"}
+    assert all(r[11:16] == [""] * 5 and r[16] == "0.500000" for r in bad)
+    assert all(r[12:15] == ["", "", ""] for r in ok)  # a model without calibration pairs: no interval
     assert [(r.line, r.sample_id) for r in summary.rejections] == [(r.line, r.sample_id) for r in ds.rejected]
 
     expected = metrics_at(ds.y, bundle.predict_proba(ds.X), 0.5)
@@ -102,11 +105,11 @@ def test_bundled_file_scores_every_row_in_order(tmp_path):
 def test_threshold_override(tmp_path):
     summary = scoring.score_csv(bundled_data_path(), tmp_path / "o.csv", StandIn(), threshold=0.9)
     body = read_rows(tmp_path / "o.csv")[1:]
-    assert {r[13] for r in body} == {"0.900000"}
-    called = [r[12] == "malignant" for r in body if r[14] == "ok"]
+    assert {r[16] for r in body} == {"0.900000"}
+    called = [r[15] == "malignant" for r in body if r[17] == "ok"]
     assert sum(called) == summary.malignant
-    assert all(float(r[11]) >= 0.9 for r in body if r[12] == "malignant")
-    assert all(float(r[11]) < 0.9 for r in body if r[12] == "benign")
+    assert all(float(r[11]) >= 0.9 for r in body if r[15] == "malignant")
+    assert all(float(r[11]) < 0.9 for r in body if r[15] == "benign")
     with pytest.raises(UserError, match="between 0 and 1"):
         scoring.score_csv(bundled_data_path(), tmp_path / "p.csv", StandIn(), threshold=1.5)
     assert not (tmp_path / "p.csv").exists()
@@ -125,7 +128,7 @@ def test_extra_columns_quotes_unicode_bom_crlf_semicolon_pass_through(tmp_path):
     src = write(tmp_path, "\ufeff" + header + "\r\n" + "\r\n".join(records) + "\r\n")
     summary = scoring.score_csv(src, tmp_path / "out.csv", StandIn())
     raw = (tmp_path / "out.csv").read_bytes()
-    new = b";probability;prediction;threshold;status;model\r\n"
+    new = b";probability;probability_low;probability_high;indeterminate;prediction;threshold;status;model\r\n"
     assert raw.startswith(b"\xef\xbb\xbf" + header.encode() + new)
     assert raw.count(b"\r\n") == src.read_bytes().count(b"\r\n") == raw.count(b"\n")  # CRLF kept
     text = raw[3:].decode()
@@ -134,7 +137,7 @@ def test_extra_columns_quotes_unicode_bom_crlf_semicolon_pass_through(tmp_path):
     rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=";"))
     assert [r[0] for r in rows[1:]] == ["Müller; Anna \"Anni\"", "Ωmega, 李", "two\r\nlines", "plain"]
     assert [r[-2] for r in rows[1:]] == ["ok", "ok", "Bare Nuclei is missing", "ok"]
-    assert rows[2][-4] == "malignant" and all(len(r) == 16 for r in rows)
+    assert rows[2][-4] == "malignant" and all(len(r) == 19 for r in rows)
     assert summary.rejections[0].line == 4 and summary.metrics is None
 
 
@@ -151,7 +154,7 @@ def test_headerless_input_gets_uci_header_and_labels_summary(tmp_path):
     src = write(tmp_path, f"{ROW}\n{ROW},\n1,2,3\n")
     summary = scoring.score_csv(src, tmp_path / "o.csv", StandIn())
     rows = read_rows(tmp_path / "o.csv")
-    assert rows[0] == [*FEATURES, "probability", "prediction", "threshold", "status", "model"]
+    assert rows[0] == [*FEATURES, *scoring.NEW_COLUMNS]
     assert rows[1][:9] == ROW.split(",")
     assert rows[2][-2] == "row has 10 fields, expected 9"
     assert rows[3][:3] == ["1", "2", "3"] and rows[3][-2] == "row has 3 fields, expected 9"
@@ -162,8 +165,8 @@ def test_new_column_names_do_not_clash_with_existing_ones(tmp_path):
     src = write(tmp_path, ",".join(FEATURES) + ",probability,Status\n" + ROW + ",0.1,old\n")
     scoring.score_csv(src, tmp_path / "o.csv", StandIn())
     header = read_rows(tmp_path / "o.csv")[0]
-    assert header[9:] == ["probability", "Status", "probability_2", "prediction", "threshold", "status_2",
-                          "model"]
+    assert header[9:] == ["probability", "Status", "probability_2", "probability_low", "probability_high",
+                          "indeterminate", "prediction", "threshold", "status_2", "model"]
 
 
 def test_every_kind_of_bad_row_is_kept_and_explained(tmp_path):
@@ -593,7 +596,7 @@ def test_rows_with_too_few_or_too_many_fields_keep_the_new_columns_under_their_n
     summary = scoring.score_csv(src, tmp_path / "o.csv", Fixed([0.9, 0.1, 0.5], model_id="m,1"))
     rows = read_rows(tmp_path / "o.csv", delimiter=d)
     head = rows[0]
-    assert head == [*cols, "probability", "prediction", "threshold", "status", "model"]
+    assert head == [*cols, *scoring.NEW_COLUMNS]
     assert all(len(r) == len(head) for r in rows), [len(r) for r in rows]
     status, model = head.index("status"), head.index("model")
     n = len(cols)
@@ -627,14 +630,14 @@ def test_probability_and_threshold_are_written_alike_and_the_call_agrees_with_th
     src = write(tmp_path, "".join(f"{i},{ROW},{2 if i % 2 else 4}\n" for i in range(len(probs))))
     summary = scoring.score_csv(src, tmp_path / "o.csv", Fixed(probs), threshold=t)
     rows = read_rows(tmp_path / "o.csv")[1:]
-    assert {r[13] for r in rows} == {"0.015848"} and summary.threshold == 0.015848
+    assert {r[16] for r in rows} == {"0.015848"} and summary.threshold == 0.015848
     for r in rows:
-        assert re.fullmatch(r"[01]\.\d{6}", r[11]) and re.fullmatch(r"0\.\d{6}", r[13]), r
-        assert (r[12] == "malignant") == (float(r[11]) >= float(r[13])), r
-    assert summary.malignant == sum(r[12] == "malignant" for r in rows)
+        assert re.fullmatch(r"[01]\.\d{6}", r[11]) and re.fullmatch(r"0\.\d{6}", r[16]), r
+        assert (r[15] == "malignant") == (float(r[11]) >= float(r[16])), r
+    assert summary.malignant == sum(r[15] == "malignant" for r in rows)
     m = summary.metrics
     truth = [r[10] == "4" for r in rows]
-    called = [r[12] == "malignant" for r in rows]
+    called = [r[15] == "malignant" for r in rows]
     assert m.tp == sum(a and b for a, b in zip(called, truth)) and m.threshold == summary.threshold
     # the bundle's own threshold is rounded the same way
     scoring.score_csv(src, tmp_path / "p.csv", Fixed(probs, threshold=0.0158484))

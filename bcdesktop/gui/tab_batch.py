@@ -46,7 +46,9 @@ class BatchTab(ttk.Frame):
     ``progress_label``, ``progress`` (the bar),
     ``count_labels`` (``rows_read scored rejected malignant benign`` -> label),
     ``rejected_tree`` (widgets.ScrolledTree), ``metrics_table`` (widgets.MetricsTable), ``metrics_label``,
-    ``confusion``, ``open_button`` (which calls ``app.dialogs.open_folder``).
+    ``confusion``, ``open_button`` (which calls ``app.dialogs.open_folder``),
+    ``explain_var`` / ``explain_check`` ("Add the nine contributions": ``score_csv(...,
+    explain=True)``).
     """
 
     def __init__(self, master: tk.Misc, app: AppContext):
@@ -100,9 +102,15 @@ class BatchTab(ttk.Frame):
         self.input_var.trace_add("write", lambda *_: (self._follow_input(), self._refresh_state()))
         self.output_var.trace_add("write", lambda *_: self._refresh_state())
         wrap_to_width(ttk.Label(box, text="The output has every input row, in order, with its original columns "
-                                          "plus probability, prediction, threshold, status and the id of the model "
+                                          "plus probability, its interval (probability_low, probability_high), "
+                                          "indeterminate, prediction, threshold, status and the id of the model "
                                           "that scored it.",
                                 style="Small.TLabel")).grid(row=2, column=0, columnspan=3, sticky="ew", pady=(4, 0))
+        self.explain_var = tk.BooleanVar(self, False)
+        self.explain_check = ttk.Checkbutton(
+            box, text="Add the nine contributions (why each row got its probability, on the log-odds "
+                      "scale; slow: about 10 ms for each distinct row)", variable=self.explain_var)
+        self.explain_check.grid(row=3, column=0, columnspan=3, sticky="w", pady=(4, 0))
         return box
 
     def _build_run(self) -> ttk.Frame:
@@ -257,10 +265,11 @@ class BatchTab(ttk.Frame):
             force = True
 
         threshold = self.app.threshold
+        explain = bool(self.explain_var.get())
 
         def work(report, cancel):
             return scoring.score_csv(source_path, target_path, model, threshold=threshold, force=force,
-                                     progress=report, cancel=cancel)
+                                     progress=report, cancel=cancel, explain=explain)
 
         self._previous = self.summary  # shown again if this run fails or is cancelled
         self._clear_results()
@@ -330,8 +339,11 @@ class BatchTab(ttk.Frame):
         for key, label in self.count_labels.items():
             label.configure(text=f"{getattr(summary, key):,}")
         self.output_label.configure(text=f"Written to {summary.output}")
+        unsure = getattr(summary, "indeterminate", 0)
         self._say(f"Scored {summary.scored:,} of {summary.rows_read:,} rows"
-                  + (f"; {summary.rejected:,} could not be scored (see below)." if summary.rejected else "."))
+                  + (f"; {summary.rejected:,} could not be scored (see below)." if summary.rejected else ".")
+                  + (f" {unsure:,} {'is' if unsure == 1 else 'are'} indeterminate at this threshold (the "
+                     "interval holds both calls)." if unsure else ""))
         self.rejected_tree.replace_rows(
             (r.line, r.sample_id, r.column or "(whole row)", r.reason) for r in summary.rejections)
         self.rejected_frame.configure(text=REJECTED_TITLE + (

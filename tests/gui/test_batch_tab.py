@@ -99,7 +99,7 @@ def test_existing_output_is_kept_unless_the_user_agrees(tab, small_csv, dialogs,
     dialogs.answer_yes_no(True)
     tab.score_button.invoke()
     wait_until(lambda: not tab.running)
-    assert out.read_text().splitlines()[0].endswith("probability,prediction,threshold,status,model")
+    assert out.read_text().splitlines()[0].endswith(",".join(scoring.NEW_COLUMNS))
     assert counts(tab)["rows_read"] == "13"
 
 
@@ -201,3 +201,23 @@ def test_the_output_follows_a_typed_or_chosen_input_until_the_user_gives_one(tab
     tab.choose_input_button.invoke()
     root.update()
     assert tab.output_var.get() == str(tmp_path / "clinic-b.scored.csv")
+
+
+def test_the_explain_check_box_adds_the_contributions(app, root, small_csv, wait_until):
+    from bcdesktop.persistence import load_default_model
+
+    app.set_model(load_default_model(), source="default")
+    app.select_tab("batch")
+    root.update()
+    tab = app.tabs["batch"]
+    assert tab.explain_var.get() is False
+    tab.set_input(small_csv)
+    tab.explain_check.invoke()
+    assert tab.explain_var.get() is True
+    tab.score_button.invoke()
+    wait_until(lambda: not tab.running)
+    out = scoring.default_output_path(small_csv)
+    header = out.read_text().splitlines()[0].split(",")
+    assert header[11:] == [*scoring.NEW_COLUMNS, *scoring.CONTRIBUTION_COLUMNS]
+    assert tab.summary.explained and tab.summary.intervals
+    assert "Scored 10 of 13 rows" in tab.message_label.cget("text")
