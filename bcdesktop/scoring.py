@@ -687,11 +687,10 @@ def _score_chunk(chunk: csvscan.Chunk, layout: csvlayout.CsvLayout, bundle, t_mi
         cells[:, 0] = ord(d)
         _put_micro(cells, 1, micro)
         if with_interval:
-            t_float = t_micro / 1e6
             cells[:, 9] = ord(d)
-            _put_micro(cells, 10, _written(scores.low, scores.low < t_float, t_micro))
+            _put_micro(cells, 10, _written(scores.low, scores.low < t, t_micro))
             cells[:, 18] = ord(d)
-            _put_micro(cells, 19, _written(scores.high, scores.high < t_float, t_micro))
+            _put_micro(cells, 19, _written(scores.high, scores.high < t, t_micro))
         table = np.zeros((len(calls), width_ok - fixed), dtype=np.uint8)
         for row, text in zip(table, calls):
             row[: len(text)] = np.frombuffer(text, dtype=np.uint8)
