@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from bcdesktop.gui.calibration_analysis import CHOICE_LABELS, Analysis, CurveSet
+from bcdesktop.gui.calibration_analysis import Analysis, CurveSet
 from bcdesktop.gui.widgets import BENIGN, VALIDATION_LINE
 
 #: Line colours: the model black, "treat all" blue and dashed, the comparison
@@ -25,8 +25,6 @@ BAND = "#9AA5B1"
 TREAT_ALL_LINE = BENIGN  # blue
 OTHER_LINE = VALIDATION_LINE  # vermillion
 NONE_LINE = "0.45"
-#: The threshold ranges the decision curve can show, as (label, highest threshold).
-RANGES = (("1-99%", 0.99), ("1-50%", 0.50), ("1-25%", 0.25), ("1-10%", 0.10))
 
 
 def _fit_points(figure, pt: float, lines: float) -> float:
@@ -49,9 +47,9 @@ def draw_reliability(figure, analysis: Analysis, pt: float) -> dict:
     from bcdesktop.gui.plots import text_width
 
     pt = _fit_points(figure, pt, 22)
-    titles = ("Network, before", _after_title(analysis))
+    titles = ("Before: the network", _after_title(analysis))
     px = figure.dpi / 72
-    need = sum(text_width(figure, t, pt) for t in titles) + 12 * pt * px
+    need = sum(text_width(figure, t, pt) for t in titles) + 8 * pt * px
     pt = max(6.0, min(pt, pt * 0.95 * figure.bbox.width / need))
     k = pt / 10.0
     figure.set_layout_engine("constrained")
@@ -105,8 +103,7 @@ def draw_reliability(figure, analysis: Analysis, pt: float) -> dict:
 def _after_title(analysis: Analysis) -> str:
     if analysis.kind == "none":
         return "After recalibration"
-    return f"After {CHOICE_LABELS[analysis.kind].split()[0].lower()} (cross-fitted)".replace(
-        "After platt", "After Platt")
+    return {"platt": "After Platt, cross-fitted", "isotonic": "After isotonic, cross-fitted"}[analysis.kind]
 
 
 def _wrap(text: str, width: int) -> str:
@@ -121,7 +118,7 @@ def draw_decision(figure, curves: CurveSet, t_max: float, pt: float) -> dict:
     """The decision curve on ``figure`` for thresholds 1% .. ``t_max``: the model's net
     benefit (mean over repeats, the band their lowest to highest), the comparison
     (dotted), "treat all" and "treat none". Returns ``{"ax": axes, "points": pt}``."""
-    pt = _fit_points(figure, pt, 18)
+    pt = _fit_points(figure, pt, 22)
     k = pt / 10.0
     figure.set_layout_engine("constrained")
     ax = figure.add_subplot()
@@ -148,5 +145,8 @@ def draw_decision(figure, curves: CurveSet, t_max: float, pt: float) -> dict:
     ax.tick_params(labelsize=0.8 * pt)
     ax.grid(True, color="0.92")
     ax.spines[["top", "right"]].set_visible(False)
-    ax.legend(loc="upper right", fontsize=0.8 * pt, frameon=True, framealpha=0.9, edgecolor="0.8")
+    # Below the axes, where no curve runs (in the corners the curves do, at one range or another).
+    handles, labels = ax.get_legend_handles_labels()
+    figure.legend(handles, labels, loc="outside lower center", ncols=3 if len(handles) > 4 else 2,
+                  fontsize=0.8 * pt, frameon=False)
     return {"ax": ax, "points": pt}

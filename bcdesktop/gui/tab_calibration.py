@@ -42,8 +42,8 @@ from bcdesktop.gui.widgets import (
     ERROR_TEXT,
     TEXT_SCALE_EVENT,
     WARNING_MARK,
-    Reflow,
     format_threshold,
+    page_of,
     wrap_to_width,
 )
 from bcdesktop.metrics import format_percent
@@ -94,6 +94,65 @@ def format_nb(value: float) -> str:
     return f"{value:.3f}".replace("-", "\u2212")
 
 
+class _SideBySide:
+    """The controls and the picture of each inner page side by side while the page is
+    wide enough for both, else the picture below the controls (as
+    :class:`~bcdesktop.gui.widgets.Reflow` does, but for all the inner pages at once and
+    counting their inset in the page, so a hidden page never asks the page to scroll
+    sideways through the notebook's width)."""
+
+    GAP = 10
+
+    def __init__(self, tab: CalibrationTab, parts):
+        self.tab, self.parts = tab, parts  # [(parent, controls, picture)]
+        self.stacked: list[bool | None] = [None] * len(parts)
+        self._pending = None
+        for i in range(len(parts)):
+            self._apply(i, False)
+        tab.bind("<Map>", lambda _e: self.update(), add="+")
+        tab.bind("<Configure>", lambda _e: self.update(), add="+")
+        tab.winfo_toplevel().bind(TEXT_SCALE_EVENT, lambda _e: self.update(), add="+")
+
+    def update(self) -> None:
+        if self._pending is None:
+            self._pending = self.tab._root().after_idle(self._choose)
+
+    def _choose(self) -> None:
+        self._pending = None
+        tab = self.tab
+        if not tab.winfo_exists() or not tab.winfo_ismapped():
+            return
+        page = page_of(tab)
+        room = page.canvas.winfo_width() if page is not None and page.canvas.winfo_ismapped() else tab.winfo_width()
+        body = page.body if page is not None else tab
+        shown = tab.pages.nametowidget(tab.pages.select()) if tab.pages.select() else tab.pages
+        inset = max(0, shown.winfo_rootx() - body.winfo_rootx()) if shown.winfo_ismapped() else 40
+        room -= 2 * inset
+        for i, (_parent, controls, picture) in enumerate(self.parts):
+            need = controls.winfo_reqwidth() + self.GAP + picture.winfo_reqwidth()
+            stacked = room < need if not self.stacked[i] else room < need + 24  # slack: no flip-flop
+            if stacked != self.stacked[i]:
+                self._apply(i, stacked)
+
+    def _apply(self, i: int, stacked: bool) -> None:
+        self.stacked[i] = stacked
+        parent, controls, picture = self.parts[i]
+        if stacked:
+            controls.grid(row=1, column=0, columnspan=2, sticky="nw", padx=0)  # its own width: easier to read
+            picture.grid(row=2, column=0, columnspan=2, sticky="nsew", padx=0, pady=(self.GAP, 0))
+            parent.columnconfigure(0, weight=1)
+            parent.columnconfigure(1, weight=0)
+            parent.rowconfigure(1, weight=0)
+            parent.rowconfigure(2, weight=1)
+        else:
+            controls.grid(row=1, column=0, columnspan=1, sticky="nsew", padx=(0, self.GAP), pady=0)
+            picture.grid(row=1, column=1, columnspan=1, sticky="nsew", padx=0, pady=0)
+            parent.columnconfigure(0, weight=0)
+            parent.columnconfigure(1, weight=1)
+            parent.rowconfigure(1, weight=1)
+            parent.rowconfigure(2, weight=0)
+
+
 class CalibrationTab(ttk.Frame):
     """Reliability diagrams, recalibration and the decision curve of the active model.
 
@@ -130,6 +189,7 @@ class CalibrationTab(ttk.Frame):
         self.decision_page = self._build_decision()
         self.pages.add(self.calibration_page, text="Calibration and recalibration", padding=8)
         self.pages.add(self.decision_page, text="Decision curve", padding=8)
+        self.layout = _SideBySide(self, [self._cal_parts, self._dc_parts])
         self.bind("<Map>", lambda _e: self.ensure_plots(), add="+")
 
         app.root.bind("<<ModelChanged>>", lambda _e: self._on_model_changed(), add="+")
@@ -182,8 +242,7 @@ class CalibrationTab(ttk.Frame):
         self.note_label.grid(row=4, column=0, sticky="ew", pady=(4, 0))
 
         self.cal_frame = ttk.Frame(frame)
-        frame.rowconfigure(1, weight=1)
-        self._cal_reflow = Reflow(frame, left, self.cal_frame, row=1, weights=(0, 1), gap=10)
+        self._cal_parts = (frame, left, self.cal_frame)
         return frame
 
     def _build_table(self, parent: tk.Misc) -> ttk.Frame:
@@ -235,7 +294,7 @@ class CalibrationTab(ttk.Frame):
         self.range_box.bind("<<ComboboxSelected>>", lambda _e: self._request_decision())
         self.curve_label = wrap_to_width(ttk.Label(left, text="", style="Muted.TLabel"), 36)
         self.curve_label.grid(row=1, column=0, sticky="ew", pady=(4, 0))
-        self.readout_label = wrap_to_width(ttk.Label(left, text="", style="Bold.TLabel"), 36)
+        self.readout_label = wrap_to_width(ttk.Label(left, text=""), 36)
         self.readout_label.grid(row=2, column=0, sticky="ew", pady=(4, 0))
         self.verdict_label = wrap_to_width(ttk.Label(left, text=""), 36)
         self.verdict_label.grid(row=3, column=0, sticky="ew", pady=(2, 0))
@@ -247,8 +306,7 @@ class CalibrationTab(ttk.Frame):
             "\u201ctreat all\u201d and \u201ctreat none\u201d.")), 36).grid(row=4, column=0, sticky="ew",
                                                                           pady=(4, 0))
         self.dc_frame = ttk.Frame(frame)
-        frame.rowconfigure(1, weight=1)
-        self._dc_reflow = Reflow(frame, left, self.dc_frame, row=1, weights=(0, 1), gap=10)
+        self._dc_parts = (frame, left, self.dc_frame)
         return frame
 
     # ----------------------------------------------------------------- pictures
@@ -261,10 +319,10 @@ class CalibrationTab(ttk.Frame):
             return
         from bcdesktop.gui.plots import OffscreenPicture
 
-        self.cal_plot = OffscreenPicture(self.cal_frame, self.app.report_exception, size=(4.6, 3.0),
+        self.cal_plot = OffscreenPicture(self.cal_frame, self.app.report_exception, size=(5.8, 3.4),
                                          name="draw-calibration")
         self.cal_plot.on_shown = lambda _p: self._show_analysis()
-        self.dc_plot = OffscreenPicture(self.dc_frame, self.app.report_exception, size=(4.6, 2.5),
+        self.dc_plot = OffscreenPicture(self.dc_frame, self.app.report_exception, size=(5.8, 3.4),
                                         name="draw-decision-curve")
         self.dc_plot.on_shown = lambda _p: self._show_curves()
         self._request_all()
@@ -474,7 +532,8 @@ class CalibrationTab(ttk.Frame):
                 "so it is not judged on what it learnt from. \u201cOn the fitted pairs\u201d is optimistic: the "
                 "recalibration is judged on the pairs it was fitted on"
                 + (" (isotonic regression there always looks perfect)" if analysis.kind == "isotonic" else "")
-                + f". \u201cApply\u201d uses the fit on all {analysis.recalibration.n_pairs:,} pairs."))
+                + f". \u201cApply\u201d uses the fit on all {analysis.recalibration.n_pairs:,} pairs."
+                + _extremes_note(analysis)))
         else:
             self.note_label.configure(text="")
         self._update_controls()
@@ -520,13 +579,14 @@ class CalibrationTab(ttk.Frame):
             return
         t = self.app.threshold
         r = ca.readout(curves.main_probs, curves.labels, t)
-        spread = (f" (lowest {format_nb(r.low)}, highest {format_nb(r.high)} of {r.repeats} repeats)"
-                  if r.repeats > 1 else "")
+        spread = (f" (lowest {format_nb(r.low)}, highest {format_nb(r.high)})" if r.repeats > 1 else "")
+        avoided = f"{r.avoided_per_100:.1f}".replace("-", "\u2212")
         self.readout_label.configure(text=(
-            f"At the threshold {format_threshold(t)}: net benefit {format_nb(r.net_benefit)}{spread}; "
-            f"treat all {format_nb(r.treat_all)}; treat none 0. Net interventions avoided: "
-            f"{r.avoided_per_100:.1f}".replace("-", "\u2212") + " per 100 patients, compared with intervening "
-            "in all."))
+            f"At the threshold {format_threshold(t)}"
+            + (f" (mean of {r.repeats} repeats)" if r.repeats > 1 else "") + ":\n"
+            f"\u2022 model: net benefit {format_nb(r.net_benefit)}{spread}\n"
+            f"\u2022 treat all {format_nb(r.treat_all)}; treat none 0\n"
+            f"\u2022 net interventions avoided: {avoided} per 100 patients, compared with intervening in all"))
         self.verdict_label.configure(text=_verdict(r))
         self._place_marker(r)
         self._publish()
@@ -601,6 +661,19 @@ def _verdict(r: ca.Readout) -> str:
     if not better_none:
         return f"{WARNING_MARK} Here the model does no better than treating no one."
     return f"{WARNING_MARK} Here the model does no better than treating everyone."
+
+
+def _extremes_note(analysis: ca.Analysis) -> str:
+    """For isotonic regression: how many cross-fitted probabilities are exactly 0% or
+    100%, which the calibration slope (on the log-odds) counts as extreme."""
+    p = analysis.cross_probs
+    if analysis.kind != "isotonic" or p is None:
+        return ""
+    k = int(np.count_nonzero((p <= 0.0) | (p >= 1.0)))
+    if k == 0:
+        return ""
+    return (f" {k:,} of the {p.size:,} cross-fitted probabilities are exactly 0% or 100%: the slope, measured "
+            "on the log-odds, counts them as extreme.")
 
 
 def _lower_first(text: str) -> str:

@@ -197,3 +197,18 @@ def test_a_model_without_evidence_says_so_and_gets_it(app, root, trained_bundle,
     s = calibrate.calibration_summary(oof.probs, oof.labels)
     assert cell(tab, "brier") == pytest.approx(s.brier, abs=0.00005)
     assert plot.figure is not None
+
+
+@pytest.mark.parametrize("size", (1.0, 1.5))
+def test_every_control_is_reachable_and_uncut(tab, app, root, wait_until, size):
+    from test_text_size import tab_problems  # its rules assume a 1366x768 screen: a window that fits one
+
+    choose(tab, "platt")  # the widest state: three columns of figures
+    if size != 1.0:
+        app.change_text_scale(size)  # (which may make the window larger: set its size after)
+    root.geometry("1280x740+0+0")
+    shown(tab, wait_until)
+    root.update()
+    assert not tab_problems(app, "calibration")
+    # side by side or stacked, the page never scrolls sideways
+    assert not app.pages["calibration"].scrollable[0]
