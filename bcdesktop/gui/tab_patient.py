@@ -99,12 +99,13 @@ def outside_sentence(pred) -> str:
     p = pred.probability
     shown = format_probability(p)
     if round(100 * p, 1) < round(100 * low, 1):
-        return (f" The network's estimate ({shown}) lies below its interval: among the cross-validated cases it "
-                f"scored like this one, more were malignant than {shown} suggests.")
-    if round(100 * p, 1) > round(100 * high, 1):
-        return (f" The network's estimate ({shown}) lies above its interval: among the cross-validated cases it "
-                f"scored like this one, fewer were malignant than {shown} suggests.")
-    return ""
+        side, rate = "below", "more"
+    elif round(100 * p, 1) > round(100 * high, 1):
+        side, rate = "above", "fewer"
+    else:
+        return ""
+    return (f" The network's estimate ({shown}) lies {side} its interval: among the cross-validated cases it "
+            f"scored like this one, {rate} were malignant than {shown} suggests.")
 
 
 class PatientTab(ttk.Frame):
@@ -554,8 +555,10 @@ class PatientTab(ttk.Frame):
             side = "at or above" if pred.prediction == "malignant" else "below"
             detail = (f"Indeterminate: the interval {interval_text(interval)} holds both calls at the threshold "
                       f"of {threshold}, so the model's evidence does not settle on which side of it this case "
-                      f"falls: treat the call as uncertain. On its own, the network's estimate ({shown_p}) is "
-                      f"{side} the threshold.")
+                      f"falls: treat the call as uncertain.")
+            detail += f" On its own, the network's estimate ({shown_p}) is {side} the threshold"
+            outside = outside_sentence(pred)  # " The network's estimate (..) lies below its interval: ..."
+            detail += (", and" + outside.split(")", 1)[1]) if outside else "."
         else:
             malignant = pred.prediction == "malignant"
             word = "MALIGNANT" if malignant else "BENIGN"
@@ -565,7 +568,7 @@ class PatientTab(ttk.Frame):
             detail = f"Called {word.lower()}: {shown_p} is {relation} the threshold of {threshold}."
             if interval is not None:
                 detail += f" So is the whole interval ({interval_text(interval)})."
-        detail += outside_sentence(pred)
+            detail += outside_sentence(pred)
         self.call_label.configure(text=call, font="BcTitleStale" if stale else "BcTitle", foreground=grey or colour)
         self.detail_label.configure(text=detail, foreground=grey or TEXT)
         self.model_label.configure(text=f"Model {result['model_id']} \u00b7 threshold {format_threshold(t)}")

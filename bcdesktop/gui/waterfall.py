@@ -311,7 +311,7 @@ class Waterfall(tk.Canvas):
         gap = 4
         w = font.measure(text)
         tags = ("change", f"row{k}")
-        fits_right = right + gap + w <= x1 + self._geometry["pad"]
+        fits_right = right + gap + w <= x1
         fits_left = left - gap - w >= x0 - self._geometry["pad"]
         if fits_right and (ahead > 0 or not fits_left):
             self.create_text(right + gap, yc, text=text, anchor="w", fill=ink, font=font, tags=tags)
