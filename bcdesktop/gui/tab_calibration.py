@@ -178,6 +178,8 @@ class CalibrationTab(ttk.Frame):
         self._evidence_job = None
         self._shown_analysis: ca.Analysis | None = None
         self._shown_curves: ca.CurveSet | None = None
+        self._fitted_for: ca.Analysis | None = None  # the analysis self._fitted_probs are of
+        self._fitted_probs: np.ndarray | None = None
 
         self.columnconfigure(0, weight=1)
         self._build_evidence().grid(row=0, column=0, sticky="ew")
@@ -549,8 +551,10 @@ class CalibrationTab(ttk.Frame):
             return
         sets = {"before": oof.probs}
         if analysis.kind != "none" and analysis.recalibration is not None:
+            if self._fitted_for is not analysis:
+                self._fitted_for, self._fitted_probs = analysis, analysis.recalibration.apply(oof.probs)
             sets["cross"] = analysis.cross_probs
-            sets["fitted"] = analysis.recalibration.apply(oof.probs)
+            sets["fitted"] = self._fitted_probs
         for column in COLUMNS:
             probs = sets.get(column)
             m = None if probs is None else decision.evidence_metrics(probs, oof.labels, t)
@@ -589,7 +593,7 @@ class CalibrationTab(ttk.Frame):
             f"\u2022 net interventions avoided: {avoided} per 100 patients, compared with intervening in all"))
         self.verdict_label.configure(text=_verdict(r))
         self._place_marker(r)
-        self._publish()
+        self._publish(r)
 
     def _place_marker(self, r: ca.Readout) -> None:
         plot = self.dc_plot
@@ -632,7 +636,7 @@ class CalibrationTab(ttk.Frame):
         return float(x) / 100, float(y)
 
     # ----------------------------------------------------------------- export
-    def _publish(self) -> None:
+    def _publish(self, r: ca.Readout | None = None) -> None:
         analysis, curves = self._shown_analysis, self._shown_curves
         if self._oof is None or analysis is None:
             self.app.set_results("Calibration", None)
@@ -643,7 +647,8 @@ class CalibrationTab(ttk.Frame):
         model_recal = getattr(self.app.model, "recalibration", None)
         rows.append(("recalibration applied", "none" if model_recal is None else model_recal.describe()))
         if curves is not None:
-            r = ca.readout(curves.main_probs, curves.labels, self.app.threshold)
+            if r is None or r.threshold != self.app.threshold:
+                r = ca.readout(curves.main_probs, curves.labels, self.app.threshold)
             rows += [("decision curve of", curves.main_label),
                      (f"net benefit at {format_threshold(r.threshold)}", format_nb(r.net_benefit)),
                      ("net benefit, treat all", format_nb(r.treat_all)),
