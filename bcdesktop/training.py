@@ -193,6 +193,11 @@ class TrainResult:
     stopped : {"completed", "early_stopped", "cancelled"}
     seconds : float
         Wall-clock time of the loop.
+    path : ndarray (n_points, n_parameters) or None
+        Only when :func:`train` was given ``path_every``: the weights (``theta``) before
+        update ``i`` for every ``i`` in :attr:`path_iterations`; else None.
+    path_iterations : ndarray (n_points,) of int or None
+        Every ``path_every``-th iteration from 0, and the last iteration reached.
     """
 
     model: MLP
@@ -201,6 +206,8 @@ class TrainResult:
     best_iteration: int
     stopped: str
     seconds: float
+    path: np.ndarray | None = dataclasses.field(default=None, repr=False)
+    path_iterations: np.ndarray | None = dataclasses.field(default=None, repr=False)
 
     def __repr__(self) -> str:
         last = self.loss_curve[-1] if self.loss_curve else None
@@ -277,7 +284,8 @@ def train(X_train: ArrayLike, y_train: ArrayLike, config: TrainConfig, *,
           X_val: ArrayLike | None = None, y_val: ArrayLike | None = None,
           sample_weight: ArrayLike | None = None,
           progress: Callable[[TrainProgress], object] | None = None,
-          cancel: threading.Event | None = None) -> TrainResult:
+          cancel: threading.Event | None = None,
+          path_every: int | None = None) -> TrainResult:
     """Train a fresh network on scaled data with full-batch updates.
 
     Parameters
@@ -297,6 +305,10 @@ def train(X_train: ArrayLike, y_train: ArrayLike, config: TrainConfig, *,
     cancel : threading.Event, optional
         When set, training stops after the current iteration and keeps its
         weights (``stopped == "cancelled"``).
+    path_every : int, optional
+        Keep the training path: the weights every this many iterations from 0 and at
+        the last iteration reached (``TrainResult.path``; pass ``config.log_every``
+        for the weights of every logged iteration). Changes no number of the run.
 
     Returns
     -------
@@ -335,6 +347,10 @@ def train(X_train: ArrayLike, y_train: ArrayLike, config: TrainConfig, *,
     T, log_every = config.iterations, config.log_every
     best_theta, best_val, best_iteration = np.empty_like(model.theta), math.inf, T
     stopped, started = "completed", time.perf_counter()
+    if path_every is not None and not (_is_int(path_every) and path_every >= 1):
+        raise ValueError(f"path_every must be a whole number >= 1, got {path_every!r}.")
+    path: list[np.ndarray] = []
+    path_iterations: list[int] = []
 
     def record(i: int, train_loss: float, val_loss: float | None) -> None:
         curve.append((i, train_loss, val_loss))
@@ -343,6 +359,9 @@ def train(X_train: ArrayLike, y_train: ArrayLike, config: TrainConfig, *,
 
     with np.errstate(over="ignore", invalid="ignore"):
         for i in range(T + 1):                # i = updates made so far
+            if path_every is not None and i % path_every == 0:
+                path.append(model.theta.copy())
+                path_iterations.append(i)
             train_pass.forward()
             if not train_pass.logits_finite():
                 raise diverged_error(i, config.lr, train_pass.loss())
@@ -368,6 +387,9 @@ def train(X_train: ArrayLike, y_train: ArrayLike, config: TrainConfig, *,
             train_pass.backward()
             optimizer.step(i, float(rates[i]), model.theta, train_pass.grad, decay)
 
+    if path_every is not None and path_iterations[-1] != i:
+        path.append(model.theta.copy())
+        path_iterations.append(i)
     if curve[-1][0] != i:                     # the last iteration reached
         if val_pass is not None:
             val_pass.forward()
@@ -378,7 +400,10 @@ def train(X_train: ArrayLike, y_train: ArrayLike, config: TrainConfig, *,
         best_iteration = i
     if not model.is_finite():
         raise diverged_error(i, config.lr)
-    return TrainResult(model, curve, i, best_iteration, stopped, time.perf_counter() - started)
+    result = TrainResult(model, curve, i, best_iteration, stopped, time.perf_counter() - started)
+    if path_every is not None:
+        result.path, result.path_iterations = np.array(path), np.array(path_iterations)
+    return result
 
 
 class Optimizer:
