@@ -160,7 +160,7 @@ class CalibrationTab(ttk.Frame):
     ``choice_var`` (one of ``calibration_analysis.CHOICES``), ``choice_buttons``,
     ``apply_button``, ``remove_button``, ``recal_label``, ``cells`` (``{(measure,
     column): label}``, columns ``before``, ``cross``, ``fitted``; measures as
-    :data:`MEASURES` plus ``sensitivity``, ``specificity``), ``headings``, ``note_label``,
+    :data:`MEASURES` plus ``sensitivity``, ``specificity``), ``headings``, ``advice_label``, ``note_label``,
     ``range_var``, ``range_box``, ``readout_label``, ``verdict_label``, ``curve_label``;
     after :meth:`ensure_plots`: ``cal_plot``, ``dc_plot`` (plots.OffscreenPicture);
     once shown, :attr:`analysis` and :attr:`curves` (what the pictures on screen show),
@@ -197,6 +197,7 @@ class CalibrationTab(ttk.Frame):
         app.root.bind("<<ModelChanged>>", lambda _e: self._on_model_changed(), add="+")
         app.root.bind("<<ThresholdChanged>>", lambda _e: self._on_threshold_changed(), add="+")
         app.root.bind("<<EvidenceChanged>>", lambda _e: self._on_evidence_changed(), add="+")
+        app.root.bind("<<DataChanged>>", lambda _e: self._on_evidence_changed(), add="+")  # labelled data or not
         app.root.bind(TEXT_SCALE_EVENT, lambda _e: self._request_all(), add="+")
         self._on_model_changed()
 
@@ -240,8 +241,10 @@ class CalibrationTab(ttk.Frame):
         self.recal_label = wrap_to_width(ttk.Label(left, text=""), 30)
         self.recal_label.grid(row=2, column=0, sticky="ew", pady=(4, 0))
         self._build_table(left).grid(row=3, column=0, sticky="ew", pady=(6, 0))
+        self.advice_label = wrap_to_width(ttk.Label(left, text=""), 30)
+        self.advice_label.grid(row=4, column=0, sticky="ew", pady=(6, 0))
         self.note_label = wrap_to_width(ttk.Label(left, text="", style="Small.TLabel"), 30)
-        self.note_label.grid(row=4, column=0, sticky="ew", pady=(4, 0))
+        self.note_label.grid(row=5, column=0, sticky="ew", pady=(4, 0))
 
         self.cal_frame = ttk.Frame(frame)
         self._cal_parts = (frame, left, self.cal_frame)
@@ -420,7 +423,7 @@ class CalibrationTab(ttk.Frame):
                 foreground=ERROR_TEXT)
         else:
             self.source_label.configure(
-                text=f"Model {model.model_id}, judged on its {oof.describe()}: all {oof.probs.size:,} "
+                text=f"Model {model.model_id}, judged on its network's {oof.describe()}: all {oof.probs.size:,} "
                      f"predictions pooled, 95% intervals taken at the {oof.n:,} rows.", foreground="")
         if model is not None and oof is None:
             self.compute_button.grid(row=0, column=0, sticky="w", pady=(4, 0))
@@ -458,6 +461,7 @@ class CalibrationTab(ttk.Frame):
         self.verdict_label.configure(text="")
         self.curve_label.configure(text="Computing\u2026" if self._oof is not None else "")
         self.note_label.configure(text="")
+        self.advice_label.configure(text="")
         self._show_columns(self.choice_var.get() != "none")
         if self.dc_plot is not None and self.threshold_line is not None:
             for item in (self.threshold_line, self.nb_point):
@@ -479,7 +483,9 @@ class CalibrationTab(ttk.Frame):
 
     def _on_evidence_changed(self) -> None:
         state = getattr(self.app, "evidence_state", "")
-        running = self._evidence_job is not None and not self._evidence_job.finished
+        # a run this tab started, or one the app started itself (after training): its
+        # state ends in an ellipsis while it runs
+        running = (self._evidence_job is not None and not self._evidence_job.finished) or state.endswith("\u2026")
         no_data = self.app.dataset is None or getattr(self.app.dataset, "y", None) is None
         if self._oof is None and self.app.model is not None and not state and no_data:
             state = "Out-of-fold evidence needs labelled data: load the model's training data."
@@ -538,6 +544,7 @@ class CalibrationTab(ttk.Frame):
                 + _extremes_note(analysis)))
         else:
             self.note_label.configure(text="")
+        self.advice_label.configure(text=_advice(analysis))
         self._update_controls()
         self._threshold_rows()
         self._publish()
@@ -666,6 +673,19 @@ def _verdict(r: ca.Readout) -> str:
     if not better_none:
         return f"{WARNING_MARK} Here the model does no better than treating no one."
     return f"{WARNING_MARK} Here the model does no better than treating everyone."
+
+
+def _advice(analysis: ca.Analysis) -> str:
+    """What the cross-fitted Brier score says about the chosen recalibration."""
+    before, after = analysis.before, analysis.after_cross
+    if analysis.kind == "none" or after is None:
+        return ""
+    name = ca.CHOICE_LABELS[analysis.kind]
+    if after.brier < before.brier - 0.00005:
+        return (f"On rows it was not fitted on, {_lower_first(name)} lowers the Brier score from "
+                f"{before.brier:.4f} to {after.brier:.4f}.")
+    return (f"On rows it was not fitted on, {_lower_first(name)} does not lower the Brier score "
+            f"({after.brier:.4f} against {before.brier:.4f}): the network's own probabilities do as well.")
 
 
 def _extremes_note(analysis: ca.Analysis) -> str:

@@ -86,6 +86,9 @@ def test_reliability_figures_match_calibrate(tab, app, root, default_model, wait
     assert cell(tab, "brier", "cross") > cell(tab, "brier", "fitted")  # honest figures are worse
     note = tab.note_label.cget("text")
     assert "optimistic" in note and "always looks perfect" in note and "3,415 pairs" in note
+    advice = tab.advice_label.cget("text")
+    lowers = cell(tab, "brier", "cross") < cell(tab, "brier") - 0.00005
+    assert ("lowers the Brier score" if lowers else "does not lower the Brier score") in advice
 
 
 def test_cross_fitted_figures_never_see_their_own_rows(tab, default_model, wait_until):
