@@ -480,6 +480,10 @@ def cmd_predict(args) -> int:
     else:
         interval = f"Venn-Abers interval {format_percent(case.interval[0])}-{format_percent(case.interval[1])}"
     _out(f"malignancy probability: {probability:.4f} ({format_percent(probability)}); {interval}")
+    if case.outside_interval is not None:
+        _out(f"  the probability is {case.outside_interval} its interval: cross-validated cases scored "
+             f"like this one were malignant {'less' if case.outside_interval == 'above' else 'more'} "
+             "often than the model says")
     _out(f"call at threshold {threshold:g}: {case.call}")
     if case.explanation is None:
         _out("explanation: not available (the model file has no training patterns)")

@@ -108,6 +108,19 @@ class CasePrediction:
         """The word to show: the prediction, or "indeterminate at this threshold"."""
         return call_word(self.probability, self.threshold, self.indeterminate)
 
+    @property
+    def outside_interval(self) -> str | None:
+        """"above" or "below" when the model's probability lies outside its own interval
+        (the cross-validated cases scored like this one were malignant less or more often
+        than the model says: a sign of miscalibration there), else None."""
+        if self.interval is None:
+            return None
+        if self.probability > self.interval[1]:
+            return "above"
+        if self.probability < self.interval[0]:
+            return "below"
+        return None
+
     def probability_text(self) -> str:
         """E.g. "83.0% (78.1-88.4%)", or "1.6% (interval not available)"."""
         from .metrics import format_percent
@@ -147,8 +160,16 @@ def explain_case(bundle, scores, background: str = "training"):
     if rows.shape[0] == 0:
         return None
     x = np.asarray(scores, dtype=np.float64)
-    if getattr(bundle, "recalibration", None) is None:
+    recal = getattr(bundle, "recalibration", None)
+    if recal is None:
         return explain_bundle(bundle, x, rows, weights)    # the network's own log-odds
+    if recal.kind == "platt":
+        # Platt scaling is affine on the log-odds (a z + b), and Shapley values are linear:
+        # the network's values times a, its base a * base + b; exact, at the fast route's cost
+        a, b = (float(v) for v in recal.params)
+        raw = explain_bundle(dataclasses.replace(bundle, recalibration=None), x, rows, weights)
+        return dataclasses.replace(raw, base=a * raw.base + b, contributions=a * raw.contributions,
+                                   value=a * raw.value + b)
     return shapley(bundle.logit, x, rows, weights, features=tuple(bundle.features))
 
 

@@ -61,7 +61,7 @@ NO_MATCHES = "Matching cases not available: this model file has no training patt
 EXPLAINING = "Working out each score's contribution\u2026"
 INDETERMINATE_MARK = "\u25c6"  # ◆: neither class's mark nor colour
 LIVE_DELAY_MS = 150  # the pause in typing after which live mode predicts
-#: The settings key of the background choice (remembered only when the settings accept it).
+#: The settings key of the background choice.
 BACKGROUND_SETTING = "patient_background"
 BACKGROUND_LABELS = {"training": "all training cases", "benign": "benign training cases"}
 
@@ -136,9 +136,8 @@ class PatientTab(ttk.Frame):
         self._explain_job = None  # the background explanation of a slow model's result
         self._drawn = None  # what the waterfall shows, so an unchanged result is not drawn again
         self.last_seconds: float | None = None
-        # The background is remembered for the session: the settings file keeps only the keys
-        # gui/settings.py checks, and this is not one of them.
-        self.background_var = tk.StringVar(self, value="training")
+        # the background choice is kept in the per-user settings
+        self.background_var = tk.StringVar(self, value=app.settings.get(BACKGROUND_SETTING, "training"))
         self.live_var = tk.BooleanVar(self, value=False)
 
         self.rowconfigure(0, weight=1)
@@ -484,6 +483,7 @@ class PatientTab(ttk.Frame):
             self._show_interval_note(result["prediction"], self.stale)
 
     def _on_background_changed(self) -> None:
+        self.app.settings.set(BACKGROUND_SETTING, self.background_var.get())
         if self._result is not None and self.app.model is not None:
             self._recompute()
             self._show_result()
