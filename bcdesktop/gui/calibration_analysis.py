@@ -18,7 +18,6 @@ results are cached per evidence and kind, so the two pictures share one fit.
 
 from __future__ import annotations
 
-import math
 import threading
 from dataclasses import dataclass
 
@@ -231,7 +230,3 @@ def readout(probs: np.ndarray, labels: np.ndarray, threshold: float) -> Readout:
     dc = decision.decision_curve(probs, labels, thresholds=[float(threshold)])
     return Readout(float(threshold), float(dc.model_mean[0]), float(dc.model_min[0]), float(dc.model_max[0]),
                    float(dc.treat_all[0]), float(dc.interventions_avoided_mean[0]), dc.repeats)
-
-
-def finite(x) -> bool:
-    return x is not None and isinstance(x, (int, float, np.floating)) and math.isfinite(x)

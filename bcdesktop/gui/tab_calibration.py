@@ -213,7 +213,6 @@ class CalibrationTab(ttk.Frame):
         self.compute_button = ttk.Button(row, text="Compute out-of-fold evidence", command=self.compute_evidence)
         self.evidence_label = wrap_to_width(ttk.Label(row, text="", style="Muted.TLabel"), 30)
         self.evidence_label.grid(row=0, column=1, sticky="ew", padx=(8, 0))
-        self._evidence_row = row
         return box
 
     def _build_calibration(self) -> ttk.Frame:
@@ -261,11 +260,9 @@ class CalibrationTab(ttk.Frame):
             label.grid(row=0, column=col, sticky="se" if col else "sw", padx=(10 if col else 0, 0))
             self.headings[key] = label
         self.cells: dict[tuple[str, str], ttk.Label] = {}
-        self._value_cells: list[ttk.Label] = []
         r = 1
-        rows = [(k, name, meaning) for k, name, meaning in MEASURES]
-        rows += [("sensitivity", "Sensitivity at the threshold", ""), ("specificity", "Specificity at the threshold",
-                                                                        "")]
+        rows = [*MEASURES, ("sensitivity", "Sensitivity at the threshold", ""),
+                ("specificity", "Specificity at the threshold", "")]
         self.row_names = {}
         for key, name, meaning in rows:
             head = ttk.Label(table, text=name)
@@ -280,7 +277,6 @@ class CalibrationTab(ttk.Frame):
                 wrap_to_width(ttk.Label(table, text=meaning, style="Small.TLabel"), 30).grid(
                     row=r, column=0, columnspan=4, sticky="ew", padx=(12, 0))
                 r += 1
-        self._table = table
         return table
 
     def _build_decision(self) -> ttk.Frame:
