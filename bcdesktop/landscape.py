@@ -47,7 +47,8 @@ __all__ = ["Rows", "Landscape", "Line", "PathPCA", "LRFind", "DIRECTIONS", "DEFA
            "DEFAULT_EXTENT", "MAX_GRID", "CHUNK_BYTES", "MAX_PATH_POINTS", "PCA_MARGIN",
            "filter_normalise", "random_directions", "pca_directions", "project", "stacked_losses",
            "loss_grid", "loss_line", "path_every_for", "lr_find", "LR_MIN", "LR_MAX", "LR_STEPS",
-           "LR_EXPLODE", "LR_SMOOTHING", "MAX_LR_STEPS"]
+           "LR_EXPLODE", "LR_SMOOTHING", "MAX_LR_STEPS", "SUGGESTION_RULE", "LINE_SPAN", "LINE_POINTS",
+           "check_grid"]
 
 DIRECTIONS = ("random", "pca")
 DEFAULT_GRID = 51                        # points a side
@@ -316,6 +317,7 @@ def pca_directions(path: ArrayLike, final: ArrayLike) -> PathPCA:
         if ref > 0:
             directions[k] *= -1
             coords[:, k] *= -1
+    coords += 0.0                         # no -0.0 (a flipped 0) in the JSON
     variance = s ** 2
     return PathPCA(directions, coords, variance[:2] / variance.sum())
 

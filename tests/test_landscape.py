@@ -153,6 +153,7 @@ def test_pca_of_the_training_path(scaled, run):
     assert land.extent == pytest.approx(tuple(reach))
     assert abs(land.losses[2, 2] - land.centre_loss) <= 1e-12
     assert land.to_dict()["path"][-1] == [0.0, 0.0] and land.seed is None
+    assert "-0.0" not in json.dumps(land.to_dict()["path"][-1])
     assert np.abs(land.losses - _loop_losses(run.model, land, X, y)).max() <= 1e-12
 
 
