@@ -91,7 +91,9 @@ def draw_reliability(figure, analysis: Analysis, pt: float) -> dict:
         hist.bar(edges[:, 0], counts, width=edges[:, 1] - edges[:, 0], align="edge", color=BAND,
                  edgecolor="0.3", linewidth=0.6 * k)
         hist.set_yscale("log")
-        hist.set_ylim(0.7, max(10.0, counts.max() * 3))
+        top = max(10.0, counts.max() * 3)
+        hist.set_ylim(0.7, top)
+        hist.set_yticks([10.0 ** e for e in range(int(np.log10(top)) + 1)])  # every decade: 1, 10, 100, ...
         hist.yaxis.set_major_formatter("{x:g}")
         hist.yaxis.set_minor_formatter(NullFormatter())  # no mathtext: its parser is shared between threads
         ax.text(0.03, 0.97, f"Brier {summary.brier:.4f}\nECE {summary.ece:.3f}", ha="left", va="top",

@@ -44,6 +44,7 @@ from bcdesktop.gui.widgets import (
     WARNING_MARK,
     format_threshold,
     page_of,
+    size_factor,
     wrap_to_width,
 )
 from bcdesktop.metrics import format_percent
@@ -103,8 +104,9 @@ class _SideBySide:
 
     GAP = 10
 
-    def __init__(self, tab: CalibrationTab, parts):
+    def __init__(self, tab: CalibrationTab, parts, on_change=None):
         self.tab, self.parts = tab, parts  # [(parent, controls, picture)]
+        self.on_change = on_change  # on_change(i, stacked, room): part i was laid out again
         self.stacked: list[bool | None] = [None] * len(parts)
         self._pending = None
         for i in range(len(parts)):
@@ -133,6 +135,8 @@ class _SideBySide:
             stacked = room < need if not self.stacked[i] else room < need + 24  # slack: no flip-flop
             if stacked != self.stacked[i]:
                 self._apply(i, stacked)
+            if self.on_change is not None:
+                self.on_change(i, self.stacked[i], room)
 
     def _apply(self, i: int, stacked: bool) -> None:
         self.stacked[i] = stacked
@@ -191,7 +195,7 @@ class CalibrationTab(ttk.Frame):
         self.decision_page = self._build_decision()
         self.pages.add(self.calibration_page, text="Calibration and recalibration", padding=8)
         self.pages.add(self.decision_page, text="Decision curve", padding=8)
-        self.layout = _SideBySide(self, [self._cal_parts, self._dc_parts])
+        self.layout = _SideBySide(self, [self._cal_parts, self._dc_parts], self._fit_picture)
         self.bind("<Map>", lambda _e: self.ensure_plots(), add="+")
 
         app.root.bind("<<ModelChanged>>", lambda _e: self._on_model_changed(), add="+")
@@ -320,13 +324,28 @@ class CalibrationTab(ttk.Frame):
             return
         from bcdesktop.gui.plots import OffscreenPicture
 
-        self.cal_plot = OffscreenPicture(self.cal_frame, self.app.report_exception, size=(5.8, 3.4),
+        self.cal_plot = OffscreenPicture(self.cal_frame, self.app.report_exception, size=self.PICTURE_INCHES,
                                          name="draw-calibration")
         self.cal_plot.on_shown = lambda _p: self._show_analysis()
-        self.dc_plot = OffscreenPicture(self.dc_frame, self.app.report_exception, size=(5.8, 3.4),
+        self.dc_plot = OffscreenPicture(self.dc_frame, self.app.report_exception, size=self.PICTURE_INCHES,
                                         name="draw-decision-curve")
         self.dc_plot.on_shown = lambda _p: self._show_curves()
+        self.layout.update()  # sizes the pictures for the layout in use
         self._request_all()
+
+    PICTURE_INCHES = (5.8, 3.4)  # what each picture asks for beside its controls
+
+    def _fit_picture(self, i: int, stacked: bool, room: int) -> None:
+        """Below its controls a picture is as wide as the page: make it taller too (about
+        half as tall as wide, within what the text size asks for), or its diagrams would
+        be squashed; beside them, back to its usual size."""
+        plot = (self.cal_plot, self.dc_plot)[i]
+        if plot is None:
+            return
+        base = round(self.PICTURE_INCHES[1] * plot.widget.winfo_fpixels("1i"))
+        height = max(base, min(round(0.45 * room), round(base * size_factor(self)))) if stacked else base
+        if int(plot.widget.cget("height")) != height:
+            plot.widget.configure(height=height)
 
     def _request_all(self) -> None:
         self._request_calibration()
