@@ -9,7 +9,6 @@ printed only with ``--debug``.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import signal
 import sys
@@ -17,6 +16,21 @@ import time
 from pathlib import Path
 
 from bcdesktop import DISCLAIMER, __version__
+from bcdesktop.cliutil import (  # noqa: F401 - shared with the commands in their own modules
+    _ensure_streams,
+    _float,
+    _hidden,
+    _json_default,
+    _load_data,
+    _load_model,
+    _out,
+    _print_json,
+    _printable,
+    _Progress,
+    _silence_stdout,
+    _threshold,
+    _whole,
+)
 from bcdesktop.errors import Cancelled, UserError
 
 EXIT_USER_ERROR = 2
@@ -30,135 +44,6 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> None:  # noqa: D401 - argparse's signature
         raise UserError(f"{self.prog}: {message} (see '{self.prog} --help')")
-
-
-# ---------------------------------------------------------------- small helpers
-def _ensure_streams() -> None:
-    """A windowed (no console) frozen build has ``sys.stdout``/``sys.stderr`` set to None."""
-    for name in ("stdout", "stderr"):
-        if getattr(sys, name) is None:
-            setattr(sys, name, open(os.devnull, "w", encoding="utf-8"))
-
-
-def _whole(low: int):
-    """argparse type: a whole number of at least ``low``."""
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
-        if value < low:
-            raise argparse.ArgumentTypeError(f"{value} must be at least {low}")
-        return value
-    return parse
-
-
-def _float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a number") from None
-    if value != value or value in (float("inf"), float("-inf")):
-        raise argparse.ArgumentTypeError(f"'{text}' is not a finite number")
-    return value
-
-
-def _threshold(text: str) -> float:
-    """argparse type: a threshold in the window's range, 0.01..0.99."""
-    from bcdesktop.metrics import THRESHOLD_MAX, THRESHOLD_MIN
-
-    value = _float(text)
-    if not THRESHOLD_MIN <= value <= THRESHOLD_MAX:
-        raise argparse.ArgumentTypeError(
-            f"threshold {text} must lie between {THRESHOLD_MIN:g} and {THRESHOLD_MAX:g}")
-    return value
-
-
-def _hidden(text: str) -> tuple[int, ...]:
-    """argparse type: ``15`` or ``15,8`` (one number per hidden layer), as the window
-    reads them (:func:`bcdesktop.model.parse_hidden`, with the trainer's limits)."""
-    from bcdesktop.model import parse_hidden
-
-    try:
-        return parse_hidden(text)
-    except UserError as exc:  # a sentence; argparse's messages are phrases
-        message = str(exc).removesuffix(".")
-        raise argparse.ArgumentTypeError(message[:1].lower() + message[1:]) from None
-
-
-class _Progress:
-    """A one-line progress bar on stderr, drawn only when stderr is a terminal."""
-
-    def __init__(self, total: float, label: str, enabled: bool = True):
-        self.total = max(float(total), 1.0)
-        self.label = label
-        self.enabled = enabled and sys.stderr is not None and sys.stderr.isatty()
-        self.started = time.perf_counter()
-        self._last = 0.0
-
-    def update(self, done: float, extra: str = "", force: bool = False) -> None:
-        if not self.enabled:
-            return
-        now = time.perf_counter()
-        if not force and now - self._last < 0.1:
-            return
-        self._last = now
-        frac = min(max(done / self.total, 0.0), 1.0)
-        width = 28
-        bar = "#" * int(frac * width) + "-" * (width - int(frac * width))
-        elapsed = now - self.started
-        eta = elapsed * (1 - frac) / frac if frac > 0 else float("nan")
-        eta_text = f"{eta:5.1f}s left" if eta == eta else "   ..."
-        sys.stderr.write(f"\r{self.label} [{bar}] {frac * 100:5.1f}% {eta_text} {extra}\033[K")
-        sys.stderr.flush()
-
-    def close(self) -> None:
-        if self.enabled:
-            sys.stderr.write("\n")
-            sys.stderr.flush()
-
-
-_stdout_gone = False
-
-
-def _out(text: str = "") -> None:
-    """Print a line on stdout. Once its reader has gone (``bcdesktop train | head -2``),
-    stop printing and carry on, so the work still finishes and is saved: stdout is
-    pointed at the null device, as the Python documentation advises for SIGPIPE."""
-    global _stdout_gone
-    if _stdout_gone:
-        return
-    try:
-        sys.stdout.write(text + "\n")
-        sys.stdout.flush()
-    except BrokenPipeError:
-        _stdout_gone = True
-        _silence_stdout()
-
-
-def _silence_stdout() -> None:
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        os.close(devnull)
-    except (OSError, ValueError, AttributeError):  # no file descriptor (e.g. a test's StringIO)
-        sys.stdout = open(os.devnull, "w", encoding="utf-8")
-
-
-def _print_json(obj) -> None:
-    _out(json.dumps(obj, indent=None, allow_nan=False, default=_json_default))
-
-
-def _json_default(obj):
-    import numpy as np
-
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    if isinstance(obj, Path):
-        return str(obj)
-    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
 
 
 def _rates_summary(metrics) -> dict:
@@ -188,18 +73,6 @@ def _layout_lines(layout) -> list[str]:
     if renamed:
         lines.append("columns: " + _printable("; ".join(renamed)))
     return lines
-
-
-def _load_model(path: str | None):
-    from bcdesktop import persistence
-
-    return persistence.load_default_model() if path is None else persistence.load_model(path)
-
-
-def _load_data(path: str | None):
-    from bcdesktop import data
-
-    return data.load_bundled() if path is None else data.load_csv(path)
 
 
 # ---------------------------------------------------------------- commands
@@ -893,6 +766,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-cache-update", action="store_true",
                    help="do not run update-desktop-database / gtk-update-icon-cache")
     p.set_defaults(func=cmd_uninstall_desktop_entry)
+    from bcdesktop import cli_landscape
+
+    cli_landscape.add_parsers(sub, common)
     return parser
 
 
@@ -901,13 +777,6 @@ def _looks_like_a_mistyped_command(word: str) -> bool:
     data file to open (a file name has a dot or a folder, or exists)."""
     return (not word.startswith("-") and "." not in word and "/" not in word and os.sep not in word
             and not os.path.exists(word))
-
-
-def _printable(text: str) -> str:
-    """``text`` with control characters escaped, so a terminal shows it on one line."""
-    from bcdesktop.schema import printable
-
-    return printable(text)
 
 
 class _Terminated(BaseException):
@@ -949,7 +818,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     debug = "--debug" in argv
     commands = {"gui", "train", "evaluate", "predict", "score", "threshold", "install-desktop-entry",
-                "uninstall-desktop-entry"}
+                "uninstall-desktop-entry", "landscape", "lr-find"}
     first = next((a for a in argv if a != "--debug"), None)
     if first is None or first not in commands | {"--version", "-h", "--help"}:
         if first is not None and _looks_like_a_mistyped_command(first):

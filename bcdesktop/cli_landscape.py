@@ -30,7 +30,7 @@ def add_parsers(sub, common: argparse.ArgumentParser) -> None:
     """Add ``landscape`` and ``lr-find`` to ``sub`` (``build_parser``'s sub-parsers),
     each with ``common``'s options (``--debug``) as a parent."""
     from bcdesktop import landscape as L
-    from bcdesktop.cli import _float, _hidden, _whole
+    from bcdesktop.cliutil import _float, _hidden, _whole
     from bcdesktop.model import INITS
     from bcdesktop.training import OPTIMIZERS
 
@@ -298,7 +298,7 @@ def cmd_landscape(args) -> int:
     model; see :func:`add_parsers` for the flags."""
     import numpy as np
 
-    from bcdesktop import cli
+    from bcdesktop import cliutil as cli
     from bcdesktop import landscape as L
     from bcdesktop.model import MLP
     from bcdesktop.resources import bundled_data_path, default_model_path
@@ -421,7 +421,8 @@ def cmd_lr_find(args) -> int:
     would use with these settings."""
     import numpy as np
 
-    from bcdesktop import cli, evaluation
+    from bcdesktop import cliutil as cli
+    from bcdesktop import evaluation
     from bcdesktop import landscape as L
     from bcdesktop.model import Scaler
     from bcdesktop.training import TrainConfig

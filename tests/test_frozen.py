@@ -134,7 +134,9 @@ with tempfile.TemporaryDirectory() as d:
             ["score", str(resources.bundled_data_path()), "-o", os.path.join(d, "s.csv")],
             ["threshold", "--youden", "--json"],
             ["threshold", "--cost-ratio", "5", "--prevalence", "0.05", "--json"],
-            ["threshold", "--sensitivity", "0.95", "--bound", "--json"]]
+            ["threshold", "--sensitivity", "0.95", "--bound", "--json"],
+            ["landscape", "--grid", "5", "--directions", "pca", "--json", "-o", os.path.join(d, "l.png")],
+            ["lr-find", "--steps", "30", "--json"]]
     for args in runs:
         assert main(args) == 0, args
 y, p = np.tile([0, 1], 20), np.linspace(0.01, 0.99, 40)
