@@ -315,8 +315,9 @@ class Recalibration:
         (``a > 0``; p clipped to [1e-12, 1 - 1e-12] first).
         ``"isotonic"``: shape (2, k), knots ``x`` (strictly increasing, in [0, 1]) and
         values (non-decreasing, in [0, 1]); ``p'`` interpolates linearly between knots
-        and is flat beyond the ends. Isotonic output can be exactly 0 or exactly 1 (a
-        range of probabilities where the fitted pairs were all benign or all malignant).
+        and is flat beyond the ends. :func:`fit_recalibration` keeps the values within
+        half a case of 0 and 1 (a range where the fitted pairs were all benign or all
+        malignant); a stored one may hold any value in [0, 1].
     n_pairs : int
         Pairs it was fitted on (rows x repeats).
     rows, repeats : int
@@ -411,7 +412,10 @@ def fit_recalibration(kind: str, probs, y, *, evidence: str = "out-of-fold") -> 
 
     ``"platt"``: logistic regression of y on logit(p) by IRLS (the calibration slope
     and its intercept). ``"isotonic"``: scikit-learn's
-    ``IsotonicRegression(out_of_bounds="clip", y_min=0, y_max=1)``, its knots kept.
+    ``IsotonicRegression(out_of_bounds="clip")``, its knots kept, its values kept within
+    [0.5 / n, 1 - 0.5 / n] for n rows: a step of the fit over only benign (or only
+    malignant) cases says "fewer than one in n", not a certain 0% (or 100%), which a
+    patient must never be shown.
 
     Raises
     ------
@@ -438,7 +442,8 @@ def fit_recalibration(kind: str, probs, y, *, evidence: str = "out-of-fold") -> 
         from sklearn.isotonic import IsotonicRegression
 
         iso = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0).fit(pp, yy.astype(np.float64))
-        params = np.vstack((iso.X_thresholds_, np.clip(iso.y_thresholds_, 0.0, 1.0)))
+        floor = 0.5 / n
+        params = np.vstack((iso.X_thresholds_, np.clip(iso.y_thresholds_, floor, 1.0 - floor)))
     return Recalibration(kind, params, pp.size, n, repeats, evidence)
 
 

@@ -190,7 +190,7 @@ def test_platt_improves_miscalibrated_predictions():
     assert r.describe() == "Platt scaling fitted on 6,000 out-of-fold predictions (2,000 rows x 3 repeats)"
 
 
-def test_isotonic_matches_sklearn_and_can_reach_0_and_1():
+def test_isotonic_matches_sklearn_within_half_a_case_of_0_and_1():
     from sklearn.isotonic import IsotonicRegression
 
     probs, y = _data()
@@ -200,10 +200,11 @@ def test_isotonic_matches_sklearn_and_can_reach_0_and_1():
     pp, yy = probs.ravel(), np.tile(y, 5)
     iso = IsotonicRegression(out_of_bounds="clip", y_min=0, y_max=1).fit(pp, yy)
     grid = np.linspace(0, 1, 1001)
-    np.testing.assert_allclose(r.apply(grid), iso.predict(grid), atol=1e-12)
-    # flat beyond the ends; exactly 0 where every fitted pair below was benign
+    floor = 0.5 / y.size  # never a certain 0% or 100%: at most half a case in n rows
+    np.testing.assert_allclose(r.apply(grid), np.clip(iso.predict(grid), floor, 1 - floor), atol=1e-12)
+    # flat beyond the ends; the floor where every fitted pair below was benign
     assert r.apply(0.0) == v[0] and r.apply(1.0) == v[-1]
-    assert v[0] == 0.0
+    assert iso.predict([0.0])[0] == 0.0 and v[0] == pytest.approx(floor, abs=0)
     assert "Isotonic regression" in r.describe() and "3,415 out-of-fold predictions" in r.describe()
 
 
