@@ -82,7 +82,8 @@ PREVALENCE_NOTE = ("Sensitivity and specificity come from the evidence; PPV and 
 COST_PICTURE_NOTE = (f"Solid line {views.BEST_MARK}: the lowest expected cost on the evidence. Dotted line "
                      f"{views.THEORY_MARK}: the optimum for a calibrated model, 1/(1+R). Grey: the range over the "
                      "repeats. Dashed: the threshold now.")
-CASES_DELAY_MS = 150  # the case list follows the threshold once the slider rests this long
+CASES_DELAY_MS = 150
+LEFT_CHARS, COST_CHARS = 70, 62  # the wrap widths beside the pictures, in characters  # the case list follows the threshold once the slider rests this long
 
 
 def parse_threshold(text: str) -> tuple[float | None, str | None]:
@@ -296,19 +297,19 @@ class ThresholdTab(ttk.Frame):
         self.extra_table = ScrolledTree(left, (("figure", "More figures", 200, "w"), ("value", "Value", 64, "e")),
                                         height=len(EXTRA_ROWS), stretch=0, scrollbars=False)
         self.extra_table.grid(row=0, column=1, sticky="nw", padx=(12, 0), pady=(4, 0))
-        self.counts_note = wrap_to_width(ttk.Label(left, text="", style="Small.TLabel"))
+        self.counts_note = self._fixed_wrap(ttk.Label(left, text="", style="Small.TLabel"), LEFT_CHARS)
         self.counts_note.grid(row=1, column=0, columnspan=2, sticky="ew", pady=(2, 0))
-        self.interval_label = wrap_to_width(ttk.Label(left, text="95% Wilson confidence intervals",
-                                                      style="Muted.TLabel"))
+        self.interval_label = self._fixed_wrap(ttk.Label(left, text="95% Wilson confidence intervals",
+                                                         style="Muted.TLabel"), LEFT_CHARS)
         self.interval_label.grid(row=2, column=0, columnspan=2, sticky="ew", pady=(6, 2))
         self.metrics_table = views.EvidenceMetricsTable(left)
         self.metrics_table.grid(row=3, column=0, columnspan=2, sticky="w")
-        wrap_to_width(ttk.Label(left, text=METRICS_NOTE + " " + EXTRA_NOTE, style="Small.TLabel")).grid(
-            row=4, column=0, columnspan=2, sticky="ew", pady=(4, 0))
+        self._fixed_wrap(ttk.Label(left, text=METRICS_NOTE + " " + EXTRA_NOTE, style="Small.TLabel"),
+                         LEFT_CHARS).grid(row=4, column=0, columnspan=2, sticky="ew", pady=(4, 0))
+        self.marks_label = self._fixed_wrap(ttk.Label(left, text="", style="Small.TLabel"), LEFT_CHARS)
+        self.marks_label.grid(row=5, column=0, columnspan=2, sticky="ew", pady=(4, 0))
 
         self.plot_frame = ttk.LabelFrame(page, text="ROC curve and predicted probabilities", padding=4)
-        self.marks_label = wrap_to_width(ttk.Label(self.plot_frame, text="", style="Small.TLabel"))
-        self.marks_label.pack(side="bottom", fill="x", pady=(2, 0))
         page.rowconfigure(0, weight=1)
         self.calls_reflow = Reflow(page, left, self.plot_frame, weights=(2, 3))
 
@@ -424,18 +425,18 @@ class ThresholdTab(ttk.Frame):
                 entry.bind(seq, lambda _e: self.apply_costs())
         self.matrix_button = ttk.Button(self.matrix_frame, text="Apply", width=-8, command=self.apply_costs)
         self.matrix_button.grid(row=1, column=3, rowspan=2, padx=(8, 0))
-        self.cost_message = wrap_to_width(ttk.Label(cost, text="", style="Small.TLabel"))
+        self.cost_message = self._fixed_wrap(ttk.Label(cost, text="", style="Small.TLabel"), COST_CHARS)
         self.cost_message.grid(row=3, column=0, sticky="ew", pady=(2, 0))
-        self.cost_label = wrap_to_width(ttk.Label(cost, text="", style="Bold.TLabel"))
+        self.cost_label = self._fixed_wrap(ttk.Label(cost, text="", style="Bold.TLabel"), COST_CHARS)
         self.cost_label.grid(row=4, column=0, sticky="ew", pady=(6, 0))
-        self.best_label = wrap_to_width(ttk.Label(cost, text=""))
+        self.best_label = self._fixed_wrap(ttk.Label(cost, text=""), COST_CHARS)
         self.best_label.grid(row=5, column=0, sticky="ew", pady=(2, 0))
         self.best_button = ttk.Button(cost, text="Use the lowest-cost threshold", command=self.choose_min_cost)
         self.best_button.grid(row=6, column=0, sticky="w", pady=(6, 0))
 
         self.cost_frame = ttk.LabelFrame(page, text="Expected cost per 1,000 patients", padding=4)
-        wrap_to_width(ttk.Label(self.cost_frame, text=COST_PICTURE_NOTE, style="Small.TLabel")).pack(
-            side="bottom", fill="x", pady=(2, 0))
+        self._fixed_wrap(ttk.Label(cost, text=COST_PICTURE_NOTE, style="Small.TLabel"), COST_CHARS).grid(
+            row=7, column=0, sticky="ew", pady=(8, 0))
         page.rowconfigure(0, weight=1)
         self.costs_reflow = Reflow(page, cost, self.cost_frame, weights=(2, 3))
 
@@ -461,6 +462,14 @@ class ThresholdTab(ttk.Frame):
         ttk.Label(row, text="or double-click a case, or press Enter on it.", style="Muted.TLabel").pack(
             side="left", padx=(8, 0))
         self.open_button.state(["disabled"])
+
+    def _fixed_wrap(self, label: ttk.Label, chars: int) -> ttk.Label:
+        """Wrap ``label`` at ``chars`` characters of the default font (following the text
+        size, not the width): the labels beside a picture must not change height with
+        the width the picture leaves them, or a scroll bar that comes and goes could
+        make the two re-wrap each other without end."""
+        label.configure(wraplength=chars_width(self, chars))
+        return label
 
     def _on_view_changed(self) -> None:
         shown = self.views.select()
@@ -788,8 +797,9 @@ class ThresholdTab(ttk.Frame):
                      "probabilities are not calibrated at these costs.")
             self.marks_label.configure(
                 text=f"{views.BEST_MARK} lowest expected cost on the evidence "
-                     f"({format_threshold(curve.best_threshold)})    {views.THEORY_MARK} calibrated optimum "
-                     f"1/(1+R) ({format_threshold(curve.theoretical_threshold)}), for the costs on the Costs page")
+                     f"({format_threshold(curve.best_threshold)}); {views.THEORY_MARK} calibrated optimum "
+                     f"1/(1+R) ({format_threshold(curve.theoretical_threshold)}), for the costs on the Costs page "
+                     "(on the probability picture, above the bars).")
             self.cost_rule_label.configure(text=f"(R = {costs.ratio:.4g}, prevalence {views.format_prevalence(pi)})")
         self._redraw_costs()
         self._place_marks()
