@@ -554,7 +554,7 @@ class CalibrationTab(ttk.Frame):
                 f"{ca.CROSS_FOLDS - 1} of {ca.CROSS_FOLDS} groups of rows (identical score patterns in one group), "
                 "so it is not judged on what it learnt from. \u201cOn the fitted pairs\u201d is optimistic: the "
                 "recalibration is judged on the pairs it was fitted on"
-                + (" (isotonic regression there always looks perfect)" if analysis.kind == "isotonic" else "")
+                + (" (isotonic regression there looks nearly perfect)" if analysis.kind == "isotonic" else "")
                 + f". \u201cApply\u201d uses the fit on all {analysis.recalibration.n_pairs:,} pairs."
                 + _extremes_note(analysis)))
         else:
