@@ -45,6 +45,7 @@ from bcdesktop.gui.widgets import (
     ScrolledTree,
     chars_width,
     format_threshold,
+    size_factor,
     wrap_to_width,
 )
 from bcdesktop.metrics import format_percent
@@ -217,7 +218,6 @@ class ThresholdTab(ttk.Frame):
         self._build_controls().grid(row=0, column=0, sticky="ew")
         self.views = ttk.Notebook(self)
         self.views.grid(row=1, column=0, sticky="nsew", pady=(8, 0))
-        self.views.enable_traversal()
         self.pages: dict[str, ttk.Frame] = {}
         for key, title, build in (("calls", "Calls and figures", self._build_calls),
                                   ("rules", "Choose a threshold", self._build_rules),
@@ -241,7 +241,7 @@ class ThresholdTab(ttk.Frame):
         app.root.bind("<<DataChanged>>", lambda _e: self._on_data_changed(), add="+")
         app.root.bind("<<ThresholdChanged>>", lambda _e: self._on_threshold_changed(), add="+")
         app.root.bind("<<EvidenceChanged>>", lambda _e: self._show_evidence_state(), add="+")
-        app.root.bind(TEXT_SCALE_EVENT, lambda _e: self._redraw_all(), add="+")
+        app.root.bind(TEXT_SCALE_EVENT, lambda _e: (self._size_pictures(), self._redraw_all()), add="+")
         self._on_model_changed()
 
     # ----------------------------------------------------------------- layout
@@ -494,6 +494,7 @@ class ThresholdTab(ttk.Frame):
         self.plot = OffscreenPicture(self.plot_frame, self.app.report_exception, size=(4.8, 2.8),
                                      name="draw-threshold-pictures")
         self.plot.on_shown = lambda _picture: self._place_moving()
+        self._size_pictures()
         self._redraw_model()
 
     def ensure_cost_plot(self) -> None:
@@ -506,7 +507,16 @@ class ThresholdTab(ttk.Frame):
         self.cost_plot = OffscreenPicture(self.cost_frame, self.app.report_exception, size=(4.4, 2.8),
                                           name="draw-cost-curve")
         self.cost_plot.on_shown = lambda _picture: self._place_cost_items()
+        self._size_pictures()
         self._redraw_costs()
+
+    def _size_pictures(self) -> None:
+        """The pictures ask for more height as the text grows (their text grows with it;
+        set below the tables on a narrow page, a picture gets only the height it asks for)."""
+        ratio = max(self.winfo_fpixels("1i") / 96, size_factor(self))
+        for picture in (self.plot, self.cost_plot):
+            if picture is not None:
+                picture.widget.configure(height=round(2.8 * 96 * ratio))
 
     @property
     def figure(self) -> Figure | None:
@@ -641,7 +651,9 @@ class ThresholdTab(ttk.Frame):
         if not running:
             self._evidence_job = None
         model = self.app.model
-        state = self.app.evidence_state
+        # what the app's evidence job says, while this model lacks the evidence (a job for
+        # another model, e.g. a run on the Train tab, is no news here)
+        state = self.app.evidence_state if running or self._oof is None else ""
         self.evidence_state_label.configure(text=state, style="Muted.TLabel")
         if state:
             self.evidence_state_label.grid()

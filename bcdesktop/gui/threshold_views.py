@@ -284,7 +284,10 @@ def draw_cost_curve(figure, curve: decision.CostCurve | None, unit: str, pt: flo
     px = figure.dpi / 72
     pt = max(6.0, min(pt, figure.bbox.height / px / 14, figure.bbox.width / px / 30))
     k = pt / 10.0
-    figure.set_layout_engine("constrained")
+    if figure.bbox.height < 14 * 6 * px * 2 or figure.bbox.width < 30 * 6 * px:
+        figure.subplots_adjust(left=0.2, right=0.97, bottom=0.22, top=0.85)  # too small for a layout engine
+    else:
+        figure.set_layout_engine("constrained")
     ax = figure.subplots()
     ax.tick_params(labelsize=0.8 * pt)
     ax.set_xlim(0, 1)
