@@ -552,6 +552,15 @@ def cmd_score(args) -> int:
         if summary.unlabelled:
             print(f"  ({summary.unlabelled} scored rows had no usable class and are not counted)",
                   file=sys.stderr)
+    if not summary.intervals:
+        print("no interval: the model file has no calibration pairs, so probability_low, "
+              "probability_high and indeterminate are empty", file=sys.stderr)
+    elif summary.indeterminate:
+        print(f"{summary.indeterminate:,} scored rows are indeterminate at this threshold "
+              "(their interval holds both calls)", file=sys.stderr)
+    if args.explain and not summary.explained:
+        print("no contributions: the model file has no training patterns, so the "
+              "contribution columns are empty", file=sys.stderr)
     print(summary.summary_line(), file=sys.stderr)
     return 0
 

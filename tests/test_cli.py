@@ -744,8 +744,9 @@ def test_predict_and_score_give_one_call_near_the_threshold(capsys, tmp_path, of
     source.write_text(",".join(case) + "\n")
     code, _, err = run_cli(capsys, "score", str(source), "-o", str(tmp_path / "s.csv"), "--threshold", threshold)
     assert code == 0, err
-    row = (tmp_path / "s.csv").read_text().splitlines()[1].split(",")
-    written_p, call, written_t = float(row[9]), row[10], float(row[11])
+    head, row = (line.split(",") for line in (tmp_path / "s.csv").read_text().splitlines()[:2])
+    written_p, call, written_t = (float(row[head.index("probability")]), row[head.index("prediction")],
+                                  float(row[head.index("threshold")]))
     assert call == predicted["prediction"]
     assert (written_p >= written_t) == (call == "malignant")
     assert written_t == predicted["threshold"]
