@@ -1199,7 +1199,7 @@ class ThresholdTab(ttk.Frame):
             title = (f"{len(idx)} {word} ({views.CELL_MEANING[cell]}) at threshold {format_threshold(t)}, "
                      f"of the {ev.n} {ev.rows_word}.")
         self.cases_title.configure(text=title)
-        self.cases_why.configure(text=self._rows.why)
+        self._say_why(self._rows.why)
         can_open = self._rows.scores is not None and len(idx) > 0
         self.open_button.state(["!disabled"] if can_open else ["disabled"])
 
@@ -1210,8 +1210,16 @@ class ThresholdTab(ttk.Frame):
         self.case_table.replace_rows([])
         self.case_table.indices = []
         self.cases_title.configure(text=NO_CASES)
-        self.cases_why.configure(text="")
+        self._say_why("")
         self.open_button.state(["disabled"])
+
+    def _say_why(self, text: str) -> None:
+        """Why lines and ids (or scores) are missing; no empty line when nothing is."""
+        self.cases_why.configure(text=text)
+        if text:
+            self.cases_why.grid()
+        else:
+            self.cases_why.grid_remove()
 
     def open_selected_case(self) -> None:
         """Show the selected case in the Patient tab, with where it comes from."""

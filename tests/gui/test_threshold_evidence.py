@@ -294,14 +294,19 @@ def test_compute_evidence_from_the_tab(app, root, trained_bundle, wait_until):
 
 
 def test_the_slider_path_stays_fast_on_683_x_5_rows(tab, app, root, wait_until):
+    """Every figure that follows the slider, on 683 x 5 pooled pairs, well inside 100 ms:
+    the worst step in the Tk thread's own CPU time (other processes on a busy machine do
+    not count), the typical one in wall-clock time."""
     app.select_tab("threshold")
     wait_until(lambda: tab.figure is not None and not tab.plot.pending, timeout=20)
     tab.show_cases("tn", select=False)
-    slowest = 0.0
+    cpu, wall = [], []
     for i in range(60):
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.thread_time()
         tab._on_slide(str(0.05 + (i % 90) / 100))
-        slowest = max(slowest, time.perf_counter() - start)
+        cpu.append(time.thread_time() - start_cpu)
+        wall.append(time.perf_counter() - start)
     root.update()
-    assert slowest < 0.1, f"a slider step took {1000 * slowest:.0f} ms"
+    assert max(cpu) < 0.1, f"a slider step took {1000 * max(cpu):.0f} ms of the Tk thread"
+    assert sorted(wall)[len(wall) // 2] < 0.03, f"a typical slider step took {1000 * sorted(wall)[30]:.0f} ms"
     assert math.isclose(float(tab.scale.get()), app.threshold)
