@@ -104,12 +104,12 @@ class BatchTab(ttk.Frame):
         wrap_to_width(ttk.Label(box, text="The output has every input row, in order, with its original columns "
                                           "plus probability, its interval (probability_low, probability_high), "
                                           "indeterminate, prediction, threshold, status and the id of the model "
-                                          "that scored it.",
+                                          "that scored it. The nine contributions say why each row got its "
+                                          "probability (log-odds; about 10 ms for each distinct row).",
                                 style="Small.TLabel")).grid(row=2, column=0, columnspan=3, sticky="ew", pady=(4, 0))
         self.explain_var = tk.BooleanVar(self, False)
         self.explain_check = ttk.Checkbutton(
-            box, text="Add the nine contributions (why each row got its probability, on the log-odds "
-                      "scale; slow: about 10 ms for each distinct row)", variable=self.explain_var)
+            box, text="Add the nine contributions (slower)", variable=self.explain_var)
         self.explain_check.grid(row=3, column=0, columnspan=3, sticky="w", pady=(4, 0))
         return box
 
