@@ -203,25 +203,27 @@ def _inner_split(X: np.ndarray, y: np.ndarray, seed: int) -> tuple[np.ndarray, n
 
 
 def _train_scaled(X_train, y_train, config: TrainConfig, *, X_monitor=None, y_monitor=None,
-                  progress=None, cancel=None):
+                  progress=None, cancel=None, path_every=None):
     """Scaler fitted on raw ``X_train`` and a network trained on the scaled rows.
 
     With ``patience > 0`` the network trains on about 80% of the rows and stops on
     the inner split of the rest (:func:`_inner_split`). Otherwise it trains on all
     rows, and the raw ``X_monitor`` rows only appear in the loss curve's validation
     column; they never influence training.
+    ``path_every``: given, passed to :func:`training.train` (the path is kept).
     Returns ``(scaler, TrainResult, n_stop_rows)``.
     """
     scaler = Scaler.fit(X_train)
     Xs = scaler.transform(X_train)
+    path = {} if path_every is None else {"path_every": path_every}
     if config.patience > 0:
         fit_idx, stop_idx = _inner_split(X_train, y_train, config.seed)
         result = train(Xs[fit_idx], y_train[fit_idx], config, X_val=Xs[stop_idx],
-                       y_val=y_train[stop_idx], progress=progress, cancel=cancel)
+                       y_val=y_train[stop_idx], progress=progress, cancel=cancel, **path)
         return scaler, result, int(stop_idx.size)
     Xm = None if X_monitor is None else scaler.transform(X_monitor)
     result = train(Xs, y_train, config, X_val=Xm, y_val=y_monitor, progress=progress,
-                   cancel=cancel)
+                   cancel=cancel, **path)
     return scaler, result, 0
 
 
@@ -345,7 +347,7 @@ def _summary(m: M.ThresholdMetrics, y, p) -> dict:
 def fit_model(dataset, config: TrainConfig, *, split: str = SPLITS[0],
               val_fraction: float = DEFAULT_VAL_FRACTION, train_rows: int = DEFAULT_TRAIN_ROWS,
               threshold: float = M.DEFAULT_THRESHOLD,
-              progress=None, cancel=None) -> FitOutcome:
+              progress=None, cancel=None, path_every: int | None = None) -> FitOutcome:
     """Split, scale, train and judge one model.
 
     Parameters
@@ -363,6 +365,8 @@ def fit_model(dataset, config: TrainConfig, *, split: str = SPLITS[0],
     cancel : threading.Event, optional
         Stops training early and keeps the last good weights; the outcome is still
         complete, with ``result.stopped == "cancelled"``.
+    path_every : int, optional
+        Keep the training path (``result.path``) every this many iterations.
 
     Returns
     -------
@@ -377,7 +381,7 @@ def fit_model(dataset, config: TrainConfig, *, split: str = SPLITS[0],
     train_idx, val_idx = split_indices(y, split, val_fraction, train_rows, config.seed)
     X_tr, y_tr, X_va, y_va = X[train_idx], y[train_idx], X[val_idx], y[val_idx]
     scaler, result, n_stop = _train_scaled(X_tr, y_tr, config, X_monitor=X_va, y_monitor=y_va,
-                                           progress=progress, cancel=cancel)
+                                           progress=progress, cancel=cancel, path_every=path_every)
     net = result.model
     p_tr = net.predict_proba(scaler.transform(X_tr))
     p_va = net.predict_proba(scaler.transform(X_va))

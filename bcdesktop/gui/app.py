@@ -41,6 +41,7 @@ from bcdesktop.gui.statusbar import StatusBar
 from bcdesktop.gui.tab_batch import BatchTab
 from bcdesktop.gui.tab_calibration import CalibrationTab
 from bcdesktop.gui.tab_data import DataTab
+from bcdesktop.gui.tab_landscape import LandscapeTab
 from bcdesktop.gui.tab_patient import PatientTab
 from bcdesktop.gui.tab_threshold import ThresholdTab
 from bcdesktop.gui.tab_train import TrainTab
@@ -59,7 +60,7 @@ INTRO_BACKGROUND = "#eaf2fb"  # a pale blue: the first-screen note stands apart 
 #: Threshold, since Alt+T is Train), and its class.
 TABS = (("data", "Data", 0, DataTab), ("train", "Train", 0, TrainTab), ("patient", "Patient", 0, PatientTab),
         ("threshold", "Threshold", 1, ThresholdTab), ("calibration", "Calibration", 0, CalibrationTab),
-        ("batch", "Batch", 0, BatchTab))
+        ("landscape", "Landscape", 0, LandscapeTab), ("batch", "Batch", 0, BatchTab))
 TAB_ORDER = tuple(key for key, *_ in TABS)
 
 INTENDED_USE = (
@@ -128,6 +129,7 @@ class App:
         self._loads_pending = 0  # loads whose done callback is still to come (each favours the Tk thread)
         self._evidence: Job | None = None  # the out-of-fold evidence being computed
         self.evidence_state = ""  # what that job is doing, or why it gave nothing
+        self.runs: list = []  # the training runs of this session (landscape_runs.Run), oldest first
 
         self._install_callback_handler()
         root.bind("<Destroy>", self._on_destroy, add="+")
@@ -323,6 +325,11 @@ class App:
         self.root.event_generate("<<ModelChanged>>")
         if bundle is not None and getattr(bundle, "threshold", None) is not None:
             self.set_threshold(float(bundle.threshold))
+
+    def add_run(self, run) -> None:
+        """Keep a finished training run for the session (``runs``); fires ``<<RunsChanged>>``."""
+        self.runs.append(run)
+        self.root.event_generate("<<RunsChanged>>")
 
     # ----------------------------------------------------------------- out-of-fold evidence
     def compute_evidence(self, bundle: ModelBundle | None = None, dataset: Dataset | None = None, *,

@@ -55,6 +55,10 @@ class AppContext(Protocol):
         """Set the threshold (0 < t < 1); fires ``<<ThresholdChanged>>`` if it changed."""
 
     evidence_state: str  # what the out-of-fold evidence job is doing, or why it gave nothing
+    runs: list  # the training runs of this session (gui.landscape_runs.Run), oldest first
+
+    def add_run(self, run) -> None:
+        """Keep a finished training run for the session; fires ``<<RunsChanged>>``."""
 
     def open_case(self, scores, note: str = "") -> None:
         """Show a case (nine scores) in the Patient tab, predicted, with ``note`` saying

@@ -408,6 +408,7 @@ class TrainTab(ttk.Frame):
         if prepared is None:
             return
         config, values, ds = prepared
+        from bcdesktop import landscape
         from bcdesktop.evaluation import fit_model
 
         options = dict(split=CORE_SPLITS[SPLITS.index(values["split"])],
@@ -415,7 +416,8 @@ class TrainTab(ttk.Frame):
                        train_rows=values.get("train_rows") or DEFAULT_TRAIN_ROWS, threshold=values["threshold"])
 
         def work(report, cancel):
-            return fit_model(ds, config, progress=report, cancel=cancel, **options)
+            return fit_model(ds, config, progress=report, cancel=cancel,
+                             path_every=landscape.path_every_for(config.iterations), **options)
 
         self._run_settings = self._settings_rows(config, values)
         self._train_data = ds
@@ -453,6 +455,9 @@ class TrainTab(ttk.Frame):
                                             kept="The model that was active before is still in use.")
             return
         self.outcome = result
+        from bcdesktop.gui.landscape_runs import Run
+
+        self.app.add_run(Run.from_outcome(result, self._train_data))  # the Landscape tab's runs
         stopped = result.result.stopped
         seconds = result.result.seconds
         done = {"completed": "Finished", "early_stopped": "Stopped early (validation loss no longer improving)",

@@ -20,7 +20,7 @@ pytestmark = pytest.mark.gui
 def test_window_title_tabs_and_status(app, root):
     assert root.title().startswith(f"bcdesktop {__version__}")
     tabs = [app.notebook.tab(t, "text") for t in app.notebook.tabs()]
-    assert tabs == ["Data", "Train", "Patient", "Threshold", "Calibration", "Batch"]
+    assert tabs == ["Data", "Train", "Patient", "Threshold", "Calibration", "Landscape", "Batch"]
     status = app.status.text()
     assert "breast-cancer-wisconsin.data (683 usable of 699)" in status
     assert "Threshold: 0.50" in status or f"Threshold: {app.threshold:.2f}" in status
@@ -342,6 +342,8 @@ def test_keyboard_reaches_every_tab(app, root):
     assert app.notebook.index("current") == 1
     root.event_generate("<Alt-Key-6>")
     assert app.notebook.index("current") == 5
+    root.event_generate("<Alt-Key-7>")
+    assert app.notebook.index("current") == 6
     app.notebook.focus_set()
     root.update()
     app.notebook.event_generate("<Control-Tab>")  # ttk's own traversal

@@ -210,7 +210,7 @@ def test_every_control_of_every_tab_can_be_reached_at_each_text_size(laptop_app,
     assert root.winfo_rootx() + root.winfo_width() <= SCREEN[0], "the window is wider than the screen"
     assert root.winfo_rooty() + root.winfo_height() <= SCREEN[1], "the window is taller than the screen"
     problems = []
-    for key in ("data", "train", "patient", "threshold", "calibration", "batch"):
+    for key in ("data", "train", "patient", "threshold", "calibration", "landscape", "batch"):
         problems += tab_problems(app, key)
     assert not problems, f"at {size:.0%} text:\n" + "\n".join(problems)
 
