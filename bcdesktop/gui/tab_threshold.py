@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from bcdesktop import decision, metrics
-from bcdesktop.errors import UserError
+from bcdesktop.errors import Cancelled, UserError
 from bcdesktop.gui import threshold_views as views
 from bcdesktop.gui.context import AppContext
 from bcdesktop.gui.widgets import (
@@ -205,6 +205,8 @@ class ThresholdTab(ttk.Frame):
         self._cost_now = math.nan
         self._at_prevalence = None
         self._evidence_job = None
+        self._val_rows: dict = {}  # (model id, data sha256) -> the validation rows' indices, or None
+        self._val_jobs: dict = {}
         self._cases_cell: str | None = None  # the cell whose cases are listed
         self._cases_pending = None
         self.plot: OffscreenPicture | None = None
@@ -612,7 +614,7 @@ class ThresholdTab(ttk.Frame):
         if self._cases_cell is not None:
             self.show_cases(self._cases_cell, select=False)
 
-    def _case_rows(self) -> None:
+    def _case_rows(self, start: bool = False) -> None:
         """Where the evidence's cases come from (scores; lines and ids when the loaded data
         are the model's training data)."""
         ev, model, data = self.evidence, self.app.model, self.app.dataset
@@ -620,9 +622,7 @@ class ThresholdTab(ttk.Frame):
             self._rows = views.CaseRows(None, None, None)
             return
         if ev is not self._oof:
-            self._rows = views.CaseRows(None, None, None, why=(
-                "The model keeps the validation rows' probabilities and classes but not their scores, so only "
-                "their probabilities can be listed. Choose the out-of-fold evidence to see and open the cases."))
+            self._rows = self._validation_rows(ev, model, data, start)
             return
         scores = model.oof.scores
         sha = getattr(model, "data_sha256", None)
@@ -639,6 +639,66 @@ class ThresholdTab(ttk.Frame):
             self._rows = views.CaseRows(scores, np.asarray(data.lines), np.asarray(data.ids, dtype=object))
             return
         self._rows = views.CaseRows(scores, None, None, why=why)
+
+    def _validation_rows(self, ev: views.Evidence, model, data, start: bool) -> views.CaseRows:
+        """The validation rows' scores, lines and ids, when the loaded data are the model's
+        training data: its split is made again from its settings (in a worker: the
+        stratified split is scikit-learn's) and accepted only if the model gives those
+        rows exactly its stored probabilities. The search starts (``start``) only when a
+        list of cases is asked for."""
+        none = views.CaseRows(None, None, None, why=(
+            "The model keeps the validation rows' probabilities and classes but not their scores, and the loaded "
+            "data are not its training data, so only their probabilities can be listed. Load its training data, "
+            "or choose the out-of-fold evidence, to see and open the cases."))
+        sha = getattr(model, "data_sha256", None)
+        if (ev.kind != "validation" or data is None or data.y is None or not sha
+                or getattr(data, "sha256", None) != sha):
+            return none
+        key = (model.model_id, sha)
+        if key in self._val_rows:
+            idx = self._val_rows[key]
+            if idx is None:
+                return views.CaseRows(None, None, None, why=(
+                    "The validation rows could not be found again in the loaded data (the model's split settings "
+                    "do not give its stored probabilities), so only their probabilities can be listed."))
+            return views.CaseRows(np.asarray(data.X[idx]), np.asarray(data.lines)[idx],
+                                  np.asarray(data.ids, dtype=object)[idx])
+        if start and key not in self._val_jobs:
+            settings = dict(getattr(model, "settings", {}) or {})
+            probs = np.asarray(model.eval_probs, dtype=np.float64)
+            labels = np.asarray(model.eval_labels)
+
+            def work(report, cancel):
+                from bcdesktop import evaluation
+
+                try:
+                    _train, val = evaluation.split_indices(
+                        data.y, settings.get("split", evaluation.SPLITS[0]),
+                        settings.get("val_fraction", evaluation.DEFAULT_VAL_FRACTION),
+                        settings.get("train_rows", evaluation.DEFAULT_TRAIN_ROWS), int(settings.get("seed", 0)))
+                except UserError:
+                    return None
+                if val.size != probs.size or not np.array_equal(np.asarray(data.y)[val], labels):
+                    return None
+                if not np.allclose(model.predict_proba(data.X[val]), probs, rtol=0, atol=1e-9):
+                    return None
+                return val
+
+            def done(ok, result):
+                self._val_jobs.pop(key, None)
+                if not ok:
+                    self._val_rows[key] = None
+                    if not isinstance(result, (UserError, Cancelled)):
+                        self.app.report_exception(result)
+                else:
+                    self._val_rows[key] = result
+                if self.app.model is model and self.app.dataset is data and self.evidence is ev:
+                    self._case_rows()
+                    if self._cases_cell is not None:
+                        self._list_cases()
+
+            self._val_jobs[key] = self.app.run_in_thread(work, done, name="threshold-validation-rows")
+        return views.CaseRows(None, None, None, why="Finding the validation rows in the loaded data\u2026")
 
     def compute_evidence(self) -> None:
         """Ask the app to cross-validate the model's settings for its out-of-fold evidence."""
@@ -1167,6 +1227,7 @@ class ThresholdTab(ttk.Frame):
         if ev is None:
             return
         self._cases_cell = cell
+        self._case_rows(start=True)
         self._list_cases()
         if select:
             self.views.select(self.pages["cases"])

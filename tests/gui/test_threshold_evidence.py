@@ -310,3 +310,23 @@ def test_the_slider_path_stays_fast_on_683_x_5_rows(tab, app, root, wait_until):
     assert max(cpu) < 0.1, f"a slider step took {1000 * max(cpu):.0f} ms of the Tk thread"
     assert sorted(wall)[len(wall) // 2] < 0.03, f"a typical slider step took {1000 * sorted(wall)[30]:.0f} ms"
     assert math.isclose(float(tab.scale.get()), app.threshold)
+
+
+def test_validation_cases_are_found_again_in_the_training_data(app, root, trained_bundle, bundled, wait_until):
+    app.set_model(trained_bundle, source="test")
+    root.update()
+    tab = app.tabs["threshold"]
+    assert tab.evidence_var.get() == "validation"
+    app.set_threshold(0.5)
+    tab.show_cases("tn")
+    wait_until(lambda: tab.case_table.rows() and tab.case_table.rows()[0][0] != "\u2014", timeout=30,
+               message="the validation rows were never found in the training data")
+    y, p = trained_bundle.eval_labels, trained_bundle.eval_probs
+    rows = tab.case_table.rows()
+    assert len(rows) == np.count_nonzero((y == 0) & (p < 0.5))
+    for line, sample, *rest in rows[:5]:  # each row is the data's own line, with the model's probability
+        i = int(np.flatnonzero(bundled.lines == int(line))[0])
+        assert str(bundled.ids[i]) == sample and rest[:9] == [str(int(v)) for v in bundled.X[i]]
+        assert f"{trained_bundle.predict_proba(bundled.X[i:i + 1])[0]:.3f}" == rest[9]
+    assert tab.open_button.instate(["!disabled"]) and tab.cases_why.cget("text") == ""
+    assert "of the 137 validation rows" in tab.cases_title.cget("text")
