@@ -215,7 +215,7 @@ def _all_places(counts: np.ndarray, positives: np.ndarray) -> tuple[np.ndarray, 
                 while a < top:
                     na = left[a + 1]
                     s2 = (by - C[na] + y) / (bx - W[na] + 1.0)
-                    if s2 >= s:
+                    if s2 > s:  # strictly: moving on a tie strands a (found by review: p0 7/11, not 9/14)
                         a, s, moved = a + 1, s2, True
                     else:
                         break

@@ -48,6 +48,25 @@ def test_matches_isotonic_regression_with_the_test_point_added(seed):
     assert np.all((0 <= p0) & (p1 <= 1))
 
 
+def test_ties_in_slope_on_coarse_scores_match_isotonic_regression():
+    """Scores at one or two decimals tie often (grouped folds give duplicates one score):
+    found by review, a tie once left p0 at 7/11 where the isotonic fit gives 9/14."""
+    cs = np.array([0.0] * 7 + [1.0] * 3 + [2.0] * 2 + [3.0] * 8)
+    cy = np.array([0, 0, 0, 1, 1, 1, 1, 0, 1, 1, 1, 1, 0, 0, 0, 1, 1, 1, 1, 1])
+    p0, p1 = VennAbers.fit(cs, cy).interval(np.array([2.0]))
+    assert (p0[0], p1[0]) == pytest.approx(_direct(cs, cy, 2.0), abs=1e-12)
+    assert p0[0] == pytest.approx(9 / 14, abs=1e-12)
+    rng = np.random.default_rng(1)
+    for _ in range(60):
+        n = int(rng.integers(20, 80))
+        cal = np.round(rng.random(n), int(rng.integers(1, 3)))
+        labels = (rng.random(n) < cal ** rng.uniform(0.3, 3)).astype(int)
+        tests = np.concatenate([cal[:6], rng.random(3)])
+        got0, got1 = VennAbers.fit(cal, labels).interval(tests)
+        for s_, a, b in zip(tests, got0, got1):
+            assert (a, b) == pytest.approx(_direct(cal, labels, s_), abs=1e-12)
+
+
 def test_small_cases_by_hand():
     va = VennAbers.fit([0.2, 0.8], [0, 1])
     # below both: the test point pools with nothing for p0, with the 0 for p1
