@@ -170,22 +170,30 @@ class ThresholdTab(ttk.Frame):
     """Threshold slider and entry, the evidence, metrics, pictures, prevalence, costs,
     threshold rules and the cases behind each count.
 
+    Above an inner notebook: the slider and entry, the evidence choice (out-of-fold by
+    default when the model has it) with its label, and "Compute out-of-fold evidence"
+    when it has none. Its pages: Calls and figures, Choose a threshold, Prevalence,
+    Costs, Cases (only the page shown asks for room).
+
     Widgets tests read: ``scale``, ``entry_var``, ``entry_message``, ``source_label``,
     ``evidence_var`` (``"out-of-fold"`` / ``"validation"``), ``evidence_radios``,
-    ``compute_button``, ``evidence_state_label``, ``views`` (the inner notebook, pages
-    ``pages["calls"|"rules"|"costs"|"cases"]``), ``confusion``
-    (threshold_views.CaseGrid), ``metrics_table`` (widgets.MetricsTable), ``extra_table``,
+    ``compute_button``, ``evidence_state_label``, ``views`` (the inner notebook) and
+    ``pages["calls"|"rules"|"prevalence"|"costs"|"cases"]``; ``confusion``
+    (threshold_views.CaseGrid), ``metrics_table`` (threshold_views.EvidenceMetricsTable),
+    ``extra_table``, ``counts_note``, ``marks_label``;
     ``target_var``, ``criterion``, ``find_button``, ``spec_var``, ``spec_button``,
     ``youden_button``, ``cost_button``, ``find_label``, ``find_note``;
-    ``prevalence_var``, ``prevalence_entry``, ``prevalence_message``, ``prevalence_table``,
-    ``per_1000`` (widgets.ConfusionGrid); ``ratio_var``, ``ratio_entry``, ``matrix_var``,
-    ``matrix_vars`` (``"c_tp"`` ...), ``cost_message``, ``cost_label``, ``best_label``;
-    ``cases_title``, ``cases_why``, ``case_table`` (threshold_views.CaseTable),
-    ``open_button``; ``evidence`` (threshold_views.Evidence or None), ``cost_curve``;
+    ``prevalence_var``, ``prevalence_entry``, ``prevalence_button``,
+    ``own_prevalence_button``, ``prevalence_message``, ``prevalence_table``, ``per_1000``
+    (widgets.ConfusionGrid); ``ratio_var``, ``ratio_entry``, ``ratio_button``,
+    ``matrix_var``, ``matrix_vars`` (``"c_tp"`` ...), ``matrix_button``, ``cost_message``,
+    ``cost_label``, ``best_label``, ``best_button``; ``cases_title``, ``cases_why``,
+    ``case_table`` (threshold_views.CaseTable), ``open_button``; ``evidence``
+    (threshold_views.Evidence or None), ``costs``, ``cost_curve``, :meth:`prevalence`;
     after :meth:`ensure_plots`: ``plot`` (plots.OffscreenPicture); once its first picture
     is shown: ``figure``, ``ax_roc``, ``ax_hist`` (the matplotlib objects drawn, only to
-    be read) and ``threshold_line``, ``roc_point`` (item ids on ``plot.widget``);
-    ``cost_plot`` once the costs page was shown.
+    be read), ``threshold_line``, ``roc_point`` (item ids on ``plot.widget``) and
+    :meth:`mark_x`; ``cost_plot`` once the Costs page was shown (``info["ax"]``).
     """
 
     def __init__(self, master: tk.Misc, app: AppContext):
