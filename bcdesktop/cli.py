@@ -557,7 +557,7 @@ def cmd_score(args) -> int:
               "probability_high and indeterminate are empty", file=sys.stderr)
     elif summary.indeterminate:
         print(f"{summary.indeterminate:,} scored rows are indeterminate at this threshold "
-              "(their interval holds both calls)", file=sys.stderr)
+              "(the probability and its interval do not give one call)", file=sys.stderr)
     if args.explain and not summary.explained:
         print("no contributions: the model file has no training patterns, so the "
               "contribution columns are empty", file=sys.stderr)

@@ -18,7 +18,7 @@ import dataclasses
 import numpy as np
 
 __all__ = ["BACKGROUNDS", "CasePrediction", "predict_case", "intervals", "venn_abers_of",
-           "call_word"]
+           "call_word", "straddles", "undecided"]
 
 BACKGROUNDS = ("training", "benign")
 BACKGROUND_TEXT = {"training": "all training cases", "benign": "the benign training cases"}
@@ -60,6 +60,16 @@ def straddles(low, high, threshold: float):
     return (np.asarray(low) < threshold) & (np.asarray(high) >= threshold)
 
 
+def undecided(probability, low, high, threshold: float):
+    """Whether the evidence leaves the call open at ``threshold``: the interval holds both
+    calls (:func:`straddles`), or it lies wholly on the other side of the threshold from
+    the model's probability (the probability often lies outside its own interval, where
+    the cross-validated cases disagree with the network). A case is decided only when
+    the probability and the whole interval give the same call."""
+    p, lo = np.asarray(probability), np.asarray(low)
+    return straddles(low, high, threshold) | ((p >= threshold) != (lo >= threshold))
+
+
 def call_word(probability: float, threshold: float, indeterminate: bool = False) -> str:
     """"malignant", "benign", or "indeterminate at this threshold"."""
     if indeterminate:
@@ -82,7 +92,8 @@ class CasePrediction:
     interval : (low, high) or None
         The Venn-Abers interval; None when the model has no calibration pairs.
     indeterminate : bool
-        The interval holds both calls at ``threshold``.
+        The interval holds both calls at ``threshold``, or lies wholly on the other side
+        of it from the probability (:func:`undecided`).
     explanation : explain.Explanation or None
         Exact Shapley contributions on the log-odds scale; None without training patterns.
     evidence : patterns.Match or None
@@ -194,7 +205,7 @@ def predict_case(bundle, scores, *, threshold: float | None = None,
     p = float(bundle.predict_proba(x.reshape(1, -1))[0])
     iv = intervals(bundle, x.reshape(1, -1))
     interval = None if iv is None else (float(iv[0][0]), float(iv[1][0]))
-    indeterminate = interval is not None and bool(straddles(interval[0], interval[1], t))
+    indeterminate = interval is not None and bool(undecided(p, interval[0], interval[1], t))
     pats = getattr(bundle, "patterns", None)
     return CasePrediction(
         scores=x, probability=p, threshold=t,

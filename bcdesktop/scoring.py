@@ -14,8 +14,8 @@ data row of the input, in the same order: each input record copied byte for byte
   empty in every row for a model without calibration pairs (an older model file, or
   one trained with ``--no-calibrate``): "not available", never a guess;
 - ``indeterminate``: ``true`` when the interval holds both calls at the threshold
-  (``probability_low < threshold <= probability_high``, :func:`~bcdesktop.predictor.straddles`),
-  else ``false``; empty where the interval is (a rejected row, a model without
+  (``probability_low < threshold <= probability_high``), or lies wholly on the other
+  side of it from the probability (:func:`~bcdesktop.predictor.undecided`), else ``false``; empty where the interval is (a rejected row, a model without
   calibration pairs). ``prediction`` keeps the call from the probability alone;
 - ``prediction``: ``malignant`` when probability >= threshold, else ``benign``
   (empty for a rejected row);
@@ -490,7 +490,8 @@ class RowScores:
         The Venn-Abers interval (:func:`bcdesktop.predictor.intervals`); None for a
         model without calibration pairs.
     indeterminate : ndarray (m,) bool or None
-        ``low < threshold <= high`` (:func:`bcdesktop.predictor.straddles`).
+        The probability and the whole interval do not give one call at ``threshold``
+        (:func:`bcdesktop.predictor.undecided`).
     contributions : ndarray (m, 9) or None
         Shapley contributions on the log-odds scale against the training rows; None
         when not asked for or the model has no training patterns.
@@ -524,7 +525,7 @@ def score_rows(bundle, X: np.ndarray, threshold: float, explainer: Explainer | N
         recal = getattr(bundle, "recalibration", None)
         p = raw if recal is None else np.asarray(recal.apply(raw), dtype=np.float64).reshape(-1)
         low, high = (np.asarray(a, dtype=np.float64).reshape(-1) for a in va.interval(raw))
-        indeterminate = predictor.straddles(low, high, threshold)
+        indeterminate = predictor.undecided(p, low, high, threshold)
     if p.shape != (m,) or not np.all((p >= 0) & (p <= 1)):
         raise ValueError("the model returned probabilities outside [0, 1] or of the wrong shape")
     contributions = None

@@ -74,9 +74,9 @@ def test_interval_columns_follow_probability_and_equal_predictor_intervals(tmp_p
         for name, value in (("probability", p[k]), ("probability_low", low[k]), ("probability_high", high[k])):
             assert SIX.fullmatch(r[col[name]]), r
             assert abs(float(r[col[name]]) - value) <= 5e-7 + 1e-12, (name, r, value)
-        flag = bool(predictor.straddles(low[k], high[k], t))
+        flag = bool(predictor.undecided(p[k], low[k], high[k], t))
         assert r[col["indeterminate"]] == ("true" if flag else "false")
-    assert summary.intervals and summary.indeterminate == int(np.sum(predictor.straddles(low, high, t)))
+    assert summary.intervals and summary.indeterminate == int(np.sum(predictor.undecided(p, low, high, t)))
     # rejected rows: every new cell empty but threshold, status (the reason) and model, in place
     bad = [i for i in range(len(lines)) if i not in good]
     assert [rows[i + 1][col["status"]] for i in bad] == [
@@ -101,7 +101,8 @@ def test_indeterminate_rows_at_a_threshold_inside_their_interval(tmp_path, bundl
     col = rows[0].index("indeterminate")
     flags = [rows[i + 1][col] for i in good]
     assert flags[k] == "true" and summary.indeterminate == flags.count("true") >= 1
-    assert flags == ["true" if f else "false" for f in predictor.straddles(low, high, t)]
+    p = bundle.predict_proba(X)
+    assert flags == ["true" if f else "false" for f in predictor.undecided(p, low, high, t)]
 
 
 class WithInterval:
@@ -142,16 +143,18 @@ def test_interval_ends_below_the_threshold_never_print_as_reaching_it(tmp_path, 
     head = rows[0]
     lo, hi, ind = (head.index(c) for c in ("probability_low", "probability_high", "indeterminate"))
     written = [(r[lo], r[hi], r[ind]) for r in rows[1:]]
+    # every row's probability is 0.1, above t: a row is decided only when its whole
+    # interval is at or above t too
     assert written == [
         ("0.015847", "0.015848", "true"),   # 4e-7 below: written a millionth below, still straddles
-        ("0.015847", "0.015847", "false"),  # both below: neither printed at the threshold
+        ("0.015847", "0.015847", "true"),   # both below (neither printed at t): against the probability
         ("0.015848", "0.500000", "false"),  # low at the threshold: not below it
-        ("0.000000", "0.015847", "false"),
+        ("0.000000", "0.015847", "true"),
         ("0.015846", "1.000000", "true"),
         ("0.200000", "0.300000", "false"),
         ("0.000000", "1.000000", "true")]
     for a, b, flag in written:  # as written, the digits agree with the flag
-        assert (float(a) < t <= float(b)) == (flag == "true")
+        assert (float(a) < t <= float(b) or float(a) < t) == (flag == "true")
 
 
 def test_a_model_without_calibration_pairs_leaves_the_interval_empty(tmp_path):

@@ -343,7 +343,7 @@ class BatchTab(ttk.Frame):
         self._say(f"Scored {summary.scored:,} of {summary.rows_read:,} rows"
                   + (f"; {summary.rejected:,} could not be scored (see below)." if summary.rejected else ".")
                   + (f" {unsure:,} {'is' if unsure == 1 else 'are'} indeterminate at this threshold (the "
-                     "interval holds both calls)." if unsure else ""))
+                     "probability and its interval do not give one call)." if unsure else ""))
         self.rejected_tree.replace_rows(
             (r.line, r.sample_id, r.column or "(whole row)", r.reason) for r in summary.rejections)
         self.rejected_frame.configure(text=REJECTED_TITLE + (

@@ -11,7 +11,7 @@ holds nine valid scores.
 
 The result is :func:`bcdesktop.predictor.predict_case`'s: the probability with its
 Venn-Abers interval, the call at the threshold (or "indeterminate at this threshold"
-when the interval holds both calls), the waterfall of exact Shapley contributions
+when the interval holds both calls or contradicts the estimate), the waterfall of exact Shapley contributions
 (:mod:`bcdesktop.gui.waterfall`) against the background the user chooses, and the
 matching training cases with the unusual-pattern flag. What an older model file cannot
 give is said in words, never left blank.
@@ -46,7 +46,7 @@ from bcdesktop.gui.widgets import (
     wrap_to_width,
 )
 from bcdesktop.metrics import format_percent
-from bcdesktop.predictor import BACKGROUND_TEXT, BACKGROUNDS, call_word, explain_case, predict_case, straddles
+from bcdesktop.predictor import BACKGROUND_TEXT, BACKGROUNDS, call_word, explain_case, predict_case, undecided
 
 STALE_NOTE = "Out of date: the scores have changed since this result. Press Predict to update it."
 LIVE_STALE_NOTE = "Out of date: updating for the new scores\u2026"
@@ -472,7 +472,7 @@ class PatientTab(ttk.Frame):
         if result is not None:
             # The call and the indeterminate flag depend on the threshold; nothing else does.
             p, t = result["prediction"], float(self.app.threshold)
-            indeterminate = p.interval is not None and bool(straddles(p.interval[0], p.interval[1], t))
+            indeterminate = p.interval is not None and bool(undecided(p.probability, *p.interval, t))
             result["prediction"] = dataclasses.replace(
                 p, threshold=t, indeterminate=indeterminate, prediction=call_word(p.probability, t))
         self._on_app_changed()
@@ -553,9 +553,11 @@ class PatientTab(ttk.Frame):
             call = f"{INDETERMINATE_MARK} {word}"
             colour = TEXT
             side = "at or above" if pred.prediction == "malignant" else "below"
-            detail = (f"Indeterminate: the interval {interval_text(interval)} holds both calls at the threshold "
-                      f"of {threshold}, so the model's evidence does not settle on which side of it this case "
-                      f"falls: treat the call as uncertain.")
+            low, high = interval
+            holds = f"holds both calls at the threshold of {threshold}" if low < t <= high else (
+                f"lies wholly on the other side of the threshold of {threshold} from the network's estimate")
+            detail = (f"Indeterminate: the interval {interval_text(interval)} {holds}, so the model's evidence "
+                      f"does not settle on which side of it this case falls: treat the call as uncertain.")
             detail += f" On its own, the network's estimate ({shown_p}) is {side} the threshold"
             outside = outside_sentence(pred)  # " The network's estimate (..) lies below its interval: ..."
             detail += (", and" + outside.split(")", 1)[1]) if outside else "."

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import time
 
 import numpy as np
 import pytest
@@ -293,23 +292,17 @@ def test_compute_evidence_from_the_tab(app, root, trained_bundle, wait_until):
     assert app.threshold == pytest.approx(0.4)  # kept
 
 
-def test_the_slider_path_stays_fast_on_683_x_5_rows(tab, app, root, wait_until):
-    """Every figure that follows the slider, on 683 x 5 pooled pairs, well inside 100 ms:
-    the worst step in the Tk thread's own CPU time (other processes on a busy machine do
-    not count), the typical one in wall-clock time."""
+def test_the_slider_path_follows_every_step_on_683_x_5_rows(tab, app, root, wait_until):
+    """Every figure that follows the slider, on 683 x 5 pooled pairs, is the last step's
+    (how long a step takes is bench/bench_evidence_gui.py's to measure, not a test's)."""
     app.select_tab("threshold")
     wait_until(lambda: tab.figure is not None and not tab.plot.pending, timeout=20)
     tab.show_cases("tn", select=False)
-    cpu, wall = [], []
     for i in range(60):
-        start, start_cpu = time.perf_counter(), time.thread_time()
         tab._on_slide(str(0.05 + (i % 90) / 100))
-        cpu.append(time.thread_time() - start_cpu)
-        wall.append(time.perf_counter() - start)
     root.update()
-    assert max(cpu) < 0.1, f"a slider step took {1000 * max(cpu):.0f} ms of the Tk thread"
-    assert sorted(wall)[len(wall) // 2] < 0.03, f"a typical slider step took {1000 * sorted(wall)[30]:.0f} ms"
     assert math.isclose(float(tab.scale.get()), app.threshold)
+    assert app.threshold == pytest.approx(0.05 + (59 % 90) / 100, abs=1e-9)
 
 
 def test_validation_cases_are_found_again_in_the_training_data(app, root, trained_bundle, bundled, wait_until):
