@@ -383,7 +383,7 @@ def cmd_threshold(args) -> int:
     if args.save and args.model is None:
         raise UserError("--save needs --model FILE: the model shipped with bcdesktop is never "
                         "written over. Save a copy first (e.g. with train or the window).")
-    bundle = _load_model(args.model)
+    bundle = original = _load_model(args.model)
     kind = "validation" if args.evidence == "validation" else None
     evidence = outoffold.evidence_of(bundle, kind)
     if args.data is not None and kind is None:
@@ -422,7 +422,9 @@ def cmd_threshold(args) -> int:
     if args.save:
         from bcdesktop import persistence
 
-        new = bundle.with_threshold(result["threshold"])
+        # the threshold only: evidence computed here (--data, or a model without any) is not
+        # made the model's calibration pairs behind the user's back, nor its format changed
+        new = original.with_threshold(result["threshold"])
         saved = persistence.save_model(new, args.model)
         result["model"] = new.model_id
     result["saved"] = None if saved is None else str(saved)
@@ -443,9 +445,10 @@ def cmd_threshold(args) -> int:
     per = result["per_1000"]
     _out("per 1,000 patients: " + ", ".join(f"{per[k]:.1f} {k.upper()}" for k in ("tp", "fp", "tn", "fn")))
     if "expected_cost_per_1000" in result:
+        costs = decision.as_costs(cost)
         _out(f"expected cost per 1,000 patients: {result['expected_cost_per_1000']:.1f} "
-             f"({decision.as_costs(cost).describe()}; a calibrated model's threshold would be "
-             f"{decision.as_costs(cost).theoretical_threshold:.4g})")
+             f"({costs.describe()}; a model calibrated at the data's prevalence would be cheapest at "
+             f"{costs.threshold_at(result['prevalence'], float(evidence.labels.mean())):.4g})")
     nb = result["net_benefit"]
     _out(f"net benefit: model {nb['model']:.4f}, treat all {nb['treat_all']:.4f}, treat none 0")
     if saved is not None:

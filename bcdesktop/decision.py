@@ -308,6 +308,16 @@ class Costs:
         fp, fn = self.c_fp - self.c_tn, self.c_fn - self.c_tp
         return fp / (fp + fn)
 
+    def threshold_at(self, prevalence: float, trained_prevalence: float) -> float:
+        """The cost-minimising threshold for a model calibrated at ``trained_prevalence``
+        used where the prevalence is ``prevalence``: Bayes' rule shifts the odds by
+        k = odds(prevalence) / odds(trained_prevalence), so the threshold on the model's
+        probability is ``1 / (1 + ratio * k)`` (:attr:`theoretical_threshold` at k = 1)."""
+        pi, p0 = check_prevalence(prevalence), check_prevalence(trained_prevalence)
+        k = (pi / (1 - pi)) / (p0 / (1 - p0))
+        fp, fn = self.c_fp - self.c_tn, self.c_fn - self.c_tp
+        return fp / (fp + fn * k)
+
     def per_1000(self, sensitivity, specificity, prevalence: float):
         """Expected cost per 1,000 patients (arrays broadcast):
         ``1000*(pi*se*c_tp + pi*(1-se)*c_fn + (1-pi)*sp*c_tn + (1-pi)*(1-sp)*c_fp)``."""

@@ -4,6 +4,7 @@ calibration. Figures are checked against the core computed here, with tolerances
 
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -153,6 +154,14 @@ def test_threshold_save_writes_the_model_and_refuses_the_shipped_one(quick_model
     assert saved.threshold == pytest.approx(d["threshold"]) and saved.model_id == d["model"]
     assert d["saved"] == str(copy)
     assert saved.oof is not None  # the evidence is kept
+    # an older model gets its threshold only: no evidence made behind the user's back
+    old = tmp_path / "old.npz"
+    old.write_bytes((Path(__file__).parent / "data" / "model_format1.npz").read_bytes())
+    code, out, err = run(capsys, "threshold", "--model", str(old), "--youden", "--save", "--json")
+    assert code == 0, err
+    again = load_model(old)
+    assert again.format_version == 1 and again.oof is None
+    assert again.threshold == pytest.approx(json.loads(out)["threshold"])
 
 
 def test_threshold_on_validation_evidence_and_on_other_data(quick_model, tmp_path, capsys):

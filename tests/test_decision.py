@@ -344,3 +344,13 @@ def test_no_sklearn_on_import():
     code = "import bcdesktop.decision, sys; print('sklearn' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_the_calibrated_cost_threshold_follows_the_prevalence_by_bayes_rule():
+    costs = decision.Costs.from_ratio(10)
+    assert costs.threshold_at(0.35, 0.35) == pytest.approx(costs.theoretical_threshold, abs=1e-15)
+    # at 5% instead of 35%: odds shrink by k = (0.05/0.95) / (0.35/0.65); call when q/(1-q) * k > 1/10
+    k = (0.05 / 0.95) / (0.35 / 0.65)
+    t = costs.threshold_at(0.05, 0.35)
+    assert t / (1 - t) * k == pytest.approx(1 / 10, rel=1e-12)
+    assert costs.threshold_at(0.05, 0.35) > costs.threshold_at(0.35, 0.35) > costs.threshold_at(0.6, 0.35)
