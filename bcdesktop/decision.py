@@ -440,6 +440,18 @@ def _candidates(pp: np.ndarray) -> np.ndarray:
     return np.concatenate((np.unique(pp), [np.inf]))
 
 
+def _reachable(pp: np.ndarray) -> np.ndarray:
+    """The thresholds a user can hold, at 6 decimals strictly inside (0, 1), that give
+    every different set of calls those thresholds can give: each candidate of
+    :func:`_candidates` put at 6 decimals (:func:`_to_6_decimals`), duplicates removed.
+    Choosing among these, not among the raw candidates, keeps a rule from picking a
+    call (e.g. "call every case", at probability 0) no threshold in (0, 1) makes."""
+    cand = _candidates(pp)
+    finite = cand[np.isfinite(cand)]
+    micro = np.clip(np.floor(finite * _MICRO), 1, _MICRO - 1) / _MICRO
+    return np.unique(np.append(micro, _to_6_decimals(cand, cand.size - 1, pp)))
+
+
 def min_cost_threshold(probs, y, cost, prevalence: float | None = None) -> tuple[float, float]:
     """The threshold minimising expected cost on the pooled evidence, and that cost
     per 1,000 patients. Every distinct pooled probability is tried (and calling none);
@@ -455,12 +467,10 @@ def min_cost_threshold(probs, y, cost, prevalence: float | None = None) -> tuple
     _need_both_classes(y, "minimise expected cost")
     pi = _data_prevalence(y) if prevalence is None else check_prevalence(prevalence)
     pp, yy = _pooled(p, y)
-    cand = _candidates(pp)
-    c = costs.per_1000(*_se_sp(metrics.sweep(yy, pp, cand)), pi)
+    reach = _reachable(pp)
+    c = costs.per_1000(*_se_sp(metrics.sweep(yy, pp, reach)), pi)
     i = int(np.flatnonzero(c <= c.min() * (1 + 1e-12) + 1e-12)[-1])
-    t = _to_6_decimals(cand, i, pp)
-    s = metrics.sweep(yy, pp, [t])
-    return t, float(costs.per_1000(s.sensitivity, s.specificity, pi)[0])
+    return float(reach[i]), float(c[i])
 
 
 def _to_6_decimals(cand: np.ndarray, i: int, pp: np.ndarray) -> float:
@@ -716,11 +726,11 @@ def choose_threshold(probs, y, rule: str, value: float | None = None, *, prevale
         chosen_by = f"the lowest threshold with specificity >= {_pct(x)} on {on}"
     elif rule == "youden":
         _need_both_classes(y, "choose a threshold by Youden's J")
-        cand = _candidates(pp)
+        cand = _reachable(pp)
         s = metrics.sweep(yy, pp, cand)
         j = s.sensitivity + s.specificity - 1
         i = int(np.flatnonzero(j >= j.max() - 1e-12)[-1])
-        threshold = _to_6_decimals(cand, i, pp)
+        threshold = float(cand[i])
         s1 = metrics.sweep(yy, pp, [threshold])
         jj = float(s1.sensitivity[0] + s1.specificity[0] - 1)
         chosen_by = f"the threshold maximising Youden's J (sensitivity + specificity - 1 = {jj:.3f}) on {on}"

@@ -354,3 +354,15 @@ def test_the_calibrated_cost_threshold_follows_the_prevalence_by_bayes_rule():
     t = costs.threshold_at(0.05, 0.35)
     assert t / (1 - t) * k == pytest.approx(1 / 10, rel=1e-12)
     assert costs.threshold_at(0.05, 0.35) > costs.threshold_at(0.35, 0.35) > costs.threshold_at(0.6, 0.35)
+
+
+def test_rules_choose_among_thresholds_a_user_can_hold():
+    """Probabilities of exactly 0: "call every case" (threshold 0) is no threshold in
+    (0, 1), so neither the cost nor the Youden rule may pick it (found by review)."""
+    p, y = np.array([0.0, 0.0, 0.3]), np.array([1, 1, 0])
+    t, cost = decision.min_cost_threshold(p, y, 1.0)
+    assert 0 < t < 1 and cost == pytest.approx(1000 * 2 / 3)  # both cancers missed beats 1000
+    calls = p >= t
+    assert cost == pytest.approx(1000 * (np.sum(~calls & (y == 1)) + np.sum(calls & (y == 0))) / 3)
+    youden = decision.choose_threshold(np.array([0.0, 0.0, 0.3, 1.0]), np.array([1, 0, 0, 1]), "youden")
+    assert 0 < youden.threshold < 1
