@@ -391,6 +391,10 @@ def fit_model(dataset, config: TrainConfig, *, split: str = SPLITS[0],
                 "n_validation": int(val_idx.size), "n_early_stopping": n_stop}
     from .patterns import TrainingPatterns
 
+    try:
+        patterns = TrainingPatterns.from_rows(X_tr, y_tr)
+    except ValueError:  # more distinct patterns than a model keeps: no matching cases
+        patterns = None
     bundle = ModelBundle(
         network=net, scaler=scaler, threshold=threshold, settings=settings, seed=config.seed,
         metrics={"train": _summary(m_tr, y_tr, p_tr), "validation": _summary(m_va, y_va, p_va),
@@ -398,7 +402,7 @@ def fit_model(dataset, config: TrainConfig, *, split: str = SPLITS[0],
                  "best_iteration": result.best_iteration},
         data_sha256=getattr(dataset, "sha256", None),
         eval_probs=p_va, eval_labels=y_va, eval_kind="validation",
-        patterns=TrainingPatterns.from_rows(X_tr, y_tr))
+        patterns=patterns)
     return FitOutcome(bundle, result, m_tr, m_va, train_idx, val_idx,
                       "early-stopping" if n_stop else "validation",
                       failure=learning_failure(y_tr, p_tr, threshold, config, result.loss_curve))

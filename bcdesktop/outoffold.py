@@ -30,6 +30,9 @@ __all__ = ["OutOfFold", "Evidence", "compute", "from_cv", "evidence_of", "EVIDEN
 
 EVIDENCE_KIND = "out-of-fold"
 _MAX_REPEATS = 100
+#: Rows whose out-of-fold evidence a model keeps (the bundled data have 683): bounds what
+#: a model file may hold and what its interval's fit costs.
+MAX_ROWS = 100_000
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -159,6 +162,8 @@ def _problem(probs, labels, scores, folds, repeats, seed) -> str | None:
     r, n = probs.shape
     if n == 0 or r == 0:
         return "no out-of-fold predictions"
+    if n > MAX_ROWS:
+        return f"out-of-fold evidence of {n:,} rows, more than the {MAX_ROWS:,} a model keeps"
     if not (isinstance(repeats, int) and 1 <= repeats <= _MAX_REPEATS and repeats == r):
         return f"out-of-fold repeats {repeats!r} do not match the {r} rows of probabilities"
     if not (isinstance(folds, int) and 2 <= folds <= n):
@@ -209,7 +214,11 @@ def compute(X, y, config, *, folds: int | None = None, repeats: int | None = Non
         Of the file ``X`` came from (kept on the result).
     """
     from . import evaluation
+    from .errors import UserError
 
+    if len(y) > MAX_ROWS:
+        raise UserError(f"A model keeps out-of-fold evidence (its calibration pairs) for at most "
+                        f"{MAX_ROWS:,} rows; these data have {len(y):,}.")
     result = evaluation.cross_validate(
         X, y, config,
         folds=evaluation.DEFAULT_FOLDS if folds is None else folds,

@@ -23,6 +23,13 @@ from .schema import FEATURES, SCORE_MAX, SCORE_MIN
 UNUSUAL_PERCENTILE = 99.0
 #: Most nearest patterns listed in a :class:`Match`.
 MAX_NEAREST = 5
+#: Distinct patterns a model keeps (the bundled data have 449): bounds what a model file
+#: may make the loader and every match compute.
+MAX_PATTERNS = 20_000
+#: Above this many patterns the unusual cutoff is estimated from a seeded sample of them
+#: (each against all), not computed from every pair.
+EXACT_CUTOFF_PATTERNS = 2_000
+_MAX_COUNT = 2**53 // (MAX_PATTERNS * 2)   # every count, so the total stays an exact float
 _CHUNK_CELLS = 2**21        # patterns x patterns x features compared at once
 
 
@@ -124,12 +131,13 @@ class TrainingPatterns:
         The :data:`UNUSUAL_PERCENTILE` th percentile, over the training rows (each row
         once; NumPy's default linear interpolation), of each row's L1 distance to its
         nearest other row (0 for a row whose pattern occurs more than once). Infinite
-        when there is only one training row.
+        when there is only one training row. Computed when first asked for (a model
+        loads without it); above :data:`EXACT_CUTOFF_PATTERNS` patterns, estimated from
+        a seeded sample of that many patterns, each against all.
     """
 
     patterns: np.ndarray
     counts: np.ndarray
-    unusual_cutoff: float
 
     def __init__(self, patterns: np.ndarray, counts: np.ndarray) -> None:
         """From checked arrays; use :meth:`from_rows` or :meth:`from_arrays`."""
@@ -139,7 +147,13 @@ class TrainingPatterns:
         self.counts.setflags(write=False)
         self._totals = counts.sum(axis=1)
         self._p16 = patterns.astype(np.int16)
-        self.unusual_cutoff = _cutoff(self._p16, self._totals)
+        self._cutoff: float | None = None
+
+    @property
+    def unusual_cutoff(self) -> float:
+        if self._cutoff is None:
+            self._cutoff = _cutoff(self._p16, self._totals)
+        return self._cutoff
 
     # ------------------------------------------------------------------ make
     @classmethod
@@ -165,6 +179,9 @@ class TrainingPatterns:
         patterns, inverse = np.unique(X.astype(np.int8), axis=0, return_inverse=True)
         inverse = inverse.reshape(-1)
         m = patterns.shape[0]
+        if m > MAX_PATTERNS:
+            raise ValueError(f"the training rows hold {m:,} distinct score patterns; a model keeps "
+                             f"at most {MAX_PATTERNS:,}")
         counts = np.zeros((m, 2), dtype=np.int64)
         np.add.at(counts, (inverse, (y == 1).astype(np.intp)), 1)
         return cls(np.ascontiguousarray(patterns), counts)
@@ -179,6 +196,9 @@ class TrainingPatterns:
         c = np.asarray(counts)
         if p.ndim != 2 or p.shape[1] != len(FEATURES) or p.shape[0] == 0:
             raise ValueError(f"train_patterns must have shape (m, {len(FEATURES)}) with m >= 1, got {p.shape}")
+        if p.shape[0] > MAX_PATTERNS:
+            raise ValueError(f"it keeps {p.shape[0]:,} training patterns, more than the "
+                             f"{MAX_PATTERNS:,} a model holds")
         if c.shape != (p.shape[0], 2):
             raise ValueError(f"train_counts must have shape ({p.shape[0]}, 2), got {c.shape}")
         _check_scores(p, "train_patterns")
@@ -186,8 +206,10 @@ class TrainingPatterns:
             raise ValueError("train_counts must be numbers")
         if not (np.all(np.isfinite(c)) and np.all(c == np.round(c))):
             raise ValueError("train_counts must be whole numbers")
-        if np.any(c < 0) or np.any(c > np.iinfo(np.int64).max // 4):
+        if np.any(c < 0):
             raise ValueError("train_counts must be >= 0")
+        if np.any(c > _MAX_COUNT):
+            raise ValueError(f"train_counts must be at most {_MAX_COUNT:,}")
         c = c.astype(np.int64)
         if np.any(c.sum(axis=1) == 0):
             raise ValueError("a training pattern has no cases")
@@ -278,12 +300,34 @@ def nearest_other(patterns: np.ndarray, totals: np.ndarray) -> np.ndarray:
     return out
 
 
+def _nearest_other_of(patterns: np.ndarray, totals: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """:func:`nearest_other` of the patterns ``rows`` only, against all (k,)."""
+    p = np.asarray(patterns, dtype=np.int16)
+    m, d = p.shape
+    out = np.full(rows.size, np.inf)
+    step = max(1, _CHUNK_CELLS // max(1, m * d))
+    for start in range(0, rows.size, step):
+        sel = rows[start:start + step]
+        D = np.abs(p[sel, None, :] - p[None, :, :]).sum(axis=2, dtype=np.int32).astype(np.float64)
+        D[np.arange(sel.size), sel] = np.inf
+        out[start:start + sel.size] = D.min(axis=1)
+    out[np.asarray(totals)[rows] > 1] = 0.0
+    return out
+
+
 def _cutoff(patterns: np.ndarray, totals: np.ndarray) -> float:
     """:attr:`TrainingPatterns.unusual_cutoff`: the percentile of :func:`nearest_other`
     over rows, as ``np.percentile`` of the values repeated by ``totals`` would give."""
     if totals.sum() == 1:
         return float("inf")
-    near = nearest_other(patterns, totals)
+    m = patterns.shape[0]
+    if m > EXACT_CUTOFF_PATTERNS:
+        # a seeded sample of patterns, each against all: O(sample x m), not O(m^2)
+        pick = np.sort(np.random.default_rng(0).choice(m, EXACT_CUTOFF_PATTERNS, replace=False))
+        near = _nearest_other_of(patterns, totals, pick)
+        patterns, totals = patterns[pick], totals[pick]
+    else:
+        near = nearest_other(patterns, totals)
     order = np.argsort(near, kind="stable")
     v, n = near[order], np.cumsum(totals[order])
     h = UNUSUAL_PERCENTILE / 100.0 * (n[-1] - 1)         # NumPy's "linear" position

@@ -110,3 +110,12 @@ def test_shipped_model_of_format_1_days_still_loads(tmp_path):
     assert bundle.oof is None and bundle.patterns is None and bundle.recalibration is None
     p = bundle.predict_proba(np.full(9, 5.0))
     assert p.shape == (1,) and 0.0 <= p[0] <= 1.0
+
+
+def test_out_of_fold_evidence_is_bounded():
+    from bcdesktop import outoffold
+
+    n = outoffold.MAX_ROWS + 1
+    with pytest.raises(ValueError, match="more than the 100,000"):
+        OutOfFold(np.zeros((1, n)), np.zeros(n, dtype=np.int8), np.ones((n, 9), dtype=np.int8),
+                  folds=10, repeats=1, seed=0)

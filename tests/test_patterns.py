@@ -181,3 +181,26 @@ def test_nearest_other_in_chunks_is_the_same(monkeypatch):
     monkeypatch.setattr(patterns, "_CHUNK_CELLS", 9 * len(p) * 7)     # 7 rows at a time
     np.testing.assert_array_equal(nearest_other(p, totals), whole)
     assert np.all(whole[totals > 1] == 0) and np.all(whole[totals == 1] > 0)
+
+
+def test_a_model_file_cannot_make_the_loader_or_a_match_do_unbounded_work():
+    """Found by review: 100,000 patterns in a 2.5 MB file hung predict (an O(m^2) cutoff
+    at load). Patterns are capped, counts bounded, and the cutoff computed when first
+    needed, from a seeded sample above EXACT_CUTOFF_PATTERNS."""
+    from bcdesktop import patterns as P
+
+    rng = np.random.default_rng(3)
+    many = np.unique(rng.integers(1, 11, size=(P.MAX_PATTERNS + 500, 9)), axis=0)[: P.MAX_PATTERNS + 1]
+    with pytest.raises(ValueError, match="more than the 20,000"):
+        TrainingPatterns.from_arrays(many, np.ones((many.shape[0], 2), dtype=np.int64))
+    with pytest.raises(ValueError, match="at most"):
+        TrainingPatterns.from_arrays(many[:3], np.full((3, 2), 2**62, dtype=np.int64))
+    some = many[:3000]
+    tp = TrainingPatterns.from_arrays(some, np.ones((3000, 2), dtype=np.int64))
+    assert tp._cutoff is None  # loading computed nothing quadratic
+    assert tp.unusual_cutoff == 0.0  # every pattern occurs twice (1 + 1): distance 0
+    single = TrainingPatterns.from_arrays(some, np.tile([[1, 0]], (3000, 1)))
+    a = single.unusual_cutoff
+    assert a == TrainingPatterns.from_arrays(some, np.tile([[1, 0]], (3000, 1))).unusual_cutoff  # seeded
+    exact = float(np.percentile(P.nearest_other(single.patterns, np.ones(3000)), P.UNUSUAL_PERCENTILE))
+    assert abs(a - exact) <= 2  # a sample of 2,000 of 3,000 patterns estimates it closely
