@@ -284,5 +284,7 @@ def evidence_of(bundle, kind: str | None = None) -> Evidence | None:
     recal = getattr(bundle, "recalibration", None)
     if recal is not None:
         probs = recal.apply(probs.reshape(-1)).reshape(probs.shape)
-        text += f", recalibrated ({recal.describe()})"
+        # the recalibration was fitted on these very pairs: figures that depend on the
+        # probabilities' values (not only their order) flatter it
+        text += f", recalibrated on these same pairs (optimistic: {recal.describe()})"
     return Evidence(np.asarray(probs, dtype=np.float64), np.asarray(labels, dtype=np.int8), kind, text, store)

@@ -354,6 +354,14 @@ class App:
             self._set_evidence_state("" if bundle is None else
                                      "Out-of-fold evidence needs labelled data: load the model's training data.")
             return None
+        model_data = getattr(bundle, "data_sha256", None)
+        if model_data is not None and getattr(dataset, "sha256", None) != model_data:
+            # the evidence is the calibration pairs of the model's interval: of its own rows only
+            self._set_evidence_state(
+                "Out-of-fold evidence is computed on the model's training data, and the data loaded "
+                f"are another file (the model was trained on data with SHA-256 {model_data[:12]}\u2026). "
+                "Load its training data first.")
+            return None
         if self._evidence is not None:
             self._evidence.cancel()
         from bcdesktop import evaluation, outoffold

@@ -55,6 +55,7 @@ class AppContext(Protocol):
         """Set the threshold (0 < t < 1); fires ``<<ThresholdChanged>>`` if it changed."""
 
     evidence_state: str  # what the out-of-fold evidence job is doing, or why it gave nothing
+    evidence_running: bool  # an out-of-fold evidence job is running
     runs: list  # the training runs of this session (gui.landscape_runs.Run), oldest first
 
     def add_run(self, run) -> None:

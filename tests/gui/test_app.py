@@ -617,3 +617,20 @@ def test_an_app_on_a_toplevel_keeps_to_its_window_and_sets_what_tk_shares_from_i
         app.close()
         assert not window.winfo_exists() and tk_root.winfo_exists()
         assert vars(tk_root).get("report_callback_exception") is handler_before
+
+
+def test_out_of_fold_evidence_is_only_computed_on_the_models_own_data(app, root):
+    """The evidence becomes the calibration pairs of the model's interval: another file's
+    rows would give it an interval it never earned."""
+    import dataclasses
+
+    from bcdesktop.persistence import load_default_model
+
+    model = dataclasses.replace(load_default_model(), oof=None, data_sha256="ab" * 32)
+    app.set_model(model, source="test")
+    seen = []
+    root.bind("<<EvidenceChanged>>", lambda e: seen.append(app.evidence_state), add="+")
+    assert app.compute_evidence() is None and not app.evidence_running
+    root.update()
+    assert seen and "Load its training data first" in app.evidence_state
+    assert app.model is model
