@@ -99,14 +99,18 @@ def take(out_dir: Path, text_scale: float = 1.0) -> list[Path]:
     pump_until(root, lambda: ready, what="start-up")
     written = []
 
-    def shot(name: str) -> None:
+    def pictures_pending(tab) -> bool:
+        """A picture on show still being drawn (one on a page not shown waits for it)."""
+        plots = [getattr(tab, attr, None) for attr in ("plot", "cal_plot", "dc_plot", "cost_plot")]
+        return any(p is not None and p.pending and p.widget.winfo_ismapped() for p in plots)
+
+    def shot(name: str, file: str | None = None) -> None:
         app.select_tab(name)
         settle(root)
         # a picture drawn off the Tk thread may still be on its way after a layout change
-        pump_until(root, lambda: not getattr(getattr(app.tabs[name], "plot", None), "pending", False),
-                   what="pictures")
+        pump_until(root, lambda: not pictures_pending(app.tabs[name]), what="pictures")
         settle(root)
-        path = out_dir / f"{name}.png"
+        path = out_dir / f"{file or name}.png"
         capture(root, path)
         written.append(path)
 
@@ -126,6 +130,8 @@ def take(out_dir: Path, text_scale: float = 1.0) -> list[Path]:
     pump_until(root, lambda: train.job is None, timeout=300, what="training")
     if app.model is None:
         train.use_model()
+    # the run's out-of-fold evidence (its interval's calibration pairs) comes a few seconds later
+    pump_until(root, lambda: not app.evidence_running, timeout=300, what="out-of-fold evidence")
     shot("train")
 
     patient = app.tabs["patient"]
@@ -139,7 +145,21 @@ def take(out_dir: Path, text_scale: float = 1.0) -> list[Path]:
     settle(root)
     threshold.target_var.set("97")  # the sensitivity target, with its note on optimism
     threshold.find_for_sensitivity()
+    threshold.views.select(threshold.pages["rules"])  # where the rule's result is told
     shot("threshold")
+    threshold.views.select(threshold.pages["costs"])  # cost per 1,000 patients across thresholds
+    shot("threshold", "threshold-costs")
+
+    calibration = app.tabs["calibration"]
+    app.select_tab("calibration")
+    settle(root)
+    calibration.choice_var.set("platt")  # the figures before and after, cross-fitted
+    calibration._on_choice()
+    pump_until(root, lambda: calibration.analysis is not None and calibration.analysis.kind == "platt",
+               timeout=120, what="recalibration")
+    shot("calibration")
+    calibration.pages.select(calibration.decision_page)
+    shot("calibration", "decision-curve")
 
     batch = app.tabs["batch"]
     app.select_tab("batch")
