@@ -277,22 +277,25 @@ def _levels(Z, log: bool):
     return np.linspace(low, max(high, low + 1e-12), 16)
 
 
-def _norm(Z, log: bool):
-    from matplotlib.colors import LogNorm, Normalize
+def _norm(Z, log: bool, gamma: float = 1.0):
+    from matplotlib.colors import LogNorm, Normalize, PowerNorm
 
     finite = Z[np.isfinite(Z)]
     low, high = float(finite.min()), float(finite.max())
     if log:
         low = max(low, 1e-12)
         return LogNorm(vmin=low, vmax=max(high, low * 1.0001))
+    if gamma != 1.0:
+        return PowerNorm(gamma, vmin=low, vmax=max(high, low + 1e-12))
     return Normalize(vmin=low, vmax=max(high, low + 1e-12))
 
 
-def _surface(figure, ax, land, Z, *, view: str, log: bool, cmap: str, label: str):
+def _surface(figure, ax, land, Z, *, view: str, log: bool, cmap: str, label: str, gamma: float = 1.0,
+             fs: float = 9.0):
     """The grid as filled colour (a ``QuadMesh``, gid ``"grid"``) or contour lines
     (gid ``"contours"``), with a colour bar."""
     Zf = np.where(np.isfinite(Z), Z, np.nan)
-    norm = _norm(Zf, log)
+    norm = _norm(Zf, log, gamma)
     if view == "contour":
         levels = _levels(Zf, log)
         drawn = ax.contour(land.alphas, land.betas, Zf, levels=levels, norm=norm, cmap=cmap, linewidths=1.1)
@@ -304,8 +307,9 @@ def _surface(figure, ax, land, Z, *, view: str, log: bool, cmap: str, label: str
         drawn.set_gid("grid")
         ax.contour(land.alphas, land.betas, Zf, levels=_levels(Zf, log)[::2], norm=norm, colors="black",
                    linewidths=0.4, alpha=0.5)
-    bar = figure.colorbar(drawn, ax=ax, fraction=0.05, pad=0.02)
-    bar.set_label(label + (" (log scale)" if log else ""))
+    bar = figure.colorbar(drawn, ax=ax, fraction=0.05, pad=0.02, aspect=40)
+    bar.set_label(label + (" (log scale)" if log else ""), fontsize=fs)
+    bar.ax.tick_params(labelsize=fs - 1)
     bar.ax.minorticks_off()
     if log:
         ticks = np.geomspace(norm.vmin, norm.vmax, 6)
@@ -315,10 +319,11 @@ def _surface(figure, ax, land, Z, *, view: str, log: bool, cmap: str, label: str
     return drawn
 
 
-def draw_single(figure, single: Single, *, view: str = "filled", log: bool = False, validation: bool = False):
-    """The Landscape page's picture: the grid (or the 1-D line) with the path."""
+def draw_single(figure, single: Single, *, view: str = "filled", log: bool = False, validation: bool = False,
+                fs: float = 9.0):
+    """The Landscape page's picture: the grid (or the 1-D line) with the path; ``fs``
+    the text size in points (the window's, so the picture follows the text size)."""
     land, line = single.land, single.line
-    fs = 9
     ax = figure.add_subplot(1, 1, 1)
     figure.set_layout_engine("constrained")
     if view == "line":
@@ -344,7 +349,7 @@ def draw_single(figure, single: Single, *, view: str = "filled", log: bool = Fal
         Z, centre, name = land.val_losses, land.val_centre_loss, "validation loss"
     else:
         Z, centre, name = land.losses, land.centre_loss, "training loss"
-    _surface(figure, ax, land, Z, view=view, log=log, cmap="viridis", label=name)
+    _surface(figure, ax, land, Z, view=view, log=log, cmap="viridis", label=name, fs=fs)
     if land.path is not None:
         p = land.path
         ax.plot(p[:, 0], p[:, 1], color="white", lw=2.6, zorder=3)
@@ -367,42 +372,53 @@ def draw_single(figure, single: Single, *, view: str = "filled", log: bool = Fal
     return {"view": view, "validation": name == "validation loss"}
 
 
-def draw_compare(figure, compared: Compared, *, log: bool = False):
-    """Loss curves overlaid (left) and the paths on the shared landscape (right)."""
-    fs = 9
+def draw_compare(figure, compared: Compared, *, log: bool = False, fs: float = 9.0):
+    """Loss curves overlaid (left) and the paths on the shared landscape (right), one
+    legend below both: each run's colour, line style and end mark, with its optimizer,
+    learning rate and schedule."""
+    from matplotlib.lines import Line2D
+
     figure.set_layout_engine("constrained")
     curves = figure.add_subplot(1, 2, 1)
+    handles = []
     for k, run in enumerate(compared.runs):
         c = run.loss_curve
         curves.plot(c[:, 0], c[:, 1], color=RUN_COLOURS[k], ls=RUN_STYLES[k], lw=1.6, gid=f"curve-{run.number}",
                     label=run.label)
+        handles.append(Line2D([], [], color=RUN_COLOURS[k], ls=RUN_STYLES[k], lw=1.8, marker=RUN_MARKERS[k],
+                              ms=7, mec="black", label=run.label))
     curves.set_yscale("log" if log else "linear")
     curves.set_xlabel("iteration", fontsize=fs)
     curves.set_ylabel("training loss" + (" (log scale)" if log else ""), fontsize=fs)
     curves.set_title("Loss curves", fontsize=fs + 1)
     curves.grid(True, color="#dddddd", lw=0.6)
     curves.tick_params(labelsize=fs - 1)
-    curves.legend(fontsize=fs - 1, loc="upper right", framealpha=0.9)
     ax = figure.add_subplot(1, 2, 2)
     if compared.land is None:
         ax.axis("off")
-        ax.text(0.02, 0.5, _wrap(compared.note, 48), transform=ax.transAxes, va="center", fontsize=fs)
+        ax.text(0.02, 0.5, _wrap(compared.note, 40), transform=ax.transAxes, va="center", fontsize=fs)
+        figure.legend(handles=handles, loc="outside lower center", ncols=2, fontsize=fs - 1, frameon=False)
         return {"paths": 0}
     land = compared.land
+    # light greys, stretched towards the low losses where the paths end, so the coloured
+    # paths stand out on every part of it
     _surface(figure, ax, land, land.losses, view="filled", log=log, cmap="Greys",
-             label=f"training loss of run {compared.centre.number}'s rows")
+             label=f"training loss (run {compared.centre.number}'s rows)", gamma=0.45, fs=fs)
     for k, (run, p) in enumerate(zip(compared.runs, compared.paths)):
-        ax.plot(p[:, 0], p[:, 1], color="white", lw=3.2, zorder=3)
-        ax.plot(p[:, 0], p[:, 1], color=RUN_COLOURS[k], ls=RUN_STYLES[k], lw=1.8, zorder=4,
+        ax.plot(p[:, 0], p[:, 1], color="white", lw=3.4, zorder=3)
+        ax.plot(p[:, 0], p[:, 1], color=RUN_COLOURS[k], ls=RUN_STYLES[k], lw=1.8, zorder=4 + k,
+                marker=RUN_MARKERS[k], ms=8, mec="black", markevery=[len(p) - 1],
                 gid=f"path-{run.number}", label=f"run {run.number}")
-        ax.plot(*p[0], marker="o", ms=7, color="white", mec=RUN_COLOURS[k], mew=1.8, ls="none", zorder=5)
-        ax.plot(*p[-1], marker=RUN_MARKERS[k], ms=8, color=RUN_COLOURS[k], mec="black", ls="none", zorder=6)
-    ax.set_xlabel(f"first principal direction of all paths ({land.explained[0]:.1%})", fontsize=fs)
+    starts = np.unique(np.round(np.array([p[0] for p in compared.paths]), 9), axis=0)
+    ax.plot(starts[:, 0], starts[:, 1], marker="o", ms=9, color="white", mec="black", mew=1.4, ls="none",
+            zorder=20)
+    handles.append(Line2D([], [], marker="o", ms=8, color="white", mec="black", ls="none",
+                          label="start" + ("s" if len(starts) > 1 else " (all runs)") + "; marks: the ends"))
+    ax.set_xlabel(f"first principal direction ({land.explained[0]:.1%})", fontsize=fs)
     ax.set_ylabel(f"second ({land.explained[1]:.1%})", fontsize=fs)
-    ax.set_title(f"Paths on one landscape, centred on run {compared.centre.number}'s final weights\n"
-                 "(open circle: start; filled mark: end)", fontsize=fs + 1)
+    ax.set_title(f"Paths on one landscape\n(centre: run {compared.centre.number}'s end)", fontsize=fs + 1)
     ax.tick_params(labelsize=fs - 1)
-    ax.legend(fontsize=fs - 1, loc="upper right", framealpha=0.9)
+    figure.legend(handles=handles, loc="outside lower center", ncols=2, fontsize=fs - 1, frameon=False)
     return {"paths": len(compared.paths)}
 
 

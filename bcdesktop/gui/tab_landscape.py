@@ -35,20 +35,21 @@ Widgets tests read: ``source_var``/``source_box``, ``directions_var``, ``loss_va
 from __future__ import annotations
 
 import tkinter as tk
+import tkinter.font as tkfont
 from tkinter import ttk
 from typing import TYPE_CHECKING
 
 from bcdesktop.gui import landscape_runs as lr
 from bcdesktop.gui.context import AppContext
-from bcdesktop.gui.widgets import ERROR_TEXT, TEXT_SCALE_EVENT, WARNING_MARK, chars_width
+from bcdesktop.gui.widgets import ERROR_TEXT, WARNING_MARK, chars_width, page_of
 
 if TYPE_CHECKING:
     from bcdesktop.gui.plots import OffscreenPicture
 
 ACTIVE = "Active model"
-PICTURE_INCHES = (7.0, 5.0)
-COMPARE_INCHES = (8.4, 4.6)
-NOTE_CHARS = 34
+PICTURE_INCHES = (5.8, 4.6)  # what each picture asks for; it grows with the window
+COMPARE_INCHES = (5.8, 4.6)
+NOTE_CHARS = 36
 
 
 class LandscapeTab(ttk.Frame):
@@ -63,10 +64,10 @@ class LandscapeTab(ttk.Frame):
         self.compare_plot: OffscreenPicture | None = None
         self.single: lr.Single | None = None
         self._job_retrains = False
+        self._fit_pending = None
         self.compared: lr.Compared | None = None
         self._stale = True  # the landscape on screen is not of what the settings now say
         self._compare_pending = None
-        self._labels: list[ttk.Label] = []
         self.run_rows: dict[int, dict] = {}
 
         self.columnconfigure(0, weight=1)
@@ -82,7 +83,6 @@ class LandscapeTab(ttk.Frame):
         root.bind("<<ModelChanged>>", self._on_model_changed, add="+")
         root.bind("<<RunsChanged>>", lambda _e: self._refresh_runs(), add="+")
         root.bind("<<DataChanged>>", lambda _e: self._mark_stale(), add="+")
-        root.bind(TEXT_SCALE_EVENT, lambda _e: self._rewrap(), add="+")
         self.bind("<Map>", lambda _e: self._on_shown(), add="+")
         self.pages.bind("<<NotebookTabChanged>>", lambda _e: self._on_shown(), add="+")
         self._refresh_runs()
@@ -90,14 +90,8 @@ class LandscapeTab(ttk.Frame):
     # ----------------------------------------------------------------- building
     def _note(self, parent, text="", style="Small.TLabel", **kw) -> ttk.Label:
         label = ttk.Label(parent, text=text, style=style, justify="left", **kw)
-        label.configure(wraplength=chars_width(label, NOTE_CHARS))
-        self._labels.append(label)
+        label.configure(wraplength=chars_width(label, NOTE_CHARS))  # the app rescales it with the text
         return label
-
-    def _rewrap(self) -> None:
-        for label in self._labels:
-            if label.winfo_exists():
-                label.configure(wraplength=chars_width(label, NOTE_CHARS))
 
     def _build_single(self) -> ttk.Frame:
         page = ttk.Frame(self.pages)
@@ -141,7 +135,7 @@ class LandscapeTab(ttk.Frame):
         self.extent_var = tk.StringVar(self, "")
         ttk.Entry(c, textvariable=self.extent_var, width=8).grid(row=row, column=1, sticky="w", pady=1)
         row += 1
-        self._note(c, "Extent empty: 1 for random directions, the path's reach \u00d7 1.25 for principal ones.",
+        self._note(c, "Empty: automatic (1 for random directions, the path's reach \u00d7 1.25 for its own).",
                    style="Muted.TLabel").grid(row=row, column=0, columnspan=2, sticky="w")
         row += 1
         buttons = ttk.Frame(c)
@@ -159,11 +153,12 @@ class LandscapeTab(ttk.Frame):
         row += 1
         heading("Show")
         self.view_var = tk.StringVar(self, "filled")
-        for value, text in (("filled", "Filled colour"), ("contour", "Contour lines"),
-                            ("line", "1-D: initial to final weights")):
-            ttk.Radiobutton(c, text=text, value=value, variable=self.view_var,
-                            command=self._draw_single).grid(row=row, column=0, columnspan=2, sticky="w")
-            row += 1
+        view_row = ttk.Frame(c)
+        view_row.grid(row=row, column=0, columnspan=2, sticky="w")
+        for value, text in (("filled", "Filled"), ("contour", "Contours"), ("line", "1-D line")):
+            ttk.Radiobutton(view_row, text=text, value=value, variable=self.view_var,
+                            command=self._draw_single).pack(side="left", padx=(0, 6))
+        row += 1
         self.loss_var = tk.StringVar(self, "training")
         loss_row = ttk.Frame(c)
         loss_row.grid(row=row, column=0, columnspan=2, sticky="w")
@@ -181,7 +176,7 @@ class LandscapeTab(ttk.Frame):
         self.retrain_label = self._note(c, style="Muted.TLabel")
         self.retrain_label.grid(row=row, column=0, columnspan=2, sticky="w", pady=(4, 0))
         self.picture_frame = ttk.Frame(page)
-        self.picture_frame.grid(row=0, column=1, sticky="nsew")
+        self.picture_frame.grid(row=0, column=1, sticky="new")
         return page
 
     def _build_compare(self) -> ttk.Frame:
@@ -204,10 +199,10 @@ class LandscapeTab(ttk.Frame):
             side="left", padx=(10, 0))
         self.compare_progress = ttk.Progressbar(c, maximum=1.0, length=chars_width(c, 24))
         self.compare_progress.grid(row=4, column=0, sticky="ew", pady=2)
-        self.compare_label = self._note(c)
+        self.compare_label = self._note(c, style="TLabel")
         self.compare_label.grid(row=5, column=0, sticky="w")
         self.compare_frame = ttk.Frame(page)
-        self.compare_frame.grid(row=0, column=1, sticky="nsew")
+        self.compare_frame.grid(row=0, column=1, sticky="new")
         return page
 
     # ----------------------------------------------------------------- showing
@@ -222,9 +217,15 @@ class LandscapeTab(ttk.Frame):
             self.compare_plot = OffscreenPicture(self.compare_frame, self.app.report_exception,
                                                  size=COMPARE_INCHES, name="draw-compare")
             self.compare_plot.request(_empty_compare, note="")
+            page = page_of(self)
+            if page is not None:
+                page.canvas.bind("<Configure>", self._fit_later, add="+")
+            for frame in (self.picture_frame, self.compare_frame):
+                frame.bind("<Map>", self._fit_later, add="+")
         else:
             self.plot.refresh()
             self.compare_plot.refresh()
+        self._fit_later()
         if self._stale and self.job is None and self.pages.select() == str(self.single_page):
             self.compute()
 
@@ -348,8 +349,37 @@ class LandscapeTab(ttk.Frame):
         validation = self.loss_var.get() == "validation"
         if validation and single.land.val_losses is None and view != "line":
             self._say("This model's settings leave no validation rows: the training loss is shown.", False)
-        self.plot.request(lambda figure: lr.draw_single(figure, single, view=view, log=log, validation=validation),
+        fs = self._text_points()
+        self.plot.request(lambda figure: lr.draw_single(figure, single, view=view, log=log, validation=validation,
+                                                        fs=fs),
                           token=(id(single), view, log, validation), note="Drawing\u2026")
+
+    def _text_points(self) -> float:
+        """The pictures' text size in points: a little under the window's text."""
+        size = tkfont.nametofont("TkDefaultFont", root=self).actual("size")
+        points = float(size) if size > 0 else -size * 72.0 / self.winfo_fpixels("1i")
+        return round(0.9 * points, 1)
+
+    def _fit_pictures(self) -> None:
+        """Each picture as tall as the page shows below its top (at least its usual
+        height), so it is seen whole without scrolling while the controls beside it may
+        scroll at a large text size."""
+        self._fit_pending = None
+        page = page_of(self)
+        if page is None or self.plot is None or not self.winfo_ismapped():
+            return
+        for frame, plot in ((self.picture_frame, self.plot), (self.compare_frame, self.compare_plot)):
+            if not frame.winfo_ismapped():
+                continue
+            top = frame.winfo_rooty() - page.body.winfo_rooty()
+            base = round(PICTURE_INCHES[1] * 0.75 * plot.widget.winfo_fpixels("1i"))
+            height = max(base, page.canvas.winfo_height() - top - 28)
+            if abs(int(plot.widget.cget("height")) - height) > 2:
+                plot.widget.configure(height=height)
+
+    def _fit_later(self, _event=None) -> None:
+        if getattr(self, "_fit_pending", None) is None:
+            self._fit_pending = self.after_idle(self._fit_pictures)
 
     def _redraw_both(self) -> None:
         self._draw_single()
@@ -467,8 +497,8 @@ class LandscapeTab(ttk.Frame):
     def _draw_compare(self) -> None:
         if self.compared is None or self.compare_plot is None:
             return
-        compared, log = self.compared, self.log_var.get()
-        self.compare_plot.request(lambda figure: lr.draw_compare(figure, compared, log=log),
+        compared, log, fs = self.compared, self.log_var.get(), self._text_points()
+        self.compare_plot.request(lambda figure: lr.draw_compare(figure, compared, log=log, fs=fs),
                                   token=(id(compared), log), note="Drawing\u2026")
 
 
