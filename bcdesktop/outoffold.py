@@ -193,7 +193,7 @@ def from_cv(result, X, data_sha256: str | None = None) -> OutOfFold:
 
 def compute(X, y, config, *, folds: int | None = None, repeats: int | None = None,
             seed: int | None = None, progress=None, cancel=None,
-            data_sha256: str | None = None) -> OutOfFold:
+            data_sha256: str | None = None, threads: int | None = None) -> OutOfFold:
     """Cross-validate ``config`` (duplicate-aware, every row of ``X`` held out once a
     repeat) and keep the out-of-fold predictions.
 
@@ -212,6 +212,9 @@ def compute(X, y, config, *, folds: int | None = None, repeats: int | None = Non
         As :func:`evaluation.cross_validate`.
     data_sha256 : str, optional
         Of the file ``X`` came from (kept on the result).
+    threads : int, optional
+        As :func:`evaluation.cross_validate` (the window asks for one, so that the
+        cross-validation after a training run leaves a core to the window).
     """
     from . import evaluation
     from .errors import UserError
@@ -223,7 +226,8 @@ def compute(X, y, config, *, folds: int | None = None, repeats: int | None = Non
         X, y, config,
         folds=evaluation.DEFAULT_FOLDS if folds is None else folds,
         repeats=evaluation.DEFAULT_REPEATS if repeats is None else repeats,
-        seed=int(config.seed if seed is None else seed), progress=progress, cancel=cancel)
+        seed=int(config.seed if seed is None else seed), progress=progress, cancel=cancel,
+        threads=threads)
     return from_cv(result, X, data_sha256)
 
 

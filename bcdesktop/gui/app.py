@@ -326,9 +326,13 @@ class App:
         if bundle is not None and getattr(bundle, "threshold", None) is not None:
             self.set_threshold(float(bundle.threshold))
 
+    MAX_RUNS = 20  # the session's runs kept for comparing (about 1.3 MB each)
+
     def add_run(self, run) -> None:
-        """Keep a finished training run for the session (``runs``); fires ``<<RunsChanged>>``."""
+        """Keep a finished training run for the session (``runs``, the latest
+        :attr:`MAX_RUNS`); fires ``<<RunsChanged>>``."""
         self.runs.append(run)
+        del self.runs[:-self.MAX_RUNS]
         self.root.event_generate("<<RunsChanged>>")
 
     # ----------------------------------------------------------------- out-of-fold evidence
@@ -373,8 +377,10 @@ class App:
         name = Path(dataset.path).name if getattr(dataset, "path", None) else "the data"
 
         def work(report, cancel):
+            # one thread: a background job, it must leave a core to the window (on two
+            # cores, two parts starved the Tk loop for 100-160 ms at a time)
             return outoffold.compute(dataset.X, dataset.y, config, progress=report, cancel=cancel,
-                                     data_sha256=getattr(dataset, "sha256", None))
+                                     data_sha256=getattr(dataset, "sha256", None), threads=1)
 
         def on_progress(p) -> None:
             if self._evidence is job:
