@@ -66,7 +66,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .errors import UserError
-from .model import MLP, Scaler
+from .model import ACTIVATIONS, MLP, Scaler
 from .training import Optimizer, TrainConfig, TrainResult, diverged_error, learning_rates, merged_weights
 
 __all__ = ["train_many", "BatchProgress", "BatchResult", "BatchData", "BatchPass", "loss_and_grad", "PART_BYTES"]
@@ -224,8 +224,10 @@ class BatchPass:
     first ``k`` networks after the batch was compacted (views, no allocation).
     """
 
-    def __init__(self, layer_sizes, data: BatchData, K: int):
+    def __init__(self, layer_sizes, data: BatchData, K: int, activation: str = "relu"):
         self.sizes = tuple(layer_sizes)
+        self.activation = activation
+        self._activate = ACTIVATIONS[activation]         # model.Pass's, on (k, n, R)
         self.data = data
         self.R = data.R
         self.f = self.sizes[0]
@@ -235,7 +237,7 @@ class BatchPass:
         h = self.sizes[1:-1]
         R = self.R
         self._Z = [np.empty((K, n, R)) for n in h]            # hidden activations
-        self._act = [np.empty((K, n, R)) for n in h]          # ReLU derivatives (0/1)
+        self._act = [np.empty((K, n, R)) for n in h]          # activation derivatives
         self._dl = [np.empty((K, n, R)) for n in h[1:]]       # deltas of hidden layers > 1
         self._z = np.empty((K, 1, R))
         self._d = np.empty((K, 1, R))
@@ -302,14 +304,12 @@ class BatchPass:
         for buf, view in zip(self.Wl, self.Wl_views):
             np.copyto(buf, view)                # stacked matmul is 2x faster on contiguous
         np.matmul(self.W1_flat, self.data.XA, out=self.Z1_flat)            # one product, all K
-        np.greater(self.Z[0], 0.0, out=self.act[0])                        # ReLU as model.Pass
-        np.multiply(self.Z[0], self.act[0], out=self.Z[0])
+        self._activate(self.Z[0], self.act[0])                             # as model.Pass
         for layer in range(1, len(self.Z)):
             Z = self.Z[layer]
             np.matmul(self.Wl[layer - 1], self.Z[layer - 1], out=Z)
             np.add(Z, self.bl[layer - 1], out=Z)
-            np.greater(Z, 0.0, out=self.act[layer])
-            np.multiply(Z, self.act[layer], out=Z)
+            self._activate(Z, self.act[layer])
         np.matmul(self.Wl[-1], self.Z[-1], out=self.z)
         np.add(self.z, self.bl[-1], out=self.z)
         return self.z
@@ -354,14 +354,14 @@ class BatchPass:
         f = self.f
         act1 = self.act[0]
         if L == 1:
-            # G = w2^T d * relu': scale by w2 after the product (as model.Pass does)
+            # G = w2^T d * f': scale by w2 after the product (as model.Pass does)
             np.multiply(act1, d, out=act1)
             np.matmul(self.act1_flat, self.data.XAT, out=self.G1_flat)   # one product, all K
             scale = self.W_T[0]                                            # (k, h, 1)
         else:                                   # d is the delta of hidden layer 2 here
             d0 = self.d0
             np.matmul(self.W_T[0], d, out=d0)   # W2^T d
-            np.multiply(d0, act1, out=act1)     # * relu'
+            np.multiply(d0, act1, out=act1)     # * f'
             np.matmul(self.act1_flat, self.data.XAT, out=self.G1_flat)
             scale = None
         G1, g1 = self.G1, self.grads[0]
@@ -375,12 +375,12 @@ class BatchPass:
         return self.grad
 
 
-def loss_and_grad(data: BatchData, layer_sizes, theta, l2=0.0):
+def loss_and_grad(data: BatchData, layer_sizes, theta, l2=0.0, activation="relu"):
     """Each network's ``cross-entropy + l2 / 2 * sum(W ** 2)`` and its gradient (K, P) at
     ``theta`` (K, P), through the batched passes (for the gradient check)."""
     theta = np.array(theta, dtype=np.float64)
     K = theta.shape[0]
-    pas = BatchPass(layer_sizes, data, K)
+    pas = BatchPass(layer_sizes, data, K, activation)
     pas.bind(theta, K, data.a, data.c, data.w, data.t)
     mask = np.ones(pas.P)
     for v in pas.views(mask[None]):
@@ -444,15 +444,19 @@ class BatchResult:
 # ----------------------------------------------------------------------------- training
 def _configs(configs, K):
     if isinstance(configs, TrainConfig):
-        return [configs] * K
+        configs = [configs] * K
     configs = list(configs)
     if len(configs) != K:
         raise ValueError(f"{len(configs)} configs for {K} networks.")
     for c in configs:
         if not isinstance(c, TrainConfig):
             raise TypeError(f"configs must be TrainConfig, got {type(c).__name__}.")
-    if len({c.hidden for c in configs}) > 1 or len({c.optimizer for c in configs}) > 1:
-        raise ValueError("networks trained together must share hidden sizes and optimizer.")
+    if len({(c.hidden, c.optimizer, c.activation) for c in configs}) > 1:
+        raise ValueError("networks trained together must share hidden sizes, optimizer and activation.")
+    if any(c.dropout for c in configs):
+        raise ValueError("train_many does not train with dropout (its masks are drawn per network "
+                         "over the network's own rows); train such networks one by one with "
+                         "training.train, as evaluation.cross_validate does.")
     return configs
 
 
@@ -478,8 +482,9 @@ def train_many(X, y, configs: TrainConfig | Sequence[TrainConfig], weights, *, v
     X : (n, f) raw rows (``scale=True``) or already scaled rows (``scale=False``)
     y : (n,) labels in 0..1
     configs : TrainConfig or sequence of K TrainConfig
-        Same ``hidden`` and ``optimizer``; seed, init, lr, schedule, l2, patience,
-        iterations and log_every may differ per network.
+        Same ``hidden``, ``optimizer`` and ``activation``, and no dropout (ValueError);
+        seed, init, lr, schedule and its parameters, l2, patience, iterations and
+        log_every may differ per network.
     weights : (K, n) non-negative training weight of each row for each network
         (0 = not in its training part; 1 per copy; duplicates are merged).
     val_weights : (K, n), optional
@@ -540,7 +545,7 @@ def train_many(X, y, configs: TrainConfig | Sequence[TrainConfig], weights, *, v
                             "use a validation split or set patience to 0.")
     n_inputs = data.X_u.shape[1]
     cfg0 = configs[0]
-    models = [MLP(n_inputs, c.hidden, c.init, c.seed) for c in configs]
+    models = [MLP(n_inputs, c.hidden, c.init, c.seed, c.activation) for c in configs]
     layer_sizes = models[0].layer_sizes
     theta = np.stack([m.theta for m in models])
     mask = models[0].weight_mask
@@ -549,7 +554,8 @@ def train_many(X, y, configs: TrainConfig | Sequence[TrainConfig], weights, *, v
     T = np.array([c.iterations for c in configs])
     Tmax = int(T.max())
     # one row of rates a distinct schedule (K rows of 10 million would not fit in memory)
-    schedules = [(c.schedule, c.lr, c.iterations) for c in configs]
+    schedules = [(c.schedule, c.lr, c.iterations, c.restart_period, c.restart_mult, c.inverse_decay)
+                 for c in configs]
     distinct = list(dict.fromkeys(schedules))
     rates = np.zeros((len(distinct), Tmax))
     for u, c in enumerate(configs[schedules.index(key)] for key in distinct):
@@ -575,7 +581,7 @@ def train_many(X, y, configs: TrainConfig | Sequence[TrainConfig], weights, *, v
                  has_val=data.has_val, vidx=vidx, vwg=vwg, vtg=vtg,
                  best_theta=np.empty_like(theta), best_val=np.full(K, math.inf),
                  best_iter=T.copy(), any_patience=bool(np.any(patience > 0)))
-    pas = BatchPass(layer_sizes, data, K)
+    pas = BatchPass(layer_sizes, data, K, cfg0.activation)
     opt = Optimizer(cfg0.optimizer, theta.shape)
 
     def rebind():

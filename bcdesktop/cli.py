@@ -114,7 +114,9 @@ def _train_config(args):
         "hidden": args.hidden, "lr": args.lr, "iterations": args.iterations,
         "optimizer": args.optimizer, "init": args.init, "seed": args.seed,
         "log_every": getattr(args, "log_every", None), "schedule": args.schedule, "l2": args.l2,
-        "patience": args.patience,
+        "patience": args.patience, "activation": args.activation, "dropout": args.dropout,
+        "restart_period": args.restart_period, "restart_mult": args.restart_mult,
+        "inverse_decay": args.inverse_decay,
     }
     # only what was given: TrainConfig fills in the rest, some defaults depending on
     # others (the L2 default follows the optimizer)
@@ -589,16 +591,18 @@ def _add_training_flags(p: argparse.ArgumentParser) -> None:
     """The network's settings, as ``train`` and ``evaluate`` both take them: one
     definition, so their names, types, defaults (None: ``TrainConfig``'s, see
     :func:`_train_config`), checks and help cannot drift apart."""
-    from bcdesktop.model import INITS
+    from bcdesktop.model import HIDDEN_ACTIVATIONS, INITS, LEAKY_SLOPE
     from bcdesktop.training import DEFAULT_L2, OPTIMIZERS, SCHEDULES, TrainConfig
 
     d = TrainConfig()
     # each optimizer's default L2, the default optimizer's first: "0.003 with adam, 0 with
-    # gd and momentum"
+    # gd, momentum, adagrad and rmsprop"
     l2_defaults: dict[float, list[str]] = {}
     for name in sorted(OPTIMIZERS, key=lambda o: o != d.optimizer):
         l2_defaults.setdefault(DEFAULT_L2[name], []).append(name)
-    l2_default_text = ", ".join(f"{value:g} with {' and '.join(names)}"
+    def listed(names: list[str]) -> str:
+        return " and ".join(names) if len(names) < 3 else f"{', '.join(names[:-1])} and {names[-1]}"
+    l2_default_text = ", ".join(f"{value:g} with {listed(names)}"
                                 for value, names in l2_defaults.items())
     p.add_argument("--hidden", type=_hidden,
                    help=f"hidden layer sizes, e.g. 15 or 15,8 (default {','.join(map(str, d.hidden))})")
@@ -606,11 +610,30 @@ def _add_training_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--iterations", type=_whole(1),
                    help=f"full-batch iterations (default {d.iterations})")
     p.add_argument("--optimizer", choices=OPTIMIZERS,
-                   help=f"gd is the article's plain gradient descent (default {d.optimizer})")
+                   help="gd is the article's plain gradient descent; momentum 0.9; adam; adagrad "
+                        "(rate / root of the summed squared gradients); rmsprop (rate / root of "
+                        f"their moving average, decay 0.9) (default {d.optimizer})")
     p.add_argument("--init", choices=INITS,
                    help=f"weight initialisation (default {d.init})")
     p.add_argument("--schedule", choices=SCHEDULES,
-                   help=f"learning-rate schedule (default {d.schedule})")
+                   help="learning-rate schedule: sgdr is cosine with warm restarts "
+                        "(--restart-period, --restart-mult), inverse_time is 1/t decay "
+                        f"(--inverse-decay) (default {d.schedule})")
+    p.add_argument("--restart-period", type=_whole(1), metavar="N",
+                   help=f"sgdr: updates in the first cycle (default {d.restart_period})")
+    p.add_argument("--restart-mult", type=_whole(1), metavar="M",
+                   help="sgdr: each cycle is M times as long as the one before "
+                        f"(default {d.restart_mult})")
+    p.add_argument("--inverse-decay", type=_float, metavar="K",
+                   help="inverse_time: the rate is lr / (1 + K t / iterations) at update t, "
+                        f"lr / (1 + K) at the end (default {d.inverse_decay:g})")
+    p.add_argument("--activation", choices=HIDDEN_ACTIVATIONS,
+                   help=f"hidden units' activation; leaky_relu has slope {LEAKY_SLOPE:g} below 0 "
+                        f"(default {d.activation})")
+    p.add_argument("--dropout", type=_float, metavar="P",
+                   help="drop each hidden unit with probability P (0 <= P < 1) at each training "
+                        "update, never at prediction (inverted dropout, seeded by --seed); "
+                        f"cross-validation then trains fold by fold (default {d.dropout:g}: off)")
     p.add_argument("--l2", type=_float,
                    help=f"L2 weight decay (default {l2_default_text})")
     p.add_argument("--patience", type=_whole(0),

@@ -145,7 +145,8 @@ class _Stacked:
         name = model.hidden_activation
         self._fast = name == "relu"
         self._activation = ACTIVATIONS[name]
-        self._scratch = None if self._fast else np.empty((size, max(self.layers[0][1], 1), m))
+        widest = max(n_out for _, n_out in self.layers[:-1])   # the derivative, unused here
+        self._scratch = None if self._fast else np.empty((size, widest, m))
 
     def losses(self, thetas: np.ndarray) -> np.ndarray:
         """Loss of each row of ``thetas`` (G, n_parameters), shape (G,)."""
@@ -622,7 +623,7 @@ def loss_line(initial: MLP | ArrayLike, final: MLP, X, y=None, sample_weight=Non
     thetas = (1.0 - alphas)[:, None] * theta0 + alphas[:, None] * theta1   # exact at 0 and 1
     losses = stacked_losses(final, thetas, rows, chunk_bytes=chunk_bytes, progress=progress,
                             cancel=cancel)
-    start_net = MLP.from_params(final.params)
+    start_net = MLP.from_params(final.params, final.hidden_activation)
     start_net.theta[:] = theta0
     return Line(alphas, losses, rows.loss(start_net), rows.loss(final), time.perf_counter() - started)
 
@@ -733,7 +734,7 @@ def lr_find(X, y, config: TrainConfig | None = None, sample_weight=None, *,
     if not (isinstance(smoothing, (int, float)) and 0 <= smoothing < 1):
         raise UserError(f"Setting 'smoothing' must be a number from 0 to below 1; got {smoothing!r}.")
     rows = _rows(X, y, sample_weight)
-    model = MLP(rows.X.shape[1], config.hidden, config.init, config.seed)
+    model = MLP(rows.X.shape[1], config.hidden, config.init, config.seed, config.activation)
     p = Pass(model, rows.X, rows.y, rows.w)
     optimizer = Optimizer(config.optimizer, model.theta.shape)
     decay = config.l2 * model.weight_mask if config.l2 else None

@@ -1,6 +1,6 @@
 """The NumPy network: a min-max scaler and a small multilayer perceptron.
 
-The network has ReLU hidden layers and one sigmoid output unit giving the
+The network has ReLU (or Leaky-ReLU, or tanh) hidden layers and one sigmoid output unit giving the
 probability that a tumour is malignant. Its loss is the (weighted) mean binary
 cross-entropy, computed stably from the logits ``z``::
 
@@ -31,11 +31,15 @@ from .errors import UserError
 if TYPE_CHECKING:  # only for the annotations: numpy.typing is slow to import
     from numpy.typing import ArrayLike
 
-__all__ = ["Scaler", "MLP", "Pass", "INITS", "ACTIVATIONS", "DERIVATIVES", "n_parameters",
+__all__ = ["Scaler", "MLP", "Pass", "INITS", "HIDDEN_ACTIVATIONS", "LEAKY_SLOPE", "ACTIVATIONS",
+           "DERIVATIVES", "n_parameters",
            "parse_hidden", "HiddenSizesError", "hidden_problem", "MAX_HIDDEN_LAYERS", "MAX_HIDDEN_UNITS",
            "MAX_PARAMETERS"]
 
 INITS = ("article", "he", "xavier")
+# The hidden units' activations a network may have; "relu" is the default and the article's.
+HIDDEN_ACTIVATIONS = ("relu", "leaky_relu", "tanh")
+LEAKY_SLOPE = 0.01                       # Leaky-ReLU's slope below 0 (PyTorch's and Keras's default)
 # The largest network the app trains, the one set of limits every entry point checks
 # (TrainConfig, the command line's --hidden, the window's field): a typing slip fails
 # at once with a line naming the limit, not after minutes or with a MemoryError.
@@ -122,9 +126,11 @@ def _refusal(phrase: str, advice: str = "") -> HiddenSizesError:
 
 
 # --- activations, in place, as lookup tables (after scikit-learn's _base.py) ---
-# ``ACTIVATIONS[name](Z, active)`` overwrites Z with the activation of Z; ReLU also
-# writes to the float array ``active`` 1 where Z > 0 and 0 elsewhere: its derivative.
-# ``DERIVATIVES[name](active, delta)`` multiplies delta by that derivative.
+# ``ACTIVATIONS[name](Z, active)`` overwrites Z with the activation of Z and writes to
+# the float array ``active`` its derivative at Z (ReLU: 1 where Z > 0, else 0).
+# ``DERIVATIVES[name](active, delta)`` multiplies delta by that derivative; for every
+# hidden activation this is one product, so the backward passes need not know which.
+# Dropout (training only) multiplies both the activation and ``active`` by its mask.
 
 
 def inplace_relu(Z: np.ndarray, active: np.ndarray) -> None:
@@ -133,9 +139,28 @@ def inplace_relu(Z: np.ndarray, active: np.ndarray) -> None:
     np.multiply(Z, active, out=Z)
 
 
-def inplace_relu_derivative(active: np.ndarray, delta: np.ndarray) -> None:
-    """``delta *= relu'(Z)``, which is 1 where the unit was active and 0 elsewhere."""
+def inplace_leaky_relu(Z: np.ndarray, active: np.ndarray) -> None:
+    """Leaky ReLU ``Z`` where ``Z > 0``, else ``LEAKY_SLOPE * Z``, in place; its
+    derivative (1 or ``LEAKY_SLOPE``) into ``active``."""
+    np.greater(Z, 0.0, out=active)
+    np.multiply(active, 1.0 - LEAKY_SLOPE, out=active)
+    np.add(active, LEAKY_SLOPE, out=active)
+    np.multiply(Z, active, out=Z)
+
+
+def inplace_tanh(Z: np.ndarray, active: np.ndarray) -> None:
+    """Hyperbolic tangent in place; its derivative ``1 - tanh(Z) ** 2`` into ``active``."""
+    np.tanh(Z, out=Z)
+    np.multiply(Z, Z, out=active)
+    np.subtract(1.0, active, out=active)
+
+
+def inplace_derivative(active: np.ndarray, delta: np.ndarray) -> None:
+    """``delta *= f'(Z)``, the derivative the activation wrote to ``active``."""
     np.multiply(delta, active, out=delta)
+
+
+inplace_relu_derivative = inplace_derivative   # ReLU's: 1 where the unit was active, else 0
 
 
 def inplace_logistic(Z: np.ndarray, active: np.ndarray | None = None) -> None:
@@ -149,8 +174,11 @@ def inplace_logistic(Z: np.ndarray, active: np.ndarray | None = None) -> None:
     np.add(Z, 0.5, out=Z)
 
 
-ACTIVATIONS: dict[str, Callable[..., None]] = {"relu": inplace_relu, "logistic": inplace_logistic}
-DERIVATIVES: dict[str, Callable[[np.ndarray, np.ndarray], None]] = {"relu": inplace_relu_derivative}
+ACTIVATIONS: dict[str, Callable[..., None]] = {
+    "relu": inplace_relu, "leaky_relu": inplace_leaky_relu, "tanh": inplace_tanh,
+    "logistic": inplace_logistic}
+DERIVATIVES: dict[str, Callable[[np.ndarray, np.ndarray], None]] = {
+    name: inplace_derivative for name in HIDDEN_ACTIVATIONS}
 
 
 class Scaler:
@@ -206,7 +234,7 @@ class Scaler:
 
 
 class MLP:
-    """Multilayer perceptron: ReLU hidden layers and one sigmoid output unit.
+    """Multilayer perceptron: ReLU (Leaky-ReLU, tanh) hidden layers and one sigmoid output.
 
     Parameters
     ----------
@@ -222,6 +250,9 @@ class MLP:
         ``np.random.default_rng(seed)``, biases 0.
     seed : int
         Seed of the initialisation.
+    activation : {"relu", "leaky_relu", "tanh"}
+        The hidden units' activation (:data:`HIDDEN_ACTIVATIONS`), kept as
+        :attr:`hidden_activation`; Leaky-ReLU's slope below 0 is :data:`LEAKY_SLOPE`.
 
     Attributes
     ----------
@@ -242,7 +273,7 @@ class MLP:
     packed: list[np.ndarray]
 
     def __init__(self, n_inputs: int = 9, hidden: int | Sequence[int] = (15,), init: str = "he",
-                 seed: int = 0) -> None:
+                 seed: int = 0, activation: str = "relu") -> None:
         if isinstance(hidden, (int, np.integer)):
             hidden = (hidden,)
         hidden = tuple(hidden)
@@ -254,6 +285,7 @@ class MLP:
             raise ValueError(f"init must be one of {', '.join(INITS)}, got {init!r}.")
         if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
             raise ValueError(f"seed must be a whole number >= 0, got {seed!r}.")
+        self.hidden_activation = _check_activation(activation)
         self.layer_sizes = (int(n_inputs), *(int(h) for h in hidden), 1)
         self.init = init
         self.seed = int(seed)
@@ -308,8 +340,8 @@ class MLP:
         return mask
 
     @classmethod
-    def from_params(cls, params: Sequence[ArrayLike]) -> MLP:
-        """Network with the given ``[W1, b1, W2, b2, ...]`` (copied).
+    def from_params(cls, params: Sequence[ArrayLike], activation: str = "relu") -> MLP:
+        """Network with the given ``[W1, b1, W2, b2, ...]`` (copied) and hidden ``activation``.
 
         Raises ValueError when the shapes do not chain into a network with one
         output, or when a value is not finite.
@@ -332,7 +364,9 @@ class MLP:
                 raise ValueError(f"Layer {k} holds values that are not finite numbers.")
         if Ws[-1].shape[0] != 1:
             raise ValueError(f"The last layer must have 1 output unit, got {Ws[-1].shape[0]}.")
+        activation = _check_activation(activation)
         model = cls.__new__(cls)
+        model.hidden_activation = activation
         model.layer_sizes = (Ws[0].shape[1], *(W.shape[0] for W in Ws))
         model.init, model.seed = "params", None
         model._allocate()
@@ -385,7 +419,8 @@ class MLP:
 
     def __repr__(self) -> str:
         sizes = "-".join(map(str, self.layer_sizes))
-        return f"MLP({sizes}, init={self.init!r}, seed={self.seed!r})"
+        act = "" if self.hidden_activation == "relu" else f", activation={self.hidden_activation!r}"
+        return f"MLP({sizes}, init={self.init!r}, seed={self.seed!r}{act})"
 
 
 class Pass:
@@ -451,11 +486,20 @@ class Pass:
         self._buf = np.empty(m)
         self._scaled_inputs = np.empty_like(self.A[0])
 
-    def forward(self) -> np.ndarray:
-        """Logits, shape (1, n_samples): the pass's own buffer, overwritten next time."""
-        for Wb, A_in, Z, active in self._hidden:
+    def forward(self, masks: Sequence[np.ndarray] | None = None) -> np.ndarray:
+        """Logits, shape (1, n_samples): the pass's own buffer, overwritten next time.
+
+        ``masks`` (training with dropout only): one (n_units, n_samples) array a hidden
+        layer, 0 for a dropped unit and ``1 / (1 - p)`` for a kept one (inverted dropout);
+        each layer's activations and derivatives are multiplied by it, so the next
+        :meth:`backward` is the gradient of the thinned network.
+        """
+        for layer, (Wb, A_in, Z, active) in enumerate(self._hidden):
             np.matmul(Wb, A_in, out=Z)         # Z = W A + b
             self._activation(Z, active)
+            if masks is not None:
+                np.multiply(Z, masks[layer], out=Z)
+                np.multiply(active, masks[layer], out=active)
         np.matmul(self.model.packed[-1], self.A[-1], out=self.z)
         return self.z
 
@@ -490,7 +534,7 @@ class Pass:
             np.multiply(grads[0], W_T[1], out=grads[0])
             return self.grad
         for layer in range(len(grads) - 1, 0, -1):
-            below = self.delta[layer - 1]                         # W^T delta * relu'
+            below = self.delta[layer - 1]                         # W^T delta * f'
             np.matmul(W_T[layer], delta, out=below)
             self._derivative(self.active[layer - 1], below)
             np.matmul(below, A_T[layer - 1], out=grads[layer - 1])
@@ -507,6 +551,12 @@ def _views(flat: np.ndarray, shapes: Sequence[tuple[int, ...]]) -> list[np.ndarr
         views.append(flat[start:start + size].reshape(shape))
         start += size
     return views
+
+
+def _check_activation(name: object) -> str:
+    if name not in HIDDEN_ACTIVATIONS:
+        raise ValueError(f"activation must be one of {', '.join(HIDDEN_ACTIVATIONS)}, got {name!r}.")
+    return str(name)
 
 
 def _is_count(n: object) -> bool:

@@ -61,7 +61,7 @@ import numpy as np
 
 from . import __version__
 from .errors import UserError
-from .model import MLP, Scaler, n_parameters
+from .model import HIDDEN_ACTIVATIONS, MLP, Scaler, n_parameters
 
 __all__ = ["ModelBundle", "save_model", "load_model", "load_default_model",
            "FORMAT_NAME", "FORMAT_VERSION", "EVAL_KINDS", "MAX_MODEL_BYTES",
@@ -351,6 +351,8 @@ class ModelBundle:
             "data_sha256": self.data_sha256,
             "eval_kind": self.eval_kind,
         }
+        if self.network.hidden_activation != "relu":   # a relu model's file keeps its bytes
+            meta["activation"] = self.network.hidden_activation
         if self.oof is not None:
             meta["oof"] = self.oof.to_stored()[0]
         if self.recalibration is not None:
@@ -791,7 +793,13 @@ def _bundle(arrays: dict[str, np.ndarray], meta: dict, path) -> ModelBundle:
     params = []
     for k in range(1, n_layers + 1):
         params += [arrays[f"W{k}"], arrays[f"b{k}"]]
-    network = MLP.from_params(params)
+    activation = meta.get("activation", "relu")      # files before it are relu models
+    if activation not in HIDDEN_ACTIVATIONS:
+        shown = _shown(activation) if isinstance(activation, str) else type(activation).__name__
+        raise _bad(path, f"its hidden activation '{shown}' is not one this bcdesktop knows "
+                   f"({', '.join(HIDDEN_ACTIVATIONS)})",
+                   "It may come from a newer bcdesktop; use that version, or retrain the model.")
+    network = MLP.from_params(params, activation)
     scaler = Scaler(arrays["scaler_min"], arrays["scaler_max"])
     _require(_gives_probabilities(network, scaler), path,
              "its network gives no probability (not a number) for some cases")

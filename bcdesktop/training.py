@@ -19,6 +19,7 @@ import numpy as np
 
 from .errors import TrainingDiverged, UserError
 from .model import (
+    HIDDEN_ACTIVATIONS,
     INITS,
     MAX_HIDDEN_LAYERS,
     MAX_HIDDEN_UNITS,
@@ -33,6 +34,7 @@ from .model import (
 
 __all__ = ["TrainConfig", "TrainProgress", "TrainResult", "train", "learning_rates",
            "merge_duplicates", "merged_weights", "Optimizer", "OPTIMIZERS", "SCHEDULES",
+           "HIDDEN_ACTIVATIONS", "dropout_masks",
            # the network's limits, kept in model.py, as the training settings enforce them
            "MAX_HIDDEN_LAYERS", "MAX_HIDDEN_UNITS", "MAX_PARAMETERS", "n_parameters"]
 
@@ -41,12 +43,15 @@ if TYPE_CHECKING:  # only for the annotations: numpy.typing is slow to import
 
     from numpy.typing import ArrayLike
 
-OPTIMIZERS: tuple[str, ...] = ("gd", "momentum", "adam")
+OPTIMIZERS: tuple[str, ...] = ("gd", "momentum", "adam", "adagrad", "rmsprop")
 # L2 weight decay when a config does not name one: Adam's was chosen by 10x5
 # duplicate-aware cross-validation (AUC and Brier improve on every fold seed tried);
 # plain and momentum descent keep the article's none.
-DEFAULT_L2: dict[str, float] = {"gd": 0.0, "momentum": 0.0, "adam": 0.003}
-SCHEDULES: tuple[str, ...] = ("constant", "exponential", "step", "cosine", "onecycle")
+# AdaGrad and RMSProp (not cross-validated) have none either.
+DEFAULT_L2: dict[str, float] = {"gd": 0.0, "momentum": 0.0, "adam": 0.003, "adagrad": 0.0,
+                                "rmsprop": 0.0}
+SCHEDULES: tuple[str, ...] = ("constant", "exponential", "step", "cosine", "onecycle", "sgdr",
+                              "inverse_time")
 MOMENTUM = 0.9                           # momentum coefficient
 # Limits of what the app trains, checked up front so that a typing slip fails at once
 # with a line naming the limit, not after minutes, with a MemoryError, or with a model
@@ -57,6 +62,12 @@ MAX_ITERATIONS = 10_000_000              # one learning rate an update is kept: 
 MAX_SEED = 2**32 - 1                     # scikit-learn's splitters take seeds up to this
 MAX_CURVE_POINTS = 1_000_000             # loss-curve entries (about 150 bytes each) a run keeps
 ADAM_BETA1, ADAM_BETA2, ADAM_EPS = 0.9, 0.999, 1e-8
+ADAGRAD_EPS = 1e-8
+RMSPROP_RHO, RMSPROP_EPS = 0.9, 1e-8    # Hinton's lecture 6e: a moving average over ~10 updates
+# Settings added after the first model files: TrainConfig.to_dict() leaves each out while
+# it has this value, so the settings of a file (and of a run) from before stay as they were.
+LATER_DEFAULTS: dict[str, object] = {"activation": "relu", "dropout": 0.0, "restart_period": 500,
+                                     "restart_mult": 1, "inverse_decay": 9.0}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -68,13 +79,14 @@ class TrainConfig:
     hidden : tuple of int
         Hidden layer sizes.
     init : {"article", "he", "xavier"}
-    optimizer : {"gd", "momentum", "adam"}
-        Plain gradient descent (the article's), momentum 0.9, or Adam.
+    optimizer : {"gd", "momentum", "adam", "adagrad", "rmsprop"}
+        Plain gradient descent (the article's), momentum 0.9, Adam, AdaGrad or
+        RMSProp (decay 0.9); see :class:`Optimizer`.
     lr : float
         Learning rate (peak rate for the ``onecycle`` schedule).
     iterations : int
         Number of full-batch updates.
-    schedule : {"constant", "exponential", "step", "cosine", "onecycle"}
+    schedule : {"constant", "exponential", "step", "cosine", "onecycle", "sgdr", "inverse_time"}
         See :func:`learning_rates`.
     l2 : float or None
         Weight decay: ``l2 / 2 * sum(W ** 2)`` over the weights (not the biases)
@@ -89,6 +101,24 @@ class TrainConfig:
         Seed of the initialisation.
     log_every : int
         Progress and loss-curve entries every this many iterations.
+    activation : {"relu", "leaky_relu", "tanh"}
+        The hidden units' activation (:data:`~bcdesktop.model.HIDDEN_ACTIVATIONS`).
+    dropout : float
+        Inverted dropout of hidden units while training, ``0 <= dropout < 1``: each
+        update drops each hidden unit of each (merged) row with this probability and
+        scales the kept ones by ``1 / (1 - dropout)``; the masks come from a generator
+        seeded by ``seed`` (:func:`dropout_masks`). Never at prediction, nor in the
+        losses recorded. 0 (the default) turns it off.
+    restart_period : int
+        ``sgdr``: updates in the first cycle (default 500).
+    restart_mult : int
+        ``sgdr``: each cycle is this many times as long as the one before (default 1).
+    inverse_decay : float
+        ``inverse_time``: the rate is ``lr / (1 + inverse_decay * t / iterations)``,
+        ``lr / 10`` at the end with the default 9.
+
+    The last five leave :meth:`to_dict` while they have their defaults
+    (:data:`LATER_DEFAULTS`), so the settings of earlier runs and files are unchanged.
     """
 
     hidden: tuple[int, ...] = (15,)
@@ -101,6 +131,11 @@ class TrainConfig:
     patience: int = 0
     seed: int = 0
     log_every: int = 500
+    activation: str = "relu"
+    dropout: float = 0.0
+    restart_period: int = 500
+    restart_mult: int = 1
+    inverse_decay: float = 9.0
 
     def __post_init__(self) -> None:
         hidden = self.hidden
@@ -116,7 +151,7 @@ class TrainConfig:
             raise UserError(f"Setting 'hidden': {problem}.")
         object.__setattr__(self, "hidden", hidden)
         for name, choices in (("init", INITS), ("optimizer", OPTIMIZERS),
-                              ("schedule", SCHEDULES)):
+                              ("schedule", SCHEDULES), ("activation", HIDDEN_ACTIVATIONS)):
             if getattr(self, name) not in choices:
                 raise UserError(f"Setting '{name}' must be one of {', '.join(choices)}; "
                                 f"got {getattr(self, name)!r}.")
@@ -128,7 +163,8 @@ class TrainConfig:
         if not _is_number(self.l2) or self.l2 < 0:
             raise UserError(f"Setting 'l2' must be a number >= 0; got {self.l2!r}.")
         for name, low, high in (("iterations", 1, MAX_ITERATIONS), ("log_every", 1, None),
-                                ("patience", 0, None), ("seed", 0, MAX_SEED)):
+                                ("patience", 0, None), ("seed", 0, MAX_SEED),
+                                ("restart_period", 1, MAX_ITERATIONS), ("restart_mult", 1, 1000)):
             value = getattr(self, name)
             if not _is_int(value) or value < low:
                 raise UserError(f"Setting '{name}' must be a whole number >= {low}; "
@@ -139,13 +175,24 @@ class TrainConfig:
             least = -(-self.iterations // MAX_CURVE_POINTS)
             raise UserError(f"Setting 'log_every' must be at least {least:,} for {self.iterations:,} "
                             f"iterations: the loss curve keeps at most {MAX_CURVE_POINTS:,} points.")
+        if not _is_number(self.dropout) or not 0 <= self.dropout < 1:
+            raise UserError(f"Setting 'dropout' must be a number from 0 up to (not including) 1, "
+                            f"the fraction of hidden units dropped; got {self.dropout!r}.")
+        if not _is_number(self.inverse_decay) or self.inverse_decay < 0:
+            raise UserError(f"Setting 'inverse_decay' must be a number >= 0; got {self.inverse_decay!r}.")
         object.__setattr__(self, "lr", float(self.lr))
         object.__setattr__(self, "l2", float(self.l2))
+        object.__setattr__(self, "dropout", float(self.dropout))
+        object.__setattr__(self, "inverse_decay", float(self.inverse_decay))
 
     def to_dict(self) -> dict:
-        """Plain JSON-ready dict of the settings."""
+        """Plain JSON-ready dict of the settings; the settings of :data:`LATER_DEFAULTS`
+        only where they differ from their defaults."""
         d = dataclasses.asdict(self)
         d["hidden"] = list(self.hidden)
+        for name, default in LATER_DEFAULTS.items():
+            if d[name] == default:
+                del d[name]
         return d
 
     @classmethod
@@ -223,7 +270,12 @@ def learning_rates(config: TrainConfig) -> np.ndarray:
     end. ``step``: halves after each quarter of the run. ``cosine``: half a cosine
     from ``lr`` down to 0. ``onecycle``: rises linearly from ``lr / 25`` to ``lr``
     over the first 30 % of the run, then follows a cosine down to ``lr / 10**4``
-    (the defaults of PyTorch's OneCycleLR).
+    (the defaults of PyTorch's OneCycleLR). ``sgdr``: cosine with warm restarts
+    (Loshchilov & Hutter 2017, PyTorch's CosineAnnealingWarmRestarts with a least rate
+    of 0): cycles of ``restart_period``, then ``restart_mult`` times as long each, every
+    one a half cosine from ``lr`` towards 0, ``lr * (1 + cos(pi * t_cur / T_i)) / 2``
+    at ``t_cur`` updates into a cycle of ``T_i``. ``inverse_time``: 1/t decay,
+    ``lr / (1 + inverse_decay * t / iterations)``.
     """
     T, lr = config.iterations, config.lr
     t = np.arange(T, dtype=np.float64)
@@ -235,6 +287,20 @@ def learning_rates(config: TrainConfig) -> np.ndarray:
         return lr * 0.5 ** np.floor(4 * t / T)
     if config.schedule == "cosine":
         return lr * 0.5 * (1 + np.cos(np.pi * t / T))
+    if config.schedule == "inverse_time":
+        return lr / (1 + config.inverse_decay * t / T)
+    if config.schedule == "sgdr":
+        if config.restart_mult == 1:          # cycles of one length
+            period = config.restart_period
+            return lr * 0.5 * (1 + np.cos(np.pi * (t % period) / period))
+        t_cur, length = np.empty(T), np.empty(T)
+        start, period = 0, config.restart_period
+        while start < T:                      # at most log2(T) cycles
+            end = min(T, start + period)
+            t_cur[start:end] = t[start:end] - start
+            length[start:end] = period
+            start, period = end, period * config.restart_mult
+        return lr * 0.5 * (1 + np.cos(np.pi * t_cur / length))
     warm = max(1, round(0.3 * T))             # onecycle
     start, end = lr / 25, lr / 1e4
     up = start + (lr - start) * t[:warm] / warm
@@ -336,9 +402,10 @@ def train(X_train: ArrayLike, y_train: ArrayLike, config: TrainConfig, *,
         raise UserError("Early stopping (patience > 0) needs validation rows; "
                         "use a validation split or set patience to 0.")
 
-    model = MLP(n_inputs, config.hidden, config.init, config.seed)
+    model = MLP(n_inputs, config.hidden, config.init, config.seed, config.activation)
     X_merged, target, weight = merge_duplicates(X_train, y_train, sample_weight)
     train_pass = Pass(model, X_merged, target, weight)
+    draw_masks = dropout_masks(config, len(X_merged)) if config.dropout else None
     val_pass = None if X_val is None else Pass(model, *merge_duplicates(X_val, y_val))
     optimizer = Optimizer(config.optimizer, model.theta.shape)
     decay = config.l2 * model.weight_mask if config.l2 else None
@@ -384,6 +451,8 @@ def train(X_train: ArrayLike, y_train: ArrayLike, config: TrainConfig, *,
             if cancel is not None and cancel.is_set():
                 stopped = "cancelled"
                 break
+            if draw_masks is not None:          # the thinned network's gradient
+                train_pass.forward(draw_masks())
             train_pass.backward()
             optimizer.step(i, float(rates[i]), model.theta, train_pass.grad, decay)
 
@@ -406,8 +475,44 @@ def train(X_train: ArrayLike, y_train: ArrayLike, config: TrainConfig, *,
     return result
 
 
+DROPOUT_STREAM = 0xD5                     # keeps the masks' stream apart from the init's
+
+
+def dropout_masks(config: TrainConfig, m: int) -> Callable[[], list[np.ndarray]]:
+    """The dropout masks of ``config``'s network over ``m`` (merged) training rows: a
+    function that gives the next update's masks, one (n_units, m) array a hidden layer,
+    0 for a dropped unit and ``1 / (1 - dropout)`` for a kept one.
+
+    Each call draws ``rng.random((n_units, m))`` for each hidden layer in turn, from
+    ``np.random.default_rng([config.seed, DROPOUT_STREAM])``: the same settings give the
+    same masks, so a run with dropout is reproducible. The arrays are reused.
+    """
+    p = config.dropout
+    rng = np.random.default_rng([config.seed, DROPOUT_STREAM])
+    draws = [np.empty((n, m)) for n in config.hidden]
+    masks = [np.empty((n, m)) for n in config.hidden]
+    keep_scale = 1.0 / (1.0 - p)
+
+    def draw() -> list[np.ndarray]:
+        for u, mask in zip(draws, masks):
+            rng.random(out=u)
+            np.greater_equal(u, p, out=mask)
+            np.multiply(mask, keep_scale, out=mask)
+        return masks
+
+    return draw
+
+
 class Optimizer:
-    """The update rules of plain descent, momentum and Adam, in place on ``theta``.
+    """The update rules of plain descent, momentum, Adam, AdaGrad and RMSProp, in place
+    on ``theta``.
+
+    With ``g`` the gradient (plus the L2 term) and ``lr`` the update's rate:
+
+    - gd: ``theta -= lr g``; momentum: ``v = 0.9 v - lr g``, ``theta += v``;
+    - adam: Kingma & Ba's, beta 0.9 and 0.999, eps 1e-8, bias-corrected;
+    - adagrad (Duchi et al. 2011): ``G += g**2``, ``theta -= lr g / (sqrt(G) + 1e-8)``;
+    - rmsprop (Hinton): ``v = 0.9 v + 0.1 g**2``, ``theta -= lr g / (sqrt(v) + 1e-8)``.
 
     One class for one network (``theta`` of shape (n_parameters,), a float rate) and
     for K networks trained together (:mod:`bcdesktop.batched`: ``theta`` (K,
@@ -417,7 +522,7 @@ class Optimizer:
 
     Parameters
     ----------
-    name : {"gd", "momentum", "adam"}
+    name : {"gd", "momentum", "adam", "adagrad", "rmsprop"}
     shape : tuple of int
         Shape of the ``theta`` it updates.
     """
@@ -427,10 +532,11 @@ class Optimizer:
             raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {name!r}.")
         self.name = name
         self._velocity = np.zeros(shape)
-        self._second = np.zeros(shape) if name == "adam" else None
+        self._second = np.zeros(shape) if name in ("adam", "adagrad", "rmsprop") else None
         self._scratch = np.empty(shape)
         self._bind(shape[0] if len(shape) > 1 else None)
-        self._update = {"gd": self._gd, "momentum": self._momentum, "adam": self._adam}[name]
+        self._update = {"gd": self._gd, "momentum": self._momentum, "adam": self._adam,
+                        "adagrad": self._adagrad, "rmsprop": self._rmsprop}[name]
 
     def _bind(self, k: int | None) -> None:
         cut = slice(None) if k is None else slice(0, k)
@@ -482,6 +588,28 @@ class Optimizer:
         np.add(scratch, eps_t, out=scratch)
         np.divide(m, scratch, out=scratch)
         np.multiply(scratch, lr_t, out=scratch)
+        np.subtract(theta, scratch, out=theta)
+
+    def _adagrad(self, i, lr, theta, g) -> None:
+        G, scratch = self.second, self.scratch
+        np.multiply(g, g, out=scratch)
+        np.add(G, scratch, out=G)               # G <- G + g^2
+        self._scaled_step(lr, theta, g, G, ADAGRAD_EPS)
+
+    def _rmsprop(self, i, lr, theta, g) -> None:
+        v, scratch = self.second, self.scratch
+        np.multiply(g, g, out=scratch)
+        np.multiply(scratch, 1 - RMSPROP_RHO, out=scratch)
+        np.multiply(v, RMSPROP_RHO, out=v)
+        np.add(v, scratch, out=v)               # v <- rho v + (1 - rho) g^2
+        self._scaled_step(lr, theta, g, v, RMSPROP_EPS)
+
+    def _scaled_step(self, lr, theta, g, squares, eps) -> None:
+        scratch = self.scratch                  # theta <- theta - lr g / (sqrt(squares) + eps)
+        np.sqrt(squares, out=scratch)
+        np.add(scratch, eps, out=scratch)
+        np.divide(g, scratch, out=scratch)
+        np.multiply(scratch, lr, out=scratch)
         np.subtract(theta, scratch, out=theta)
 
 

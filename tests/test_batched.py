@@ -20,7 +20,7 @@ from bcdesktop.model import INITS, MLP, Scaler
 from bcdesktop.training import OPTIMIZERS, SCHEDULES, TrainConfig, train
 
 TOL = 1e-10
-LR = {"gd": 0.5, "momentum": 0.05, "adam": 0.05}
+LR = {"gd": 0.5, "momentum": 0.05, "adam": 0.05, "adagrad": 0.05, "rmsprop": 0.01}
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +35,7 @@ _SPLITS: dict = {}
 def folds_for(X, y, K, seed=0):
     """The first K folds of repeated 10-fold CV (made once: scikit-learn's are slow)."""
     if seed not in _SPLITS:
-        _SPLITS[seed] = E.cv_folds(X, y, folds=10, repeats=2, seed=seed)
+        _SPLITS[seed] = E.cv_folds(X, y, folds=10, repeats=3, seed=seed)
     return _SPLITS[seed][:K]
 
 
@@ -136,6 +136,45 @@ def test_the_default_settings(bundled):
     assert curves <= TOL and weights <= TOL
 
 
+@pytest.mark.parametrize("activation", ["leaky_relu", "tanh"])
+@pytest.mark.parametrize("hidden", [(15,), (6, 4)])
+def test_the_hidden_activations_equal_train_alone(bundled, activation, hidden):
+    X, y = bundled
+    configs = [TrainConfig(hidden=hidden, activation=activation, lr=LR["adam"], iterations=50 - 5 * s,
+                           seed=s, init=INITS[s % 3], patience=2 * (s % 2), l2=0.002 * (s % 3),
+                           schedule=SCHEDULES[s], log_every=9)
+               for s in range(4)]
+    out, curves, weights = compare(X, y, configs, folds_for(X, y, 4))
+    assert curves <= TOL and weights <= TOL, (curves, weights)
+    assert all(r.model.hidden_activation == activation for r in out.results)
+
+
+@pytest.mark.parametrize("optimizer", ["adagrad", "rmsprop"])
+def test_warm_restarts_and_inverse_time_with_their_parameters_equal_train_alone(bundled, optimizer):
+    """Networks of one batch with their own restart periods, multipliers and 1/t decays:
+    each its own row of rates."""
+    X, y = bundled
+    configs = [TrainConfig(optimizer=optimizer, schedule="sgdr", restart_period=p, restart_mult=m,
+                           lr=LR[optimizer], iterations=60, seed=k, log_every=10)
+               for k, (p, m) in enumerate(((7, 1), (7, 2), (5, 3)))]
+    configs += [TrainConfig(optimizer=optimizer, schedule="inverse_time", inverse_decay=d,
+                            lr=LR[optimizer], iterations=60, seed=3 + k, log_every=10, patience=3 * k)
+                for k, d in enumerate((9.0, 1.0, 50.0))]
+    _, curves, weights = compare(X, y, configs, folds_for(X, y, len(configs)))
+    assert curves <= TOL and weights <= TOL, (curves, weights)
+
+
+def test_dropout_is_refused_and_networks_of_one_batch_share_their_activation(bundled):
+    X, y = bundled
+    w = np.ones(len(y))
+    for configs in (TrainConfig(dropout=0.1), [TrainConfig(), TrainConfig(dropout=0.5)]):
+        weights = np.stack([w] * (1 if isinstance(configs, TrainConfig) else 2))
+        with pytest.raises(ValueError, match="does not train with dropout"):
+            B.train_many(X, y, configs, weights)
+    with pytest.raises(ValueError, match="share hidden sizes, optimizer and activation"):
+        B.train_many(X, y, [TrainConfig(), TrainConfig(activation="tanh")], np.stack([w, w]))
+
+
 def test_a_deeper_network(bundled):
     X, y = bundled
     configs = [TrainConfig(hidden=(8, 4), optimizer="momentum", lr=0.05, iterations=80,
@@ -231,8 +270,9 @@ def test_predictions_are_those_of_the_network_alone(bundled):
 
 
 # ----------------------------------------------------------------------------- gradient
+@pytest.mark.parametrize("activation", ["relu", "leaky_relu", "tanh"])
 @pytest.mark.parametrize("hidden", [(15,), (6, 4)])
-def test_central_difference_gradient_of_the_batched_pass(bundled, hidden):
+def test_central_difference_gradient_of_the_batched_pass(bundled, hidden, activation):
     X, y = bundled
     rng = np.random.default_rng(3)
     K = 3
@@ -245,21 +285,22 @@ def test_central_difference_gradient_of_the_batched_pass(bundled, hidden):
     theta = np.stack([MLP(9, hidden, INITS[k], k).theta for k in range(K)])
     theta += rng.normal(0, 0.1, theta.shape)  # biases away from 0
     l2 = np.array([0.0, 0.003, 0.1])
-    loss, grad = B.loss_and_grad(d, sizes, theta, l2)
+    loss, grad = B.loss_and_grad(d, sizes, theta, l2, activation)
     eps = 1e-6
     num = np.empty_like(grad)
     for p in range(theta.shape[1]):
         tp, tm = theta.copy(), theta.copy()
         tp[:, p] += eps
         tm[:, p] -= eps
-        num[:, p] = (B.loss_and_grad(d, sizes, tp, l2)[0] - B.loss_and_grad(d, sizes, tm, l2)[0]) / (2 * eps)
+        num[:, p] = (B.loss_and_grad(d, sizes, tp, l2, activation)[0]
+                     - B.loss_and_grad(d, sizes, tm, l2, activation)[0]) / (2 * eps)
     rel = np.abs(num - grad).max() / np.abs(grad).max()
     assert rel < 1e-6, rel
     # and the loss and gradient of MLP.loss_and_grads on each network's own scaled rows
     for k in range(K):
         rows = weights[k] > 0
         sc = Scaler.fit(X[rows])
-        net = MLP(9, hidden, "he", 0)
+        net = MLP(9, hidden, "he", 0, activation)
         np.copyto(net.theta, theta[k])
         ref_loss, ref_grads = net.loss_and_grads(sc.transform(X[rows]), y[rows],
                                                  sample_weight=weights[k, rows], l2=l2[k])

@@ -114,7 +114,9 @@ def test_the_choices_and_defaults_are_the_cores():
     parser = build_parser()
     sub = next(a for a in parser._actions if a.dest == "command").choices
     train = {a.dest: a for a in sub["train"]._actions}
-    assert train["optimizer"].choices == training.OPTIMIZERS == ("gd", "momentum", "adam")
+    assert train["optimizer"].choices == training.OPTIMIZERS == ("gd", "momentum", "adam", "adagrad",
+                                                                 "rmsprop")
+    assert train["activation"].choices == model.HIDDEN_ACTIVATIONS == ("relu", "leaky_relu", "tanh")
     assert train["init"].choices == model.INITS == ("article", "he", "xavier")
     assert train["schedule"].choices == training.SCHEDULES
     assert train["split"].choices == evaluation.SPLITS
