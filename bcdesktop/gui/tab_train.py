@@ -26,7 +26,7 @@ from bcdesktop.gui import widgets
 from bcdesktop.gui.context import AppContext
 from bcdesktop.gui.widgets import WARNING_MARK, Field, float_check, format_seconds, format_threshold, int_check
 from bcdesktop.metrics import DEFAULT_THRESHOLD, THRESHOLD_MAX, THRESHOLD_MIN, format_percent, format_rate
-from bcdesktop.model import INITS, HiddenSizesError, parse_hidden
+from bcdesktop.model import HIDDEN_ACTIVATIONS, INITS, HiddenSizesError, parse_hidden
 from bcdesktop.training import DEFAULT_L2, OPTIMIZERS, SCHEDULES, TrainConfig
 
 if TYPE_CHECKING:
@@ -39,6 +39,7 @@ _CORE = TrainConfig()  # the core's defaults, which the CLI uses too
 DEFAULTS = {"hidden": ", ".join(map(str, _CORE.hidden)), "lr": f"{_CORE.lr:g}", "iterations": str(_CORE.iterations),
             "optimizer": _CORE.optimizer, "schedule": _CORE.schedule, "init": _CORE.init, "l2": f"{_CORE.l2:g}",
             "patience": str(_CORE.patience), "seed": str(_CORE.seed), "split": SPLITS[0],
+            "activation": _CORE.activation, "dropout": f"{_CORE.dropout:g}",
             "val_fraction": f"{DEFAULT_VAL_FRACTION:g}", "train_rows": str(DEFAULT_TRAIN_ROWS),
             "threshold": f"{DEFAULT_THRESHOLD:g}", "folds": str(DEFAULT_FOLDS), "repeats": str(DEFAULT_REPEATS)}
 MAX_POINTS = 500  # loss-curve points per run (log_every is chosen to give about this many)
@@ -68,6 +69,15 @@ def hidden_check(text: str) -> tuple[tuple[int, ...] | None, str | None]:
         return parse_hidden(text), None
     except HiddenSizesError as exc:
         return None, exc.phrase
+
+
+def dropout_check(text: str) -> tuple[float | None, str | None]:
+    """The fraction of hidden units dropped while training, ``0 <= p < 1`` as
+    :class:`~bcdesktop.training.TrainConfig` takes it, as a Field check."""
+    value, message = float_check(0.0, 1.0, "a dropout fraction (0 = off)")(text)
+    if message is None and value == 1.0:
+        return None, "must be in [0, 1)"
+    return value, (message.replace("1]", "1)") if message else None)
 
 
 def _choice(values: tuple[str, ...]) -> Callable[[str], tuple[str | None, str | None]]:
@@ -130,6 +140,8 @@ class TrainTab(ttk.Frame):
             ("optimizer", "Optimizer", _choice(OPTIMIZERS), {"values": OPTIMIZERS}),
             ("schedule", "Learning-rate schedule", _choice(SCHEDULES), {"values": SCHEDULES}),
             ("init", "Initialisation", _choice(INITS), {"values": INITS}),
+            ("activation", "Hidden activation", _choice(HIDDEN_ACTIVATIONS), {"values": HIDDEN_ACTIVATIONS}),
+            ("dropout", "Dropout", dropout_check, {"hint": "0 = off"}),
             ("l2", "L2 penalty", float_check(0.0, 10.0, "an L2 penalty (0 = none)"), {}),
             ("patience", "Early-stopping patience", int_check(0, 200_000, "a patience"), {"hint": "0 = off"}),
             ("seed", "Seed", int_check(0, 2**31 - 1, "a seed"), {}),
@@ -334,6 +346,7 @@ class TrainTab(ttk.Frame):
             config = TrainConfig(hidden=values["hidden"], init=values["init"], optimizer=values["optimizer"],
                                  lr=values["lr"], iterations=iterations, schedule=values["schedule"],
                                  l2=values["l2"], patience=values["patience"], seed=values["seed"],
+                                 activation=values["activation"], dropout=values["dropout"],
                                  log_every=max(1, iterations // MAX_POINTS))
         except UserError as exc:
             return None, values, [], str(exc)
@@ -519,6 +532,7 @@ class TrainTab(ttk.Frame):
         return [("hidden units", ", ".join(map(str, config.hidden))), ("learning rate", config.lr),
                 ("iterations", config.iterations), ("optimizer", config.optimizer),
                 ("learning-rate schedule", config.schedule), ("initialisation", config.init),
+                ("hidden activation", config.activation), ("dropout", config.dropout),
                 ("L2 penalty", config.l2), ("early-stopping patience", config.patience), ("seed", config.seed),
                 ("validation split", split), ("threshold", values["threshold"])]
 
