@@ -46,6 +46,15 @@ Parameters and optimizer
 ``(K, n_parameters)``, with the learning rate a ``(K, 1)`` column (each network its
 own schedule and rate).
 
+Dropout
+-------
+A network with dropout draws the masks ``training.train`` draws (``training.dropout_masks``,
+its own seeded generator) over its own merged rows, the distinct rows it has training
+weight on, in ``np.unique``'s order (min-max scaling keeps that order), and they go into
+its columns of one (K, n_units, R) buffer a hidden layer. As in ``train``, the losses
+recorded (and the checks for divergence) come from the pass without masks; a second,
+masked pass comes before each backward pass.
+
 Stopping per network
 --------------------
 Early stopping, the end of a network's iterations, divergence and cancel are decided
@@ -67,7 +76,15 @@ import numpy as np
 
 from .errors import UserError
 from .model import ACTIVATIONS, MLP, Scaler
-from .training import Optimizer, TrainConfig, TrainResult, diverged_error, learning_rates, merged_weights
+from .training import (
+    Optimizer,
+    TrainConfig,
+    TrainResult,
+    diverged_error,
+    dropout_masks,
+    learning_rates,
+    merged_weights,
+)
 
 __all__ = ["train_many", "BatchProgress", "BatchResult", "BatchData", "BatchPass", "loss_and_grad", "PART_BYTES"]
 
@@ -291,8 +308,9 @@ class BatchPass:
         return [flat[:, s:e].reshape(k, *shape)
                 for s, e, shape in zip(self.offsets[:-1], self.offsets[1:], self.shapes)]
 
-    def forward(self):
-        """Logits of every network at every distinct row, (k, 1, R)."""
+    def forward(self, masks=None):
+        """Logits of every network at every distinct row, (k, 1, R); with ``masks`` (one
+        (k, n_units, R) array a hidden layer), dropout as ``model.Pass.forward`` does it."""
         Wb1 = self.packed[0]
         f = self.f
         if self.data.fold:
@@ -305,11 +323,17 @@ class BatchPass:
             np.copyto(buf, view)                # stacked matmul is 2x faster on contiguous
         np.matmul(self.W1_flat, self.data.XA, out=self.Z1_flat)            # one product, all K
         self._activate(self.Z[0], self.act[0])                             # as model.Pass
+        if masks is not None:
+            np.multiply(self.Z[0], masks[0], out=self.Z[0])
+            np.multiply(self.act[0], masks[0], out=self.act[0])
         for layer in range(1, len(self.Z)):
             Z = self.Z[layer]
             np.matmul(self.Wl[layer - 1], self.Z[layer - 1], out=Z)
             np.add(Z, self.bl[layer - 1], out=Z)
             self._activate(Z, self.act[layer])
+            if masks is not None:
+                np.multiply(Z, masks[layer], out=Z)
+                np.multiply(self.act[layer], masks[layer], out=self.act[layer])
         np.matmul(self.Wl[-1], self.Z[-1], out=self.z)
         np.add(self.z, self.bl[-1], out=self.z)
         return self.z
@@ -453,10 +477,6 @@ def _configs(configs, K):
             raise TypeError(f"configs must be TrainConfig, got {type(c).__name__}.")
     if len({(c.hidden, c.optimizer, c.activation) for c in configs}) > 1:
         raise ValueError("networks trained together must share hidden sizes, optimizer and activation.")
-    if any(c.dropout for c in configs):
-        raise ValueError("train_many does not train with dropout (its masks are drawn per network "
-                         "over the network's own rows); train such networks one by one with "
-                         "training.train, as evaluation.cross_validate does.")
     return configs
 
 
@@ -482,9 +502,9 @@ def train_many(X, y, configs: TrainConfig | Sequence[TrainConfig], weights, *, v
     X : (n, f) raw rows (``scale=True``) or already scaled rows (``scale=False``)
     y : (n,) labels in 0..1
     configs : TrainConfig or sequence of K TrainConfig
-        Same ``hidden``, ``optimizer`` and ``activation``, and no dropout (ValueError);
-        seed, init, lr, schedule and its parameters, l2, patience, iterations and
-        log_every may differ per network.
+        Same ``hidden``, ``optimizer`` and ``activation``; seed, init, lr, schedule and
+        its parameters, l2, dropout, patience, iterations and log_every may differ per
+        network (with dropout, each draws ``training.train``'s masks over its own rows).
     weights : (K, n) non-negative training weight of each row for each network
         (0 = not in its training part; 1 per copy; duplicates are merged).
     val_weights : (K, n), optional
@@ -583,6 +603,29 @@ def train_many(X, y, configs: TrainConfig | Sequence[TrainConfig], weights, *, v
                  best_iter=T.copy(), any_patience=bool(np.any(patience > 0)))
     pas = BatchPass(layer_sizes, data, K, cfg0.activation)
     opt = Optimizer(cfg0.optimizer, theta.shape)
+    # dropout: each network draws training.train's masks over its own merged rows (those
+    # with training weight, in np.unique's order, which scaling keeps), scattered into
+    # its columns of (K, n_units, R) buffers; the other columns have no weight
+    draws = [dropout_masks(c, int((data.w[k] > 0).sum())) if c.dropout else None
+             for k, c in enumerate(configs)]
+    own_rows = [np.flatnonzero(data.w[k] > 0) for k in range(K)]
+    mask_bufs = ([np.ones((K, n, data.R)) for n in layer_sizes[1:-1]]
+                 if any(d is not None for d in draws) else None)
+
+    def thinned():
+        """The masked forward pass of the active networks, before their backward pass."""
+        if mask_bufs is None:
+            return
+        index = state["index"]
+        bufs = [b[:len(index)] for b in mask_bufs]
+        for pos, j in enumerate(index):
+            if draws[j] is None:
+                for b in bufs:
+                    b[pos] = 1.0
+                continue
+            for b, m in zip(bufs, draws[j]()):
+                b[pos][:, own_rows[j]] = m
+        pas.forward(bufs)
 
     def rebind():
         s = state
@@ -668,6 +711,7 @@ def train_many(X, y, configs: TrainConfig | Sequence[TrainConfig], weights, *, v
                     break
                 pas.forward()                   # the buffers held the old order
             if not (events[i] or s["any_patience"] or cancel_set()):
+                thinned()
                 pas.backward()
                 opt.step(i, rates[s["rate_of"], i:i + 1], s["theta"], pas.grad, s["decay"])
                 continue
@@ -737,6 +781,7 @@ def train_many(X, y, configs: TrainConfig | Sequence[TrainConfig], weights, *, v
                 if len(s["index"]) == 0:
                     break
                 pas.forward()                   # the buffers held the old order
+            thinned()
             pas.backward()
             opt.step(i, rates[s["rate_of"], i:i + 1], s["theta"], pas.grad, s["decay"])
     return BatchResult(results, [data.scaler(k) for k in range(K)], stopped_as, errors,

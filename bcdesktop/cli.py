@@ -632,8 +632,8 @@ def _add_training_flags(p: argparse.ArgumentParser) -> None:
                         f"(default {d.activation})")
     p.add_argument("--dropout", type=_float, metavar="P",
                    help="drop each hidden unit with probability P (0 <= P < 1) at each training "
-                        "update, never at prediction (inverted dropout, seeded by --seed); "
-                        f"cross-validation then trains fold by fold (default {d.dropout:g}: off)")
+                        "update, never at prediction (inverted dropout, its masks seeded by --seed) "
+                        f"(default {d.dropout:g}: off)")
     p.add_argument("--l2", type=_float,
                    help=f"L2 weight decay (default {l2_default_text})")
     p.add_argument("--patience", type=_whole(0),

@@ -617,8 +617,7 @@ def cross_validate(X, y, config: TrainConfig, *, folds: int = DEFAULT_FOLDS,
     split are fitted on that fold's training rows only. Every fold's network starts
     from ``config.seed``; ``seed`` only chooses the folds. The folds' networks train
     together (:func:`batched.train_many`), each as :func:`training.train` trains it
-    alone (the figures equal those of :func:`network_fit_predict` fold by fold); with
-    dropout, which ``train_many`` does not do, they train fold by fold through it.
+    alone (the figures equal those of :func:`network_fit_predict` fold by fold).
 
     Parameters
     ----------
@@ -649,10 +648,6 @@ def cross_validate(X, y, config: TrainConfig, *, folds: int = DEFAULT_FOLDS,
     """
     from .batched import train_many
 
-    if config.dropout:                        # train_many trains no dropout: fold by fold
-        return cross_validate_with(network_fit_predict(config), X, y, folds=folds, repeats=repeats,
-                                   seed=seed, grouped=grouped, threshold=threshold,
-                                   settings=config.to_dict(), progress=progress, cancel=cancel)
     started = time.perf_counter()
     X = np.asarray(X, dtype=np.float64)
     y = _labels(y)

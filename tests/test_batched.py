@@ -164,13 +164,25 @@ def test_warm_restarts_and_inverse_time_with_their_parameters_equal_train_alone(
     assert curves <= TOL and weights <= TOL, (curves, weights)
 
 
-def test_dropout_is_refused_and_networks_of_one_batch_share_their_activation(bundled):
+@pytest.mark.parametrize("activation, hidden", [("relu", (15,)), ("tanh", (6, 4)), ("leaky_relu", (5, 4, 3))])
+def test_dropout_equals_train_alone(bundled, activation, hidden):
+    """Each network draws train()'s masks over its own rows; networks without dropout,
+    with early stopping, and of other run lengths share the batch."""
+    X, y = bundled
+    configs = [TrainConfig(hidden=hidden, activation=activation, dropout=(0.0, 0.2, 0.5, 0.3, 0.1)[s],
+                           lr=0.01, iterations=45 - 5 * s, seed=s, patience=2 * (s % 2), log_every=8,
+                           init=INITS[s % 3])
+               for s in range(5)]
+    out, curves, weights = compare(X, y, configs, folds_for(X, y, 5))
+    assert curves <= TOL and weights <= TOL, (curves, weights)
+    # and dropout did change the weights: a network without it ends elsewhere
+    ref = alone(X, y, folds_for(X, y, 5)[2][0], dataclasses.replace(configs[2], dropout=0.0))[1]
+    assert np.abs(out.results[2].model.theta - ref.model.theta).max() > 1e-3
+
+
+def test_networks_of_one_batch_share_their_activation(bundled):
     X, y = bundled
     w = np.ones(len(y))
-    for configs in (TrainConfig(dropout=0.1), [TrainConfig(), TrainConfig(dropout=0.5)]):
-        weights = np.stack([w] * (1 if isinstance(configs, TrainConfig) else 2))
-        with pytest.raises(ValueError, match="does not train with dropout"):
-            B.train_many(X, y, configs, weights)
     with pytest.raises(ValueError, match="share hidden sizes, optimizer and activation"):
         B.train_many(X, y, [TrainConfig(), TrainConfig(activation="tanh")], np.stack([w, w]))
 

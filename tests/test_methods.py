@@ -262,20 +262,21 @@ def test_one_dropout_update_is_the_masked_gradient_step():
     np.testing.assert_allclose(train(X, y, config).model.theta, expected, rtol=0, atol=1e-15)
 
 
-def test_cross_validation_with_dropout_trains_fold_by_fold():
-    from bcdesktop import batched, data
+@pytest.mark.parametrize("patience", [0, 3])
+def test_cross_validation_with_dropout_equals_the_per_fold_loop(patience):
+    from bcdesktop import data
 
     ds = data.load_bundled()
     X, y = np.asarray(ds.X, dtype=np.float64), np.asarray(ds.y).astype(np.int8)
-    cfg = TrainConfig(hidden=(6,), lr=0.01, iterations=40, log_every=20, dropout=0.2, seed=1)
-    with pytest.raises(ValueError, match="dropout"):
-        batched.train_many(X, y, cfg, np.ones(len(y)))
-    seen = []
+    cfg = TrainConfig(hidden=(6,), lr=0.01, iterations=40, log_every=20, dropout=0.2, seed=1,
+                      patience=patience, activation="tanh")
     kw = dict(folds=3, repeats=1, seed=2)
-    a = E.cross_validate(X, y, cfg, progress=seen.append, **kw)
+    a = E.cross_validate(X, y, cfg, **kw)                 # batched.train_many
     b = E.cross_validate_with(E.network_fit_predict(cfg), X, y, settings=cfg.to_dict(), **kw)
-    np.testing.assert_array_equal(a.oof_all, b.oof_all)
-    assert a.settings["dropout"] == 0.2 and [p.done for p in seen] == [1, 2, 3]
+    assert np.abs(a.oof_all - b.oof_all).max() <= 1e-10
+    assert a.settings == b.settings and a.settings["dropout"] == 0.2
+    plain = E.cross_validate(X, y, TrainConfig(**{**cfg.to_dict(), "dropout": 0.0}), **kw)
+    assert np.abs(a.oof_all - plain.oof_all).max() > 1e-4
 
 
 # ----------------------------------------------------------------------------- model file
@@ -341,3 +342,33 @@ def test_a_tanh_models_explanation_adds_up():
     assert e.base == pytest.approx(float(np.average(logit_function(bundle)(bg), weights=w)), abs=1e-10)
     slow = shapley(logit_function(bundle), x, bg, w)
     np.testing.assert_allclose(e.contributions, slow.contributions, rtol=0, atol=1e-12)
+
+
+# ----------------------------------------------------------------------------- command line
+def test_the_command_line_flags_reach_the_settings_and_the_model_file(capsys, tmp_path):
+    import json
+
+    from bcdesktop.cli import _train_config, build_parser, main
+
+    args = build_parser().parse_args(
+        ["evaluate", "--activation", "leaky_relu", "--dropout", "0.25", "--optimizer", "adagrad",
+         "--schedule", "sgdr", "--restart-period", "40", "--restart-mult", "2", "--inverse-decay", "3"])
+    assert _train_config(args) == TrainConfig(activation="leaky_relu", dropout=0.25, optimizer="adagrad",
+                                              schedule="sgdr", restart_period=40, restart_mult=2,
+                                              inverse_decay=3)
+    assert _train_config(build_parser().parse_args(["train"])) == TrainConfig()
+    out = tmp_path / "m.npz"
+    code = main(["train", "--out", str(out), "--activation", "tanh", "--dropout", "0.1", "--optimizer",
+                 "rmsprop", "--lr", "0.005", "--schedule", "inverse_time", "--iterations", "60", "--json"])
+    printed, err = capsys.readouterr()
+    assert code == 0, err
+    bundle = load_model(out)
+    assert bundle.network.hidden_activation == "tanh"
+    assert (bundle.settings["activation"], bundle.settings["dropout"], bundle.settings["optimizer"]) == (
+        "tanh", 0.1, "rmsprop")
+    assert "restart_period" not in bundle.settings and json.loads(printed)
+    for flag, value, words in (("--dropout", "1", "'dropout'"), ("--activation", "swish", "invalid choice"),
+                               ("--restart-period", "0", "must be at least 1")):
+        code = main(["train", "--out", str(tmp_path / "n.npz"), flag, value])
+        _, err = capsys.readouterr()
+        assert code == 2 and words in err and len(err.strip().splitlines()) == 1, err
