@@ -479,7 +479,7 @@ def _with_evidence(bundle, dataset, quiet: bool):
 
     if dataset.y is None:
         raise UserError(f"{dataset.path} has no class column; out-of-fold evidence needs labels.")
-    known = TrainConfig().to_dict()
+    known = TrainConfig.setting_names()   # to_dict() leaves out the later settings at their defaults
     config = TrainConfig.from_dict({k: v for k, v in bundle.settings.items() if k in known})
     total = evaluation.DEFAULT_FOLDS * evaluation.DEFAULT_REPEATS
     bar = _Progress(total, "out-of-fold evidence", enabled=not quiet)

@@ -196,6 +196,13 @@ class TrainConfig:
         return d
 
     @classmethod
+    def setting_names(cls) -> frozenset[str]:
+        """The names of every setting, those :meth:`to_dict` leaves out at their defaults
+        too: the keys to keep of a model's ``settings`` (which also say how the data were
+        split) before :meth:`from_dict`."""
+        return frozenset(f.name for f in dataclasses.fields(cls))
+
+    @classmethod
     def from_dict(cls, d: dict) -> TrainConfig:
         """Config from a dict such as :meth:`to_dict` gives; missing keys take defaults.
 

@@ -115,6 +115,16 @@ def test_the_new_settings_are_checked_and_leave_to_dict_at_their_defaults():
             TrainConfig.from_dict(bad)
 
 
+def test_a_models_settings_give_back_its_config_with_the_later_settings():
+    """What the evidence (command line and window) and the landscape do with a model's
+    settings: keep the setting names, which to_dict() of a default config lacks."""
+    config = TrainConfig(activation="tanh", dropout=0.1, restart_period=7)
+    settings = {**config.to_dict(), "split": "stratified", "val_fraction": 0.2}
+    assert TrainConfig.setting_names() >= set(LATER_DEFAULTS) | set(TrainConfig().to_dict())
+    kept = {k: v for k, v in settings.items() if k in TrainConfig.setting_names()}
+    assert TrainConfig.from_dict(kept) == config
+
+
 @pytest.mark.parametrize("optimizer", ["adagrad", "rmsprop"])
 @pytest.mark.parametrize("schedule", ["sgdr", "inverse_time"])
 def test_the_new_optimizers_and_schedules_lower_the_loss(optimizer, schedule):
