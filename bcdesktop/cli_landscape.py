@@ -14,11 +14,11 @@ inside the functions: ``cli`` imports this module inside ``build_parser``.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import sys
 from pathlib import Path
 
 from bcdesktop.errors import UserError
+from bcdesktop.landscape import ModelRows, _config_of, model_rows, path_to_final  # noqa: F401
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 __all__ = ["add_parsers", "cmd_landscape", "cmd_lr_find", "write_picture", "check_picture_path",
@@ -102,69 +102,6 @@ def add_parsers(sub, common: argparse.ArgumentParser) -> None:
     p.set_defaults(func=cmd_lr_find)
 
 
-# ---------------------------------------------------------------- the model's rows
-@dataclasses.dataclass
-class ModelRows:
-    """The rows a model's settings train on, picked from a data set.
-
-    ``X_fit``/``y_fit`` are the rows the network was fitted on (the training rows, less
-    the early-stopping rows with ``patience > 0``); ``X_stop``/``y_stop`` those early
-    stopping watched; ``X_val``/``y_val`` the validation rows. All raw (1..10 scores).
-    """
-
-    config: object
-    X_train: object
-    y_train: object
-    X_fit: object
-    y_fit: object
-    X_stop: object
-    y_stop: object
-    X_val: object
-    y_val: object
-    notes: list
-
-
-def _config_of(bundle):
-    from bcdesktop.training import TrainConfig
-
-    known = {f.name for f in dataclasses.fields(TrainConfig)}
-    return TrainConfig.from_dict({k: v for k, v in (bundle.settings or {}).items() if k in known})
-
-
-def model_rows(bundle, dataset) -> ModelRows:
-    """The training rows ``bundle``'s settings pick from ``dataset``, as ``fit_model``
-    picked them (its split, fraction, rows and seed; the early-stopping rows carved out
-    with ``patience > 0``), with notes when they cannot be the model's own."""
-    import numpy as np
-
-    from bcdesktop import evaluation
-
-    if dataset.y is None:
-        raise UserError(f"{dataset.path} has no class column; the loss needs labelled rows.")
-    X = np.asarray(dataset.X, dtype=np.float64)
-    y = np.asarray(dataset.y).astype(np.int8)
-    config = _config_of(bundle)
-    s = bundle.settings or {}
-    notes = []
-    if bundle.data_sha256 is not None and getattr(dataset, "sha256", None) != bundle.data_sha256:
-        notes.append(f"the model was trained on other data than {dataset.path} (the checksums differ): "
-                     "these are the rows its settings pick from this file")
-    if "split" in s:
-        train_idx, val_idx = evaluation.split_indices(
-            y, s["split"], s.get("val_fraction", evaluation.DEFAULT_VAL_FRACTION),
-            s.get("train_rows", evaluation.DEFAULT_TRAIN_ROWS), config.seed)
-    else:
-        notes.append("the model file does not say how its data were split: every labelled row is used")
-        train_idx, val_idx = np.arange(len(y)), np.arange(0)
-    X_tr, y_tr = X[train_idx], y[train_idx]
-    X_fit, y_fit, X_stop, y_stop = X_tr, y_tr, None, None
-    if config.patience > 0:
-        fit_idx, stop_idx = evaluation._inner_split(X_tr, y_tr, config.seed)
-        X_fit, y_fit, X_stop, y_stop = X_tr[fit_idx], y_tr[fit_idx], X_tr[stop_idx], y_tr[stop_idx]
-    X_va, y_va = (X[val_idx], y[val_idx]) if len(val_idx) else (None, None)
-    return ModelRows(config, X_tr, y_tr, X_fit, y_fit, X_stop, y_stop, X_va, y_va, notes)
-
-
 def _retrain_with_path(rows: ModelRows, bar):
     """A network trained with the settings on the rows, its path kept: (scaler, result)."""
     from bcdesktop import landscape as L
@@ -179,18 +116,6 @@ def _retrain_with_path(rows: ModelRows, bar):
                    path_every=L.path_every_for(config.iterations))
     return scaler, result
 
-
-def _path_to_final(result):
-    """The path up to the weights ``result.model`` holds (early stopping: the best ones)."""
-    import numpy as np
-
-    path, its = result.path, result.path_iterations
-    keep = its <= result.best_iteration
-    path, its = path[keep], its[keep]
-    if its[-1] != result.best_iteration:
-        path = np.vstack([path, result.model.theta])
-        its = np.append(its, result.best_iteration)
-    return path, its
 
 
 # ---------------------------------------------------------------- the picture
@@ -318,7 +243,7 @@ def cmd_landscape(args) -> int:
         bar = cli._Progress(config.iterations, "retraining", enabled=not args.json)
         fresh_scaler, result = _retrain_with_path(rows, bar)
         bar.close()
-        path, path_iterations = _path_to_final(result)
+        path, path_iterations = path_to_final(result)
         fresh = result.model
         same_shape = fresh.theta.shape == network.theta.shape
         gap = float(np.abs(fresh.theta - network.theta).max()) if same_shape else float("inf")

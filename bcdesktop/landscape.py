@@ -782,3 +782,79 @@ def lr_find(X, y, config: TrainConfig | None = None, sample_weight=None, *,
                   suggested=float(rates[steep]), steepest=float(rates[steep]),
                   minimum_rate=float(rates[lowest]), stopped=stopped, config=config,
                   rows=rows.n, seconds=time.perf_counter() - started)
+
+
+# ---------------------------------------------------------------- the model's rows
+@dataclasses.dataclass
+class ModelRows:
+    """The rows a model's settings train on, picked from a data set.
+
+    ``X_fit``/``y_fit`` are the rows the network was fitted on (the training rows, less
+    the early-stopping rows with ``patience > 0``); ``X_stop``/``y_stop`` those early
+    stopping watched; ``X_val``/``y_val`` the validation rows. All raw (1..10 scores).
+    """
+
+    config: object
+    X_train: object
+    y_train: object
+    X_fit: object
+    y_fit: object
+    X_stop: object
+    y_stop: object
+    X_val: object
+    y_val: object
+    notes: list
+
+
+def _config_of(bundle):
+    from .training import TrainConfig
+
+    known = {f.name for f in dataclasses.fields(TrainConfig)}
+    return TrainConfig.from_dict({k: v for k, v in (bundle.settings or {}).items() if k in known})
+
+
+def model_rows(bundle, dataset) -> ModelRows:
+    """The training rows ``bundle``'s settings pick from ``dataset``, as ``fit_model``
+    picked them (its split, fraction, rows and seed; the early-stopping rows carved out
+    with ``patience > 0``), with notes when they cannot be the model's own."""
+    import numpy as np
+
+    from . import evaluation
+
+    if dataset.y is None:
+        raise UserError(f"{dataset.path} has no class column; the loss needs labelled rows.")
+    X = np.asarray(dataset.X, dtype=np.float64)
+    y = np.asarray(dataset.y).astype(np.int8)
+    config = _config_of(bundle)
+    s = bundle.settings or {}
+    notes = []
+    if bundle.data_sha256 is not None and getattr(dataset, "sha256", None) != bundle.data_sha256:
+        notes.append(f"the model was trained on other data than {dataset.path} (the checksums differ): "
+                     "these are the rows its settings pick from this file")
+    if "split" in s:
+        train_idx, val_idx = evaluation.split_indices(
+            y, s["split"], s.get("val_fraction", evaluation.DEFAULT_VAL_FRACTION),
+            s.get("train_rows", evaluation.DEFAULT_TRAIN_ROWS), config.seed)
+    else:
+        notes.append("the model file does not say how its data were split: every labelled row is used")
+        train_idx, val_idx = np.arange(len(y)), np.arange(0)
+    X_tr, y_tr = X[train_idx], y[train_idx]
+    X_fit, y_fit, X_stop, y_stop = X_tr, y_tr, None, None
+    if config.patience > 0:
+        fit_idx, stop_idx = evaluation._inner_split(X_tr, y_tr, config.seed)
+        X_fit, y_fit, X_stop, y_stop = X_tr[fit_idx], y_tr[fit_idx], X_tr[stop_idx], y_tr[stop_idx]
+    X_va, y_va = (X[val_idx], y[val_idx]) if len(val_idx) else (None, None)
+    return ModelRows(config, X_tr, y_tr, X_fit, y_fit, X_stop, y_stop, X_va, y_va, notes)
+
+
+def path_to_final(result):
+    """The path up to the weights ``result.model`` holds (early stopping: the best ones)."""
+    import numpy as np
+
+    path, its = result.path, result.path_iterations
+    keep = its <= result.best_iteration
+    path, its = path[keep], its[keep]
+    if its[-1] != result.best_iteration:
+        path = np.vstack([path, result.model.theta])
+        its = np.append(its, result.best_iteration)
+    return path, its

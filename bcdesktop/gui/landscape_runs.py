@@ -117,7 +117,7 @@ class Run:
 
 def path_to_final(result):
     """The path of a ``TrainResult`` up to the weights ``result.model`` holds."""
-    from bcdesktop.cli_landscape import _path_to_final
+    from bcdesktop.landscape import path_to_final as _path_to_final
 
     return _path_to_final(result)
 
@@ -135,7 +135,7 @@ class Single:
 
 
 def _rows_of(bundle, dataset):
-    from bcdesktop.cli_landscape import model_rows
+    from bcdesktop.landscape import model_rows
 
     if dataset is None or getattr(dataset, "y", None) is None:
         raise UserError("The landscape needs the labelled data the model was trained on; open them in the Data tab.")

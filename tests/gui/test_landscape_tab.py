@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from bcdesktop import landscape as L
-from bcdesktop.cli_landscape import model_rows
+from bcdesktop.landscape import model_rows
 
 pytestmark = pytest.mark.gui
 
@@ -77,8 +77,8 @@ def test_pca_landscape_of_the_default_model_with_its_path(tab, app, default_mode
 
 
 def _path(bundle, dataset):
-    from bcdesktop.cli_landscape import _path_to_final
     from bcdesktop.gui.landscape_runs import _retrain
+    from bcdesktop.landscape import path_to_final as _path_to_final
 
     rows = model_rows(bundle, dataset)
     _, result = _retrain(rows, lambda _m: None, None)

@@ -262,6 +262,7 @@ def test_the_layout_comes_back_after_going_back_to_100_percent(laptop_app, pump)
     for key in app.tabs:  # every tab shown once, as a user looking around would
         app.select_tab(key)
         pump()
+        pump(lambda: not app.busy, 60)  # what a first visit starts (the Landscape tab's grid) is shown
     app.select_tab("patient")
     pump()
     before = layout_of(app)
@@ -271,6 +272,7 @@ def test_the_layout_comes_back_after_going_back_to_100_percent(laptop_app, pump)
     for key in app.tabs:
         app.select_tab(key)
         pump()
+        pump(lambda: not app.busy, 60)
     app.select_tab("patient")
     pump()
     after = layout_of(app)
