@@ -5,6 +5,11 @@ progress messages arrive on the Tk loop, where the loss lines grow (throttled
 redraws) and the progress bar shows the iteration, the loss and the time left. The
 finished model becomes active only when the user says so ("Use this model"). A run
 that diverges explains itself and the active model stays as it was.
+
+"Find a learning rate\u2026" runs the learning-rate range test
+(:func:`bcdesktop.landscape.lr_find`) on the training rows the split would make, in
+the background as training runs; its picture (:mod:`bcdesktop.gui.lr_find_view`) and
+suggestion fill the results' third page, and "Use it" puts the rate into its field.
 """
 
 from __future__ import annotations
@@ -95,7 +100,11 @@ class TrainTab(ttk.Frame):
     ``train_confusion``, ``val_confusion``, ``cv_table``, ``cv_label``, ``log_var``,
     ``compare_var`` and ``compare_check`` (cross-validate the baselines too),
     ``compare_table`` and ``compare_label`` (shown after a cross-validation with them);
-    ``loss_plot`` (a :class:`~bcdesktop.gui.plots.LossPlot`) once a run has started.
+    ``loss_plot`` (a :class:`~bcdesktop.gui.plots.LossPlot`) once a run has started;
+    the learning-rate range test's ``lr_find_button``, ``lr_page``, ``lr_label``,
+    ``lr_rows_label``, ``use_lr_button`` and ``lr_picture`` (an
+    :class:`~bcdesktop.gui.plots.OffscreenPicture`, after the first test), whose last
+    :class:`~bcdesktop.landscape.LRFind` is ``lr_result``.
     ``outcome`` is the last finished :class:`~bcdesktop.evaluation.FitOutcome`;
     ``cv_result`` the network's last :class:`~bcdesktop.evaluation.CVResult`, and
     ``comparison`` its :class:`~bcdesktop.baselines.Comparison` when the baselines ran too.
@@ -165,6 +174,10 @@ class TrainTab(ttk.Frame):
         self.start_button.pack(side="left")
         self.cancel_button = ttk.Button(buttons, text="Stop (Esc)", command=self.cancel)
         self.cancel_button.pack(side="left", padx=(6, 0))
+        # the range test, on the rows training would use, with these settings (its result
+        # is the results' third page)
+        self.lr_find_button = ttk.Button(buttons, text="Find a learning rate\u2026", command=self.find_lr)
+        self.lr_find_button.pack(side="left", padx=(6, 0))
 
         # One line, folds, repeats and the button, so the column fits a small screen at 100%;
         # below the button, whether the plain baselines run on the same folds too.
@@ -250,12 +263,33 @@ class TrainTab(ttk.Frame):
                                                   ("mean", "Mean \u00b1 SD over fits", 170, "e"),
                                                   ("pooled", "Pooled out-of-fold, 95% CI", 210, "e")), height=5)
         self.cv_table.pack(side="top", fill="both", expand=True, pady=(4, 0))
+        self._build_lr_find(self.results)
         # the network beside the baselines on the same folds; packed only after such a run
         self.compare_label = ttk.Label(cv, text="", style="Small.TLabel")
         widgets.wrap_to_width(self.compare_label, 36)
         self.compare_table = widgets.ScrolledTree(
             cv, (("model", "Model", 132, "w"), *((key, heading, width, "e") for key, heading, _p, width in COMPARE_COLUMNS)),
             height=len(baselines.MODELS), stretch=0)
+
+    def _build_lr_find(self, notebook) -> None:
+        """The range test's page: its sentence, "Use it", the rows it ran on, its picture."""
+        page = self.lr_page = ttk.Frame(notebook, padding=8)
+        notebook.add(page, text="Learning-rate range test")
+        line = ttk.Frame(page)
+        line.pack(side="top", fill="x")
+        self.use_lr_button = ttk.Button(line, text="Use it", command=self.use_suggested_lr)
+        self.use_lr_button.pack(side="right", anchor="n", padx=(8, 0))
+        self.lr_label = ttk.Label(line, text="Not run yet. \u201cFind a learning rate\u2026\u201d raises the rate "
+                                             "at every step from the network's first weights and watches the loss.")
+        self.lr_label.pack(side="left", fill="x", expand=True)
+        widgets.wrap_to_width(self.lr_label, 30)
+        self.lr_rows_label = ttk.Label(page, text="", style="Small.TLabel")
+        self.lr_rows_label.pack(side="top", anchor="w", fill="x")
+        widgets.wrap_to_width(self.lr_rows_label, 36)
+        self.lr_picture_frame = ttk.Frame(page)
+        self.lr_picture_frame.pack(side="top", fill="both", expand=True, pady=(4, 0))
+        self.lr_picture = None  # an OffscreenPicture, made with the first result
+        self.lr_result = None  # the last LRFind
 
     def _prepare_plot(self) -> None:
         if self.loss_plot is None:
@@ -700,6 +734,8 @@ class TrainTab(ttk.Frame):
         can_run = not running and self.app.dataset is not None and self.app.dataset.y is not None
         self.start_button.state(["!disabled"] if can_run else ["disabled"])
         self.cv_button.state(["!disabled"] if can_run else ["disabled"])
+        self.lr_find_button.state(["!disabled"] if can_run else ["disabled"])
+        self.use_lr_button.state(["!disabled"] if self.lr_result is not None and not running else ["disabled"])
         self.cancel_button.state(["!disabled"] if running else ["disabled"])
         self.compare_check.state(["!disabled"] if not running else ["disabled"])
         has_outcome = self.outcome is not None and not running
@@ -709,6 +745,137 @@ class TrainTab(ttk.Frame):
             field.set_state(not running)
         if not running:
             self._update_split_fields()
+
+    # ----------------------------------------------------------------- learning-rate range test
+    LR_KEYS = ("hidden", "optimizer", "init", "activation", "l2", "seed", "split", "val_fraction", "train_rows")
+
+    def find_lr(self) -> None:
+        """Run the learning-rate range test (:func:`bcdesktop.landscape.lr_find`) in the
+        background on the training rows of the split these settings would make (scaled
+        on those rows only), with the tab's network, optimizer, L2 and seed."""
+        if self.job is not None:
+            return
+        self.run_message.configure(text="")
+        self._settings_message = False
+        values, bad = {}, []  # only the settings the test uses: the rate itself may be anything
+        stratified = self.fields["split"].var.get() == SPLITS[0]
+        for key in self.LR_KEYS:
+            if (key == "val_fraction" and not stratified) or (key == "train_rows" and stratified):
+                continue
+            value, message = self.fields[key].validate()
+            if message:
+                bad.append(self.fields[key])
+            values[key] = value
+        if bad:
+            self.run_message.configure(text=f"{WARNING_MARK} Fix the settings marked in red first.")
+            self._settings_message = True
+            bad[0].input.focus_set()
+            return
+        try:
+            config = TrainConfig(hidden=values["hidden"], init=values["init"], optimizer=values["optimizer"],
+                                 l2=values["l2"], seed=values["seed"], activation=values["activation"])
+        except UserError as exc:
+            self.run_message.configure(text=f"{WARNING_MARK} {exc}")
+            return
+        ds = self._dataset()
+        if ds is None:
+            return
+        self.save_settings()
+        split = CORE_SPLITS[SPLITS.index(values["split"])]
+        val_fraction = values.get("val_fraction") or DEFAULT_VAL_FRACTION
+        train_rows = values.get("train_rows") or DEFAULT_TRAIN_ROWS
+        which = (f"the stratified random split with validation fraction {val_fraction:g}"
+                 if split == CORE_SPLITS[0] else f"the first {train_rows:,} rows")
+
+        def work(report, cancel):
+            return self.lr_find_rows(ds, config, split, val_fraction, train_rows,
+                                     progress=lambda done, total: report((done, total)), cancel=cancel)
+
+        self._lr_which = which
+        self._launch("lr-find", work, self._on_lr_done, self._on_lr_progress,
+                     "Learning-rate range test: starting\u2026", "Finding a learning rate\u2026 (Esc stops)")
+
+    @staticmethod
+    def lr_find_rows(ds, config: TrainConfig, split: str, val_fraction: float, train_rows: int, **options):
+        """The range test on ``ds``'s training rows of this split (``fit_model``'s), scaled
+        by a scaler fitted on them only (worker thread; no Tk)."""
+        import numpy as np
+
+        from bcdesktop import landscape
+        from bcdesktop.evaluation import split_indices
+        from bcdesktop.model import Scaler
+
+        X = np.asarray(ds.X, dtype=np.float64)
+        y = np.asarray(ds.y).astype(np.int8)
+        train_idx, _ = split_indices(y, split, val_fraction, train_rows, config.seed)
+        X_tr, y_tr = X[train_idx], y[train_idx]
+        scaler = Scaler.fit(X_tr)
+        return landscape.lr_find(scaler.transform(X_tr), y_tr, config, **options)
+
+    def _on_lr_progress(self, p) -> None:
+        done, total = p
+        self.progress.configure(value=done / max(1, total))
+        self.progress_label.configure(text=f"Learning-rate range test: step {done:,} of {total:,}")
+
+    def _on_lr_done(self, ok: bool, result) -> None:
+        self.job = None
+        self._update_buttons()
+        if not ok:
+            self.progress_label.configure(text="The learning-rate range test did not finish.")
+            self.app.report_job_failure(result, what="The learning-rate range test", inline=self._say,
+                                        stopped="The learning-rate range test was stopped.")
+            return
+        from bcdesktop.gui import lr_find_view
+
+        self.lr_result = found = result
+        self.progress.configure(value=1.0)
+        self.progress_label.configure(
+            text=f"Learning-rate range test finished: {len(found.rates)} steps in {format_seconds(found.seconds)}.")
+        self.lr_label.configure(text=f"{lr_find_view.suggestion_text(found)}.")
+        c = found.config
+        self.lr_rows_label.configure(
+            text=f"On the {found.rows:,} training rows of {self._lr_which} (scaled on those rows only); "
+                 f"{c.optimizer}, {'-'.join(map(str, (9, *c.hidden, 1)))} {c.activation} network, init {c.init}, "
+                 f"L2 {c.l2:g}, seed {c.seed}; rates {found.rates[0]:.2g} to {found.rates[-1]:.2g}.")
+        if self.lr_picture is None:
+            from bcdesktop.gui.plots import OffscreenPicture
+
+            self.lr_picture = OffscreenPicture(self.lr_picture_frame, self.app.report_exception, size=(4.2, 1.5),
+                                               name="lr-find")
+            self.app.root.bind(widgets.TEXT_SCALE_EVENT, lambda _e: self._draw_lr_picture(), add="+")
+        self._draw_lr_picture()
+        self._runs["lr"] = self._runs.get("lr", 0) + 1  # File > Export results: each test its own section
+        self.app.set_results(
+            f"Learning-rate range test {self._runs['lr']}",
+            [("hidden units", ", ".join(map(str, c.hidden))), ("optimizer", c.optimizer), ("initialisation", c.init),
+             ("hidden activation", c.activation), ("L2 penalty", c.l2), ("seed", c.seed),
+             ("training rows", f"{found.rows} of {self._lr_which}, scaled on those rows only"),
+             ("smallest rate", float(found.rates[0])), ("largest rate reached", float(found.rates[-1])),
+             ("steps", len(found.rates)), ("ended", found.stopped), ("suggested learning rate", found.suggested),
+             ("rate at the lowest smoothed loss", found.minimum_rate)])
+        self._update_buttons()
+        self.results.select(self.lr_page)
+        widgets.scroll_into_view(self.results)
+        self.app.set_status_message(f"Suggested learning rate {lr_find_view.format_lr(found.suggested)}.")
+
+    def _draw_lr_picture(self) -> None:
+        """Loss against rate for the last range test, drawn off the Tk thread at the text size."""
+        from bcdesktop.gui import lr_find_view
+
+        found, scale = self.lr_result, widgets.text_scale(self.app.root)
+        if found is not None and self.lr_picture is not None:
+            self.lr_picture.request(lambda figure: lr_find_view.draw_lr_find(figure, found, scale), token=found,
+                                    note="Drawing\u2026")
+
+    def use_suggested_lr(self) -> None:
+        """Put the range test's suggestion into the learning-rate field."""
+        if self.lr_result is None or self.job is not None:
+            return
+        from bcdesktop.gui.lr_find_view import format_lr
+
+        self.fields["lr"].set(format_lr(self.lr_result.suggested))
+        self.fields["lr"].validate()
+        self.app.set_status_message(f"Learning rate set to {format_lr(self.lr_result.suggested)}.")
 
     def _on_log_toggle(self) -> None:
         if self.loss_plot is not None:
