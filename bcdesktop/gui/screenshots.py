@@ -5,8 +5,9 @@ Without a ``DISPLAY`` (or with ``--dpi``) it starts its own Xvfb (:mod:`bcdeskto
 1280x1024 at 96 dpi (100%), larger in proportion for a higher dpi, so ``--dpi 192`` shows
 the window at 200% scaling; ``--text-scale`` applies the View menu's text size on top.
 The window is driven like a user would: the bundled data loaded, a model trained and
-cross-validated, a typical malignant patient predicted, the threshold moved, and a small
-batch with a few bad rows scored.
+cross-validated, a typical malignant patient predicted, the threshold moved, the
+calibration and decision curve shown, the active model's loss landscape computed, and
+a small batch with a few bad rows scored.
 Captures use ImageMagick's ``import``.
 """
 
@@ -160,6 +161,13 @@ def take(out_dir: Path, text_scale: float = 1.0) -> list[Path]:
     shot("calibration")
     calibration.pages.select(calibration.decision_page)
     shot("calibration", "decision-curve")
+
+    landscape = app.tabs["landscape"]
+    app.select_tab("landscape")  # computes the active model's landscape on its first visit
+    settle(root)
+    pump_until(root, lambda: landscape.job is None and landscape.plot is not None, timeout=300,
+               what="landscape")
+    shot("landscape")
 
     batch = app.tabs["batch"]
     app.select_tab("batch")
