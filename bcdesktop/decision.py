@@ -431,7 +431,9 @@ def expected_cost_curve(probs, y, cost, prevalence: float | None = None, thresho
     pooled = costs.per_1000(*_se_sp(metrics.sweep(yy, pp, t)), pi)
     per_repeat = np.stack([costs.per_1000(*_se_sp(metrics.sweep(y, row, t)), pi) for row in p])
     best, best_cost = min_cost_threshold(p, y, costs, pi)
-    return CostCurve(t, pooled, per_repeat, costs, pi, best, best_cost, costs.theoretical_threshold)
+    # the calibrated optimum at this prevalence, for a model calibrated at the data's
+    return CostCurve(t, pooled, per_repeat, costs, pi, best, best_cost,
+                     costs.threshold_at(pi, _data_prevalence(y)))
 
 
 def _candidates(pp: np.ndarray) -> np.ndarray:

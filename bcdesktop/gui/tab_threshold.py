@@ -81,7 +81,7 @@ PREVALENCE_NOTE = ("Sensitivity and specificity come from the evidence; PPV and 
                    "prevalence you set (their intervals take both rates' 95% bounds together, so they are a little "
                    "wide). Per 1,000 patients: how many would be called each way, on average.")
 COST_PICTURE_NOTE = (f"Solid line {views.BEST_MARK}: the lowest expected cost on the evidence. Dotted line "
-                     f"{views.THEORY_MARK}: the optimum for a calibrated model, 1/(1+R). Grey: the range over the "
+                     f"{views.THEORY_MARK}: the optimum for a calibrated model (1/(1+R) at the data's prevalence). Grey: the range over the "
                      "repeats. Dashed: the threshold now.")
 CASES_DELAY_MS = 150
 LEFT_CHARS, COST_CHARS = 70, 62  # the wrap widths beside the pictures, in characters  # the case list follows the threshold once the slider rests this long
@@ -872,13 +872,14 @@ class ThresholdTab(ttk.Frame):
             self.best_label.configure(
                 text=f"{views.BEST_MARK} Lowest expected cost on the evidence: threshold "
                      f"{format_threshold(curve.best_threshold)}, {curve.best_cost_per_1000:.1f} per 1,000 patients "
-                     f"({unit}).\n{views.THEORY_MARK} For a calibrated model the optimum is 1/(1+R) = "
-                     f"{format_threshold(curve.theoretical_threshold)}; a gap between the two shows the "
-                     "probabilities are not calibrated at these costs.")
+                     f"({unit}).\n{views.THEORY_MARK} For a calibrated model the optimum is "
+                     f"{format_threshold(curve.theoretical_threshold)} (1/(1+R) at the data's prevalence, moved by "
+                     "Bayes' rule to the one set); a gap between the two shows the probabilities are not "
+                     "calibrated at these costs.")
             self.marks_label.configure(
                 text=f"{views.BEST_MARK} lowest expected cost on the evidence "
                      f"({format_threshold(curve.best_threshold)}); {views.THEORY_MARK} calibrated optimum "
-                     f"1/(1+R) ({format_threshold(curve.theoretical_threshold)}), for the costs on the Costs page "
+                     f"({format_threshold(curve.theoretical_threshold)}), for the costs on the Costs page "
                      "(on the probability picture, above the bars).")
             self.cost_rule_label.configure(text=f"(R = {costs.ratio:.4g}, prevalence {views.format_prevalence(pi)})")
         self._redraw_costs()
@@ -986,7 +987,7 @@ class ThresholdTab(ttk.Frame):
                      ("expected cost per 1,000", self._cost_now)]
         if self.cost_curve is not None:
             rows += [("lowest-cost threshold", self.cost_curve.best_threshold),
-                     ("calibrated optimum 1/(1+R)", self.cost_curve.theoretical_threshold)]
+                     ("calibrated optimum", self.cost_curve.theoretical_threshold)]
         self.app.set_results("Threshold tab", rows)
 
     def _place_moving(self, m: metrics.ThresholdMetrics | None | bool = True) -> None:
@@ -1223,8 +1224,9 @@ class ThresholdTab(ttk.Frame):
         self._say_rule(f"Threshold {format_threshold(t)}: expected cost {cost:.1f} per 1,000 patients "
                        f"({self._cost_unit()}), sensitivity {format_percent(m.sensitivity.value)}, specificity "
                        f"{format_percent(m.specificity.value)}.\nChosen as {choice.chosen_by}.",
-                       self._optimism(ev, ev.rows_phrase) + " The calibrated optimum 1/(1+R) = "
-                       f"{format_threshold(self.costs.theoretical_threshold)} does not depend on these rows.")
+                       self._optimism(ev, ev.rows_phrase) + " The calibrated optimum "
+                       f"{format_threshold(self.cost_curve.theoretical_threshold if self.cost_curve else self.costs.theoretical_threshold)}"
+                       " does not depend on these rows.")
         self._apply(t)
 
     # ------------------------------------------------------------ from counts to cases

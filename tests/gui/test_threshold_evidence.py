@@ -122,7 +122,7 @@ def test_costs_a_ratio_or_a_matrix_and_the_cheapest_threshold(tab, app, root, oo
     best, best_cost = decision.min_cost_threshold(oof.probs, oof.labels, costs, pi)
     text = tab.best_label.cget("text")
     assert f"threshold {best:.4f}".rstrip("0") in text and f"{best_cost:.1f} per 1,000" in text
-    assert "1/(1+R) = 0.0476" in text  # 1/21
+    assert "optimum is 0.0476 (1/(1+R) at the data" in text  # 1/21, at the data's own prevalence
 
     # the marks on the probability picture, and the curve on its own page
     app.select_tab("threshold")
