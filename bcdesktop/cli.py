@@ -24,6 +24,7 @@ from bcdesktop.cliutil import (  # noqa: F401 - shared with the commands in thei
     _load_data,
     _load_model,
     _out,
+    _positive,
     _print_json,
     _printable,
     _Progress,
@@ -509,13 +510,6 @@ def _prevalence(text: str) -> float:
     value = _fraction(text)
     if value >= 1.0:
         raise argparse.ArgumentTypeError(f"{text!r} must be a prevalence strictly between 0 and 1, such as 0.05")
-    return value
-
-
-def _positive(text: str) -> float:
-    value = _float(text)
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"{text!r} must be a positive number, such as 10")
     return value
 
 

@@ -30,7 +30,7 @@ def add_parsers(sub, common: argparse.ArgumentParser) -> None:
     """Add ``landscape`` and ``lr-find`` to ``sub`` (``build_parser``'s sub-parsers),
     each with ``common``'s options (``--debug``) as a parent."""
     from bcdesktop import landscape as L
-    from bcdesktop.cliutil import _float, _hidden, _whole
+    from bcdesktop.cliutil import _float, _hidden, _positive, _whole
     from bcdesktop.model import INITS
     from bcdesktop.training import OPTIMIZERS
 
@@ -38,12 +38,6 @@ def add_parsers(sub, common: argparse.ArgumentParser) -> None:
         value = _whole(2)(text)
         if value > L.MAX_GRID:
             raise argparse.ArgumentTypeError(f"{value} is more than {L.MAX_GRID} points a side")
-        return value
-
-    def positive(text: str) -> float:
-        value = _float(text)
-        if not value > 0:
-            raise argparse.ArgumentTypeError(f"{text} must be above 0")
         return value
 
     def steps(text: str) -> int:
@@ -65,7 +59,7 @@ def add_parsers(sub, common: argparse.ArgumentParser) -> None:
     p.add_argument("--grid", type=grid, default=L.DEFAULT_GRID,
                    help=f"points a side, 2 to {L.MAX_GRID}; odd puts one on the final weights "
                         f"(default {L.DEFAULT_GRID})")
-    p.add_argument("--extent", type=positive,
+    p.add_argument("--extent", type=_positive,
                    help="alpha and beta run from -EXTENT to EXTENT (default: "
                         f"{L.DEFAULT_EXTENT:g} for random directions, the path's reach x "
                         f"{L.PCA_MARGIN:g} on each axis for pca)")
@@ -94,8 +88,8 @@ def add_parsers(sub, common: argparse.ArgumentParser) -> None:
     p.add_argument("--init", choices=INITS, help="weight initialisation (default he)")
     p.add_argument("--seed", type=_whole(0), help="seed of the split and the initialisation (default 0)")
     p.add_argument("--l2", type=_float, help="L2 weight decay (default: the optimizer's, as train)")
-    p.add_argument("--min-lr", type=positive, default=L.LR_MIN, help=f"first rate (default {L.LR_MIN:g})")
-    p.add_argument("--max-lr", type=positive, default=L.LR_MAX, help=f"last rate (default {L.LR_MAX:g})")
+    p.add_argument("--min-lr", type=_positive, default=L.LR_MIN, help=f"first rate (default {L.LR_MIN:g})")
+    p.add_argument("--max-lr", type=_positive, default=L.LR_MAX, help=f"last rate (default {L.LR_MAX:g})")
     p.add_argument("--steps", type=steps, default=L.LR_STEPS,
                    help=f"updates from the first rate to the last (default {L.LR_STEPS})")
     p.add_argument("--json", action="store_true", help="print one JSON object and nothing else")

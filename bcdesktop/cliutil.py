@@ -47,6 +47,14 @@ def _float(text: str) -> float:
     return value
 
 
+def _positive(text: str) -> float:
+    """argparse type: a finite number above 0."""
+    value = _float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be a positive number, such as 10")
+    return value
+
+
 def _threshold(text: str) -> float:
     """argparse type: a threshold in the window's range, 0.01..0.99."""
     from bcdesktop.metrics import THRESHOLD_MAX, THRESHOLD_MIN
