@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 import pytest
+from test_training import _scores  # scaled scores with repeated rows, as the training tests use
 
 from bcdesktop import evaluation as E
 from bcdesktop import persistence
@@ -21,15 +22,6 @@ from bcdesktop.training import (
     merge_duplicates,
     train,
 )
-
-
-def _scores(n=200, seed=0):
-    """Integer scores 1..10 scaled to 0..1 (many repeated rows, like the real data)."""
-    rng = np.random.default_rng(seed)
-    distinct = rng.integers(1, 5, size=(n // 3, 9)).astype(float)
-    X = distinct[rng.integers(0, len(distinct), n)]
-    y = (X[:, :3].sum(axis=1) + rng.normal(0, 1.5, n) > 7.5).astype(float)
-    return (X - 1) / 9, y
 
 
 # ----------------------------------------------------------------------------- optimizers
