@@ -202,13 +202,14 @@ def cmd_train(args) -> int:
     return 0
 
 
-def _calibrate(bundle, dataset, config, quiet: bool):
-    """The bundle with the out-of-fold evidence of its own settings (the calibration
-    pairs of its interval and the Threshold tab's evidence), and a JSON summary."""
+def _calibrate(bundle, dataset, config, quiet: bool, label: str = "calibrating"):
+    """The bundle with the out-of-fold evidence of ``config`` on ``dataset`` (the
+    calibration pairs of its interval and the Threshold tab's evidence), and a JSON
+    summary; a progress bar named ``label`` on a terminal."""
     from bcdesktop import evaluation, outoffold
 
     total = evaluation.DEFAULT_FOLDS * evaluation.DEFAULT_REPEATS
-    bar = _Progress(total, "calibrating", enabled=not quiet)
+    bar = _Progress(total, label, enabled=not quiet)
 
     def progress(p) -> None:
         bar.update(p.done, f"cross-validation fit {p.done}/{total}")
@@ -475,23 +476,11 @@ def _threshold_rule(args) -> tuple[str | None, float | None]:
 
 def _with_evidence(bundle, dataset, quiet: bool):
     """``bundle`` with the out-of-fold evidence of its settings on ``dataset``."""
-    from bcdesktop import evaluation, outoffold
     from bcdesktop.training import TrainConfig
 
     if dataset.y is None:
         raise UserError(f"{dataset.path} has no class column; out-of-fold evidence needs labels.")
-    known = TrainConfig.setting_names()   # to_dict() leaves out the later settings at their defaults
-    config = TrainConfig.from_dict({k: v for k, v in bundle.settings.items() if k in known})
-    total = evaluation.DEFAULT_FOLDS * evaluation.DEFAULT_REPEATS
-    bar = _Progress(total, "out-of-fold evidence", enabled=not quiet)
-
-    def progress(p) -> None:
-        bar.update(p.done, f"cross-validation fit {p.done}/{total}")
-
-    oof = outoffold.compute(dataset.X, dataset.y, config, progress=progress,
-                            data_sha256=getattr(dataset, "sha256", None))
-    bar.close()
-    return bundle.with_parts(oof=oof)
+    return _calibrate(bundle, dataset, TrainConfig.of_model(bundle.settings), quiet, "out-of-fold evidence")[0]
 
 
 def _fraction(text: str) -> float:

@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 
 from bcdesktop.errors import UserError
-from bcdesktop.landscape import ModelRows, _config_of, model_rows, path_to_final  # noqa: F401
+from bcdesktop.landscape import ModelRows, model_rows, path_to_final  # noqa: F401
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 __all__ = ["add_parsers", "cmd_landscape", "cmd_lr_find", "write_picture", "check_picture_path",

@@ -806,13 +806,6 @@ class ModelRows:
     notes: list
 
 
-def _config_of(bundle):
-    from .training import TrainConfig
-
-    known = {f.name for f in dataclasses.fields(TrainConfig)}
-    return TrainConfig.from_dict({k: v for k, v in (bundle.settings or {}).items() if k in known})
-
-
 def model_rows(bundle, dataset) -> ModelRows:
     """The training rows ``bundle``'s settings pick from ``dataset``, as ``fit_model``
     picked them (its split, fraction, rows and seed; the early-stopping rows carved out
@@ -825,7 +818,7 @@ def model_rows(bundle, dataset) -> ModelRows:
         raise UserError(f"{dataset.path} has no class column; the loss needs labelled rows.")
     X = np.asarray(dataset.X, dtype=np.float64)
     y = np.asarray(dataset.y).astype(np.int8)
-    config = _config_of(bundle)
+    config = TrainConfig.of_model(bundle.settings)
     s = bundle.settings or {}
     notes = []
     if bundle.data_sha256 is not None and getattr(dataset, "sha256", None) != bundle.data_sha256:

@@ -203,6 +203,13 @@ class TrainConfig:
         return frozenset(f.name for f in dataclasses.fields(cls))
 
     @classmethod
+    def of_model(cls, settings: dict | None) -> TrainConfig:
+        """The config a model was trained with, from its ``settings`` (which also say how
+        its data were split: those keys are left out, see :meth:`setting_names`)."""
+        known = cls.setting_names()
+        return cls.from_dict({k: v for k, v in (settings or {}).items() if k in known})
+
+    @classmethod
     def from_dict(cls, d: dict) -> TrainConfig:
         """Config from a dict such as :meth:`to_dict` gives; missing keys take defaults.
 

@@ -371,8 +371,7 @@ class App:
         from bcdesktop import evaluation, outoffold
         from bcdesktop.training import TrainConfig
 
-        settings = {k: v for k, v in bundle.settings.items() if k in TrainConfig.setting_names()}
-        config = TrainConfig.from_dict(settings)
+        config = TrainConfig.of_model(bundle.settings)
         total = evaluation.DEFAULT_FOLDS * evaluation.DEFAULT_REPEATS
         name = Path(dataset.path).name if getattr(dataset, "path", None) else "the data"
 
