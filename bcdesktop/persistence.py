@@ -218,8 +218,12 @@ class ModelBundle:
         (NaN, from weights that overflow): such a case must never be called benign
         because ``NaN >= threshold`` is false.
         """
-        p = self.raw_proba(X_raw)
-        return p if self.recalibration is None else self.recalibration.apply(p)
+        return self.recalibrated(self.raw_proba(X_raw))
+
+    def recalibrated(self, raw: np.ndarray) -> np.ndarray:
+        """The network's probabilities ``raw`` (from :meth:`raw_proba`) as the model gives
+        them: after its :attr:`recalibration`, if it has one."""
+        return raw if self.recalibration is None else self.recalibration.apply(raw)
 
     def raw_proba(self, X_raw) -> np.ndarray:
         """The network's own probability, shape (n,), before any recalibration (the

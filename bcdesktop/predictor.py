@@ -17,7 +17,8 @@ import dataclasses
 
 import numpy as np
 
-__all__ = ["BACKGROUNDS", "CasePrediction", "predict_case", "intervals", "venn_abers_of",
+__all__ = ["BACKGROUNDS", "CasePrediction", "predict_case", "intervals", "probabilities_and_intervals",
+           "venn_abers_of",
            "call_word", "straddles", "undecided"]
 
 BACKGROUNDS = ("training", "benign")
@@ -52,6 +53,18 @@ def intervals(bundle, X_raw) -> tuple[np.ndarray, np.ndarray] | None:
         return None
     low, high = va.interval(bundle.raw_proba(X_raw))
     return np.asarray(low, dtype=np.float64), np.asarray(high, dtype=np.float64)
+
+
+def probabilities_and_intervals(bundle, X_raw):
+    """``(probability (n,), low (n,) or None, high (n,) or None)`` with the network run
+    once: the interval of its own score (:func:`intervals`), the probability that score
+    after the model's recalibration (``bundle.predict_proba``)."""
+    va = venn_abers_of(bundle)
+    if va is None:
+        return np.asarray(bundle.predict_proba(X_raw), dtype=np.float64).reshape(-1), None, None
+    raw = np.asarray(bundle.raw_proba(X_raw), dtype=np.float64).reshape(-1)
+    low, high = (np.asarray(a, dtype=np.float64).reshape(-1) for a in va.interval(raw))
+    return np.asarray(bundle.recalibrated(raw), dtype=np.float64).reshape(-1), low, high
 
 
 def straddles(low, high, threshold: float):
@@ -202,9 +215,9 @@ def predict_case(bundle, scores, *, threshold: float | None = None,
     """
     x = np.asarray(scores, dtype=np.float64).reshape(-1)
     t = float(bundle.threshold if threshold is None else threshold)
-    p = float(bundle.predict_proba(x.reshape(1, -1))[0])
-    iv = intervals(bundle, x.reshape(1, -1))
-    interval = None if iv is None else (float(iv[0][0]), float(iv[1][0]))
+    probs, low, high = probabilities_and_intervals(bundle, x.reshape(1, -1))
+    p = float(probs[0])
+    interval = None if low is None else (float(low[0]), float(high[0]))
     indeterminate = interval is not None and bool(undecided(p, interval[0], interval[1], t))
     pats = getattr(bundle, "patterns", None)
     return CasePrediction(

@@ -343,7 +343,7 @@ def score_csv(input_path: str | os.PathLike, output_path: str | os.PathLike, bun
     bundle : ModelBundle
         ``predict_proba(X_raw (n, 9)) -> (n,)``, ``threshold``, ``model_id`` and, when
         it has one, ``source_path`` (the file it was loaded from) are used; with
-        calibration pairs (``oof``) also ``raw_proba`` and ``recalibration`` (for the
+        calibration pairs (``oof``) also ``raw_proba`` and ``recalibrated`` (for the
         interval), with ``explain`` and training patterns (``patterns``) ``network``,
         ``scaler`` and ``features`` (see :func:`score_rows`).
     threshold : float, optional
@@ -510,22 +510,16 @@ def score_rows(bundle, X: np.ndarray, threshold: float, explainer: Explainer | N
     usable rows ``X`` (m, 9) at ``threshold`` (already at 6 decimals): the numbers both
     :func:`score_csv` and :func:`bcdesktop.frame.predict_frame` give.
 
-    With calibration pairs the network runs once: the interval is the Venn-Abers
-    predictor's for the network's own probability (``bundle.raw_proba``, as
-    :func:`bcdesktop.predictor.intervals` takes it) and the probability that same
-    number after the model's recalibration, if any (as ``bundle.predict_proba``).
+    The network runs once (:func:`bcdesktop.predictor.probabilities_and_intervals`).
     """
     m = X.shape[0]
-    va = predictor.venn_abers_of(bundle) if m else None
     low = high = indeterminate = None
-    if va is None:
-        p = np.asarray(bundle.predict_proba(X), dtype=np.float64).reshape(-1) if m else np.empty(0)
+    if m == 0:
+        p = np.empty(0)
     else:
-        raw = np.asarray(bundle.raw_proba(X), dtype=np.float64).reshape(-1)
-        recal = getattr(bundle, "recalibration", None)
-        p = raw if recal is None else np.asarray(recal.apply(raw), dtype=np.float64).reshape(-1)
-        low, high = (np.asarray(a, dtype=np.float64).reshape(-1) for a in va.interval(raw))
-        indeterminate = predictor.undecided(p, low, high, threshold)
+        p, low, high = predictor.probabilities_and_intervals(bundle, X)
+        if low is not None:
+            indeterminate = predictor.undecided(p, low, high, threshold)
     if p.shape != (m,) or not np.all((p >= 0) & (p <= 1)):
         raise ValueError("the model returned probabilities outside [0, 1] or of the wrong shape")
     contributions = None

@@ -121,6 +121,9 @@ class WithInterval:
 
     raw_proba = predict_proba
 
+    def recalibrated(self, raw):
+        return raw
+
 
 class GivenInterval:
     def __init__(self, owner):
