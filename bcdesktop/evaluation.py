@@ -372,7 +372,7 @@ def fit_model(dataset, config: TrainConfig, *, split: str = SPLITS[0],
     -------
     FitOutcome
     """
-    from .persistence import ModelBundle
+    from .persistence import ModelBundle, provenance_of
 
     if not 0.0 < threshold < 1.0:
         raise UserError(f"Threshold {threshold} must lie strictly between 0 and 1.")
@@ -402,7 +402,7 @@ def fit_model(dataset, config: TrainConfig, *, split: str = SPLITS[0],
                  "best_iteration": result.best_iteration},
         data_sha256=getattr(dataset, "sha256", None),
         eval_probs=p_va, eval_labels=y_va, eval_kind="validation",
-        patterns=patterns)
+        patterns=patterns, provenance=provenance_of(dataset))
     return FitOutcome(bundle, result, m_tr, m_va, train_idx, val_idx,
                       "early-stopping" if n_stop else "validation",
                       failure=learning_failure(y_tr, p_tr, threshold, config, result.loss_curve))

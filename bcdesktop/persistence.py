@@ -99,6 +99,44 @@ def _features() -> tuple[str, ...]:
     return tuple(FEATURES)
 
 
+MAX_NOTE = 500  # characters of ModelBundle.threshold_chosen_by
+
+
+def _is_note(text) -> bool:
+    """One line of printable text of at most :data:`MAX_NOTE` characters."""
+    return isinstance(text, str) and 0 < len(text) <= MAX_NOTE and text.isprintable()
+
+
+def _is_provenance(value, depth: int = 0) -> bool:
+    """A small JSON object of objects, short one-line texts, whole numbers and None."""
+    if isinstance(value, dict):
+        return (depth < 3 and len(value) <= 50
+                and all(_is_note(k) and len(k) <= 100 and _is_provenance(v, depth + 1) for k, v in value.items()))
+    if isinstance(value, str):
+        return len(value) <= 300 and value.isprintable()
+    return value is None or (isinstance(value, int) and not isinstance(value, bool) and value >= 0)
+
+
+def provenance_of(dataset=None) -> dict:
+    """The :attr:`ModelBundle.provenance` of a model trained now on ``dataset``: this
+    software's versions, and the data file's name and row counts (rejected rows by
+    their first bad column, "whole row" for a row of the wrong shape)."""
+    import platform
+
+    out: dict = {"software": {"bcdesktop": __version__, "python": platform.python_version(),
+                              "numpy": np.__version__, "platform": platform.platform(terse=True)[:300]}}
+    if dataset is not None and getattr(dataset, "path", None) is not None:
+        by_column: dict[str, int] = {}
+        for r in getattr(dataset, "rejected", ()):
+            key = r.column or "whole row"
+            if key in by_column or len(by_column) < 40:
+                by_column[key] = by_column.get(key, 0) + 1
+        out["data"] = {"file": "".join(c for c in Path(dataset.path).name if c.isprintable())[:300] or "?",
+                       "rows_read": int(dataset.n_read), "rows_used": int(dataset.n_usable),
+                       "rows_rejected": int(dataset.n_rejected), "rejected_by_column": by_column}
+    return out
+
+
 def utc_now() -> str:
     """Current UTC time as ISO-8601 with a ``Z``, to the second."""
     return datetime.now(timezone.utc).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -155,6 +193,15 @@ class ModelBundle:
         The distinct score patterns of the training rows with their class counts.
     recalibration : calibrate.Recalibration or None
         Applied to the network's probability by :meth:`predict_proba`; None for none.
+    threshold_chosen_by : str or None
+        How :attr:`threshold` was chosen, in words (e.g. "the highest threshold with
+        sensitivity >= 98% on the out-of-fold evidence"), for the patient report and the
+        model card; None when nobody said (the threshold given at training).
+    provenance : dict or None
+        What the model was made with and from, for its model card: ``{"software":
+        {"bcdesktop", "python", "numpy", "platform"}, "data": {"file", "rows_read",
+        "rows_used", "rows_rejected", "rejected_by_column"}}`` (:func:`provenance_of`);
+        None for a file made before it was recorded.
     source_path : Path or None
         The file :func:`load_model` read this bundle from; None for a bundle made in
         memory (just trained, or from :meth:`with_threshold`). Not part of the file
@@ -177,6 +224,8 @@ class ModelBundle:
     oof: object | None = None
     patterns: object | None = None
     recalibration: object | None = None
+    threshold_chosen_by: str | None = None
+    provenance: dict | None = None
     source_path: Path | None = dataclasses.field(default=None, init=False, repr=False)
 
     def __post_init__(self):
@@ -185,6 +234,9 @@ class ModelBundle:
         set_(self, "threshold", float(self.threshold))
         if not 0.0 < self.threshold < 1.0:
             raise ValueError(f"threshold must lie strictly between 0 and 1, got {self.threshold}")
+        if self.threshold_chosen_by is not None and not _is_note(self.threshold_chosen_by):
+            raise ValueError(f"threshold_chosen_by must be one line of at most {MAX_NOTE} printable "
+                             "characters")
         if self.network.n_inputs != len(self.features) or self.scaler.n_features != len(self.features):
             raise ValueError("network, scaler and feature names disagree on the number of inputs")
         if (self.eval_probs is None) != (self.eval_labels is None):
@@ -257,11 +309,15 @@ class ModelBundle:
         p = np.clip(self.predict_proba(X_raw), 1e-12, 1.0 - 1e-12)
         return np.log(p) - np.log1p(-p)
 
-    def with_threshold(self, threshold: float) -> ModelBundle:
+    def with_threshold(self, threshold: float, chosen_by: str | None = None) -> ModelBundle:
         """A copy, made in memory, that calls malignant at ``threshold``: the same
         network, but a different :attr:`model_id` when the threshold differs (the
-        threshold is saved in the model file), and no :attr:`source_path`."""
-        return dataclasses.replace(self, threshold=threshold)
+        threshold is saved in the model file), and no :attr:`source_path`.
+        ``chosen_by`` says how it was chosen (:attr:`threshold_chosen_by`); a threshold
+        changed without saying how forgets the old reason."""
+        if threshold == self.threshold and chosen_by is None:
+            chosen_by = self.threshold_chosen_by
+        return dataclasses.replace(self, threshold=threshold, threshold_chosen_by=chosen_by)
 
     def with_parts(self, **parts) -> ModelBundle:
         """A copy made in memory with some of ``oof``, ``patterns``, ``recalibration``
@@ -288,8 +344,19 @@ class ModelBundle:
         """
         cached = self.__dict__.get("_model_id")
         if cached is None:
-            cached = _id_of(self._file_bytes())
+            cached = self.file_sha256[:10]
             object.__setattr__(self, "_model_id", cached)
+        return cached
+
+    @property
+    def file_sha256(self) -> str:
+        """The whole SHA-256 (64 hex digits) of the model file's bytes, of which
+        :attr:`model_id` is the start: of the bytes read for a bundle from
+        :func:`load_model`, else of the bytes :func:`save_model` would write."""
+        cached = self.__dict__.get("_file_sha256")
+        if cached is None:
+            cached = hashlib.sha256(self._file_bytes()).hexdigest()
+            object.__setattr__(self, "_file_sha256", cached)
         return cached
 
     @property
@@ -361,6 +428,10 @@ class ModelBundle:
             meta["oof"] = self.oof.to_stored()[0]
         if self.recalibration is not None:
             meta["recalibration"] = self.recalibration.to_stored()[0]
+        if self.threshold_chosen_by is not None:       # a file without one keeps its bytes
+            meta["threshold_chosen_by"] = self.threshold_chosen_by
+        if self.provenance is not None:
+            meta["provenance"] = self.provenance
         return _jsonable(meta)
 
 
@@ -710,6 +781,7 @@ def load_model(path) -> ModelBundle:
     path = Path(path)
     raw = _read_bytes(path)
     bundle = _bundle(*_parse(raw, path), path)
+    object.__setattr__(bundle, "_file_sha256", hashlib.sha256(raw).hexdigest())
     object.__setattr__(bundle, "_model_id", _id_of(raw))
     object.__setattr__(bundle, "source_path", path)
     return bundle
@@ -793,6 +865,13 @@ def _bundle(arrays: dict[str, np.ndarray], meta: dict, path) -> ModelBundle:
     sha = meta.get("data_sha256")
     _require(sha is None or isinstance(sha, str), path, "bad data_sha256")
 
+    chosen_by = meta.get("threshold_chosen_by")
+    _require(chosen_by is None or _is_note(chosen_by), path, "the note on how the threshold was "
+             "chosen is not one line of text")
+    provenance = meta.get("provenance")
+    _require(provenance is None or _is_provenance(provenance), path, "its provenance is not "
+             "an object of short texts and counts")
+
     n_layers = len(sizes) - 1
     params = []
     for k in range(1, n_layers + 1):
@@ -812,7 +891,8 @@ def _bundle(arrays: dict[str, np.ndarray], meta: dict, path) -> ModelBundle:
         settings=meta["settings"], seed=seed, metrics=meta["metrics"], data_sha256=sha,
         app_version=meta["app_version"], created_utc=meta["created_utc"],
         eval_probs=probs, eval_labels=labels, eval_kind=eval_kind,
-        oof=oof, patterns=patterns, recalibration=recalibration)
+        oof=oof, patterns=patterns, recalibration=recalibration, threshold_chosen_by=chosen_by,
+        provenance=provenance)
 
 
 def _format2_parts(arrays: dict[str, np.ndarray], meta: dict, path) -> tuple:
