@@ -82,6 +82,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import hashlib
 import math
 import os
 import re
@@ -188,6 +189,9 @@ class ScoreSummary:
         rows): base + the nine contributions = the row's log-odds.
     explained_patterns : int
         Explanations computed (distinct score patterns; rows repeating one reuse it).
+    input_sha256, output_sha256 : str or None
+        SHA-256 of the input's bytes as read and of the output's bytes as written
+        (for the audit trail), computed while streaming; None until the run ends.
     """
 
     input: Path
@@ -211,6 +215,8 @@ class ScoreSummary:
     explained: bool = False
     explain_base: float | None = None
     explained_patterns: int = 0
+    input_sha256: str | None = None
+    output_sha256: str | None = None
 
     def summary_line(self) -> str:
         """``"rows read 699, scored 683, rejected 16, malignant 239, benign 444"``."""
@@ -398,7 +404,10 @@ def score_csv(input_path: str | os.PathLike, output_path: str | os.PathLike, bun
         if progress is not None:
             progress(ScoreProgress(rows, bytes_done, layout.size, time.perf_counter() - started))
 
+    in_hash, out_hash = hashlib.sha256(), hashlib.sha256()
+
     def put(out, payload: bytes) -> None:
+        out_hash.update(payload)
         try:
             out.write(payload)
         except OSError as exc:
@@ -413,7 +422,7 @@ def score_csv(input_path: str | os.PathLike, output_path: str | os.PathLike, bun
             stack.enter_context(_one_blas_thread())
             put(out, layout.bom + _header(layout, explain) + newline)
             chunks = csvscan.iter_chunks(layout, chunksize=chunksize, cancel=cancel,
-                                      progress=lambda p: report(p.rows, p.bytes_done))
+                                      progress=lambda p: report(p.rows, p.bytes_done), hasher=in_hash)
             for chunk in chunks:
                 put(out, _score_chunk(chunk, layout, bundle, t_micro, t_text, counts, summary, explainer,
                                       explain) + newline)
@@ -446,6 +455,7 @@ def score_csv(input_path: str | os.PathLike, output_path: str | os.PathLike, bun
             summary.unlabelled += int(counts[odd].sum())
             counts[odd] = 0
         summary.metrics = metrics_from_counts(*counts.sum(axis=0).tolist(), threshold=t)
+    summary.input_sha256, summary.output_sha256 = in_hash.hexdigest(), out_hash.hexdigest()
     summary.intervals = predictor.venn_abers_of(bundle) is not None
     if explainer is not None:
         summary.explained = explainer.available
