@@ -85,7 +85,7 @@ def cmd_gui(args) -> int:
                         "(e.g. 'apt-get install python3-tk') or use the commands "
                         "train, evaluate, predict and score.") from None
     return int(run(data=args.data, model=args.model, self_test=args.self_test,
-                   ready_file=args.ready_file) or 0)
+                   ready_file=args.ready_file, no_audit=getattr(args, "no_audit", False)) or 0)
 
 
 def _check_model_out(out: Path, data_path: str | None, replace_shipped: bool = False) -> None:
@@ -161,6 +161,14 @@ def cmd_train(args) -> int:
     from bcdesktop import persistence
 
     persistence.save_model(bundle, out, replace_shipped=args.replace_shipped_model)
+    from bcdesktop import cli_audit
+
+    log = cli_audit.audit_log(args)
+    cli_audit.remember(log, bundle, "trained with the command line")
+    cli_audit.record(log, "model", model=bundle,
+                     inputs={"action": "trained", "path": str(out), "data": str(dataset.path),
+                             "data_sha256": dataset.sha256, "settings": bundle.settings},
+                     output={"origin": "made on this installation", "threshold": bundle.threshold})
     result = outcome.result
     curve = [[int(it), float(tr), finite_or_none(va)]
              for it, tr, va in result.loss_curve if it % config.log_every == 0 and it < result.iterations_run]
@@ -339,6 +347,7 @@ def _comparison_lines(comparison) -> list[str]:
 
 
 def cmd_predict(args) -> int:
+    from bcdesktop import audit, cli_audit
     from bcdesktop.metrics import format_percent, threshold_at_6_decimals
     from bcdesktop.predictor import BACKGROUND_TEXT, predict_case
     from bcdesktop.schema import parse_scores
@@ -348,8 +357,23 @@ def cmd_predict(args) -> int:
     # the threshold as score uses and writes it, so both commands give one call
     threshold = threshold_at_6_decimals(bundle.threshold if args.threshold is None else args.threshold)
     case = predict_case(bundle, scores, threshold=threshold, background=args.background)
+    log = cli_audit.audit_log(args)
+    origin = log.origin(bundle)
+    entry = cli_audit.record(log, "prediction", **audit.prediction_fields(case, bundle, origin))
+    report = None
+    if args.report is not None:
+        from bcdesktop import report as report_module
+
+        note = None if args.threshold is None else "given on the command line (--threshold)"
+        report = report_module.write_report(
+            args.report, case, bundle, audit_id=None if entry is None else entry.id, origin=origin,
+            threshold_note=note, inputs=[p for p in (bundle.source_path,) if p is not None])
+        cli_audit.record(log, "report", model=bundle,
+                         inputs={"entry": None if entry is None else entry.id},
+                         output={"path": str(report)})
     if args.json:
-        _print_json(case.to_json())
+        _print_json({**case.to_json(), "audit_entry": None if entry is None else entry.id,
+                     "origin": origin, "report": None if report is None else str(report)})
         return 0
     probability = case.probability
     if case.interval is None:
@@ -376,7 +400,11 @@ def cmd_predict(args) -> int:
         if case.evidence.unusual:
             _out("unusual pattern: farther from every training case than 99% of training "
                  "cases are from their nearest neighbour; treat the estimate with caution")
-    _out(f"model: {bundle.model_id}")
+    _out(f"model: {bundle.model_id} ({origin})")
+    if entry is not None:
+        _out(f"audit entry: {entry.id}")
+    if report is not None:
+        _out(f"report: {_printable(str(report))}")
     _out(DISCLAIMER)
     return 0
 
@@ -428,9 +456,18 @@ def cmd_threshold(args) -> int:
 
         # the threshold only: evidence computed here (--data, or a model without any) is not
         # made the model's calibration pairs behind the user's back, nor its format changed
-        new = original.with_threshold(result["threshold"])
+        new = original.with_threshold(result["threshold"], chosen_by)
         saved = persistence.save_model(new, args.model)
         result["model"] = new.model_id
+        from bcdesktop import cli_audit
+
+        log = cli_audit.audit_log(args)
+        cli_audit.record(log, "threshold", model=new,
+                         inputs={"from": original.threshold, "chosen_by": chosen_by,
+                                 "evidence": evidence.description, "previous_model": original.model_id},
+                         output={"threshold": new.threshold})
+        cli_audit.record(log, "model", model=new, inputs={"action": "saved", "path": str(saved)},
+                         output={"origin": log.origin(new)})
     result["saved"] = None if saved is None else str(saved)
     if args.json:
         _print_json(result)
@@ -523,6 +560,10 @@ def cmd_score(args) -> int:
                                 force=args.force, progress=progress, explain=args.explain)
     bar.update(1.0, force=True)
     bar.close()
+    from bcdesktop import cli_audit
+
+    log = cli_audit.audit_log(args)
+    cli_audit.record(log, "batch", **batch_fields(summary, bundle, log.origin(bundle)))
     if summary.swept:
         print(_printable(summary.swept_line()), file=sys.stderr)
     for line in _layout_lines(getattr(summary, "layout", None)):
@@ -551,6 +592,19 @@ def cmd_score(args) -> int:
               "contribution columns are empty", file=sys.stderr)
     print(summary.summary_line(), file=sys.stderr)
     return 0
+
+
+def batch_fields(summary, bundle, origin: str) -> dict:
+    """The inputs and output of a batch entry of the audit trail (the window's too)."""
+    return {"model": bundle,
+            "inputs": {"input": os.path.abspath(summary.input), "input_sha256": summary.input_sha256,
+                       "threshold": summary.threshold, "explain": bool(summary.explained),
+                       "model_path": None if bundle.source_path is None else str(bundle.source_path),
+                       "origin": origin},
+            "output": {"output": os.path.abspath(summary.output), "output_sha256": summary.output_sha256,
+                       "rows_read": summary.rows_read, "rows_scored": summary.scored,
+                       "rows_rejected": summary.rejected, "malignant": summary.malignant,
+                       "benign": summary.benign, "indeterminate": summary.indeterminate}}
 
 
 def cmd_install_desktop_entry(args) -> int:
@@ -632,6 +686,8 @@ def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
                         help="show the full traceback of an error")
+    common.add_argument("--no-audit", action="store_true", default=argparse.SUPPRESS,
+                        help="record nothing in the audit trail this time")
     parser = _Parser(prog="bcdesktop", parents=[common],
                      description="Malignancy estimates from the nine Wisconsin cytology scores. "
                                  + DISCLAIMER)
@@ -716,6 +772,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--background", choices=("training", "benign"), default="training",
                    help="what the explanation compares the case with: all training cases "
                         "(default) or the benign ones")
+    p.add_argument("--report", metavar="FILE.pdf",
+                   help="also write a one-page PDF report of this prediction (atomically)")
     p.add_argument("--json", action="store_true")
     p.add_argument("scores", nargs="*", metavar="S",
                    help="the nine scores 1-10, in the order: Clump Thickness, Uniformity of "
@@ -784,9 +842,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-cache-update", action="store_true",
                    help="do not run update-desktop-database / gtk-update-icon-cache")
     p.set_defaults(func=cmd_uninstall_desktop_entry)
-    from bcdesktop import cli_landscape
+    from bcdesktop import cli_audit, cli_landscape
 
     cli_landscape.add_parsers(sub, common)
+    cli_audit.add_parsers(sub, common)
     return parser
 
 
@@ -836,8 +895,8 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     debug = "--debug" in argv
     commands = {"gui", "train", "evaluate", "predict", "score", "threshold", "install-desktop-entry",
-                "uninstall-desktop-entry", "landscape", "lr-find"}
-    first = next((a for a in argv if a != "--debug"), None)
+                "uninstall-desktop-entry", "landscape", "lr-find", "audit", "card"}
+    first = next((a for a in argv if a not in ("--debug", "--no-audit")), None)
     if first is None or first not in commands | {"--version", "-h", "--help"}:
         if first is not None and _looks_like_a_mistyped_command(first):
             print(f"error: unknown command '{_printable(first)}'; the commands are "
