@@ -29,10 +29,12 @@ from tkinter import ttk
 from typing import TYPE_CHECKING, Any
 
 from bcdesktop import DISCLAIMER, __version__, resources
+from bcdesktop.audit import AuditLog
 from bcdesktop.data import load_csv
 from bcdesktop.errors import Cancelled, UserError
 from bcdesktop.gui import export, widgets
-from bcdesktop.gui.context import MODEL_FILETYPES, RESULT_FILETYPES, Inline, LoadView
+from bcdesktop.gui.auditing import AuditRecorder
+from bcdesktop.gui.context import CARD_FILETYPES, MODEL_FILETYPES, RESULT_FILETYPES, Inline, LoadView
 from bcdesktop.gui.dialogs import Dialogs
 from bcdesktop.gui.logs import configure_logging
 from bcdesktop.gui.plots import favour_tk_thread
@@ -97,6 +99,9 @@ class App:
         File dialogs and message boxes; tests pass :class:`~bcdesktop.gui.dialogs.RecordingDialogs`.
     settings : Settings, optional
         Per-user settings; by default read from the user folder.
+    no_audit : bool
+        ``--no-audit``: record nothing in the audit trail this session (the setting
+        ``audit`` turns it off for good).
 
     Attributes
     ----------
@@ -107,11 +112,22 @@ class App:
         Where the active model came from ("default", "trained", or a file name).
     threshold : float
         The malignancy threshold in use (between 0 and 1; the tabs offer 0.01..0.99).
+    threshold_chosen_by : str or None
+        How it was chosen, in words (a rule of the Threshold tab, "set by hand in the
+        Threshold tab"), or None for the active model's own (see its
+        ``threshold_chosen_by``).
+    model_origin : str
+        "made on this installation", "shipped with bcdesktop", "external model" (or
+        "origin unknown"): from the audit trail's list of models made here.
+    audit_log : bcdesktop.audit.AuditLog
+        The audit trail (the History tab reads it); ``audit`` writes to it off the Tk
+        thread (:meth:`audit_record`).
     tabs : dict
         ``"data"``, ``"train"``, ``"patient"``, ``"threshold"``, ``"batch"`` -> tab frame.
     """
 
-    def __init__(self, root: tk.Tk | tk.Toplevel, *, dialogs=None, settings: Settings | None = None):
+    def __init__(self, root: tk.Tk | tk.Toplevel, *, dialogs=None, settings: Settings | None = None,
+                 no_audit: bool = False):
         self.root = root
         self.dialogs = dialogs if dialogs is not None else Dialogs(root)
         self.log_path = configure_logging()
@@ -121,6 +137,14 @@ class App:
         self.model_source = ""
         self._no_model_reason = ""
         self.threshold = DEFAULT_THRESHOLD
+        self.threshold_chosen_by: str | None = None
+        self.model_origin = ""
+        self.no_audit = no_audit
+        self.audit_log = AuditLog(enabled=not no_audit and self.settings.get("audit", True), source="window")
+        self.audit = AuditRecorder(root, self.audit_log, self._on_audit_problem)
+        self._audit_problem = ""          # why the trail is not recording, for the status bar
+        self._threshold_entry: tuple | None = None   # (from, to, chosen_by, model) waiting to be recorded
+        self._threshold_after: str | None = None
         self.results: dict[str, list[tuple[str, Any]]] = {}
         self.closed = False
         self.exit_code = 0
@@ -237,6 +261,12 @@ class App:
         file_menu.add_command(label="Save model\u2026", underline=0, accelerator=f"{MOD_LABEL}+S", command=self.save_model)
         file_menu.add_command(label="Export results\u2026", underline=0, accelerator=f"{MOD_LABEL}+E",
                               command=self.export_results)
+        file_menu.add_command(label="Export model card\u2026", underline=7, command=self.export_model_card)
+        file_menu.add_separator()
+        file_menu.add_command(label="History (audit trail)", underline=0, command=lambda: self.select_tab("history"))
+        self.audit_var = tk.BooleanVar(self.root, value=self.audit.enabled)
+        file_menu.add_checkbutton(label="Record audit trail", underline=7, variable=self.audit_var,
+                                  command=lambda: self.set_audit_enabled(self.audit_var.get()))
         file_menu.add_separator()
         file_menu.add_command(label="Quit", underline=0, accelerator=f"{MOD_LABEL}+Q", command=self.close)
         menubar.add_cascade(label="File", menu=file_menu, underline=0)
@@ -319,12 +349,17 @@ class App:
 
         Fires ``<<ModelChanged>>`` and then ``<<ThresholdChanged>>`` (if it changed).
         """
+        previous = self.model
         self.model = bundle
         self.model_source = source
+        self.model_origin = self._origin_of(bundle, source)
         self.update_status()
+        if bundle is not None and (previous is None or previous.model_id != bundle.model_id):
+            self._record_model(bundle, source)
         self.root.event_generate("<<ModelChanged>>")
         if bundle is not None and getattr(bundle, "threshold", None) is not None:
-            self.set_threshold(float(bundle.threshold))
+            self.set_threshold(float(bundle.threshold), chosen_by=getattr(bundle, "threshold_chosen_by", None),
+                               _from_model=True)
 
     MAX_RUNS = 20  # the session's runs kept for comparing (about 1.3 MB each)
 
@@ -419,16 +454,99 @@ class App:
         self.evidence_state = text
         self.root.event_generate("<<EvidenceChanged>>")
 
-    def set_threshold(self, threshold: float) -> None:
-        """Set the malignancy threshold (0 < t < 1) and fire ``<<ThresholdChanged>>`` if it changed."""
+    def set_threshold(self, threshold: float, chosen_by: str | None = None, *, _from_model: bool = False) -> None:
+        """Set the malignancy threshold (0 < t < 1) and fire ``<<ThresholdChanged>>`` if it
+        changed. ``chosen_by`` says how (a rule's words); None: set by hand. The change
+        is recorded in the audit trail once the threshold has rested for
+        :data:`THRESHOLD_SETTLE_MS` (a slider dragged across passes many values)."""
         threshold = float(threshold)
         if not 0.0 < threshold < 1.0:
             raise ValueError(f"threshold must be between 0 and 1, got {threshold}")
+        if not _from_model and chosen_by is None:
+            chosen_by = "set by hand in the Threshold tab"
         if threshold == self.threshold:
+            if _from_model or chosen_by != "set by hand in the Threshold tab":
+                self.threshold_chosen_by = chosen_by
             return
+        before = self.threshold
         self.threshold = threshold
+        self.threshold_chosen_by = chosen_by
         self.update_status()
+        if not _from_model and self.model is not None:
+            self._queue_threshold_entry(before, threshold, chosen_by)
         self.root.event_generate("<<ThresholdChanged>>")
+
+    @property
+    def threshold_note(self) -> str:
+        """How the threshold in use was chosen, for the patient report."""
+        if self.threshold_chosen_by:
+            return self.threshold_chosen_by
+        return ("the model's own threshold; how it was chosen is not recorded in the model file"
+                if self.model is None or self.model.threshold == self.threshold
+                else "set for this prediction")
+
+    # ----------------------------------------------------------------- audit trail
+    THRESHOLD_SETTLE_MS = 1500
+
+    def audit_record(self, kind: str, *, done: Callable | None = None, **fields) -> None:
+        """Record an entry in the audit trail off the Tk thread (in order with the rest);
+        ``done(entry or None)`` runs on the Tk loop afterwards. A threshold change
+        still settling is recorded first."""
+        if kind != "threshold":
+            self._flush_threshold_entry()
+        self.audit.record(kind, done=done, **fields)
+
+    def _queue_threshold_entry(self, before: float, after: float, chosen_by: str | None) -> None:
+        start = before if self._threshold_entry is None else self._threshold_entry[0]
+        self._threshold_entry = (start, after, chosen_by, self.model)
+        if self._threshold_after is not None:
+            self.root.after_cancel(self._threshold_after)
+        self._threshold_after = self.root.after(self.THRESHOLD_SETTLE_MS, self._flush_threshold_entry)
+
+    def _flush_threshold_entry(self) -> None:
+        if self._threshold_after is not None:
+            try:
+                self.root.after_cancel(self._threshold_after)
+            except tk.TclError:
+                pass
+            self._threshold_after = None
+        pending, self._threshold_entry = self._threshold_entry, None
+        if pending is None or pending[0] == pending[1]:
+            return
+        start, end, chosen_by, model = pending
+        self.audit.record("threshold", model=model, inputs={"from": start, "chosen_by": chosen_by},
+                          output={"threshold": end})
+
+    def _origin_of(self, bundle, source: str) -> str:
+        if bundle is None:
+            return ""
+        if source == "trained":   # trained in this window: recorded as made here
+            self.audit.remember_model(bundle, "trained in the window")
+            return "made on this installation"
+        return self.audit_log.origin(bundle)
+
+    def _record_model(self, bundle, source: str) -> None:
+        action = ("trained" if source == "trained" else "shipped model made active" if source == "default"
+                  else "loaded" if bundle.source_path is not None else source or "made active")
+        path = getattr(bundle, "source_path", None)
+        self.audit_record("model", model=bundle,
+                          inputs={"action": action, "path": None if path is None else str(path),
+                                  "settings": getattr(bundle, "settings", None) if source == "trained" else None},
+                          output={"origin": self.model_origin, "threshold": bundle.threshold})
+
+    def set_audit_enabled(self, enabled: bool) -> None:
+        """File > Record audit trail: the setting ``audit`` (kept for later sessions)."""
+        self.settings.set("audit", bool(enabled))
+        self.audit.set_enabled(bool(enabled) and not self.no_audit)
+        if enabled and self.no_audit:
+            self.set_status_message("Recording stays off in this session (started with --no-audit).")
+        self.audit_var.set(self.audit.enabled)
+        self.update_status()
+
+    def _on_audit_problem(self, text: str) -> None:
+        self._audit_problem = text
+        self.update_status()
+        self.set_status_message(text)
 
     def set_results(self, section: str, rows: Sequence[tuple[str, Any]] | None) -> None:
         """Publish results for File > Export results: ``rows`` of ``(name, value)``.
@@ -454,8 +572,16 @@ class App:
             self.status.model.configure(text=f"Model: {reason} \u2014 train one in the Train tab")
         else:
             source = f" ({self.model_source})" if self.model_source else ""
-            self.status.model.configure(text=f"Model: {self.model.model_id}{source}")
+            external = " · external model" if self.model_origin == "external model" else ""
+            self.status.model.configure(text=f"Model: {self.model.model_id}{source}{external}")
         self.status.threshold.configure(text=f"Threshold: {widgets.format_threshold(self.threshold)}")
+        if not self.audit.enabled:
+            why = "--no-audit" if self.no_audit else "setting"
+            self.status.audit.configure(text=f"Audit: off ({why})")
+        elif self._audit_problem and self.audit_log.problem:
+            self.status.audit.configure(text="Audit: not recording")
+        else:
+            self.status.audit.configure(text="Audit: on")
 
     def set_status_message(self, text: str) -> None:
         """Show a short message at the right of the status bar (and log it)."""
@@ -638,7 +764,8 @@ class App:
             if self.model is None:
                 self.report_exception(UserError("There is no model to save yet. Train one in the Train tab first."))
                 return
-            bundle = self.model.with_threshold(self.threshold)  # the threshold is saved with the model
+            # the threshold is saved with the model, and how it was chosen
+            bundle = self.model.with_threshold(self.threshold, self.threshold_chosen_by)
         path = self.dialogs.ask_save_file("Save model", MODEL_FILETYPES, self.folder("model"),
                                           f"model-{bundle.model_id}.npz", ".npz")
         if not path:
@@ -656,6 +783,10 @@ class App:
             self.report_exception(exc)
             return
         self.remember_folder("model", Path(path).parent)
+        saved = self.model if active else bundle
+        self.audit_record("model", model=saved, inputs={"action": "saved", "path": str(Path(path).resolve())},
+                          output={"origin": self.audit_log.origin(saved) if not active else self.model_origin,
+                                  "threshold": saved.threshold})
         self.set_status_message(f"Saved model to {path}.")
 
     def export_results(self) -> None:
@@ -681,6 +812,28 @@ class App:
             return
         self.remember_folder("results", Path(path).parent)
         self.set_status_message(f"Exported results to {path}.")
+
+    def export_model_card(self) -> None:
+        """File > Export model card: the active model's card, Markdown or HTML by the
+        name chosen (:mod:`bcdesktop.card`)."""
+        if self.model is None:
+            self.report_exception(UserError("There is no model to describe yet. Train or open one first."))
+            return
+        path = self.dialogs.ask_save_file("Export model card", CARD_FILETYPES, self.folder("results"),
+                                          f"model-card-{self.model.model_id}.html", ".html")
+        if not path:
+            return
+        from bcdesktop import card
+
+        keep = [p for p in (getattr(self.model, "source_path", None),
+                            self.dataset.path if self.dataset is not None else None) if p]
+        try:
+            card.write_card(path, self.model, origin=self.model_origin or None, inputs=keep)
+        except UserError as exc:
+            self.report_exception(exc)
+            return
+        self.remember_folder("results", Path(path).parent)
+        self.set_status_message(f"Exported the model card of {self.model.model_id} to {path}.")
 
     def result_sections(self) -> list[export.Section]:
         """What File > Export results writes: the context (version, time, data, model,
@@ -887,6 +1040,8 @@ class App:
                     log.warning("could not remember settings of %s: %s", tab, exc)
         self.settings.save()
         self._worker.shutdown()
+        self._flush_threshold_entry()
+        self.audit.close()  # what was asked for is written before the window goes
         log.info("window closed")
         try:
             self.root.destroy()
@@ -915,7 +1070,7 @@ def _write_ready_file(path: str) -> None:
 
 
 def run(data: str | None = None, model: str | None = None, *, self_test: bool = False,
-        ready_file: str | None = None) -> int:
+        ready_file: str | None = None, no_audit: bool = False) -> int:
     """Open the main window and run until it is closed; returns the exit code.
 
     Parameters
@@ -931,13 +1086,15 @@ def run(data: str | None = None, model: str | None = None, *, self_test: bool = 
     ready_file : path, optional
         When the window is shown, the start-up data and model are loaded and the loop is
         idle, write the time (``time.time()``) to this file.
+    no_audit : bool
+        Record nothing in the audit trail this session.
     """
     try:
         root = tk.Tk(className="bcdesktop")
     except tk.TclError as exc:
         print(f"bcdesktop: cannot open the window: {exc}. Is a display available?", file=sys.stderr)
         return 2
-    app = App(root)
+    app = App(root, no_audit=no_audit)
 
     def ready() -> None:
         if app.closed:

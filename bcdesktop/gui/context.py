@@ -30,6 +30,8 @@ if TYPE_CHECKING:
 DATA_FILETYPES = [("CSV or UCI data", "*.csv *.data *.txt"), ("All files", "*")]
 MODEL_FILETYPES = [("bcdesktop model", "*.npz"), ("All files", "*")]
 RESULT_FILETYPES = [("CSV", "*.csv"), ("Text", "*.txt")]
+CARD_FILETYPES = [("HTML", "*.html *.htm"), ("Markdown", "*.md")]
+REPORT_FILETYPES = [("PDF", "*.pdf")]
 BATCH_INPUT_FILETYPES = [("CSV and data files", "*.csv *.data *.txt *.tsv"), ("All files", "*")]
 SCORED_FILETYPES = [("CSV files", "*.csv"), ("All files", "*")]
 
@@ -51,8 +53,16 @@ class AppContext(Protocol):
     def set_model(self, bundle: ModelBundle | None, *, source: str = "") -> None:
         """Make ``bundle`` the active model (``source``: "trained", a file name, ...)."""
 
-    def set_threshold(self, threshold: float) -> None:
-        """Set the threshold (0 < t < 1); fires ``<<ThresholdChanged>>`` if it changed."""
+    def set_threshold(self, threshold: float, chosen_by: str | None = None) -> None:
+        """Set the threshold (0 < t < 1); fires ``<<ThresholdChanged>>`` if it changed.
+        ``chosen_by``: how, in words (a rule); None for by hand."""
+
+    threshold_note: str  # how the threshold in use was chosen, in words
+    model_origin: str  # "made on this installation", "shipped with bcdesktop", "external model"
+    audit_log: Any  # bcdesktop.audit.AuditLog: the audit trail (read by the History tab)
+
+    def audit_record(self, kind: str, *, done: Callable[[Any], None] | None = None, **fields) -> None:
+        """Record an audit entry off the Tk thread; ``done(entry or None)`` on the Tk loop."""
 
     evidence_state: str  # what the out-of-fold evidence job is doing, or why it gave nothing
     evidence_running: bool  # an out-of-fold evidence job is running

@@ -57,6 +57,7 @@ CHECKS: dict[str, Callable[[Any], bool]] = {
     "train": _text_map,    # field -> text as typed (each field checks it again on restore)
     "intro_seen": lambda v: isinstance(v, bool),  # the first-screen note was dismissed
     "patient_background": lambda v: v in ("training", "benign"),  # what explanations compare with
+    "audit": lambda v: isinstance(v, bool),  # record the audit trail (File > Record audit trail)
 }
 
 

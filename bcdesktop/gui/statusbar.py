@@ -1,4 +1,4 @@
-"""The bottom line of the window: data file, active model, threshold, and a message."""
+"""The bottom line of the window: data file, active model, threshold, audit trail, and a message."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from tkinter import ttk
 
 
 class StatusBar(ttk.Frame):
-    """Bottom line: data file, active model, threshold, and a message.
+    """Bottom line: data file, active model, threshold, whether the audit trail records, and a message.
 
     The message takes the width left after the three fields; a message longer than
     that ends in "…" (the whole message is in the log and in :meth:`text`)."""
@@ -18,15 +18,19 @@ class StatusBar(ttk.Frame):
         self.data = ttk.Label(self, text="Data: none", style="Status.TLabel")
         self.model = ttk.Label(self, text="Model: none", style="Status.TLabel")
         self.threshold = ttk.Label(self, text="Threshold: -", style="Status.TLabel")
+        self.audit = ttk.Label(self, text="Audit: on", style="Status.TLabel")
         # width=1: the message never asks for room, it gets what the fields leave.
         self.message = ttk.Label(self, text="", style="Status.TLabel", anchor="w", width=1)
         self._message = ""
-        for i, label in enumerate((self.data, self.model, self.threshold)):
+        for i, label in enumerate(self._fields()):
             label.grid(row=0, column=2 * i, sticky="w")
             ttk.Separator(self, orient="vertical").grid(row=0, column=2 * i + 1, sticky="ns", padx=2)
-        self.message.grid(row=0, column=6, sticky="ew")
-        self.columnconfigure(6, weight=1)
+        self.message.grid(row=0, column=8, sticky="ew")
+        self.columnconfigure(8, weight=1)
         self.message.bind("<Configure>", lambda _e: self._fit_message())
+
+    def _fields(self) -> tuple[ttk.Label, ...]:
+        return (self.data, self.model, self.threshold, self.audit)
 
     def set_message(self, text: str) -> None:
         self._message = text
@@ -50,5 +54,5 @@ class StatusBar(ttk.Frame):
 
     def text(self) -> str:
         """Everything the status bar shows, as one line (the message in full)."""
-        parts = [w.cget("text") for w in (self.data, self.model, self.threshold)] + [self._message]
+        parts = [w.cget("text") for w in self._fields()] + [self._message]
         return " | ".join(p for p in parts if p)

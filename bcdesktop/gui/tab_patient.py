@@ -15,6 +15,12 @@ when the interval holds both calls or contradicts the estimate), the waterfall o
 (:mod:`bcdesktop.gui.waterfall`) against the background the user chooses, and the
 matching training cases with the unusual-pattern flag. What an older model file cannot
 give is said in words, never left blank.
+
+Every result shown is recorded in the audit trail once it has stood for
+:data:`AUDIT_SETTLE_MS` (so a score typed as "1" on the way to "10" is not), with its
+entry id shown beside the model; Save report writes the one-page PDF of the result
+(:mod:`bcdesktop.report`) in the background, with that entry id. A model not made on
+this installation is marked "external model".
 """
 
 from __future__ import annotations
@@ -27,7 +33,7 @@ from tkinter import ttk
 from bcdesktop import DISCLAIMER, schema
 from bcdesktop.errors import Cancelled
 from bcdesktop.examples import TypicalCase, example_source, typical_cases
-from bcdesktop.gui.context import AppContext
+from bcdesktop.gui.context import REPORT_FILETYPES, AppContext
 from bcdesktop.gui.waterfall import Waterfall
 from bcdesktop.gui.widgets import (
     BENIGN,
@@ -61,6 +67,9 @@ NO_MATCHES = "Matching cases not available: this model file has no training patt
 EXPLAINING = "Working out each score's contribution\u2026"
 INDETERMINATE_MARK = "\u25c6"  # ◆: neither class's mark nor colour
 LIVE_DELAY_MS = 150  # the pause in typing after which live mode predicts
+AUDIT_SETTLE_MS = 800  # how long a result stands before it is recorded in the audit trail
+EXTERNAL_NOTE = ("External model: not made on this installation and not shipped with bcdesktop, so where it "
+                 "came from and how it was trained cannot be vouched for here.")
 #: The settings key of the background choice.
 BACKGROUND_SETTING = "patient_background"
 BACKGROUND_LABELS = {"training": "all training cases", "benign": "benign training cases"}
@@ -133,6 +142,9 @@ class PatientTab(ttk.Frame):
         self._typical: dict[int, TypicalCase] | None = None
         self._typical_source = None
         self._live_after: str | None = None
+        self._audit_after: str | None = None
+        self._audited: tuple | None = None   # what the last entry recorded (scores, model, threshold, background)
+        self._report_job = None
         self._explain_job = None  # the background explanation of a slow model's result
         self._drawn = None  # what the waterfall shows, so an unchanged result is not drawn again
         self.last_seconds: float | None = None
@@ -215,8 +227,15 @@ class PatientTab(ttk.Frame):
         self.match_label.grid(row=5, column=0, sticky="ew")
         self.unusual_label = wrap_to_width(ttk.Label(box, text="", foreground=ERROR_TEXT))
         self.unusual_label.grid(row=6, column=0, sticky="ew", pady=(4, 0))
-        self.model_label = wrap_to_width(ttk.Label(box, text="", style="Muted.TLabel"))
-        self.model_label.grid(row=7, column=0, sticky="ew", pady=(6, 0))
+        meta = ttk.Frame(box)
+        meta.grid(row=7, column=0, sticky="ew", pady=(6, 0))
+        meta.columnconfigure(0, weight=1)
+        self.model_label = wrap_to_width(ttk.Label(meta, text="", style="Muted.TLabel"))
+        self.model_label.grid(row=0, column=0, sticky="ew")
+        self.report_button = ttk.Button(meta, text="Save report\u2026", command=self.save_report)
+        self.report_button.grid(row=0, column=1, sticky="ne", padx=(8, 0))
+        self.external_label = wrap_to_width(ttk.Label(meta, text="", foreground=ERROR_TEXT))
+        self.external_label.grid(row=1, column=0, columnspan=2, sticky="ew", pady=(2, 0))
         self.note_label = wrap_to_width(ttk.Label(box, text=""))
         self.note_label.grid(row=8, column=0, sticky="ew", pady=(4, 0))
 
@@ -450,6 +469,7 @@ class PatientTab(ttk.Frame):
     def _on_destroy(self, event) -> None:
         if event.widget is self:
             self._cancel_live()
+            self._cancel_audit()
             if self._explain_job is not None:
                 self._explain_job.cancel()
                 self._explain_job = None
@@ -495,6 +515,122 @@ class PatientTab(ttk.Frame):
         self._result = self._compute(self._result["scores"])
         self.last_seconds = time.perf_counter() - started
 
+    # ------------------------------------------------------------ audit trail, report
+    def _show_model_line(self, result: dict, t: float) -> None:
+        entry = result.get("audit_entry")
+        recorded = "" if entry is None else f" \u00b7 audit entry {entry.id}"
+        origin = getattr(self.app, "model_origin", "") or ""
+        self.model_label.configure(text=f"Model {result['model_id']} ({origin}) \u00b7 threshold "
+                                        f"{format_threshold(t)}{recorded}" if origin else
+                                   f"Model {result['model_id']} \u00b7 threshold {format_threshold(t)}{recorded}")
+
+    def _show_origin(self) -> None:
+        external = self.app.model is not None and getattr(self.app, "model_origin", "") == "external model"
+        self.external_label.configure(text=f"{WARNING_MARK} {EXTERNAL_NOTE}" if external else "")
+        if external:
+            self.external_label.grid()
+        else:
+            self.external_label.grid_remove()
+
+    def _audit_key(self, result: dict) -> tuple:
+        pred = result["prediction"]
+        return (result["scores"], result["model_id"], pred.threshold, pred.background)
+
+    def _schedule_audit(self) -> None:
+        """Record the shown result once it has stood for :data:`AUDIT_SETTLE_MS`."""
+        result = self._result
+        if result is None or result.get("audit_key") == self._audit_key(result):
+            return
+        if "audit_waiters" not in result:   # the entry shown is of an earlier call (threshold)
+            result.pop("audit_entry", None)
+        self._cancel_audit()
+        self._audit_after = self._root().after(AUDIT_SETTLE_MS, self._record_result)
+
+    def _cancel_audit(self) -> None:
+        if self._audit_after is not None:
+            try:
+                self._root().after_cancel(self._audit_after)
+            except tk.TclError:
+                pass
+            self._audit_after = None
+
+    def _record_result(self, done=None) -> None:
+        """Record the shown result in the audit trail now; ``done(entry or None)`` after."""
+        self._audit_after = None
+        result, model = self._result, self.app.model
+        if result is None or model is None or model.model_id != result["model_id"] or not self.winfo_exists():
+            if done is not None:
+                done(None)
+            return
+        key = self._audit_key(result)
+        if result.get("audit_key") == key:  # recorded already (or being recorded)
+            if done is not None:
+                if "audit_waiters" in result:   # still being written: told when it is
+                    result["audit_waiters"].append(done)
+                else:
+                    done(result.get("audit_entry"))
+            return
+        from bcdesktop.audit import prediction_fields
+
+        result["audit_key"] = key
+        result["audit_waiters"] = [] if done is None else [done]
+        result.pop("audit_entry", None)
+
+        def recorded(entry) -> None:
+            if result.get("audit_key") == key:
+                result["audit_entry"] = entry
+            if self._result is result and self.winfo_exists():
+                self._show_model_line(result, result["prediction"].threshold)
+            for waiter in result.pop("audit_waiters", []):
+                waiter(entry)
+
+        self.app.audit_record("prediction", done=recorded,
+                              **prediction_fields(result["prediction"], model, self.app.model_origin))
+
+    def save_report(self) -> None:
+        """Save report: the shown result as a one-page PDF, with its audit entry."""
+        result, model = self._result, self.app.model
+        if result is None or model is None or self.stale or self._report_job is not None:
+            return
+        scores = "".join(str(v) if v < 10 else "X" for v in result["scores"])
+        path = self.app.dialogs.ask_save_file("Save patient report", REPORT_FILETYPES, self.app.folder("reports"),
+                                              f"bcdesktop-report-{scores}.pdf", ".pdf")
+        if not path:
+            return
+        self._cancel_audit()
+        pred, origin, note = result["prediction"], self.app.model_origin, self.app.threshold_note
+        keep = [p for p in (getattr(model, "source_path", None),
+                            getattr(self.app.dataset, "path", None)) if p is not None]
+        self.report_button.state(["disabled"])
+        self.app.set_status_message("Writing the report\u2026")
+
+        def write(entry) -> None:
+            from bcdesktop import report
+
+            audit_id = None if entry is None else entry.id
+
+            def work(_report, _cancel):
+                return report.write_report(path, pred, model, audit_id=audit_id, origin=origin,
+                                           threshold_note=note, inputs=keep)
+
+            def done(ok: bool, value) -> None:
+                self._report_job = None
+                if self.winfo_exists():
+                    self.report_button.state(["disabled"] if self.stale or self._result is None else ["!disabled"])
+                if not ok:
+                    self.app.report_job_failure(value, what="Writing the report")
+                    return
+                self.app.remember_folder("reports", value.parent)
+                self.app.audit_record("report", model=model, inputs={"entry": audit_id},
+                                      output={"path": str(value)})
+                recorded = "" if audit_id is None else f" (audit entry {audit_id})"
+                self.app.set_status_message(f"Saved the report to {value}{recorded}.")
+
+            self._report_job = self.app.run_in_thread(work, done, name="report")
+
+        self._report_job = "waiting for the audit entry"
+        self._record_result(done=write)
+
     @property
     def prediction(self):
         """The shown :class:`~bcdesktop.predictor.CasePrediction`, or None."""
@@ -526,6 +662,9 @@ class PatientTab(ttk.Frame):
             self.unusual_label.grid_remove()
             self.match_heading.grid_remove()
             self._drawn = None
+            self._cancel_audit()
+            self.report_button.state(["disabled"])
+            self._show_origin()
             if model is None:
                 self.note_label.configure(text=f"{WARNING_MARK} No model is loaded, so no prediction can be made.",
                                           foreground=ERROR_TEXT)
@@ -573,7 +712,7 @@ class PatientTab(ttk.Frame):
             detail += outside_sentence(pred)
         self.call_label.configure(text=call, font="BcTitleStale" if stale else "BcTitle", foreground=grey or colour)
         self.detail_label.configure(text=detail, foreground=grey or TEXT)
-        self.model_label.configure(text=f"Model {result['model_id']} \u00b7 threshold {format_threshold(t)}")
+        self._show_model_line(result, t)
 
         self._show_explanation(pred, stale)
         evidence = pred.evidence
@@ -595,8 +734,12 @@ class PatientTab(ttk.Frame):
             live = self.live_var.get()
             note = STALE_NOTE if not live else LIVE_STALE_NOTE if self._form_scores() else LIVE_INVALID_NOTE
             self.note_label.configure(text=f"{WARNING_MARK} {note}", foreground=ERROR_TEXT)
+            self._cancel_audit()
         else:
             self.note_label.configure(text="", foreground=MUTED_TEXT)
+            self._schedule_audit()
+        self.report_button.state(["disabled"] if stale or self._report_job is not None else ["!disabled"])
+        self._show_origin()
 
     def _show_explanation(self, pred, stale: bool) -> None:
         explanation = pred.explanation

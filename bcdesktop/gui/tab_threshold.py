@@ -904,10 +904,14 @@ class ThresholdTab(ttk.Frame):
         self.entry_message.configure(text="")
         self._apply(value)
 
-    def _apply(self, t: float) -> None:
+    def _apply(self, t: float, chosen_by: str | None = None) -> None:
+        """Use threshold ``t``; ``chosen_by`` says how, for the audit trail and the patient
+        report (None: set by hand)."""
         if abs(t - self.app.threshold) > 1e-12:
-            self.app.set_threshold(t)  # -> <<ThresholdChanged>> -> _on_threshold_changed
+            self.app.set_threshold(t, chosen_by)  # -> <<ThresholdChanged>> -> _on_threshold_changed
         else:
+            if chosen_by is not None:
+                self.app.set_threshold(self.app.threshold, chosen_by)
             self._on_threshold_changed()
 
     def _on_threshold_changed(self) -> None:
@@ -1158,7 +1162,7 @@ class ThresholdTab(ttk.Frame):
                 + ("" if bound else f" To be safer, find the threshold for its lower 95% bound \u2265 {target:g}%."))
         self._say_rule(f"Threshold {format_threshold(t)}: {shown}, specificity {spec}.\n"
                        f"Chosen as {choice.chosen_by}.", note)
-        self._apply(t)
+        self._apply(t, choice.chosen_by)
 
     def find_for_specificity(self) -> None:
         """Apply the lowest threshold whose specificity on the evidence is at least the target."""
@@ -1183,7 +1187,7 @@ class ThresholdTab(ttk.Frame):
                        f"{target:g}%), sensitivity {sens}.\nChosen as {choice.chosen_by}.",
                        self._optimism(ev, rows) + f" The 95% interval is {format_percent(spec.low)} to "
                        f"{format_percent(spec.high)}.")
-        self._apply(t)
+        self._apply(t, choice.chosen_by)
 
     def choose_youden(self) -> None:
         """Apply the threshold with the largest Youden's J (sensitivity + specificity - 1)."""
@@ -1203,7 +1207,7 @@ class ThresholdTab(ttk.Frame):
                        f"\nChosen as {choice.chosen_by}.",
                        self._optimism(ev, ev.rows_phrase) + " Youden's J weighs a missed cancer and a false alarm "
                        "alike; state costs for a threshold that does not.")
-        self._apply(t)
+        self._apply(t, choice.chosen_by)
 
     def choose_min_cost(self) -> None:
         """Apply the threshold of lowest expected cost at the prevalence and costs set."""
@@ -1227,7 +1231,7 @@ class ThresholdTab(ttk.Frame):
                        self._optimism(ev, ev.rows_phrase) + " The calibrated optimum "
                        f"{format_threshold(self.cost_curve.theoretical_threshold if self.cost_curve else self.costs.theoretical_threshold)}"
                        " does not depend on these rows.")
-        self._apply(t)
+        self._apply(t, choice.chosen_by)
 
     # ------------------------------------------------------------ from counts to cases
     def show_cases(self, cell: str, *, select: bool = True) -> None:
