@@ -295,6 +295,21 @@ def prediction_fields(case, bundle, origin: str) -> dict:
     }
 
 
+def batch_fields(summary, bundle, origin: str) -> dict:
+    """The ``model``, ``inputs`` and ``output`` of a batch entry: the input and output
+    files (absolute paths) with the SHA-256 of their bytes as read and written, the
+    threshold, and the row counts of a :class:`~bcdesktop.scoring.ScoreSummary`."""
+    path = getattr(bundle, "source_path", None)
+    return {"model": bundle,
+            "inputs": {"input": os.path.abspath(summary.input), "input_sha256": summary.input_sha256,
+                       "threshold": summary.threshold, "explain": bool(summary.explained),
+                       "model_path": None if path is None else str(path), "origin": origin},
+            "output": {"output": os.path.abspath(summary.output), "output_sha256": summary.output_sha256,
+                       "rows_read": summary.rows_read, "rows_scored": summary.scored,
+                       "rows_rejected": summary.rejected, "malignant": summary.malignant,
+                       "benign": summary.benign, "indeterminate": summary.indeterminate}}
+
+
 # ------------------------------------------------------------------ verification
 @dataclasses.dataclass(frozen=True)
 class Verification:

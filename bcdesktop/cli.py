@@ -563,6 +563,8 @@ def cmd_score(args) -> int:
     from bcdesktop import cli_audit
 
     log = cli_audit.audit_log(args)
+    from bcdesktop.audit import batch_fields
+
     cli_audit.record(log, "batch", **batch_fields(summary, bundle, log.origin(bundle)))
     if summary.swept:
         print(_printable(summary.swept_line()), file=sys.stderr)
@@ -592,19 +594,6 @@ def cmd_score(args) -> int:
               "contribution columns are empty", file=sys.stderr)
     print(summary.summary_line(), file=sys.stderr)
     return 0
-
-
-def batch_fields(summary, bundle, origin: str) -> dict:
-    """The inputs and output of a batch entry of the audit trail (the window's too)."""
-    return {"model": bundle,
-            "inputs": {"input": os.path.abspath(summary.input), "input_sha256": summary.input_sha256,
-                       "threshold": summary.threshold, "explain": bool(summary.explained),
-                       "model_path": None if bundle.source_path is None else str(bundle.source_path),
-                       "origin": origin},
-            "output": {"output": os.path.abspath(summary.output), "output_sha256": summary.output_sha256,
-                       "rows_read": summary.rows_read, "rows_scored": summary.scored,
-                       "rows_rejected": summary.rejected, "malignant": summary.malignant,
-                       "benign": summary.benign, "indeterminate": summary.indeterminate}}
 
 
 def cmd_install_desktop_entry(args) -> int:

@@ -57,6 +57,7 @@ class BatchTab(ttk.Frame):
         self.job = None
         self.summary: ScoreSummary | None = None
         self._previous: ScoreSummary | None = None
+        self._model = None  # the model of the scoring in progress
         self._default_output = ""
 
         # The labelled-metrics box takes the right column beside the summary and the
@@ -277,6 +278,7 @@ class BatchTab(ttk.Frame):
         self.app.set_status_message(f"Scoring {source_path.name}\u2026")
         self.progress_label.configure(text="Starting\u2026")
         self.progress.configure(value=0)
+        self._model = model  # the model the audit entry names
         self.job = self.app.run_in_thread(work, self._on_done, self._on_progress)
         self._refresh_state()
         self.cancel_button.focus_set()
@@ -308,6 +310,9 @@ class BatchTab(ttk.Frame):
             scroll_into_view(self.counts_frame)  # the counts may be below Score with large text
             self.app.set_status_message(f"Scored {result.scored:,} of {result.rows_read:,} rows "
                                         f"into {Path(result.output).name}.")
+            from bcdesktop.audit import batch_fields
+
+            self.app.audit_record("batch", **batch_fields(result, self._model, self.app.model_origin))
         else:
             self.progress.configure(value=0)
             self.progress_label.configure(text="")
