@@ -143,7 +143,7 @@ class PatientTab(ttk.Frame):
         self._typical_source = None
         self._live_after: str | None = None
         self._audit_after: str | None = None
-        self._audited: tuple | None = None   # what the last entry recorded (scores, model, threshold, background)
+        self._audited: dict | None = None   # the last result recorded (or being recorded)
         self._report_job = None
         self._explain_job = None  # the background explanation of a slow model's result
         self._drawn = None  # what the waterfall shows, so an unchanged result is not drawn again
@@ -536,9 +536,30 @@ class PatientTab(ttk.Frame):
         pred = result["prediction"]
         return (result["scores"], result["model_id"], pred.threshold, pred.background)
 
+    def _adopt_entry(self, result: dict) -> bool:
+        """A new result of what the last entry recorded (the same case predicted again,
+        with the same model, threshold and background) takes that entry, written or
+        being written, rather than recording it twice; True when it did."""
+        last = self._audited
+        if last is None or last is result or "audit_key" in result:
+            return False
+        key = self._audit_key(result)
+        if last.get("audit_key") != key:
+            return False
+        if "audit_waiters" in last:   # still being written: told with it (the same list)
+            result["audit_waiters"] = last["audit_waiters"]
+        elif last.get("audit_entry") is not None:
+            result["audit_entry"] = last["audit_entry"]
+        else:
+            return False   # it was not recorded (the trail off or failing): record this one
+        result["audit_key"], result["audit_from"] = key, last
+        return True
+
     def _schedule_audit(self) -> None:
         """Record the shown result once it has stood for :data:`AUDIT_SETTLE_MS`."""
         result = self._result
+        if result is not None and self._adopt_entry(result):
+            self._show_model_line(result, result["prediction"].threshold)
         if result is None or result.get("audit_key") == self._audit_key(result):
             return
         if "audit_waiters" not in result:   # the entry shown is of an earlier call (threshold)
@@ -562,6 +583,7 @@ class PatientTab(ttk.Frame):
             if done is not None:
                 done(None)
             return
+        self._adopt_entry(result)
         key = self._audit_key(result)
         if result.get("audit_key") == key:  # recorded already (or being recorded)
             if done is not None:
@@ -575,13 +597,21 @@ class PatientTab(ttk.Frame):
         result["audit_key"] = key
         result["audit_waiters"] = [] if done is None else [done]
         result.pop("audit_entry", None)
+        result.pop("audit_from", None)
+        self._audited = result
 
         def recorded(entry) -> None:
+            waiters = result.pop("audit_waiters", [])
             if result.get("audit_key") == key:
                 result["audit_entry"] = entry
-            if self._result is result and self.winfo_exists():
-                self._show_model_line(result, result["prediction"].threshold)
-            for waiter in result.pop("audit_waiters", []):
+            shown = self._result
+            if (shown is not None and shown is not result and shown.get("audit_from") is result
+                    and shown.get("audit_key") == key):   # the same case predicted again meanwhile
+                shown.pop("audit_waiters", None)
+                shown["audit_entry"] = entry
+            if shown is not None and (shown is result or shown.get("audit_from") is result) and self.winfo_exists():
+                self._show_model_line(shown, shown["prediction"].threshold)
+            for waiter in waiters:
                 waiter(entry)
 
         self.app.audit_record("prediction", done=recorded,
