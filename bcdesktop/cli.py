@@ -367,7 +367,8 @@ def cmd_predict(args) -> int:
         note = None if args.threshold is None else "given on the command line (--threshold)"
         report = report_module.write_report(
             args.report, case, bundle, audit_id=None if entry is None else entry.id, origin=origin,
-            threshold_note=note, inputs=[p for p in (bundle.source_path,) if p is not None])
+            threshold_note=note, inputs=[p for p in (bundle.source_path,) if p is not None],
+            audit_note=None if not log.enabled else report_module.NO_AUDIT_FAILED)
         cli_audit.record(log, "report", model=bundle,
                          inputs={"entry": None if entry is None else entry.id},
                          output={"path": str(report)})
@@ -400,7 +401,9 @@ def cmd_predict(args) -> int:
         if case.evidence.unusual:
             _out("unusual pattern: farther from every training case than 99% of training "
                  "cases are from their nearest neighbour; treat the estimate with caution")
-    _out(f"model: {bundle.model_id} ({origin})")
+    _out(f"model: {bundle.model_id} ({origin}" + (": not made on this installation nor shipped with "
+                                                  "bcdesktop; check where it came from)" if origin == "external model"
+                                                  else ")"))
     if entry is not None:
         _out(f"audit entry: {entry.id}")
     if report is not None:

@@ -41,6 +41,7 @@ ORIGINS = ("made on this installation", "shipped with bcdesktop", "external mode
 EXTERNAL = "external model"
 
 NO_AUDIT = "not recorded (the audit trail is off)"
+NO_AUDIT_FAILED = "not recorded (the audit trail could not be written)"
 NO_INTERVAL = "interval not available (the model file has no calibration pairs)"
 NO_EXPLANATION = "No explanation available: the model file has no training patterns."
 NO_EVIDENCE = "No matching cases available: the model file has no training patterns."
@@ -233,7 +234,8 @@ class _Page:
         return y + 17
 
 
-def _draw(case, bundle, *, audit_id, origin, threshold_note, when_utc, level: int = 0):
+def _draw(case, bundle, *, audit_id, origin, threshold_note, when_utc, level: int = 0,
+          audit_note: str | None = None):
     """The figure of the page and ``(flow_bottom, footer_top)`` in points: the flowing
     content must end above the footer. ``level`` 0.. :data:`_LEVELS` tightens the rows
     and the gaps, for a page with many long notes."""
@@ -350,7 +352,7 @@ def _draw(case, bundle, *, audit_id, origin, threshold_note, when_utc, level: in
     label = "Model "
     page.text(MARGIN, y + 9, label, 9)
     x = MARGIN + page.width(label, 9)
-    page.text(x, y + 9, bundle.model_id, 9, weight="bold", family=MONO)
+    page.text(x, y + 9, bundle.model_id, 9.5, family=MONO)  # the frozen build keeps Mono's regular face only
     x += page.width(bundle.model_id, 9, "bold", MONO)
     origin_text = page.fit(f"  \u2013  {printable(origin)}", MARGIN + CONTENT_W - x - 4, 9,
                            "bold" if external else "normal")
@@ -391,7 +393,7 @@ def _draw(case, bundle, *, audit_id, origin, threshold_note, when_utc, level: in
             page.text(cx, y + 24, page.fit(value, cell_w - 6, 9.5, "bold"), 9.5, weight="bold", ha="center")
         y += 30
     y += gap + 6
-    audit = NO_AUDIT if audit_id is None else f"#{int(audit_id)}"
+    audit = (audit_note or NO_AUDIT) if audit_id is None else f"#{int(audit_id)}"
     page.text(MARGIN, y, f"Audit trail entry: {audit}", 9)
     flow_bottom = y + 4
 
@@ -482,7 +484,8 @@ def _waterfall(page: _Page, explanation, case, y: float, row_h: float) -> float:
 # ---------------------------------------------------------------------------- the API
 
 def report_pdf_bytes(case, bundle, *, audit_id: int | None, origin: str,
-                     threshold_note: str | None = None, when_utc: str | None = None) -> bytes:
+                     threshold_note: str | None = None, when_utc: str | None = None,
+                     audit_note: str | None = None) -> bytes:
     """The report of ``case`` (a :class:`~bcdesktop.predictor.CasePrediction` made with
     ``bundle``) as the bytes of a one-page A4 PDF.
 
@@ -491,7 +494,10 @@ def report_pdf_bytes(case, bundle, *, audit_id: int | None, origin: str,
     case : predictor.CasePrediction
     bundle : persistence.ModelBundle
     audit_id : int or None
-        The audit-trail entry of this prediction; None when the audit trail is off.
+        The audit-trail entry of this prediction; None when it was not recorded.
+    audit_note : str, optional
+        Why there is no entry, when ``audit_id`` is None (default :data:`NO_AUDIT`, the
+        trail is off; :data:`NO_AUDIT_FAILED` when it could not be written).
     origin : str
         Where the model came from, printed next to its id: one of :data:`ORIGINS`
         (``"external model"`` stands out).
@@ -510,7 +516,8 @@ def report_pdf_bytes(case, bundle, *, audit_id: int | None, origin: str,
                                 "pdf.compression": 6}):
         for level in range(len(_LEVELS)):  # the first that fits (level 0 for most cases)
             fig, bottom, footer = _draw(case, bundle, audit_id=audit_id, origin=origin,
-                                        threshold_note=threshold_note, when_utc=when_utc, level=level)
+                                        threshold_note=threshold_note, when_utc=when_utc, level=level,
+                                        audit_note=audit_note)
             if bottom <= footer:
                 break
         buf = io.BytesIO()
@@ -522,7 +529,7 @@ def report_pdf_bytes(case, bundle, *, audit_id: int | None, origin: str,
 
 def write_report(path, case, bundle, *, audit_id: int | None, origin: str,
                  threshold_note: str | None = None, when_utc: str | None = None,
-                 inputs: Sequence[str | os.PathLike] = ()) -> Path:
+                 inputs: Sequence[str | os.PathLike] = (), audit_note: str | None = None) -> Path:
     """Write the report (:func:`report_pdf_bytes`) to ``path`` atomically; returns it.
 
     An existing report at ``path`` is replaced only once the new one is complete: a
@@ -547,7 +554,7 @@ def write_report(path, case, bundle, *, audit_id: int | None, origin: str,
         raise UserError(f"Cannot write the report to {shown}: the folder {printable(path.parent)} "
                         f"{problem}. Choose an existing folder.")
     data = report_pdf_bytes(case, bundle, audit_id=audit_id, origin=origin,
-                            threshold_note=threshold_note, when_utc=when_utc)
+                            threshold_note=threshold_note, when_utc=when_utc, audit_note=audit_note)
     try:  # the writer refuses an input, a folder or a pipe at the path (a UserError)
         resources.atomic_write_bytes(path, data, protect=tuple(inputs))
     except OSError as exc:

@@ -537,6 +537,7 @@ class App:
     def set_audit_enabled(self, enabled: bool) -> None:
         """File > Record audit trail: the setting ``audit`` (kept for later sessions)."""
         self.settings.set("audit", bool(enabled))
+        self.settings.save()  # at once: a window killed later must not forget it
         self.audit.set_enabled(bool(enabled) and not self.no_audit)
         if enabled and self.no_audit:
             self.set_status_message("Recording stays off in this session (started with --no-audit).")

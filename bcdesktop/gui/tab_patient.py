@@ -638,10 +638,11 @@ class PatientTab(ttk.Frame):
             from bcdesktop import report
 
             audit_id = None if entry is None else entry.id
+            why = None if entry is not None or not self.app.audit.enabled else report.NO_AUDIT_FAILED
 
             def work(_report, _cancel):
                 return report.write_report(path, pred, model, audit_id=audit_id, origin=origin,
-                                           threshold_note=note, inputs=keep)
+                                           threshold_note=note, inputs=keep, audit_note=why)
 
             def done(ok: bool, value) -> None:
                 self._report_job = None
