@@ -16,6 +16,7 @@ from __future__ import annotations
 import ast
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -136,7 +137,9 @@ with tempfile.TemporaryDirectory() as d:
             ["threshold", "--cost-ratio", "5", "--prevalence", "0.05", "--json"],
             ["threshold", "--sensitivity", "0.95", "--bound", "--json"],
             ["landscape", "--grid", "5", "--directions", "pca", "--json", "-o", os.path.join(d, "l.png")],
-            ["lr-find", "--steps", "30", "--json"]]
+            ["lr-find", "--steps", "30", "--json"],
+            ["predict", *MALIGNANT, "--report", os.path.join(d, "r.pdf")],
+            ["audit", "--verify"], ["audit", "--json"], ["card", "-o", os.path.join(d, "c.html")]]
     for args in runs:
         assert main(args) == 0, args
 y, p = np.tile([0, 1], 20), np.linspace(0.01, 0.99, 40)
@@ -242,9 +245,28 @@ def test_predict_equals_the_source_run(exe, sandbox, scores, call):
     frozen = json.loads(run_frozen(exe, ["predict", *scores, "--json"], sandbox).stdout)
     source = json.loads(run_source(["predict", *scores, "--json"], sandbox).stdout)
     assert frozen["probability"] == pytest.approx(source["probability"], abs=1e-12, rel=0)
-    assert {k: v for k, v in frozen.items() if k != "probability"} == \
-        {k: v for k, v in source.items() if k != "probability"}
+    # one audit trail for both runs: the frozen one's entry comes first
+    assert (frozen["audit_entry"], source["audit_entry"]) == (1, 2)
+    assert {k: v for k, v in frozen.items() if k not in ("probability", "audit_entry")} == \
+        {k: v for k, v in source.items() if k not in ("probability", "audit_entry")}
     assert frozen["prediction"] == call
+
+
+def test_report_audit_and_card_from_the_executable(exe, sandbox):
+    """The PDF backend and sqlite3 are in the bundle: a report, the audit trail, a card."""
+    pdf, card = sandbox.root / "report.pdf", sandbox.root / "card.html"
+    out = json.loads(run_frozen(exe, ["predict", *MALIGNANT, "--json", "--report", str(pdf)], sandbox).stdout)
+    assert out["report"] == str(pdf) and out["audit_entry"] == 1
+    data = pdf.read_bytes()
+    assert data.startswith(b"%PDF-") and b"/FontFile2" in data  # fonts embedded (TrueType)
+    assert re.findall(rb"/Count \d+", data) == [b"/Count 1"]  # one page
+    entries = json.loads(run_frozen(exe, ["audit", "--json"], sandbox).stdout)
+    assert [e["kind"] for e in entries] == ["prediction", "report"]
+    assert entries[0]["output"]["probability"] == pytest.approx(out["probability"], abs=1e-12)
+    verified = run_frozen(exe, ["audit", "--verify"], sandbox)
+    assert "intact: 2 entries" in verified.stdout
+    run_frozen(exe, ["card", "-o", str(card)], sandbox)
+    assert out["model"] in card.read_text(encoding="utf-8")
 
 
 def test_score_writes_the_same_file_as_the_source_run(exe, sandbox):
@@ -474,7 +496,11 @@ def test_commands_run_without_a_writable_home(exe, sandbox, no_home):
     assert no_home in proc.stderr
     proc = run_frozen(exe, ["predict", *MALIGNANT, "--json"], sandbox, env=env)
     assert json.loads(proc.stdout)["prediction"] == "malignant"
-    assert proc.stderr.startswith(NOTICE) and len(proc.stderr.splitlines()) == 1, proc.stderr
+    # the notice, and the audit trail's one line: it has no folder either
+    lines = proc.stderr.splitlines()
+    assert proc.stderr.startswith(NOTICE) and len(lines) == 2, proc.stderr
+    assert lines[1].startswith("warning: The audit trail cannot be kept"), proc.stderr
+    assert json.loads(proc.stdout)["audit_entry"] is None
 
 
 def test_window_self_test_runs_without_a_writable_home(exe, sandbox, display, no_home):
