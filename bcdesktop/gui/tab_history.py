@@ -153,7 +153,7 @@ class HistoryTab(ttk.Frame):
         self.kind_box.bind("<<ComboboxSelected>>", lambda _e: self.apply_filter(), add="+")
         ttk.Label(box, text="From date").grid(row=0, column=2, sticky="w", padx=(16, 6))
         self.since_var = tk.StringVar(self, "")
-        self.since_entry = ttk.Entry(box, textvariable=self.since_var, width=17)
+        self.since_entry = ttk.Entry(box, textvariable=self.since_var, width=19)
         self.since_entry.grid(row=0, column=3, sticky="w")
         self.since_entry.bind("<Return>", lambda _e: self.apply_filter(), add="+")
         self.since_entry.bind("<KP_Enter>", lambda _e: self.apply_filter(), add="+")

@@ -26,11 +26,6 @@ def log(app):
 @pytest.fixture
 def show(app, root, wait_until):
     """``show()``: select the History tab and wait until it lists the log as it is now."""
-    if "history" not in app.tabs:  # TEMPORARY until app.py registers the tab
-        from bcdesktop.gui import widgets
-        page = widgets.ScrolledPage(app.notebook)
-        app.notebook.add(page, text="History")
-        app.tabs["history"] = page.set_content(tab_history.HistoryTab(page.body, app))
     tab = app.tabs["history"]
 
     def show_tab():
@@ -227,7 +222,7 @@ def test_a_log_that_cannot_be_read_shows_a_sentence(app, home, show, damage):
         (home / f"audit.sqlite3{suffix}").unlink(missing_ok=True)
     if damage == "folder":
         (home / "audit.sqlite3").mkdir()
-        expected = "is not a regular file"
+        expected = "not a file"
     else:
         (home / "audit.sqlite3").write_bytes(bytes(range(256)) * 64)
         expected = "not an SQLite database"
