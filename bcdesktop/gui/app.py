@@ -43,6 +43,7 @@ from bcdesktop.gui.statusbar import StatusBar
 from bcdesktop.gui.tab_batch import BatchTab
 from bcdesktop.gui.tab_calibration import CalibrationTab
 from bcdesktop.gui.tab_data import DataTab
+from bcdesktop.gui.tab_history import HistoryTab
 from bcdesktop.gui.tab_landscape import LandscapeTab
 from bcdesktop.gui.tab_patient import PatientTab
 from bcdesktop.gui.tab_threshold import ThresholdTab
@@ -59,10 +60,11 @@ log = logging.getLogger("bcdesktop.gui")
 
 INTRO_BACKGROUND = "#eaf2fb"  # a pale blue: the first-screen note stands apart from the tabs
 #: The tabs in notebook order: key, title, the letter Alt selects it by (Alt+H for
-#: Threshold, since Alt+T is Train), and its class.
+#: Threshold, since Alt+T is Train; Alt+S for History), and its class.
 TABS = (("data", "Data", 0, DataTab), ("train", "Train", 0, TrainTab), ("patient", "Patient", 0, PatientTab),
         ("threshold", "Threshold", 1, ThresholdTab), ("calibration", "Calibration", 0, CalibrationTab),
-        ("landscape", "Landscape", 0, LandscapeTab), ("batch", "Batch", 0, BatchTab))
+        ("landscape", "Landscape", 0, LandscapeTab), ("batch", "Batch", 0, BatchTab),
+        ("history", "History", 2, HistoryTab))
 TAB_ORDER = tuple(key for key, *_ in TABS)
 
 INTENDED_USE = (

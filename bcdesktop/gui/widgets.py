@@ -662,8 +662,9 @@ class ScrolledTree(ttk.Frame):
         if self._elastic:
             style = ttk.Style(self)
             row = int(float(style.lookup("Treeview", "rowheight") or 20))
-            bar = max(self.yscroll.winfo_reqwidth(), int(float(style.lookup("Vertical.TScrollbar", "arrowsize")
-                                                                 or 14)))
+            # the style's size, not the scroll bar's own request: that is still the old text
+            # size's while the text size changes, so going back would leave the table taller
+            bar = int(float(style.lookup("Vertical.TScrollbar", "arrowsize") or 14))
             natural = sum(round(w * scale) for w in self._base_widths.values()) + bar + 4
             rows = min(self._rows, TABLE_MIN_ROWS)
             self.configure(width=min(natural, chars_width(self, TABLE_MIN_CHARS)),

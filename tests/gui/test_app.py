@@ -20,7 +20,8 @@ pytestmark = pytest.mark.gui
 def test_window_title_tabs_and_status(app, root):
     assert root.title().startswith(f"bcdesktop {__version__}")
     tabs = [app.notebook.tab(t, "text") for t in app.notebook.tabs()]
-    assert tabs == ["Data", "Train", "Patient", "Threshold", "Calibration", "Landscape", "Batch"]
+    assert tabs == ["Data", "Train", "Patient", "Threshold", "Calibration", "Landscape", "Batch", "History"]
+    assert "Audit: on" in app.status.text()
     status = app.status.text()
     assert "breast-cancer-wisconsin.data (683 usable of 699)" in status
     assert "Threshold: 0.50" in status or f"Threshold: {app.threshold:.2f}" in status
@@ -347,6 +348,10 @@ def test_keyboard_reaches_every_tab(app, root):
     app.notebook.focus_set()
     root.update()
     app.notebook.event_generate("<Control-Tab>")  # ttk's own traversal
+    assert app.notebook.index("current") == 7
+    root.event_generate("<Alt-Key-8>")
+    assert app.notebook.index("current") == 7
+    app.notebook.event_generate("<Control-Tab>")
     assert app.notebook.index("current") == 0
 
 

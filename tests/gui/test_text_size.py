@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import time
 import tkinter as tk
 from tkinter import ttk
 
@@ -82,6 +83,8 @@ def laptop_app(small_root, pump, bundled, default_model, trained_bundle, tmp_pat
     pump(lambda: small_root.winfo_ismapped())
     app.tabs["patient"].fill_typical(1)
     app.tabs["patient"].predict()
+    app.tabs["patient"]._record_result()  # now, not after the settle time: "audit entry N" shows
+    app.audit.flush()
     batch = app.tabs["batch"]
     source = tmp_path / "clinic.csv"
     source.write_text("\n".join(GOOD) + "\n")
@@ -158,6 +161,12 @@ def tab_problems(app, key) -> list[str]:
     shown in turn (a widget on a page not shown is reached by choosing that page)."""
     root = app.root
     app.select_tab(key)
+    root.update()
+    # what a first visit starts (the Landscape tab's grid) changes the layout when it is drawn
+    deadline = time.monotonic() + 60
+    while getattr(app, "busy", False) and time.monotonic() < deadline:
+        root.update()
+        time.sleep(0.01)
     root.update()
     tab, page = app.tabs[key], getattr(app, "pages", {}).get(key, app.notebook)
     inner = [w for w in descendants(tab) if w.winfo_class() == "TNotebook" and shown_in_principle(w, tab)]
