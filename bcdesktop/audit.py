@@ -43,6 +43,7 @@ import os
 import sqlite3
 import stat
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
@@ -223,10 +224,15 @@ def _canonical(obj) -> str:
     return json.dumps(_clean(obj), sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False)
 
 
-def _digest(row: Sequence) -> str:
-    """The SHA-256 of an entry: of its columns ``id .. prev_hash`` (not its own hash)."""
-    return hashlib.sha256(json.dumps(list(row[:9]), ensure_ascii=True, separators=(",", ":"))
-                          .encode("ascii")).hexdigest()
+def _digest(row: Sequence) -> str | None:
+    """The SHA-256 of an entry: of its columns ``id .. prev_hash`` (not its own hash).
+    A column no writer makes (a BLOB put there by an edit) gives None, which no entry's
+    hash equals."""
+    try:
+        text = json.dumps(list(row[:9]), ensure_ascii=True, separators=(",", ":"), allow_nan=False)
+    except (TypeError, ValueError):
+        return None
+    return hashlib.sha256(text.encode("ascii")).hexdigest()
 
 
 def _one_line(text) -> str:
@@ -268,7 +274,8 @@ def _row_entry(row) -> Entry:
     if not isinstance(body, dict):
         raise ValueError("its body is not an object")
     inputs, output = body.get("inputs", {}), body.get("output", {})
-    return Entry(int(row[0]), str(row[1]), str(row[2]), str(row[3]), str(row[4]), row[5], row[6],
+    model_id, model_sha = (None if v is None else _one_line(v) for v in row[5:7])   # text, even if edited
+    return Entry(int(row[0]), str(row[1]), str(row[2]), str(row[3]), str(row[4]), model_id, model_sha,
                  inputs if isinstance(inputs, dict) else {}, output if isinstance(output, dict) else {},
                  str(body.get("source", "")), str(row[8]), str(row[9]))
 
@@ -378,7 +385,7 @@ class AuditLog:
         self.problem: str | None = None     # why the last write failed; None once one works
         self._told = False
         self._lock = threading.Lock()
-        self._ready = False
+        self._ready = None   # (device, inode) of the file prepared for writing, else None
 
     def __repr__(self) -> str:
         return f"AuditLog({str(self._path) if self._path else 'default'!r}, enabled={self.enabled})"
@@ -403,13 +410,20 @@ class AuditLog:
         except FileNotFoundError:
             if not write:
                 raise AuditUnavailable(f"There is no audit trail yet ({path} does not exist).") from None
+            if not path.parent.is_dir():
+                raise AuditUnavailable(f"The audit trail {path} cannot be written (its folder "
+                                       f"{path.parent} does not exist).") from None
             st = None
+        except NotADirectoryError:
+            raise AuditUnavailable(f"The audit trail {path} cannot be {'written' if write else 'read'} "
+                                   "(a file stands where its folder should be).") from None
         except OSError as exc:
             raise AuditUnavailable(f"The audit trail {path} cannot be read ({exc.strerror or exc}).") from None
         if st is not None and not stat.S_ISREG(st.st_mode):
             from .resources import file_kind
 
-            raise AuditUnavailable(f"The audit trail {path} is {file_kind(st.st_mode)}, not a file; "
+            kind = "a folder" if stat.S_ISDIR(st.st_mode) else file_kind(st.st_mode)
+            raise AuditUnavailable(f"The audit trail {path} is {kind}, not a file; "
                                    "nothing is recorded until it is moved away.")
         try:
             if write:
@@ -419,28 +433,55 @@ class AuditLog:
                 con = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True,
                                       timeout=BUSY_TIMEOUT_S, isolation_level=None)
         except sqlite3.Error as exc:
-            raise AuditUnavailable(self._why(exc)) from None
+            raise AuditUnavailable(self._why(exc, write)) from None
         try:
-            if write and not self._ready:
+            # prepared once per file: again when it was deleted or replaced since
+            if write and (st is None or self._ready != (st.st_dev, st.st_ino)):
                 self._prepare(con)
             yield con
         except sqlite3.Error as exc:
             with contextlib.suppress(sqlite3.Error):
                 if con.in_transaction:
                     con.execute("ROLLBACK")
-            raise AuditUnavailable(self._why(exc)) from None
+            raise AuditUnavailable(self._why(exc, write)) from None
         finally:
             con.close()
 
     def _prepare(self, con: sqlite3.Connection) -> None:
-        """WAL mode and the tables, once per instance (both persist in the file)."""
+        """WAL mode and the tables, once per file (both persist in it): again when the
+        file was deleted or replaced since."""
         con.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
-        mode = con.execute("PRAGMA journal_mode = WAL").fetchone()
+        mode = self._wal(con)
         if not mode or str(mode[0]).lower() != "wal":
             raise sqlite3.OperationalError("the file system does not allow SQLite's write-ahead log")
         if con.execute("PRAGMA user_version").fetchone()[0] != _SCHEMA_VERSION:
             self._create(con)
-        self._ready = True
+        try:
+            st = os.stat(self.path)
+        except OSError:
+            self._ready = None
+        else:
+            self._ready = (st.st_dev, st.st_ino)
+
+    @staticmethod
+    def _wal(con: sqlite3.Connection):
+        """Switch the file to WAL (a no-op once it is). The switch needs the file to
+        itself, and SQLite answers "database is locked" at once, without waiting out
+        the busy timeout, while another process switches a new file at the same time:
+        so ask first, and retry a busy switch for up to :data:`BUSY_TIMEOUT_S`."""
+        mode = con.execute("PRAGMA journal_mode").fetchone()
+        if mode and str(mode[0]).lower() == "wal":
+            return mode
+        deadline, pause = time.monotonic() + BUSY_TIMEOUT_S, 0.005
+        while True:
+            try:
+                return con.execute("PRAGMA journal_mode = WAL").fetchone()
+            except sqlite3.OperationalError as exc:
+                text = str(exc)
+                if ("locked" not in text and "busy" not in text) or time.monotonic() >= deadline:
+                    raise
+            time.sleep(pause)
+            pause = min(pause * 2, 0.1)
 
     @staticmethod
     def _create(con: sqlite3.Connection) -> None:
@@ -448,10 +489,12 @@ class AuditLog:
         # processes creating the tables at once cannot clash
         con.executescript(_SCHEMA + f"PRAGMA user_version = {_SCHEMA_VERSION};")
 
-    def _why(self, exc: sqlite3.Error) -> str:
+    def _why(self, exc: sqlite3.Error, write: bool = True) -> str:
         text = str(exc)
         if isinstance(exc, sqlite3.DatabaseError) and "not a database" in text:
             reason = "it is not an audit trail (not an SQLite database); it was left as it is"
+        elif "no such table" in text:
+            reason = "it is an SQLite database but not an audit trail"
         elif "readonly" in text or "read-only" in text:
             reason = "its folder or file is read-only"
         elif "disk is full" in text or "disk I/O" in text:
@@ -466,7 +509,7 @@ class AuditLog:
             where = str(self.path)
         except AuditUnavailable:
             where = FILE_NAME
-        return f"The audit trail {where} cannot be written ({reason})."
+        return f"The audit trail {where} cannot be {'written' if write else 'read'} ({reason})."
 
     # -------------------------------------------------------------- writing
     def append(self, kind: str, *, model=None, inputs: dict | None = None, output: dict | None = None,
@@ -568,7 +611,7 @@ class AuditLog:
             where.append(f"kind IN ({', '.join('?' * len(kinds))})")
             args += list(kinds)
         sql = (f"SELECT {_COLUMNS} FROM entries" + (f" WHERE {' AND '.join(where)}" if where else "")
-               + f" ORDER BY id {'DESC' if newest_first else 'ASC'}" + (f" LIMIT {int(limit)}" if limit else ""))
+               + f" ORDER BY id {'DESC' if newest_first else 'ASC'}" + ("" if limit is None else f" LIMIT {max(0, int(limit))}"))
         try:
             with self._connect(write=False) as con:
                 rows = con.execute(sql, args).fetchall()
@@ -607,6 +650,9 @@ class AuditLog:
             prev_hash, expected, checked = GENESIS, 1, 0
             for row in con.execute(f"SELECT {_COLUMNS} FROM entries ORDER BY id"):
                 entry_id = row[0]
+                if entry_id < expected:   # ids ascend: only a first entry below 1 gets here
+                    return Verification(False, checked, entry_id,
+                                        "the chain starts at entry 1, so this entry was inserted before it")
                 if entry_id != expected:
                     missing = (f"entry {expected} is missing" if entry_id == expected + 1
                                else f"entries {expected}-{entry_id - 1} are missing")
@@ -615,9 +661,14 @@ class AuditLog:
                     return Verification(False, checked, entry_id, "its contents do not match its hash "
                                         "(it was edited after it was written)")
                 if row[8] != prev_hash:
-                    return Verification(False, checked, entry_id,
-                                        "it does not follow the entry before it (that entry, or one "
-                                        "before it, was edited, deleted or moved)")
+                    if entry_id == 1:
+                        why = ("it does not start the chain (its link to the start was changed and "
+                               "its hash recomputed, or it was put in place of the first entry)")
+                    else:
+                        why = (f"it does not follow entry {entry_id - 1}: entry {entry_id - 1} was "
+                               "changed and its hash recomputed, or this entry was inserted or "
+                               "rewritten in its place")
+                    return Verification(False, checked, entry_id, why)
                 try:
                     _row_entry(row)
                 except (ValueError, TypeError):
@@ -629,6 +680,10 @@ class AuditLog:
                                     f"entries {expected}-{seq[0]} are missing from the end (deleted)"
                                     if seq[0] > expected else f"entry {expected}, the last, is missing (deleted)")
         except sqlite3.Error as exc:
+            if checked == 0 and isinstance(exc, sqlite3.DatabaseError) and (
+                    "not a database" in str(exc) or "no such table" in str(exc)):
+                # the file as a whole, not an entry of it: say so as for any other read
+                raise AuditUnavailable(self._why(exc, write=False)) from None
             return Verification(False, checked, expected, f"the file cannot be read there ({_one_line(exc)})")
         finally:
             con_cm.__exit__(None, None, None)
@@ -668,9 +723,10 @@ def entries_csv(entries: Sequence[Entry]) -> bytes:
     writer = csv.writer(buf, lineterminator="\r\n")
     writer.writerow(CSV_COLUMNS)
     for e in entries:
-        writer.writerow([e.id, e.time_utc, e.kind, _cell(e.summary()), _cell(e.user), e.app_version, e.source,
-                         e.model_id or "", e.model_sha256 or "", _canonical(e.inputs), _canonical(e.output),
-                         e.prev_hash, e.hash])
+        # every cell through _cell: an edited log can hold anything in any column
+        writer.writerow([_cell(v) for v in (
+            e.id, e.time_utc, e.kind, e.summary(), e.user, e.app_version, e.source, e.model_id,
+            e.model_sha256, _canonical(e.inputs), _canonical(e.output), e.prev_hash, e.hash)])
     return buf.getvalue().encode("utf-8", "backslashreplace")
 
 

@@ -76,8 +76,9 @@ def cmd_audit(args) -> int:
         _out(f"no entries{' since ' + args.since if args.since else ''} in {_printable(str(path))}")
         return 0
     for e in entries:
-        _out(f"{e.id:>6d}  {e.time_utc[:19].replace('T', ' ')} UTC  {e.kind:<10s}  {e.user:<12s}  "
-             f"{e.model_id or '-':<10s}  {_printable(e.summary())}")
+        # every field escaped: an edited log can hold control characters in any of them
+        _out(_printable(f"{e.id:>6d}  {e.time_utc[:19].replace('T', ' ')} UTC  {e.kind:<10s}  {e.user:<12s}  "
+                        f"{e.model_id or '-':<10s}  {e.summary()}"))
     return 0
 
 
@@ -87,6 +88,8 @@ def cmd_card(args) -> int:
 
     bundle = _load_model(args.model)
     origin = audit.AuditLog().origin(bundle)
+    if origin not in card.ORIGINS:   # "origin unknown" (a log that cannot be read): the card says so
+        origin = None
     if args.output is None:
         text = card.model_card(bundle, origin=origin).markdown()
         _out(text.rstrip("\n"))
