@@ -831,7 +831,8 @@ class App:
         keep = [p for p in (getattr(self.model, "source_path", None),
                             self.dataset.path if self.dataset is not None else None) if p]
         try:
-            card.write_card(path, self.model, origin=self.model_origin or None, inputs=keep)
+            origin = self.model_origin if self.model_origin in card.ORIGINS else None  # None: not known
+            card.write_card(path, self.model, origin=origin, inputs=keep)
         except UserError as exc:
             self.report_exception(exc)
             return

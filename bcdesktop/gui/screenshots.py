@@ -179,6 +179,16 @@ def take(out_dir: Path, text_scale: float = 1.0) -> list[Path]:
         raise RuntimeError(f"batch scoring failed: {batch.message_label.cget('text')} {app.dialogs.messages}")
     shot("batch")
 
+    history = app.tabs["history"]  # what the session did, as the audit trail holds it
+    app.audit.flush()
+    app.select_tab("history")
+    pump_until(root, lambda: not history.filling and history.tree.tree.get_children(), what="history")
+    rows = history.tree.tree.get_children()
+    first = next((r for r in rows if history.tree.tree.set(r, "kind") == "prediction"), rows[0])
+    history.tree.tree.selection_set(first)  # its details below the list
+    history.tree.tree.focus(first)
+    shot("history")
+
     app.close()
     shutil.rmtree(work, ignore_errors=True)
     return written
