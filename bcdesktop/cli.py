@@ -159,7 +159,11 @@ def cmd_train(args) -> int:
         except UserError as exc:  # e.g. too few distinct rows for 10 folds: the model stands
             no_pairs = str(exc)
     from bcdesktop import persistence
+    from bcdesktop.metrics import DEFAULT_THRESHOLD
 
+    bundle = bundle.with_threshold(bundle.threshold, (  # the model card and the report say so
+        f"given at training (train --threshold {bundle.threshold:g})" if args.threshold != DEFAULT_THRESHOLD
+        else f"the default {bundle.threshold:g}, set at training"))
     persistence.save_model(bundle, out, replace_shipped=args.replace_shipped_model)
     from bcdesktop import cli_audit
 

@@ -178,7 +178,9 @@ def test_threshold_and_recalibration_are_described(trained):
     assert f"| Sensitivity | {format_rate(m.sensitivity)} | {m.sensitivity.k:,}/{m.sensitivity.n:,} |" in md
     after = calibration_summary(recal.apply(oof.probs), oof.labels)
     assert "| Calibration slope (1 ideal) | " in md and f" | {after.slope:.3f} |" in md
-    assert "**Threshold chosen by:** not recorded" in _plain(card.model_card(trained).markdown())
+    assert "**Threshold chosen by:** the default 0.5, set at training" in _plain(card.model_card(trained).markdown())
+    unknown = trained.with_parts(threshold_chosen_by=None)  # a file from before it was recorded
+    assert "**Threshold chosen by:** not recorded" in _plain(card.model_card(unknown).markdown())
 
 
 def test_the_shipped_model_names_its_source(tmp_path):

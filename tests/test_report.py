@@ -128,7 +128,7 @@ def test_a_malignant_case(malignant, bundle):
     assert case.call == "malignant"
     assert "Audit trail entry: #17" in text
     assert "shipped with bcdesktop" in text and "External model" not in text
-    assert "how it was chosen is not recorded" in text  # the shipped model's file says nothing
+    assert "the default 0.5, set at training" in text  # as the shipped model's file says
     figures = bundle.oof.figures
     sensitivity = f"{format_percent(figures['sensitivity']['mean'])} \u00b1 {format_percent(figures['sensitivity']['sd'])}"
     assert sensitivity in text
@@ -185,7 +185,9 @@ def test_the_same_report_gives_the_same_bytes(malignant):
 
 def test_the_threshold_note_without_a_callers_note(bundle):
     case = predictor.predict_case(bundle, BENIGN)
-    assert report.threshold_text(case, bundle).startswith("the model's own threshold")
+    assert report.threshold_text(case, bundle) == "the default 0.5, set at training"  # the shipped file's
+    unknown = bundle.with_parts(threshold_chosen_by=None)  # a file from before it was recorded
+    assert report.threshold_text(case, unknown).startswith("the model's own threshold")
     chosen = bundle.with_threshold(bundle.threshold, chosen_by="the highest threshold with sensitivity >= 98%")
     assert report.threshold_text(case, chosen) == "the highest threshold with sensitivity >= 98%"
     moved = predictor.predict_case(bundle, BENIGN, threshold=0.3)
