@@ -174,8 +174,8 @@ class Entry:
                     f"of {_count(o.get('rows_read'))} read, threshold {_number(i.get('threshold'))}")
         if self.kind == "model":
             path = i.get("path")
-            return (f"model {i.get('action', '?')}" + (f" {_shown(path)}" if path else "")
-                    + (f" ({o['origin']})" if o.get("origin") else ""))
+            return (f"model {_shown(i.get('action', '?'))}" + (f": {_shown(path)}" if path else "")
+                    + (f" ({_shown(o['origin'])})" if o.get("origin") else ""))
         if self.kind == "threshold":
             how = i.get("chosen_by")
             return (f"threshold {_number(i.get('from'))} -> {_number(o.get('threshold'))}"

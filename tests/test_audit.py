@@ -591,7 +591,7 @@ def test_export_csv(log, tmp_path, monkeypatch):
     last = dict(zip(rows[0], rows[-1]))
     assert last["user"].startswith("'=")
     assert last["source"].startswith("'+")
-    assert last["kind"] == "model" and last["summary"] == "model loaded m.npz"
+    assert last["kind"] == "model" and last["summary"] == "model loaded: m.npz"
     assert json.loads(last["inputs"]) == {"action": "loaded", "path": "m.npz"}
     assert last["hash"] == log.entries()[-1].hash
     first = dict(zip(rows[0], rows[1]))
@@ -650,7 +650,7 @@ def test_summaries(log):
         "scores ?",
         "scored in.csv -> out.csv: 1,200 scored, 34 rejected of 1,234 read, threshold 0.5",
         "scored ? -> ?: ? scored, ? rejected of ? read, threshold ?",
-        "model trained m.npz (made on this installation)",
+        "model trained: m.npz (made on this installation)",
         "model made active",
         "threshold 0.5 -> 0.31: sensitivity >= 0.98",
         "threshold ? -> ?",

@@ -528,7 +528,7 @@ class App:
         return self.audit_log.origin(bundle)
 
     def _record_model(self, bundle, source: str) -> None:
-        action = ("trained" if source == "trained" else "shipped model made active" if source == "default"
+        action = ("trained" if source == "trained" else "made active" if source == "default"
                   else "loaded" if bundle.source_path is not None else source or "made active")
         path = getattr(bundle, "source_path", None)
         self.audit_record("model", model=bundle,
