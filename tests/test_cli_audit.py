@@ -16,9 +16,11 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from test_cli import _write_patients  # a small patients file with one bad row, as score's tests use
+from test_cli import assert_one_line_error as _one_line_error
+from test_cli import run_cli as _run_cli
 
 from bcdesktop import audit
-from bcdesktop.cli import main
 from bcdesktop.persistence import load_default_model, load_model
 from bcdesktop.resources import bundled_data_path
 
@@ -27,16 +29,13 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def run_cli(capsys, *argv):
-    code = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
+    """test_cli's, with paths as text."""
+    return _run_cli(capsys, *map(str, argv))
 
 
 def assert_one_line_error(code, out, err):
-    assert code == 2, err
-    assert out == ""
-    assert len(err.strip().splitlines()) == 1, err
-    assert err.startswith("error: ") and "Traceback" not in err
+    _one_line_error(code, out, err)
+    assert err.startswith("error: ")
 
 
 def _log(home):
@@ -131,15 +130,6 @@ def test_an_unwritable_log_never_stops_a_prediction(capsys, private_home, tmp_pa
 
 
 # ------------------------------------------------------------------ score, train, threshold
-def _write_patients(path: Path) -> None:
-    path.write_text(
-        "id,Clump Thickness,Uniformity of Cell Size,Uniformity of Cell Shape,Marginal Adhesion,"
-        "Single Epithelial Cell Size,Bare Nuclei,Bland Chromatin,Normal Nucleoli,Mitoses,name\n"
-        "1,5,1,1,1,2,1,3,1,1,Ann\n"
-        "2,5,10,10,8,7,10,9,7,1,\"Bee, B\"\n"
-        "3,5,1,1,1,2,?,3,1,1,Cy\n", encoding="utf-8")
-
-
 def test_score_records_a_batch_entry(capsys, private_home, tmp_path):
     src, dst = tmp_path / "clinic.csv", tmp_path / "scored.csv"
     _write_patients(src)
