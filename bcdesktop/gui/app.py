@@ -566,25 +566,25 @@ class App:
     def update_status(self) -> None:
         ds = self.dataset
         if ds is None:
-            self.status.data.configure(text="Data: none loaded")
+            self.status.set_field("data", "Data: none loaded")
         else:
             name = Path(ds.path).name if getattr(ds, "path", None) else "(unnamed)"
-            self.status.data.configure(text=f"Data: {name} ({ds.n_usable} usable of {ds.n_read})")
+            self.status.set_field("data", f"Data: {name} ({ds.n_usable} usable of {ds.n_read})")
         if self.model is None:
             reason = self._no_model_reason or "none"
-            self.status.model.configure(text=f"Model: {reason} \u2014 train one in the Train tab")
+            self.status.set_field("model", f"Model: {reason} \u2014 train one in the Train tab")
         else:
             source = f" ({self.model_source})" if self.model_source else ""
             external = " · external model" if self.model_origin == "external model" else ""
-            self.status.model.configure(text=f"Model: {self.model.model_id}{source}{external}")
-        self.status.threshold.configure(text=f"Threshold: {widgets.format_threshold(self.threshold)}")
+            self.status.set_field("model", f"Model: {self.model.model_id}{external}{source}")  # the mark first: it stays when shortened
+        self.status.set_field("threshold", f"Threshold: {widgets.format_threshold(self.threshold)}")
         if not self.audit.enabled:
             why = "--no-audit" if self.no_audit else "setting"
-            self.status.audit.configure(text=f"Audit: off ({why})")
+            self.status.set_field("audit", f"Audit: off ({why})")
         elif self._audit_problem and self.audit_log.problem:
-            self.status.audit.configure(text="Audit: not recording")
+            self.status.set_field("audit", "Audit: not recording")
         else:
-            self.status.audit.configure(text="Audit: on")
+            self.status.set_field("audit", "Audit: on")
 
     def set_status_message(self, text: str) -> None:
         """Show a short message at the right of the status bar (and log it)."""

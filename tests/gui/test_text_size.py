@@ -531,3 +531,22 @@ def test_at_200_percent_a_finished_run_or_batch_scrolls_its_results_into_view(la
     assert batch.summary is not None
     assert in_view(batch.count_labels["scored"], app.pages["batch"]), "the counts are out of view"
     assert in_view(batch.score_button, app.pages["batch"])
+
+
+def test_at_200_percent_the_status_bar_keeps_the_threshold_and_the_audit_state_in_view(laptop_app, pump):
+    app, root = laptop_app, laptop_app.root
+    step_to(app, 2.0, pump)
+    pump()
+    root.update()
+    status = app.status
+    right = root.winfo_rootx() + root.winfo_width()
+    for name in ("threshold", "audit"):
+        label = getattr(status, name)
+        assert label.cget("text") == status.field(name)  # never shortened
+        assert label.winfo_ismapped() and label.winfo_rootx() + label.winfo_width() <= right, name
+    assert status.data.cget("text").endswith("\u2026")  # the data file's name gave way
+    assert status.field("data") in status.text()       # whole in the text and the log
+    step_to(app, 1.0, pump)
+    pump()
+    root.update()
+    assert status.data.cget("text") == status.field("data")  # room again: whole
