@@ -584,7 +584,7 @@ class AuditLog:
     def origin(self, bundle) -> str:
         """"shipped with bcdesktop", "made on this installation", "external model", or
         "origin unknown" when the list of models made here cannot be read."""
-        if bundle.network_id == _shipped_network_id():
+        if _is_shipped_file(bundle) or bundle.network_id == _shipped_network_id():
             return ORIGINS[1]
         try:
             with self._connect(write=False) as con:
@@ -691,6 +691,20 @@ class AuditLog:
 
 
 _SHIPPED: dict = {}
+
+
+def _is_shipped_file(bundle) -> bool:
+    """``bundle`` was read from the model file shipped with the app (then its network id
+    is the shipped one, and the file need not be read a second time)."""
+    path = getattr(bundle, "source_path", None)
+    if path is None:
+        return False
+    from .resources import default_model_path, same_file
+
+    if same_file(path, default_model_path()):
+        _SHIPPED.setdefault("id", bundle.network_id)
+        return True
+    return False
 
 
 def _shipped_network_id() -> str | None:
