@@ -1044,6 +1044,13 @@ class App:
                     log.warning("could not remember settings of %s: %s", tab, exc)
         self.settings.save()
         self._worker.shutdown()
+        for tab in self.tabs.values():  # what is shown but still settling is recorded too
+            flush = getattr(tab, "flush_audit", None)
+            if flush is not None:
+                try:
+                    flush()
+                except Exception as exc:  # never lose the rest over one tab
+                    log.warning("could not record the audit entry of %s: %s", tab, exc)
         self._flush_threshold_entry()
         self.audit.close()  # what was asked for is written before the window goes
         log.info("window closed")

@@ -575,6 +575,12 @@ class PatientTab(ttk.Frame):
                 pass
             self._audit_after = None
 
+    def flush_audit(self) -> None:
+        """Record now a result still waiting out its settle time (the window is closing)."""
+        if self._audit_after is not None:
+            self._cancel_audit()
+            self._record_result()
+
     def _record_result(self, done=None) -> None:
         """Record the shown result in the audit trail now; ``done(entry or None)`` after."""
         self._audit_after = None

@@ -146,6 +146,15 @@ def test_a_shown_result_is_recorded_once_it_has_stood(app, tab, root, case, sett
     assert f"audit entry {entry.id}" in tab.model_label.cget("text")
 
 
+def test_a_result_still_settling_when_the_window_closes_is_recorded(app, tab, root, case, settle):
+    values, _ = case
+    predict(tab, root, values)          # shown, its settle time (long here) not yet over
+    assert tab._audit_after is not None
+    app.close()                         # as Quit does, or the self-test right after its prediction
+    found = AuditLog().entries(kinds=["prediction"])
+    assert [e.scores() for e in found] == [values]
+
+
 def test_a_result_that_stands_less_than_the_settle_time_is_not_recorded(app, tab, root, case, monkeypatch):
     from bcdesktop.gui import tab_patient
 
