@@ -185,7 +185,7 @@ def _clean(text) -> str:
     return printable(str(text))
 
 
-_MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|&~])")
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|&~$])")  # $: GitHub reads $...$ as mathematics
 
 
 def _md(text) -> str:

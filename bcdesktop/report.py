@@ -214,8 +214,10 @@ class _Page:
 
     def text(self, x: float, y: float, s: str, size: float = 9, *, weight: str = "normal",
              color: str = TEXT, ha: str = "left", family: str = SANS, va: str = "baseline"):
+        # parse_math=False: a "$" in a text from the model file (how its threshold was
+        # chosen) is a dollar sign, never the start of mathtext, which could fail to parse
         return self.fig.text(x / PAGE_W, 1 - y / PAGE_H, s, fontsize=size, fontweight=weight,
-                             color=color, ha=ha, va=va, family=family)
+                             color=color, ha=ha, va=va, family=family, parse_math=False)
 
     def rect(self, x: float, y: float, w: float, h: float, *, face: str = "none", edge: str = "none",
              lw: float = 0.8, z: float = 0):

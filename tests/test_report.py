@@ -327,3 +327,14 @@ def test_a_folder_that_refuses_the_file_is_one_sentence(quick, bundle, tmp_path,
         _write(tmp_path / "report.pdf", quick, bundle)
     assert "Permission denied" in _one_line(exc) and "Choose a folder you can write to" in str(exc.value)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_dollar_sign_in_the_model_file_is_printed_as_it_is(bundle, tmp_path, poppler):
+    """A note from the model file is text, never mathtext (which could fail to parse)."""
+    note = "a cost of $5 per missed case, $\\frac{ as typed"
+    chosen = bundle.with_threshold(bundle.threshold, chosen_by=note)
+    case = predictor.predict_case(chosen, BENIGN)
+    path = report.write_report(tmp_path / "dollar.pdf", case, chosen, audit_id=3, origin="external model")
+    text = " ".join(subprocess.run(["pdftotext", "-layout", str(path), "-"], capture_output=True, text=True,
+                                   check=True).stdout.split())
+    assert note in text
