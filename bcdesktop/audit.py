@@ -744,15 +744,17 @@ def entries_csv(entries: Sequence[Entry]) -> bytes:
     return buf.getvalue().encode("utf-8", "backslashreplace")
 
 
-def export_csv(path, entries: Sequence[Entry], *, log_path: Path | None = None) -> Path:
-    """Write ``entries`` to ``path`` as CSV, atomically; never over the log itself or a
-    file shipped with the app. UserError with one sentence when it cannot be written."""
+def export_csv(path, entries: Sequence[Entry], *, log_path: Path | None = None, protect: Sequence = ()) -> Path:
+    """Write ``entries`` to ``path`` as CSV, atomically; never over the log itself, a
+    file in ``protect`` (the data and the model in use) or a file shipped with the app.
+    UserError with one sentence when it cannot be written."""
     from .resources import atomic_write_bytes, is_bundled_file
 
     path = Path(path)
     if is_bundled_file(path):
         raise UserError(f"{path} is a file shipped with bcdesktop; choose another name for the export.")
-    protect = [] if log_path is None else [log_path, Path(f"{log_path}-wal"), Path(f"{log_path}-shm")]
+    protect = [*protect, *([] if log_path is None else
+                           [log_path, Path(f"{log_path}-wal"), Path(f"{log_path}-shm")])]
     try:
         atomic_write_bytes(path, entries_csv(entries), protect=protect)
     except UserError:

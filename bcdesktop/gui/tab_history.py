@@ -420,11 +420,13 @@ class HistoryTab(ttk.Frame):
         path = Path(path)
         self.app.remember_folder("audit", path.parent)
         log = self._log()
+        keep = [p for p in (getattr(self.app.dataset, "path", None),
+                            getattr(self.app.model, "source_path", None)) if p is not None]
 
         def work(_report, _cancel):
             try:
                 chosen = log.entries(since=since, kinds=kinds)
-                return audit.export_csv(path, chosen, log_path=log.path), len(chosen)
+                return audit.export_csv(path, chosen, log_path=log.path, protect=keep), len(chosen)
             except audit.AuditUnavailable as exc:
                 raise UserError(str(exc)) from None
 

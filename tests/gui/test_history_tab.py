@@ -173,6 +173,20 @@ def test_export_writes_every_matching_entry_oldest_first(app, log, show, dialogs
     assert app.folder("audit") == str(out.parent)
 
 
+def test_export_never_writes_over_the_data_in_use(app, log, show, dialogs, tmp_path, wait_until, callback_errors):
+    prediction(log, [3] * 9, 0.3)
+    data = tmp_path / "patients.csv"
+    data.write_text("kept\n", encoding="utf-8")
+    app.dataset = type("Loaded", (), {"path": data})()  # as the window holds a loaded file
+    tab = show()
+    dialogs.answer_save(data)
+    tab.export_button.invoke()
+    wait_until(lambda: not tab.exporting)
+    assert data.read_text(encoding="utf-8") == "kept\n"
+    said = tab.verify_label.cget("text")
+    assert said.startswith("\u26a0 Exporting the audit trail stopped with an error") and "patients.csv" in said, said
+
+
 def test_verify_says_ok_and_then_names_the_edited_entry(app, log, show, wait_until):
     entry, *_ = write_entries(log)
     tab = show()
