@@ -62,15 +62,7 @@ class StatusBar(ttk.Frame):
         for name, keep in self.SHRINKABLE:
             text = self._full[name]
             if over > 0 and len(text) > keep:
-                need = font.measure(text) - over
-                low, high = keep, len(text) - 1   # the longest prefix that fits with the ellipsis
-                while low < high:
-                    mid = (low + high + 1) // 2
-                    if font.measure(text[:mid] + "…") <= need:
-                        low = mid
-                    else:
-                        high = mid - 1
-                shown = text[:low].rstrip() + "…"
+                shown = _shortened(text, font.measure(text) - over, font, keep)
                 over -= font.measure(text) - font.measure(shown)
             else:
                 shown = text
@@ -87,17 +79,23 @@ class StatusBar(ttk.Frame):
         room = self.message.winfo_width() - 12  # the style's padding
         font = tkfont.nametofont("TkDefaultFont", root=self)
         if room > 0 and self.message.winfo_ismapped() and font.measure(text) > room:
-            low, high = 0, len(text)  # the longest prefix that fits with the ellipsis
-            while low < high:
-                mid = (low + high + 1) // 2
-                if font.measure(text[:mid] + "…") <= room:
-                    low = mid
-                else:
-                    high = mid - 1
-            text = text[:low].rstrip() + "…"
+            text = _shortened(text, room, font)
         self.message.configure(text=text)
 
     def text(self) -> str:
         """Everything the status bar shows, as one line (the message in full)."""
         parts = [*self._full.values(), self._message]
         return " | ".join(p for p in parts if p)
+
+
+def _shortened(text: str, room: int, font: tkfont.Font, keep: int = 0) -> str:
+    """The longest start of ``text`` (at least ``keep`` characters) that fits ``room``
+    pixels with "…" after it."""
+    low, high = keep, len(text) - 1
+    while low < high:
+        mid = (low + high + 1) // 2
+        if font.measure(text[:mid] + "…") <= room:
+            low = mid
+        else:
+            high = mid - 1
+    return text[:low].rstrip() + "…"
