@@ -75,6 +75,19 @@ BACKGROUND_SETTING = "patient_background"
 BACKGROUND_LABELS = {"training": "all training cases", "benign": "benign training cases"}
 
 
+@dataclasses.dataclass(eq=False)
+class _Recording:
+    """A prediction entry asked of the audit trail: of which case, model, threshold and
+    background (``key``), for which shown result, and its entry once written (None when
+    the trail is off or could not be written)."""
+
+    key: tuple
+    result: dict
+    entry: object = None
+    written: bool = False
+    waiters: list = dataclasses.field(default_factory=list)   # done(entry) callbacks
+
+
 def format_probability(p: float) -> str:
     """``0.8734 -> "87.3%"``; the extremes say "<0.1%" / ">99.9%" rather than a false 0 or 100."""
     if p < 0.0005:
@@ -143,7 +156,7 @@ class PatientTab(ttk.Frame):
         self._typical_source = None
         self._live_after: str | None = None
         self._audit_after: str | None = None
-        self._audited: dict | None = None   # the last result recorded (or being recorded)
+        self._recording: _Recording | None = None   # the last prediction entry asked for
         self._report_job = None
         self._explain_job = None  # the background explanation of a slow model's result
         self._drawn = None  # what the waterfall shows, so an unchanged result is not drawn again
@@ -446,12 +459,16 @@ class PatientTab(ttk.Frame):
             self._live_after = self._root().after(LIVE_DELAY_MS, self._live_predict)
 
     def _cancel_live(self) -> None:
-        if self._live_after is not None:
+        self._live_after = self._cancel_timer(self._live_after)
+
+    def _cancel_timer(self, after_id: str | None) -> None:
+        """Cancel a pending call made with ``self._root().after`` (None: nothing to do);
+        returns None, for the attribute that held it."""
+        if after_id is not None:
             try:
-                self._root().after_cancel(self._live_after)
+                self._root().after_cancel(after_id)
             except tk.TclError:
                 pass
-            self._live_after = None
 
     def _live_predict(self) -> None:
         self._live_after = None
@@ -517,7 +534,8 @@ class PatientTab(ttk.Frame):
 
     # ------------------------------------------------------------ audit trail, report
     def _show_model_line(self, result: dict, t: float) -> None:
-        entry = result.get("audit_entry")
+        r = self._recording
+        entry = r.entry if r is not None and r.key == self._audit_key(result) else None
         recorded = "" if entry is None else f" \u00b7 audit entry {entry.id}"
         origin = getattr(self.app, "model_origin", "") or ""
         self.model_label.configure(text=f"Model {result['model_id']} ({origin}) \u00b7 threshold "
@@ -536,44 +554,27 @@ class PatientTab(ttk.Frame):
         pred = result["prediction"]
         return (result["scores"], result["model_id"], pred.threshold, pred.background)
 
-    def _adopt_entry(self, result: dict) -> bool:
-        """A new result of what the last entry recorded (the same case predicted again,
-        with the same model, threshold and background) takes that entry, written or
-        being written, rather than recording it twice; True when it did."""
-        last = self._audited
-        if last is None or last is result or "audit_key" in result:
-            return False
-        key = self._audit_key(result)
-        if last.get("audit_key") != key:
-            return False
-        if "audit_waiters" in last:   # still being written: told with it (the same list)
-            result["audit_waiters"] = last["audit_waiters"]
-        elif last.get("audit_entry") is not None:
-            result["audit_entry"] = last["audit_entry"]
-        else:
-            return False   # it was not recorded (the trail off or failing): record this one
-        result["audit_key"], result["audit_from"] = key, last
-        return True
+    def _recorded(self, result: dict) -> _Recording | None:
+        """The recording that stands for ``result``: the last one asked for, when it is of
+        the same case, model, threshold and background and is being written or was
+        written (a result shown again, or the same case predicted again, is not recorded
+        twice); one that gave no entry (the trail off or failing) stands only for the
+        result it was asked for, so the same case predicted again is recorded afresh."""
+        r = self._recording
+        if r is None or r.key != self._audit_key(result):
+            return None
+        return r if (not r.written or r.entry is not None or r.result is result) else None
 
     def _schedule_audit(self) -> None:
         """Record the shown result once it has stood for :data:`AUDIT_SETTLE_MS`."""
         result = self._result
-        if result is not None and self._adopt_entry(result):
-            self._show_model_line(result, result["prediction"].threshold)
-        if result is None or result.get("audit_key") == self._audit_key(result):
+        if result is None or self._recorded(result) is not None:
             return
-        if "audit_waiters" not in result:   # the entry shown is of an earlier call (threshold)
-            result.pop("audit_entry", None)
         self._cancel_audit()
         self._audit_after = self._root().after(AUDIT_SETTLE_MS, self._record_result)
 
     def _cancel_audit(self) -> None:
-        if self._audit_after is not None:
-            try:
-                self._root().after_cancel(self._audit_after)
-            except tk.TclError:
-                pass
-            self._audit_after = None
+        self._audit_after = self._cancel_timer(self._audit_after)
 
     def flush_audit(self) -> None:
         """Record now a result still waiting out its settle time (the window is closing)."""
@@ -589,33 +590,23 @@ class PatientTab(ttk.Frame):
             if done is not None:
                 done(None)
             return
-        self._adopt_entry(result)
-        key = self._audit_key(result)
-        if result.get("audit_key") == key:  # recorded already (or being recorded)
+        r = self._recorded(result)
+        if r is not None:  # recorded already, or being recorded
             if done is not None:
-                if "audit_waiters" in result:   # still being written: told when it is
-                    result["audit_waiters"].append(done)
+                if r.written:
+                    done(r.entry)
                 else:
-                    done(result.get("audit_entry"))
+                    r.waiters.append(done)   # told when it is written
             return
         from bcdesktop.audit import prediction_fields
 
-        result["audit_key"] = key
-        result["audit_waiters"] = [] if done is None else [done]
-        result.pop("audit_entry", None)
-        result.pop("audit_from", None)
-        self._audited = result
+        r = self._recording = _Recording(self._audit_key(result), result, waiters=[] if done is None else [done])
 
         def recorded(entry) -> None:
-            waiters = result.pop("audit_waiters", [])
-            if result.get("audit_key") == key:
-                result["audit_entry"] = entry
+            r.entry, r.written = entry, True
+            waiters, r.waiters = r.waiters, []
             shown = self._result
-            if (shown is not None and shown is not result and shown.get("audit_from") is result
-                    and shown.get("audit_key") == key):   # the same case predicted again meanwhile
-                shown.pop("audit_waiters", None)
-                shown["audit_entry"] = entry
-            if shown is not None and (shown is result or shown.get("audit_from") is result) and self.winfo_exists():
+            if shown is not None and self._recording is r and self.winfo_exists():
                 self._show_model_line(shown, shown["prediction"].threshold)
             for waiter in waiters:
                 waiter(entry)
