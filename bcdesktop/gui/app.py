@@ -58,6 +58,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("bcdesktop.gui")
 
+BY_HAND = "set by hand in the Threshold tab"  # how a threshold was chosen when no rule chose it
 INTRO_BACKGROUND = "#eaf2fb"  # a pale blue: the first-screen note stands apart from the tabs
 #: The tabs in notebook order: key, title, the letter Alt selects it by (Alt+H for
 #: Threshold, since Alt+T is Train; Alt+S for History), and its class.
@@ -144,7 +145,6 @@ class App:
         self.no_audit = no_audit
         self.audit_log = AuditLog(enabled=not no_audit and self.settings.get("audit", True), source="window")
         self.audit = AuditRecorder(root, self.audit_log, self._on_audit_problem)
-        self._audit_problem = ""          # why the trail is not recording, for the status bar
         self._threshold_entry: tuple | None = None   # (from, to, chosen_by, model) waiting to be recorded
         self._threshold_after: str | None = None
         self.results: dict[str, list[tuple[str, Any]]] = {}
@@ -465,9 +465,9 @@ class App:
         if not 0.0 < threshold < 1.0:
             raise ValueError(f"threshold must be between 0 and 1, got {threshold}")
         if not _from_model and chosen_by is None:
-            chosen_by = "set by hand in the Threshold tab"
+            chosen_by = BY_HAND
         if threshold == self.threshold:
-            if _from_model or chosen_by != "set by hand in the Threshold tab":
+            if _from_model or chosen_by != BY_HAND:
                 self.threshold_chosen_by = chosen_by
             return
         before = self.threshold
@@ -547,7 +547,6 @@ class App:
         self.update_status()
 
     def _on_audit_problem(self, text: str) -> None:
-        self._audit_problem = text
         self.update_status()
         self.set_status_message(text)
 
@@ -581,7 +580,7 @@ class App:
         if not self.audit.enabled:
             why = "--no-audit" if self.no_audit else "setting"
             self.status.set_field("audit", f"Audit: off ({why})")
-        elif self._audit_problem and self.audit_log.problem:
+        elif self.audit_log.problem:
             self.status.set_field("audit", "Audit: not recording")
         else:
             self.status.set_field("audit", "Audit: on")
