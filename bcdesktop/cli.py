@@ -563,15 +563,15 @@ def cmd_score(args) -> int:
     def progress(p) -> None:
         bar.update(p.fraction, f"{p.rows_done:,} rows, {p.rows_per_s:,.0f} rows/s")
 
-    summary = scoring.score_csv(args.input, output, bundle, threshold=args.threshold,
-                                force=args.force, progress=progress, explain=args.explain)
-    bar.update(1.0, force=True)
-    bar.close()
     from bcdesktop import cli_audit
-
-    log = cli_audit.audit_log(args)
     from bcdesktop.audit import batch_fields
 
+    log = cli_audit.audit_log(args)
+    summary = scoring.score_csv(args.input, output, bundle, threshold=args.threshold,
+                                force=args.force, progress=progress, explain=args.explain,
+                                digests=log.enabled)  # the files' hashes are for the trail
+    bar.update(1.0, force=True)
+    bar.close()
     cli_audit.record(log, "batch", **batch_fields(summary, bundle, log.origin(bundle)))
     if summary.swept:
         print(_printable(summary.swept_line()), file=sys.stderr)

@@ -102,6 +102,17 @@ def test_bundled_file_scores_every_row_in_order(tmp_path):
     assert threads_while_scoring and set(threads_while_scoring) == {1}  # BLAS pinned while scoring
 
 
+def test_the_input_and_output_hashes_are_those_of_the_files_and_only_when_asked(tmp_path):
+    import hashlib
+
+    summary = scoring.score_csv(bundled_data_path(), tmp_path / "o.csv", StandIn())
+    assert summary.input_sha256 == hashlib.sha256(bundled_data_path().read_bytes()).hexdigest()
+    assert summary.output_sha256 == hashlib.sha256((tmp_path / "o.csv").read_bytes()).hexdigest()
+    quiet = scoring.score_csv(bundled_data_path(), tmp_path / "q.csv", StandIn(), digests=False)
+    assert quiet.input_sha256 is None and quiet.output_sha256 is None
+    assert (tmp_path / "q.csv").read_bytes() == (tmp_path / "o.csv").read_bytes()
+
+
 def test_threshold_override(tmp_path):
     summary = scoring.score_csv(bundled_data_path(), tmp_path / "o.csv", StandIn(), threshold=0.9)
     body = read_rows(tmp_path / "o.csv")[1:]

@@ -267,10 +267,11 @@ class BatchTab(ttk.Frame):
 
         threshold = self.app.threshold
         explain = bool(self.explain_var.get())
+        digests = self.app.audit_log.enabled  # the files' hashes are for the audit entry
 
         def work(report, cancel):
             return scoring.score_csv(source_path, target_path, model, threshold=threshold, force=force,
-                                     progress=report, cancel=cancel, explain=explain)
+                                     progress=report, cancel=cancel, explain=explain, digests=digests)
 
         self._previous = self.summary  # shown again if this run fails or is cancelled
         self._clear_results()

@@ -635,7 +635,7 @@ class PatientTab(ttk.Frame):
             from bcdesktop import report
 
             audit_id = None if entry is None else entry.id
-            why = None if entry is not None or not self.app.audit.enabled else report.NO_AUDIT_FAILED
+            why = None if entry is not None or not self.app.audit_log.enabled else report.NO_AUDIT_FAILED
 
             def work(_report, _cancel):
                 return report.write_report(path, pred, model, audit_id=audit_id, origin=origin,
