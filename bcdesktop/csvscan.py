@@ -367,14 +367,22 @@ def validate_chunk(buf: bytes, rec: Records, layout: CsvLayout, memo: dict | Non
 
     reasons = np.full(n, "", dtype=object)
     first_bad = np.full(n, None, dtype=object)
-    for i in np.flatnonzero(~features_ok).tolist():
-        if not right[i]:
-            k = int(rec.n_fields[i])
-            reasons[i] = f"row has {k} field{'s' if k != 1 else ''}, expected {layout.n_fields}"
-            continue
-        bad_j = np.flatnonzero(bad[i]).tolist()
-        first_bad[i] = FEATURES[bad_j[0]]
-        reasons[i] = "; ".join(score_reason(FEATURES[j], int(codes[i, j]), *shown[i, j]) for j in bad_j)
+    for i in np.flatnonzero(~right).tolist():
+        k = int(rec.n_fields[i])
+        reasons[i] = f"row has {k} field{'s' if k != 1 else ''}, expected {layout.n_fields}"
+    # the bad cells of rows with the right fields, row by row and left to right within a
+    # row (np.nonzero's order): one pass over them instead of a NumPy call a bad row
+    bad_rows, bad_cols = np.nonzero(bad)
+    said: dict[int, list[str]] = {}
+    for i, j, c in zip(bad_rows.tolist(), bad_cols.tolist(), codes[bad_rows, bad_cols].tolist()):
+        reason = score_reason(FEATURES[j], c, *shown[i, j])
+        if i in said:
+            said[i].append(reason)
+        else:
+            said[i] = [reason]
+            first_bad[i] = FEATURES[j]
+    for i, parts in said.items():
+        reasons[i] = "; ".join(parts)
 
     y = np.full(n, -1, dtype=np.int8)
     coding = np.zeros(n, dtype=np.int8)
