@@ -273,6 +273,28 @@ def test_never_replaces_a_pipe_or_a_device_even_when_forced(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a", "b", "cases.csv", "pipe.csv"]
 
 
+def test_hashes_over_many_small_blocks_keep_their_order(tmp_path):
+    # 683 rows in blocks of 20: far more blocks than the hashing thread's queue holds
+    import hashlib
+
+    summary = scoring.score_csv(bundled_data_path(), tmp_path / "o.csv", StandIn(), chunksize=20)
+    assert summary.input_sha256 == hashlib.sha256(bundled_data_path().read_bytes()).hexdigest()
+    assert summary.output_sha256 == hashlib.sha256((tmp_path / "o.csv").read_bytes()).hexdigest()
+    assert not [t for t in threading.enumerate() if t.name == "bcdesktop-sha256"]
+
+
+def test_a_cancelled_or_failed_run_leaves_no_hashing_thread(tmp_path):
+    stop = threading.Event()
+    with pytest.raises(Cancelled):
+        scoring.score_csv(bundled_data_path(), tmp_path / "o.csv", StandIn(), chunksize=50,
+                          progress=lambda p: stop.set(), cancel=stop)
+    bad = tmp_path / "bad.csv"
+    bad.write_text("1000025,?,?,?,?,?,?,?,?,?,2\n" * 30)
+    with pytest.raises(UserError, match="None of the 30 rows"):
+        scoring.score_csv(bad, tmp_path / "b.csv", StandIn())
+    assert not [t for t in threading.enumerate() if t.name == "bcdesktop-sha256"]
+
+
 def test_cancel_leaves_no_file(tmp_path):
     src = bundled_data_path()
     stop = threading.Event()
