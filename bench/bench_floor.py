@@ -124,14 +124,16 @@ def fewest_calls(X, y, lr, T, log_every=100):
     return losses
 
 
-def products_only(X, y, T):
+def products_only(X, y, T, dtype=np.float64):
     """The four matrix products of one iteration of the merged, packed network, alone."""
     m = len(np.unique(X, axis=0))
     rng = np.random.default_rng(0)
-    P1, P2 = rng.standard_normal((15, 10)), rng.standard_normal((1, 16))
-    A0, A1, Z = rng.random((10, m)), rng.random((16, m)), np.empty((15, m))
-    z, d, S, act = np.empty((1, m)), rng.random((1, m)), rng.random((m, 10)), rng.random((15, m))
-    g1, g2 = np.empty((15, 10)), np.empty((1, 16))
+
+    def rand(*shape):
+        return rng.random(shape).astype(dtype)
+
+    P1, P2, A0, A1, Z = rand(15, 10), rand(1, 16), rand(10, m), rand(16, m), rand(15, m)
+    z, d, S, act, g1, g2 = rand(1, m), rand(1, m), rand(m, 10), rand(15, m), rand(15, 10), rand(1, 16)
     for _ in range(T):
         np.dot(P1, A0, out=Z)
         np.dot(P2, A1, out=z)
@@ -150,7 +152,8 @@ def one_network():
     runs = {"the article's step (reference)": lambda: bench_training.reference(XT, Y, lr, T),
             "training.train": lambda: train(X, y, cfg),
             "fewest NumPy calls": lambda: fewest_calls(X, y, lr, T),
-            "the four products alone": lambda: products_only(X, y, T)}
+            "the four products alone": lambda: products_only(X, y, T),
+            "the same in float32 (for scale)": lambda: products_only(X, y, T, np.float32)}
     us = {name: [] for name in runs}
     for _ in range(REPEATS):                    # interleaved
         for name, fn in runs.items():
@@ -169,17 +172,20 @@ def one_network():
 
 
 # ------------------------------------------------------------------ 3. cross-validation
-def batched_products(K, R, h, f, iterations, threads):
+def batched_products(K, R, h, f, iterations, threads, dtype=np.float64):
     """The products of train_many's passes (forward, backward) for K networks of one
     hidden layer on R rows, in ``threads`` parts at once, BLAS on one thread each."""
     per = -(-K // threads)
 
     def part():
         rng = np.random.default_rng(0)
-        W1, XA, XAT = rng.standard_normal((per * h, f + 1)), rng.random((f + 1, R)), rng.random((R, f + 1))
-        Z1, G1 = np.empty((per * h, R)), np.empty((per * h, f + 1))
-        W2, Z, d = rng.standard_normal((per, 1, h)), rng.random((per, h, R)), rng.random((per, 1, R))
-        z, gW2 = np.empty((per, 1, R)), np.empty((per, 1, h))
+
+        def rand(*shape):
+            return rng.random(shape).astype(dtype)
+
+        W1, XA, XAT, Z1, G1 = rand(per * h, f + 1), rand(f + 1, R), rand(R, f + 1), rand(per * h, R), \
+            rand(per * h, f + 1)
+        W2, Z, d, z, gW2 = rand(per, 1, h), rand(per, h, R), rand(per, 1, R), rand(per, 1, R), rand(per, 1, h)
         Z_T = Z.transpose(0, 2, 1)
         for _ in range(iterations):
             np.matmul(W1, XA, out=Z1)           # first layer of every network: one product
@@ -208,6 +214,7 @@ def cross_validation(peak2):
     t_cv = median_time(lambda: E.cross_validate(X, y, cfg), 3)
     t_rest = median_time(lambda: E.cross_validate(X, y, TrainConfig(iterations=1)), 3)
     t_products = statistics.median(batched_products(K, R, h, f, T, 2) for _ in range(3))
+    t_single = statistics.median(batched_products(K, R, h, f, T, 2, np.float32) for _ in range(3))
     macs = K * T * R * (h * (f + 1) * 2 + h * 2)   # per iteration: Z1, G1, z, dW2
     t_peak = macs / peak2
     print(f"\n3. 10x5 cross-validation, default settings ({cfg.optimizer}, {T} iterations, {K} networks "
@@ -215,7 +222,8 @@ def cross_validation(peak2):
     rows = [("per-fold loop (the reference)", t_loop),
             ("cross_validate (batched, 2 threads)", t_cv),
             ("floor: its products alone + the rest", t_products + t_rest),
-            ("floor: the products at the 2-thread peak + the rest", t_peak + t_rest)]
+            ("floor: the products at the 2-thread peak + the rest", t_peak + t_rest),
+            ("for scale: the products in float32 + the rest", t_single + t_rest)]
     for name, t in rows:
         print(f"  {name:52s} {t:6.2f} s   reference / this {t_loop / t:5.2f}x")
     print(f"  (the products alone {t_products:.2f} s, {macs / 1e9:.1f} G multiply-adds; the rest of "
