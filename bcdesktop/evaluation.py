@@ -426,8 +426,6 @@ def cv_folds(X, y, *, folds: int = DEFAULT_FOLDS, repeats: int = DEFAULT_REPEATS
     ``grouped`` keeps identical feature vectors in one fold (``StratifiedGroupKFold``);
     otherwise plain ``StratifiedKFold``.
     """
-    from sklearn.model_selection import StratifiedKFold
-
     y = _labels(y)
     if folds < 2 or repeats < 1:
         raise UserError(f"Cross-validation needs at least 2 folds and 1 repeat; got {folds} "
@@ -447,6 +445,8 @@ def cv_folds(X, y, *, folds: int = DEFAULT_FOLDS, repeats: int = DEFAULT_REPEATS
             out += [(np.setdiff1d(everything, te), te)
                     for te in _group_test_folds(y, groups, folds, int(state))]
         else:
+            from sklearn.model_selection import StratifiedKFold
+
             splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=int(state))
             out += list(splitter.split(X, y))
     return out

@@ -982,7 +982,7 @@ class App:
         repeat it; a failed import is only logged (the click that needs it says why)."""
         def warm() -> None:
             try:
-                import sklearn.metrics  # noqa: F401  (AUC, Brier)
+                import sklearn.calibration  # noqa: F401  (the calibration curve)
                 import sklearn.model_selection  # noqa: F401  (splits, cross-validation)
             except Exception:  # noqa: BLE001 - only a head start; never worth an error here
                 log.warning("warming scikit-learn failed", exc_info=True)
