@@ -85,6 +85,7 @@ import errno
 import hashlib
 import math
 import os
+import queue
 import re
 import stat
 import threading
@@ -346,8 +347,6 @@ class _Hashing:
     """
 
     def __init__(self) -> None:
-        import queue
-
         self._queue: queue.Queue = queue.Queue(maxsize=8)
         self._thread: threading.Thread | None = None
 
